@@ -1,0 +1,14 @@
+"""Maintenance sweep: removes expired tokens and ended login locks, read from the due index."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crowdtask.observability import logger, metrics
+from crowdtask.services import maintenance
+
+
+@metrics.log_metrics(raise_on_empty_metrics=False)
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
+    return maintenance.sweep_expired()

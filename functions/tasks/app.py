@@ -1,0 +1,131 @@
+"""Tasks: the units of work a requester defines."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+
+from crowdtask.http.app import ApiApp, Reply, entrypoint
+from crowdtask.http.links import task_links
+from crowdtask.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, link_header, list_query, page_links
+from crowdtask.http.schemas import error_responses, ok_response
+from crowdtask.models.tasks import TaskIn, TaskOut, TaskPage
+from crowdtask.services import tasks
+
+app = ApiApp()
+TOKEN = [{"authToken": []}]
+TaskId = Annotated[str, Path(max_length=64, description="id of the task")]
+TAGS = ["Task"]
+
+
+@app.get(
+    "/tasks",
+    summary="List all Tasks",
+    tags=TAGS,
+    security=TOKEN,
+    responses={
+        **ok_response(TaskPage, "one page of tasks; `Link` header and HAL links page on"),
+        **error_responses(401, 403),
+    },
+)
+def list_tasks(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="elements per page, 1..100")] = DEFAULT_LIMIT,
+    order: Annotated[
+        str | None, Query(description="id, name, lastModifiedAt or createdAt; -field descends")
+    ] = None,
+    search: Annotated[str | None, Query(max_length=500, description="full-word match on the name")] = None,
+    after: Annotated[str | None, Query(max_length=2000, description="cursor from a `next` link")] = None,
+    before: Annotated[str | None, Query(max_length=2000, description="cursor from a `previous` link")] = None,
+    archived: Annotated[
+        bool | None, Query(description="only archived (true) or only live (false) tasks")
+    ] = None,
+) -> Reply:
+    caller = app.requester()
+    params = app.current_event.multi_value_query_string_parameters or {}
+    query = list_query(params, limit=limit, equals={} if archived is None else {"archived": archived})
+    found, page = tasks.list_tasks(caller.account_id, query)
+    links = page_links("/tasks", params, query, page)
+    body = TaskPage(tasks=found).model_dump(mode="json", exclude_none=True)
+    if app.wants_hal():
+        body["tasks"] = [{"_links": task_links(t), **b} for t, b in zip(found, body["tasks"], strict=True)]
+    return app.reply(body, links=links, headers=link_header(links))
+
+
+@app.post(
+    "/tasks",
+    summary="Create a Task",
+    tags=TAGS,
+    security=TOKEN,
+    responses={**ok_response(TaskOut, "the new task", 201), **error_responses(401, 403)},
+)
+def create_task(task: Annotated[TaskIn, Body()]) -> Reply:
+    created = tasks.create_task(app.requester().account_id, task)
+    return app.reply(
+        created, status=201, links=task_links(created), headers={"Location": f"/tasks/{created.id}"}
+    )
+
+
+@app.get(
+    "/tasks/<id>",
+    summary="Get a Task",
+    tags=TAGS,
+    security=TOKEN,
+    responses={**ok_response(TaskOut, "the task"), **error_responses(401, 403, 404)},
+)
+def get_task(id: TaskId) -> Reply:
+    found = tasks.get_task(app.requester().account_id, id)
+    return app.reply(found, links=task_links(found))
+
+
+@app.put(
+    "/tasks/<id>",
+    summary="Update a Task",
+    tags=TAGS,
+    security=TOKEN,
+    responses={**ok_response(TaskOut, "the updated task"), **error_responses(401, 403, 404, 409)},
+)
+def replace_task(id: TaskId, task: Annotated[TaskIn, Body()]) -> Reply:
+    updated = tasks.replace_task(app.requester().account_id, id, task)
+    return app.reply(updated, links=task_links(updated))
+
+
+@app.post(
+    "/tasks/<id>/copy",
+    summary="Copy a Task",
+    tags=TAGS,
+    security=TOKEN,
+    responses={**ok_response(TaskOut, "the copy", 201), **error_responses(401, 403, 404)},
+)
+def copy_task(id: TaskId) -> Reply:
+    copied = tasks.copy_task(app.requester().account_id, id)
+    return app.reply(
+        copied, status=201, links=task_links(copied), headers={"Location": f"/tasks/{copied.id}"}
+    )
+
+
+@app.post(
+    "/tasks/<id>/archive",
+    summary="Archive a Task",
+    tags=TAGS,
+    security=TOKEN,
+    responses={**ok_response(TaskOut, "the archived task"), **error_responses(401, 403, 404)},
+)
+def archive_task(id: TaskId) -> Reply:
+    archived = tasks.set_archived(app.requester().account_id, id, True)
+    return app.reply(archived, links=task_links(archived))
+
+
+@app.post(
+    "/tasks/<id>/unarchive",
+    summary="Unarchive a Task",
+    tags=TAGS,
+    security=TOKEN,
+    responses={**ok_response(TaskOut, "the task, live again"), **error_responses(401, 403, 404)},
+)
+def unarchive_task(id: TaskId) -> Reply:
+    restored = tasks.set_archived(app.requester().account_id, id, False)
+    return app.reply(restored, links=task_links(restored))
+
+
+lambda_handler = entrypoint(app)

@@ -1,0 +1,1 @@
+"""crowdtask: domain code shared by every function (models, services, store, http)."""

@@ -1,0 +1,258 @@
+"""The resolver every API function uses, and the Lambda entry point wrapped around it.
+
+Everything that is the same for all routes lives here once: request ids, API versioning,
+body limits, JSON parsing, error bodies, 405s, HAL replies, idempotency keys and telemetry.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel
+
+from crowdtask import errors
+from crowdtask.config import settings
+from crowdtask.http import auth
+from crowdtask.http.idempotency import run_idempotent
+from crowdtask.http.validation import field_errors
+from crowdtask.observability import logger, metrics, tracer, tracing_enabled
+
+SUPPORTED_VERSIONS = ("1.0",)
+HAL = "application/hal+json"
+JSON = "application/json"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+# Routes return bodies they serialised themselves (HAL adds `_links`), so the reply type is open;
+# each route documents its real body model through `responses=`.
+Reply = Response[Any]
+
+CORS = CORSConfig(
+    allow_origin="*",
+    allow_headers=[
+        "Authorization",
+        "X-Auth-Token",
+        "X-API-Version",
+        "X-Request-ID",
+        "Idempotency-Key",
+        "X-Admin-Key",
+        "x-api-key",
+    ],
+    expose_headers=["X-Request-ID", "X-API-Version", "Link", "Retry-After", "Idempotent-Replayed"],
+    max_age=600,
+)
+
+
+def error_response(error: errors.CrowdtaskError) -> Reply:
+    body: dict[str, Any] = {"code": error.code, "message": error.message, "description": error.description}
+    if isinstance(error, errors.ValidationFailed):
+        body["errors"] = error.errors
+    return Response(status_code=error.status, content_type=JSON, body=body, headers=dict(error.headers))
+
+
+class ApiApp(APIGatewayRestResolver):
+    """APIGatewayRestResolver with the crowdtask conventions registered once."""
+
+    def __init__(self) -> None:
+        super().__init__(enable_validation=True, cors=CORS)
+        self.exception_handler(errors.CrowdtaskError)(error_response)
+        self.exception_handler(RequestValidationError)(self._validation_error)
+        self.exception_handler(NotFoundError)(self._no_route)
+
+    # ------------------------------------------------------------------ caller
+    def caller(self, role: str | None = None) -> auth.Caller:
+        """The authenticated caller of this request (looked up once per request)."""
+        found = self.context.get("caller")
+        if found is None:
+            found = auth.authenticate(self.current_event.headers)
+            self.append_context(caller=found)
+        if role is not None and found.role != role:
+            raise errors.Forbidden(f"This route is for {role} accounts; the token belongs to a {found.role}.")
+        return found
+
+    def requester(self) -> auth.Caller:
+        return self.caller(role="requester")
+
+    def worker(self) -> auth.Caller:
+        return self.caller(role="worker")
+
+    # ------------------------------------------------------------------ replies
+    def wants_hal(self) -> bool:
+        accept = self.current_event.headers.get("accept") or self.current_event.headers.get("Accept") or ""
+        return HAL in accept.lower()
+
+    def reply(
+        self,
+        body: BaseModel | Mapping[str, Any] | None,
+        *,
+        status: int = 200,
+        links: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Reply:
+        """A JSON reply; with `Accept: application/hal+json` the body gains `_links`."""
+        if isinstance(body, BaseModel):
+            payload: dict[str, Any] = body.model_dump(mode="json", by_alias=True, exclude_none=True)
+        else:
+            payload = dict(body or {})
+        content_type = JSON
+        if self.wants_hal() and links is not None:
+            payload = {"_links": dict(links), **payload}
+            content_type = HAL
+        return Response(
+            status_code=status,
+            content_type=content_type,
+            body=json.dumps(payload, separators=(",", ":"), ensure_ascii=False),
+            headers=dict(headers or {}),
+        )
+
+    def empty(self, status: int = 204) -> Reply:
+        return Response(status_code=status, content_type=None, body=None)
+
+    # ------------------------------------------------------------------ handlers
+    def _validation_error(self, exc: RequestValidationError) -> Reply:
+        problems = field_errors(exc.errors())
+        if any(p["code"] == "MALFORMED_JSON" for p in problems):
+            return error_response(errors.BadRequest("The request body is not valid JSON."))
+        return error_response(errors.ValidationFailed(problems))
+
+    def _no_route(self, _exc: NotFoundError) -> Reply:
+        path = self.current_event.path
+        allowed = sorted({r.method for r in self._static_routes + self._dynamic_routes if r.rule.match(path)})
+        if allowed:
+            return error_response(
+                errors.MethodNotAllowed(
+                    f"{self.current_event.http_method} is not allowed on {path}; use {', '.join(allowed)}.",
+                    headers={"Allow": ", ".join([*allowed, "OPTIONS"])},
+                )
+            )
+        return error_response(errors.NotFound("No resource exists at this path."))
+
+
+# ---------------------------------------------------------------------- entry point
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    if not headers:
+        return None
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+def _request_id(event: Mapping[str, Any]) -> str:
+    given = _header(event.get("headers"), "X-Request-ID")
+    if given and _REQUEST_ID.match(given):
+        return given
+    return str(uuid.uuid4())
+
+
+def _precheck(event: dict[str, Any]) -> errors.CrowdtaskError | None:
+    """Refusals that need no route: version, size and JSON syntax."""
+    version = _header(event.get("headers"), "X-API-Version")
+    if version is not None and version.strip() not in SUPPORTED_VERSIONS and version.strip() != "1":
+        return errors.UnsupportedVersion(
+            f"X-API-Version {version!r} is not supported; "
+            f"supported versions: {', '.join(SUPPORTED_VERSIONS)}."
+        )
+    body = event.get("body")
+    if body is None:
+        return None
+    if event.get("isBase64Encoded"):
+        import base64
+
+        try:
+            raw = base64.b64decode(body)
+        except ValueError:
+            return errors.BadRequest("The request body is not valid base64.")
+        size = len(raw)
+    else:
+        size = len(body.encode("utf-8")) if isinstance(body, str) else len(body)
+    if size > settings().max_body_bytes:
+        return errors.PayloadTooLarge(
+            f"The body has {size} bytes; the limit is {settings().max_body_bytes}. "
+            "Split it into smaller requests."
+        )
+    if (
+        (event.get("httpMethod") or "").upper() in _BODY_METHODS
+        and not event.get("isBase64Encoded")
+        and body.strip()
+    ):
+        try:
+            json.loads(body)
+        except ValueError as exc:
+            return errors.BadRequest(f"The request body is not valid JSON: {exc}.")
+    return None
+
+
+def _finish(response: dict[str, Any], request_id: str) -> dict[str, Any]:
+    headers = response.setdefault("multiValueHeaders", {})
+    headers["X-Request-ID"] = [request_id]
+    headers["X-API-Version"] = [settings().api_version]
+    status = int(response.get("statusCode", 500))
+    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+    if status >= 500:
+        metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
+    elif status >= 400:
+        metrics.add_metric(name="ClientErrors", unit=MetricUnit.Count, value=1)
+    response["statusCode"] = status
+    return response
+
+
+def _serialise(app: ApiApp, error: errors.CrowdtaskError, event: dict[str, Any]) -> dict[str, Any]:
+    """Build a refusal with the resolver's own serialisation, so CORS headers are the same."""
+    response = error_response(error)
+    headers = {"Content-Type": JSON, **response.headers}
+    origin = _header(event.get("headers"), "Origin")
+    if origin:
+        headers.update(CORS.to_dict(origin))
+    return {
+        "statusCode": response.status_code,
+        "multiValueHeaders": {k: v if isinstance(v, list) else [v] for k, v in headers.items()},
+        "body": json.dumps(response.body, separators=(",", ":")),
+        "isBase64Encoded": False,
+    }
+
+
+def entrypoint(app: ApiApp) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda handler for `app`: logging context, pre-checks, idempotency, headers."""
+
+    @metrics.log_metrics(raise_on_empty_metrics=False)
+    @logger.inject_lambda_context(clear_state=True)
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        request_id = _request_id(event)
+        logger.set_correlation_id(request_id)
+        logger.append_keys(method=event.get("httpMethod"), path=event.get("path"))
+        refusal = _precheck(event)
+        if refusal is not None:
+            return _finish(_serialise(app, refusal, event), request_id)
+        resolve: Callable[[dict[str, Any], Any], dict[str, Any]] = app.resolve
+        if tracing_enabled():
+            resolve = tracer().capture_method(app.resolve)
+        try:
+            response = run_idempotent(event, context, resolve)
+        except errors.CrowdtaskError as refusal_in_flight:
+            response = _serialise(app, refusal_in_flight, event)
+        except Exception:
+            logger.exception("unhandled error")
+            response = _serialise(
+                app,
+                _Internal(
+                    "Something went wrong on our side; retry, and quote the X-Request-ID when reporting."
+                ),
+                event,
+            )
+        return _finish(response, request_id)
+
+    return lambda_handler
+
+
+class _Internal(errors.CrowdtaskError):
+    status, code, message = 500, 1500, "internal error"

@@ -1,0 +1,1 @@
+"""Pydantic models: request and response bodies, stored records, the component catalogue."""

@@ -1,0 +1,141 @@
+"""Accounts, credentials, tokens and the profile (the Auth Token and Profile sections)."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, field_validator
+
+from crowdtask.models.base import ApiModel, OutModel
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+Role = Literal["requester", "worker"]
+
+
+def _email(value: str) -> str:
+    value = value.strip().lower()
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise ValueError("not a valid e-mail address")
+    return value
+
+
+Email = Annotated[str, AfterValidator(_email), Field(description="e-mail address (case-insensitive)")]
+Password = Annotated[
+    str, Field(min_length=8, max_length=256, description="password, 8 to 256 characters", repr=False)
+]
+PositiveAmount = Annotated[
+    Decimal, Field(gt=0, le=Decimal("1000000000"), max_digits=18, decimal_places=6, description="USD")
+]
+
+
+class Credentials(ApiModel):
+    email: Email
+    password: Annotated[str, Field(min_length=1, max_length=256, description="your password", repr=False)]
+
+
+class TokenOut(OutModel):
+    accessToken: str = Field(description="send it as X-Auth-Token (or Authorization: Bearer <token>)")
+    expiresAt: str = Field(description="UTC ISO 8601 time the token stops working")
+    userId: str = Field(description="id of the account the token belongs to")
+
+
+class ProfileFields(ApiModel):
+    firstName: str | None = Field(default=None, max_length=200, description="your first name")
+    lastName: str | None = Field(default=None, max_length=200, description="your last name")
+    phone: str | None = Field(default=None, max_length=50, description="your phone")
+    organization: str | None = Field(default=None, max_length=200, description="name of your organization")
+    website: str | None = Field(default=None, max_length=500, description="your organization's website")
+    logo: str | None = Field(default=None, max_length=1000, description="URL of your logo")
+
+
+class SignupIn(ProfileFields):
+    email: Email
+    password: Password
+
+
+class AccountCreateIn(SignupIn):
+    role: Role = Field(description="`requester` (creates work and pays) or `worker` (does the work)")
+    balance: Decimal | None = Field(
+        default=None,
+        ge=0,
+        le=Decimal("1000000000"),
+        decimal_places=6,
+        description="starting available balance, USD",
+    )
+    commissionRate: float | None = Field(
+        default=None, ge=0, le=1, description="commission rate on worker payments (default 0.2)"
+    )
+    charity: bool | None = Field(default=None, description="if the account is a charity one")
+    customerId: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="customer id (generated when absent)"
+    )
+
+
+class CreditIn(ApiModel):
+    amount: PositiveAmount
+
+
+class ProfileUpdateIn(ProfileFields):
+    """PUT /me: the editable fields. Read-only fields of GET /me may be sent back and are ignored."""
+
+    id: object | None = Field(default=None, description="read-only, ignored")
+    customerId: object | None = Field(default=None, description="read-only, ignored")
+    balance: object | None = Field(default=None, description="read-only, ignored")
+    email: object | None = Field(default=None, description="read-only, ignored")
+    commissionRate: object | None = Field(default=None, description="read-only, ignored")
+    charity: object | None = Field(default=None, description="read-only, ignored")
+    role: object | None = Field(default=None, description="read-only, ignored")
+
+    @field_validator("website", "logo")
+    @classmethod
+    def _no_script_urls(cls, value: str | None) -> str | None:
+        if value and value.strip().lower().startswith(("javascript:", "data:", "vbscript:")):
+            raise ValueError("must be an http(s) URL or a host name")
+        return value
+
+
+class Balance(OutModel):
+    available: str = Field(description="money available for new campaigns, e.g. `42 USD`")
+    frozen: str = Field(description="money currently frozen for active campaigns")
+
+
+class ProfileOut(OutModel):
+    firstName: str | None = Field(default=None, description="your first name")
+    lastName: str | None = Field(default=None, description="your last name")
+    phone: str | None = Field(default=None, description="your phone")
+    organization: str | None = Field(default=None, description="name of your organization")
+    website: str | None = Field(default=None, description="your organization's website")
+    id: str = Field(description="your id")
+    customerId: str = Field(description="your customer id")
+    balance: Balance = Field(description="your current balance")
+    email: str = Field(description="your email")
+    logo: str | None = Field(default=None, description="URL of your logo")
+    commissionRate: float = Field(description="commission rate on worker payments")
+    charity: bool = Field(description="if your account is a charity one")
+    role: Role = Field(description="requester or worker")
+    createdAt: str = Field(description="when the account was created")
+
+
+class AccountRecord(OutModel):
+    """An account as stored."""
+
+    id: str
+    email: str
+    role: Role
+    password_hash: str = Field(repr=False)
+    customerId: str
+    commissionRate: float = 0.2
+    charity: bool = False
+    balance_available: Decimal = Decimal(0)
+    balance_frozen: Decimal = Decimal(0)
+    firstName: str | None = None
+    lastName: str | None = None
+    phone: str | None = None
+    organization: str | None = None
+    website: str | None = None
+    logo: str | None = None
+    createdAt: str
+    lastModifiedAt: str

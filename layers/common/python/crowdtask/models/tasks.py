@@ -1,0 +1,167 @@
+"""Tasks: the Swarms task object and the task-JSON `{"task": {...}, "meta_data": [...]}` in one model."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from crowdtask.models.base import ApiModel, OutModel
+from crowdtask.models.components import SwarmsComponent, TaskJsonComponent
+
+_WEEKDAYS = {"mon", "tue", "wed", "thu", "fri", "sat", "sun", "1", "2", "3", "4", "5", "6", "7"}
+Repeat = Literal["after_completion", "daily", "weekly", "monthly", "yearly"]
+
+
+class MetaData(ApiModel):
+    label: str = Field(max_length=500, description="any label you want to give")
+    value: str | int | float | bool | None = Field(default=None, description="any value")
+
+
+_YEAR_DAY = re.compile(r"(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])")
+_SCHEDULE_ARGUMENTS: dict[str, tuple[str, Callable[[list[str]], bool]]] = {
+    "after_completion": (
+        "after_completion:<seconds> expects whole seconds",
+        lambda items: len(items) <= 1 and all(re.fullmatch(r"\d{1,9}", i) for i in items),
+    ),
+    "daily": ("daily takes no arguments", lambda items: not items),
+    "weekly": (
+        "weekly:day1;day2 expects days mon..sun or 1..7",
+        lambda items: bool(items) and all(day.lower() in _WEEKDAYS for day in items),
+    ),
+    "monthly": (
+        "monthly:n1;n2 expects day numbers 1..31",
+        lambda items: bool(items) and all(d.isdigit() and 1 <= int(d) <= 31 for d in items),
+    ),
+    "yearly": (
+        "yearly:mm-dd1;mm-dd2 expects month-day pairs",
+        lambda items: bool(items) and all(_YEAR_DAY.fullmatch(d) for d in items),
+    ),
+}
+
+
+def _check_schedule(repeat: str | None, schedule: str | None) -> None:
+    """repeat_schedule must be of the form the repeat kind takes (see the field's description)."""
+    if schedule is None:
+        return
+    if repeat is None:
+        raise ValueError("repeat_schedule needs repeat")
+    kind, _, spec = schedule.partition(":")
+    if kind != repeat:
+        raise ValueError(f"repeat_schedule must start with the repeat kind {repeat!r}")
+    message, valid = _SCHEDULE_ARGUMENTS[kind]
+    if not valid([s for s in spec.split(";") if s]):
+        raise ValueError(message)
+
+
+class TaskFields(ApiModel):
+    """What a requester sets on a task: Swarms fields plus the task-JSON processing rules."""
+
+    name: str = Field(min_length=1, max_length=500, description="name of the task")
+    components: list[SwarmsComponent] = Field(
+        default_factory=list, max_length=200, description="components of the task, displayed below each other"
+    )
+    properties: dict[str, Any] | None = Field(
+        default=None, description="a json object containing a set of custom key/value pairs (optional)"
+    )
+    # task-JSON processing rules (they narrow the campaign's settings)
+    show_name: bool = Field(default=True, description="show or hide the task name")
+    details: str | None = Field(
+        default=None, max_length=20000, description="additional details: images, videos, audio, limited HTML"
+    )
+    send_to_timeline: bool = Field(
+        default=True, description="update the project timeline with completed tasks"
+    )
+    region_based: bool = Field(default=False, description="allocate the task to workers in a geo-location")
+    lat: float = Field(default=0, ge=-90, le=90, description="latitude of the task's region")
+    lng: float = Field(default=0, ge=-180, le=180, description="longitude of the task's region")
+    radius: float = Field(default=300, gt=0, le=20_000_000, description="radius of the region in metres")
+    task_ttl: int = Field(default=0, ge=0, description="minutes before the task expires; 0 means never")
+    user_ttl: int = Field(
+        default=0, ge=0, description="seconds an assigned worker has before the task times out; 0 means never"
+    )
+    process_count: int = Field(
+        default=0, ge=0, description="how many times the task can be processed; 0 unlimited"
+    )
+    user_multi_process: bool = Field(
+        default=True, description="if true a single worker can complete the same task multiple times"
+    )
+    points: int = Field(default=1, ge=0, le=1_000_000, description="points for a successful completion")
+    repeat: Repeat | None = Field(
+        default=None, description="after_completion, daily, weekly, monthly or yearly"
+    )
+    repeat_schedule: str | None = Field(
+        default=None,
+        max_length=500,
+        description=(
+            "after_completion:seconds, daily, weekly:day1;day2.., monthly:n1;n2.., yearly:mm-dd1;mm-dd2.."
+        ),
+    )
+    components_attributes: list[TaskJsonComponent] = Field(
+        default_factory=list,
+        max_length=200,
+        description="task-JSON components (media, tags_collection, text_area)",
+    )
+    meta_data: list[MetaData] = Field(default_factory=list, max_length=100, description="label/value pairs")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrap_task_json(cls, data: Any) -> Any:
+        """Accept the task-JSON envelope `{"task": {...}, "meta_data": [...]}` as the same task."""
+        if isinstance(data, dict) and isinstance(data.get("task"), dict):
+            unknown = set(data) - {"task", "meta_data"}
+            if unknown:
+                return data  # let extra="forbid" name them
+            return {**data["task"], **({"meta_data": data["meta_data"]} if "meta_data" in data else {})}
+        return data
+
+    @model_validator(mode="after")
+    def _check_rules(self) -> TaskFields:
+        _check_schedule(self.repeat, self.repeat_schedule)
+        names = [c.name for c in self.components_attributes]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"components_attributes names must be unique: {', '.join(duplicates)}")
+        return self
+
+
+class TaskIn(TaskFields):
+    """POST /tasks and PUT /tasks/{id} body: a Swarms task or a task-JSON envelope."""
+
+
+class TaskOut(OutModel):
+    """The task object."""
+
+    id: str = Field(description="id of the resource")
+    name: str = Field(description="name of the task")
+    components: list[dict[str, Any]] = Field(description="components of the task")
+    properties: dict[str, Any] | None = Field(default=None, description="custom key/value pairs")
+    resourcesSize: str = Field(description="size of the task including media files")
+    estimatedUploadSize: str = Field(description="estimated upload size of the results for this task")
+    readOnly: bool = Field(description="indicates whether the resource can be modified")
+    lastModifiedAt: str = Field(description="the datetime of the last modification of the resource")
+    createdAt: str = Field(description="the datetime of the creation of the resource")
+    archived: bool = Field(description="if the resource is archived")
+    show_name: bool = True
+    details: str | None = None
+    send_to_timeline: bool = True
+    region_based: bool = False
+    lat: float = 0
+    lng: float = 0
+    radius: float = 300
+    task_ttl: int = 0
+    user_ttl: int = 0
+    process_count: int = 0
+    user_multi_process: bool = True
+    points: int = 1
+    repeat: str | None = None
+    repeat_schedule: str | None = None
+    components_attributes: list[dict[str, Any]] = Field(default_factory=list)
+    meta_data: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class TaskPage(OutModel):
+    tasks: list[TaskOut] = Field(description="one page of tasks")
+

@@ -1,0 +1,30 @@
+"""Logger, Metrics and Tracer, built once per container and shared by every module."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools import Logger, Metrics
+
+if TYPE_CHECKING:  # pragma: no cover
+    from aws_lambda_powertools import Tracer
+
+logger = Logger()
+metrics = Metrics()
+
+
+def tracing_enabled() -> bool:
+    """X-Ray runs only inside Lambda with tracing on (Powertools' own rule)."""
+    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in {"1", "true"}:
+        return False
+    return bool(os.environ.get("LAMBDA_TASK_ROOT")) and not os.environ.get("AWS_SAM_LOCAL")
+
+
+@lru_cache(maxsize=1)
+def tracer() -> Tracer:
+    """The X-Ray SDK costs ~200 ms to import; load it only where traces are actually sent."""
+    from aws_lambda_powertools import Tracer
+
+    return Tracer()

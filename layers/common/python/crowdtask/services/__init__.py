@@ -1,0 +1,1 @@
+"""Domain logic: no HTTP events here, no DynamoDB keys either."""

@@ -1,0 +1,41 @@
+"""Password hashing with argon2id (argon2-cffi), cost chosen by PASSWORD_HASH_COST."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any
+
+
+@lru_cache(maxsize=1)
+def _hasher() -> Any:
+    from argon2 import PasswordHasher, profiles
+
+    # "cheapest" exists for test suites only: the deployed template never sets it.
+    if os.environ.get("PASSWORD_HASH_COST") == "cheapest":
+        return PasswordHasher.from_parameters(profiles.CHEAPEST)
+    return PasswordHasher.from_parameters(profiles.RFC_9106_LOW_MEMORY)
+
+
+def hash_password(password: str) -> str:
+    return str(_hasher().hash(password))
+
+
+def verify_password(stored_hash: str | None, password: str) -> bool:
+    """Constant work whether or not the account exists (no user enumeration by timing)."""
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    hasher = _hasher()
+    try:
+        return bool(hasher.verify(stored_hash or _dummy_hash(), password)) and stored_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    return bool(_hasher().check_needs_rehash(stored_hash))
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_password("no such account: this hash only spends the same time")

@@ -1,0 +1,127 @@
+"""Accounts, their unique e-mail, tokens and the failed-login guard."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from crowdtask.store import dynamo, keys
+
+
+class EmailTaken(Exception):
+    """Another account already uses this e-mail."""
+
+
+def create(record: dict[str, Any]) -> None:
+    """Account and its e-mail claim in one transaction: an e-mail can never belong to two accounts."""
+    pk, sk = keys.account(record["id"])
+    email_pk, email_sk = keys.email(record["email"])
+    try:
+        dynamo.transact(
+            [
+                dynamo.put_op({"pk": pk, "sk": sk, "type": "account", **record}, "attribute_not_exists(pk)"),
+                dynamo.put_op(
+                    {"pk": email_pk, "sk": email_sk, "type": "email", "account_id": record["id"]},
+                    "attribute_not_exists(pk)",
+                ),
+            ]
+        )
+    except dynamo.TransactionConflict as exc:
+        if len(exc.reasons) > 1 and exc.reasons[1] == "ConditionalCheckFailed":
+            raise EmailTaken(record["email"]) from exc
+        raise
+
+
+def get(account_id: str) -> dict[str, Any] | None:
+    return dynamo.get(*keys.account(account_id))
+
+
+def account_id_for_email(address: str) -> str | None:
+    item = dynamo.get(*keys.email(address))
+    return item["account_id"] if item else None
+
+
+def update_fields(account_id: str, fields: dict[str, Any], modified_at: str) -> dict[str, Any]:
+    """SET the given fields (None removes them); fails with ConditionFailed if the account is gone."""
+    names: dict[str, str] = {"#m": "lastModifiedAt"}
+    vals: dict[str, Any] = {":m": modified_at}
+    sets, removes = ["#m = :m"], []
+    for n, (name, value) in enumerate(sorted(fields.items())):
+        names[f"#f{n}"] = name
+        if value is None:
+            removes.append(f"#f{n}")
+        else:
+            vals[f":v{n}"] = value
+            sets.append(f"#f{n} = :v{n}")
+    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    return dynamo.update(
+        *keys.account(account_id), expression, condition="attribute_exists(pk)", names=names, vals=vals
+    )
+
+
+def add_available(account_id: str, amount: Decimal, modified_at: str) -> dict[str, Any]:
+    """Atomic credit: concurrent credits all count (ADD, not read-modify-write)."""
+    return dynamo.update(
+        *keys.account(account_id),
+        "ADD balance_available :a SET lastModifiedAt = :m",
+        condition="attribute_exists(pk)",
+        vals={":a": amount, ":m": modified_at},
+    )
+
+
+# ---------------------------------------------------------------- tokens
+def put_token(token_hash: str, account_id: str, role: str, expires_at: str, expire_epoch: int) -> None:
+    pk, sk = keys.token(token_hash)
+    due_pk, due_sk = keys.due("token", expires_at, pk)
+    dynamo.put(
+        {
+            "pk": pk,
+            "sk": sk,
+            "type": "token",
+            "account_id": account_id,
+            "role": role,
+            "expiresAt": expires_at,
+            "expire_at": expire_epoch,
+            "due_pk": due_pk,
+            "due_sk": due_sk,
+        },
+        condition="attribute_not_exists(pk)",
+    )
+
+
+def get_token(token_hash: str) -> dict[str, Any] | None:
+    return dynamo.get(*keys.token(token_hash))
+
+
+def delete_token(token_hash: str) -> None:
+    dynamo.delete(*keys.token(token_hash))
+
+
+# ---------------------------------------------------------------- failed logins
+def get_login_guard(address: str) -> dict[str, Any] | None:
+    return dynamo.get(*keys.login_guard(address), consistent=True)
+
+
+def record_failed_login(address: str, expire_epoch: int) -> int:
+    """Count one failure atomically; returns the count so far."""
+    item = dynamo.update(
+        *keys.login_guard(address),
+        "ADD failures :one SET expire_at = :e, #t = :t",
+        names={"#t": "type"},
+        vals={":one": 1, ":e": expire_epoch, ":t": "login_guard"},
+    )
+    return int(item.get("failures", 0))
+
+
+def lock_login(address: str, locked_until: str, expire_epoch: int) -> None:
+    pk, _ = keys.login_guard(address)
+    due_pk, due_sk = keys.due("login", locked_until, pk)
+    dynamo.update(
+        *keys.login_guard(address),
+        "SET locked_until = :u, expire_at = :e, due_pk = :dp, due_sk = :ds",
+        vals={":u": locked_until, ":e": expire_epoch, ":dp": due_pk, ":ds": due_sk},
+    )
+
+
+def clear_login_guard(address: str) -> None:
+    dynamo.delete(*keys.login_guard(address))

@@ -1,0 +1,259 @@
+"""DynamoDB access: one lazily built client per container, item (de)serialisation, errors.
+
+boto3 is imported on first use, not at import time: a route that never touches the table
+(a 404, a validation error) does not pay for it, and neither does the cold-start import.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from decimal import Decimal
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from crowdtask.config import settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from botocore.client import BaseClient
+
+
+class ConditionFailed(Exception):
+    """A conditional write found the item in another state than the condition required."""
+
+
+class TransactionConflict(Exception):
+    """A transaction was cancelled; `reasons` holds one cancellation code per operation."""
+
+    def __init__(self, reasons: list[str]):
+        super().__init__(", ".join(reasons))
+        self.reasons = reasons
+
+
+@lru_cache(maxsize=1)
+def client() -> BaseClient:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "dynamodb",
+        config=Config(retries={"max_attempts": 8, "mode": "adaptive"}, tcp_keepalive=True),
+    )
+
+
+@lru_cache(maxsize=1)
+def _codecs() -> tuple[Any, Any]:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
+
+
+def table() -> str:
+    return settings().table_name
+
+
+def _clean(value: Any) -> Any:
+    """Floats become Decimals (DynamoDB numbers are exact); empty sets are dropped by callers."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, Mapping):
+        return {k: _clean(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def to_item(data: Mapping[str, Any]) -> dict[str, Any]:
+    serializer, _ = _codecs()
+    return {k: serializer.serialize(_clean(v)) for k, v in data.items() if v is not None}
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    _, deserializer = _codecs()
+    return {k: deserializer.deserialize(v) for k, v in item.items()}
+
+
+def values(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Expression attribute values in wire format."""
+    serializer, _ = _codecs()
+    return {k: serializer.serialize(_clean(v)) for k, v in data.items()}
+
+
+def key(pk: str, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def _error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def get(pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None:
+    response = client().get_item(TableName=table(), Key=key(pk, sk), ConsistentRead=consistent)
+    item = response.get("Item")
+    return from_item(item) if item else None
+
+
+def put(
+    data: Mapping[str, Any],
+    *,
+    condition: str | None = None,
+    names: Mapping[str, str] | None = None,
+    vals: Mapping[str, Any] | None = None,
+) -> None:
+    kwargs: dict[str, Any] = {"TableName": table(), "Item": to_item(data)}
+    _add_expression(kwargs, condition, names, vals)
+    try:
+        client().put_item(**kwargs)
+    except Exception as exc:
+        if _error_code(exc) == "ConditionalCheckFailedException":
+            raise ConditionFailed(str(exc)) from exc
+        raise
+
+
+def update(
+    pk: str,
+    sk: str,
+    expression: str,
+    *,
+    condition: str | None = None,
+    names: Mapping[str, str] | None = None,
+    vals: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Apply an update expression; returns the item as it is after the update."""
+    kwargs: dict[str, Any] = {
+        "TableName": table(),
+        "Key": key(pk, sk),
+        "UpdateExpression": expression,
+        "ReturnValues": "ALL_NEW",
+    }
+    _add_expression(kwargs, condition, names, vals)
+    try:
+        response = client().update_item(**kwargs)
+    except Exception as exc:
+        if _error_code(exc) == "ConditionalCheckFailedException":
+            raise ConditionFailed(str(exc)) from exc
+        raise
+    return from_item(response.get("Attributes", {}))
+
+
+def delete(pk: str, sk: str, *, condition: str | None = None, vals: Mapping[str, Any] | None = None) -> None:
+    kwargs: dict[str, Any] = {"TableName": table(), "Key": key(pk, sk)}
+    _add_expression(kwargs, condition, None, vals)
+    try:
+        client().delete_item(**kwargs)
+    except Exception as exc:
+        if _error_code(exc) == "ConditionalCheckFailedException":
+            raise ConditionFailed(str(exc)) from exc
+        raise
+
+
+def _add_expression(
+    kwargs: dict[str, Any],
+    condition: str | None,
+    names: Mapping[str, str] | None,
+    vals: Mapping[str, Any] | None,
+) -> None:
+    if condition:
+        kwargs["ConditionExpression"] = condition
+    if names:
+        kwargs["ExpressionAttributeNames"] = dict(names)
+    if vals:
+        kwargs["ExpressionAttributeValues"] = values(vals)
+
+
+def put_op(data: Mapping[str, Any], condition: str | None = None, **expr: Any) -> dict[str, Any]:
+    """A Put for `transact`."""
+    op: dict[str, Any] = {"TableName": table(), "Item": to_item(data)}
+    _add_expression(op, condition, expr.get("names"), expr.get("vals"))
+    return {"Put": op}
+
+
+def update_op(pk: str, sk: str, expression: str, condition: str | None = None, **expr: Any) -> dict[str, Any]:
+    """An Update for `transact`."""
+    op: dict[str, Any] = {"TableName": table(), "Key": key(pk, sk), "UpdateExpression": expression}
+    _add_expression(op, condition, expr.get("names"), expr.get("vals"))
+    return {"Update": op}
+
+
+def delete_op(pk: str, sk: str, condition: str | None = None, **expr: Any) -> dict[str, Any]:
+    op: dict[str, Any] = {"TableName": table(), "Key": key(pk, sk)}
+    _add_expression(op, condition, expr.get("names"), expr.get("vals"))
+    return {"Delete": op}
+
+
+def transact(operations: list[dict[str, Any]], *, token: str | None = None) -> None:
+    """All or nothing. A failed condition raises TransactionConflict with per-operation reasons."""
+    kwargs: dict[str, Any] = {"TransactItems": operations}
+    if token:
+        kwargs["ClientRequestToken"] = token
+    try:
+        client().transact_write_items(**kwargs)
+    except Exception as exc:
+        if _error_code(exc) == "TransactionCanceledException":
+            reasons = [
+                r.get("Code", "None") for r in getattr(exc, "response", {}).get("CancellationReasons", [])
+            ]
+            raise TransactionConflict(reasons) from exc
+        raise
+
+
+def query(
+    *,
+    key_condition: str,
+    vals: Mapping[str, Any],
+    names: Mapping[str, str] | None = None,
+    index: str | None = None,
+    forward: bool = True,
+    limit: int | None = None,
+    filter_expression: str | None = None,
+    start_key: dict[str, Any] | None = None,
+    consistent: bool = False,
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """One page of a query: (items, LastEvaluatedKey in wire format or None)."""
+    kwargs: dict[str, Any] = {
+        "TableName": table(),
+        "KeyConditionExpression": key_condition,
+        "ExpressionAttributeValues": values(vals),
+        "ScanIndexForward": forward,
+    }
+    if names:
+        kwargs["ExpressionAttributeNames"] = dict(names)
+    if index:
+        kwargs["IndexName"] = index
+    elif consistent:
+        kwargs["ConsistentRead"] = True
+    if limit:
+        kwargs["Limit"] = limit
+    if filter_expression:
+        kwargs["FilterExpression"] = filter_expression
+    if start_key:
+        kwargs["ExclusiveStartKey"] = start_key
+    response = client().query(**kwargs)
+    return [from_item(i) for i in response.get("Items", [])], response.get("LastEvaluatedKey")
+
+
+def batch_get(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Fetch many items by key (any number; unprocessed keys are retried with backoff)."""
+    wanted = list(dict.fromkeys(keys))
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for start in range(0, len(wanted), 100):
+        pending: list[dict[str, Any]] = [key(pk, sk) for pk, sk in wanted[start : start + 100]]
+        for _attempt in _backoff():
+            response = client().batch_get_item(RequestItems={table(): {"Keys": pending}})
+            for raw in response.get("Responses", {}).get(table(), []):
+                item = from_item(raw)
+                found[(item["pk"], item["sk"])] = item
+            pending = response.get("UnprocessedKeys", {}).get(table(), {}).get("Keys", [])
+            if not pending:
+                break
+        if pending:
+            raise RuntimeError(f"{len(pending)} keys still unprocessed after retries")
+    return found
+
+
+def _backoff(attempts: int = 8, base: float = 0.05, cap: float = 2.0) -> Iterator[int]:
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(min(cap, base * 2**attempt))
+        yield attempt

@@ -1,0 +1,83 @@
+"""Writes (or, with --check, verifies) the OpenAPI document merged from every API function."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+import warnings
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCUMENT = ROOT / "layers/common/python/crowdtask/openapi.json"
+DESCRIPTION = (
+    "crowdtask: requesters define tasks, bundle them into jobs and campaigns, publish them to the job "
+    "market; workers claim and complete the work; requesters review and pay. Authenticate with the "
+    "X-Auth-Token header (or Authorization: Bearer/OAuth <token>) from POST /auth/token/request. "
+    "Errors are {code, message, description}; every response carries X-Request-ID and X-API-Version. "
+    "Send Accept: application/hal+json for _links. Lists take order, limit (1..100), search and "
+    "after/before cursors. Creating POSTs accept an Idempotency-Key header."
+)
+
+
+def SECURITY_SCHEMES() -> dict[str, Any]:  # noqa: N802 - reads as the constant it stands for
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
+
+    return {
+        "authToken": APIKey(name="X-Auth-Token", **{"in": APIKeyIn.header}),
+        "adminKey": APIKey(name="X-Admin-Key", **{"in": APIKeyIn.header}),
+    }
+
+
+def _load(path: Path) -> ModuleType:
+    """functions/<group>/app.py under a unique module name (every function's module is `app`)."""
+    spec = importlib.util.spec_from_file_location(f"crowdtask_function_{path.parent.name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def build() -> str:
+    sys.path.insert(0, str(ROOT / "layers/common/python"))
+    from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
+
+    merge = OpenAPIMerge(
+        title="crowdtask API",
+        version="1.0",
+        description=DESCRIPTION,
+        security_schemes=SECURITY_SCHEMES(),
+        on_conflict="error",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for handler in sorted((ROOT / "functions").glob("*/app.py")):
+            module = _load(handler)
+            resolver = getattr(module, "app", None)
+            if resolver is not None and hasattr(resolver, "get_openapi_schema"):
+                merge.add_schema(resolver.get_openapi_schema(security_schemes=SECURITY_SCHEMES()))
+        document = json.loads(merge.get_openapi_json_schema())
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true", help="fail when the committed document is stale")
+    args = parser.parse_args()
+    fresh = build()
+    if args.check:
+        if not DOCUMENT.exists() or DOCUMENT.read_text() != fresh:
+            print(f"{DOCUMENT.relative_to(ROOT)} is stale: run `make openapi`", file=sys.stderr)
+            return 1
+        return 0
+    DOCUMENT.write_text(fresh)
+    print(f"wrote {DOCUMENT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

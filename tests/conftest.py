@@ -1,0 +1,84 @@
+"""Shared fixtures: environment, moto-backed AWS built from template.yaml, a frozen clock."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "layers", "common", "python"))
+
+from tests.support import infra  # noqa: E402
+
+os.environ.update(
+    {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "TABLE_NAME": infra.TABLE_NAMES["MainTable"],
+        "IDEMPOTENCY_TABLE_NAME": infra.TABLE_NAMES["IdempotencyTable"],
+        "EVENT_BUS_NAME": infra.BUS_NAME,
+        "ADMIN_KEY": "test-admin-key-0123456789abcdef",
+        "PASSWORD_HASH_COST": "cheapest",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "crowdtask",
+        "POWERTOOLS_METRICS_NAMESPACE": "crowdtask",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }
+)
+for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+    os.environ.pop(name, None)
+
+ADMIN_KEY = os.environ["ADMIN_KEY"]
+
+
+def _reset_clients() -> None:
+    from crowdtask.http import idempotency
+    from crowdtask.services import passwords
+    from crowdtask.store import dynamo, events
+
+    dynamo.client.cache_clear()
+    events._client.cache_clear()
+    idempotency._persistence.cache_clear()
+    passwords._hasher.cache_clear()
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """Fresh moto DynamoDB/EventBridge for one test, tables exactly as template.yaml declares them."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        _reset_clients()
+        infra.create_tables(boto3.client("dynamodb"))
+        boto3.client("events").create_event_bus(Name=infra.BUS_NAME)
+        yield
+    _reset_clients()
+
+
+class FrozenClock:
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def frozen_clock() -> Iterator[FrozenClock]:
+    from crowdtask import clock
+
+    fake = FrozenClock(datetime(2026, 3, 14, 3, 14, 15, tzinfo=UTC))
+    clock.set_clock(fake)
+    yield fake
+    clock.set_clock(None)
