@@ -6,6 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
+
 from crowdtask.errors import ValidationFailed
 from crowdtask.models.base import ApiModel
 from crowdtask.models.components import (
@@ -21,7 +23,6 @@ from crowdtask.models.components import (
     validate_result,
     validate_results,
 )
-from pydantic import TypeAdapter, ValidationError
 
 KB, MB = 1024, 1024 * 1024
 WHERE = "taskResults[0].components[1].result"
@@ -141,7 +142,7 @@ def failures(component: dict[str, Any], result: Any) -> list[dict[str, str]]:
 def test_the_catalogue_covers_every_component_of_both_documents() -> None:
     # Given the catalogue, when its tags are listed, then they are every component of both documents
     assert set(FULL) == set(MINIMAL) == COMPONENT_TAGS == set(CATALOGUE)
-    assert INTERACTIVE_TYPES == COMPONENT_TAGS - {"Audio", "Image", "Text", "Video"}
+    assert COMPONENT_TAGS - {"Audio", "Image", "Text", "Video"} == INTERACTIVE_TYPES
     for tag, spec in CATALOGUE.items():
         assert isinstance(spec, ComponentSpec) and spec.tag == tag and spec.description
         assert spec.interactive == (spec.result_model is not None) == (tag in INTERACTIVE_TYPES)

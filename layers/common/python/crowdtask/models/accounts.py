@@ -88,6 +88,7 @@ class ProfileUpdateIn(ProfileFields):
     commissionRate: object | None = Field(default=None, description="read-only, ignored")
     charity: object | None = Field(default=None, description="read-only, ignored")
     role: object | None = Field(default=None, description="read-only, ignored")
+    createdAt: object | None = Field(default=None, description="read-only, ignored")
 
     @field_validator("website", "logo")
     @classmethod

@@ -1,0 +1,359 @@
+"""What every route shares, exercised through the handlers with the events in events/."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import ADMIN_KEY
+from tests.support.accounts import make_account
+from tests.support.handlers import invoke, sample_event
+from tests.support.infra import ROOT
+
+API_EVENTS = sorted(
+    (path.stem.split("_")[0], path.stem)
+    for path in (ROOT / "events").glob("*.json")
+    if path.stem.split("_")[0] in {"auth", "profile", "tasks", "docs"}
+)
+BODY_EVENTS = [
+    (group, name) for group, name in API_EVENTS if sample_event(name)["httpMethod"] in {"POST", "PUT"}
+]
+
+
+@pytest.fixture
+def requester(aws, frozen_clock):
+    return make_account(balance=10)
+
+
+def _fill(name: str, requester, task_id: str) -> dict:
+    """Make a sample event usable: real token, admin key and ids."""
+    headers = {"X-Admin-Key": ADMIN_KEY} if "admin" in name else {}
+    params = sample_event(name).get("pathParameters")
+    if params:
+        params = {"id": requester.id if "credit" in name else task_id}
+    return {"token": requester.token, "headers": headers, "path_params": params}
+
+
+@pytest.mark.parametrize(("group", "name"), API_EVENTS)
+def test_every_sample_event_is_answered_with_request_id_and_version(requester, group, name):
+    task_id = invoke("tasks", "tasks_create", token=requester.token).body["id"]
+    reply = invoke(group, name, **_fill(name, requester, task_id))
+    assert reply.status < 500, reply.body
+    assert reply.header("X-API-Version") == "1.0"
+    assert len(reply.header("X-Request-ID") or "") >= 32
+
+
+def test_client_request_id_is_echoed(requester):
+    reply = invoke(
+        "profile", "profile_get_me", token=requester.token, headers={"X-Request-ID": "trace-42.a:b"}
+    )
+    assert reply.header("X-Request-ID") == "trace-42.a:b"
+    odd = invoke("profile", "profile_get_me", token=requester.token, headers={"X-Request-ID": "<script>"})
+    assert odd.header("X-Request-ID") != "<script>"
+
+
+@pytest.mark.parametrize("version", ["2.0", "0.9", "latest"])
+def test_unsupported_api_version_is_a_clear_400(requester, version):
+    reply = invoke("profile", "profile_get_me", token=requester.token, headers={"X-API-Version": version})
+    assert reply.status == 400
+    assert reply.body["code"] == 1040 and "1.0" in reply.body["description"]
+
+
+@pytest.mark.parametrize(("group", "name"), BODY_EVENTS)
+@pytest.mark.parametrize("raw", ["{bad", '{"name": "x"', "nul", "\x00"])
+def test_malformed_json_is_400_everywhere(requester, group, name, raw):
+    reply = invoke(group, name, raw_body=raw, **_fill(name, requester, "01NOTHING0000000000000000"))
+    assert reply.status == 400
+    assert set(reply.body) == {"code", "message", "description"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        "text",
+        42,
+        None,
+        True,
+        {"name": None},
+        {"name": ""},
+        {"name": "x" * 501},
+        {"name": {"a": 1}},
+        {"name": "x", "components": "no"},
+        {"name": "x", "components": [None]},
+        {"name": "x", "components": [{}]},
+        {"name": "x", "components": [{"type": 7}]},
+        {"name": "x", "points": 1e309},
+        {"name": "x", "lat": "north"},
+        {"name": "x", "task": []},
+        {"task": {"name": "x", "points": -1}},
+        {"name": "x", "unknown": 1},
+        {"name": "\ud800"},
+        {"name": "x", "properties": []},
+        {"name": "x", "meta_data": [{"value": 1}]},
+    ],
+)
+def test_bad_task_bodies_are_422_naming_a_field(requester, body):
+    reply = invoke("tasks", "tasks_create", token=requester.token, body=body)
+    assert reply.status in (400, 422), reply.body
+    if reply.status == 422:
+        assert reply.body["errors"] and all(e["field"] for e in reply.body["errors"])
+
+
+def test_validation_error_names_the_nested_field(requester):
+    body = {
+        "name": "x",
+        "components": [{"type": "Image"}, {"type": "Rating", "steps": "five"}, {"type": "Nope"}],
+    }
+    reply = invoke("tasks", "tasks_create", token=requester.token, body=body)
+    assert reply.status == 422
+    fields = {e["field"]: e["code"] for e in reply.body["errors"]}
+    assert fields == {"components[1].steps": "INVALID_VALUE", "components[2].type": "UNKNOWN_TYPE"}
+    assert "components[1].steps" in reply.body["description"]
+
+
+def test_task_json_field_errors_are_named(requester):
+    body = {
+        "task": {
+            "name": "x",
+            "components_attributes": [
+                {"component_type": "text_area", "label": "l", "name": "n", "required": "maybe"}
+            ],
+        }
+    }
+    reply = invoke("tasks", "tasks_create", token=requester.token, body=body)
+    assert reply.status == 422
+    assert reply.body["errors"][0]["field"] == "components_attributes[0].required"
+
+
+def test_oversize_body_is_413(requester):
+    huge = {"name": "x", "details": "y" * (6 * 1024 * 1024)}
+    reply = invoke("tasks", "tasks_create", token=requester.token, body=huge)
+    assert reply.status == 413 and reply.body["message"] == "payload too large"
+
+
+def test_wrong_method_is_405_with_allow(requester):
+    reply = invoke(
+        "tasks",
+        "tasks_get",
+        token=requester.token,
+        method="DELETE",
+        path_params={"id": "01NOTHING0000000000000000"},
+    )
+    assert reply.status == 405
+    assert reply.header("Allow") == "GET, PUT, OPTIONS"
+
+
+def test_unknown_path_inside_a_function_is_404(requester):
+    reply = invoke("tasks", "tasks_copy", token=requester.token, path_params={"id": "x/y"})
+    assert reply.status == 404
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": "OAuth {t}"},
+        {"Authorization": "Bearer {t}"},
+        {"authorization": "bearer {t}"},
+        {"x-auth-token": "{t}"},
+    ],
+)
+def test_every_accepted_token_form_authenticates(requester, headers):
+    filled = {k: v.format(t=requester.token) for k, v in headers.items()}
+    assert invoke("profile", "profile_get_me", headers=filled).status == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Basic {t}"},
+        {"Authorization": "Bearer"},
+        {"X-Auth-Token": "nope"},
+        {"X-Auth-Token": "{t}x"},
+    ],
+)
+def test_missing_or_wrong_tokens_are_401(requester, headers):
+    filled = {k: v.format(t=requester.token) for k, v in headers.items()}
+    reply = invoke("profile", "profile_get_me", headers=filled)
+    assert reply.status == 401 and reply.body["code"] == 1002
+
+
+def test_workers_may_not_use_requester_routes(aws, frozen_clock):
+    worker = make_account(role="worker")
+    assert invoke("tasks", "tasks_list", token=worker.token).status == 403
+    assert invoke("profile", "profile_get_me", token=worker.token).body["role"] == "worker"
+
+
+def test_another_accounts_task_is_404_not_403(requester):
+    task_id = invoke("tasks", "tasks_create", token=requester.token).body["id"]
+    stranger = make_account()
+    for name in ("tasks_get", "tasks_put", "tasks_copy", "tasks_archive", "tasks_unarchive"):
+        reply = invoke("tasks", name, token=stranger.token, path_params={"id": task_id})
+        assert reply.status == 404, name
+
+
+def test_cors_preflight_and_headers(requester):
+    reply = invoke(
+        "tasks",
+        "tasks_list",
+        method="OPTIONS",
+        headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"},
+    )
+    assert reply.status == 204
+    assert reply.header("Access-Control-Allow-Origin") == "*"
+    assert "POST" in (reply.header("Access-Control-Allow-Methods") or "")
+    plain = invoke(
+        "profile", "profile_get_me", token=requester.token, headers={"Origin": "https://a.example"}
+    )
+    assert plain.header("Access-Control-Allow-Origin") == "*"
+
+
+def test_hal_links_follow_the_state(requester):
+    hal = {"Accept": "application/hal+json"}
+    created = invoke("tasks", "tasks_create", token=requester.token, headers=hal)
+    assert created.header("Content-Type") == "application/hal+json"
+    assert set(created.body["_links"]) == {"self", "copy", "archive", "update"}
+    task_id = created.body["id"]
+    archived = invoke(
+        "tasks", "tasks_archive", token=requester.token, headers=hal, path_params={"id": task_id}
+    )
+    assert set(archived.body["_links"]) == {"self", "copy", "unarchive"}
+    plain = invoke("tasks", "tasks_get", token=requester.token, path_params={"id": task_id})
+    assert "_links" not in plain.body and plain.header("Content-Type") == "application/json"
+
+
+def test_list_pages_with_hal_links_and_link_header(requester):
+    for n in range(5):
+        invoke("tasks", "tasks_create", token=requester.token, body={"name": f"task {n}"})
+    hal = {"Accept": "application/hal+json"}
+    seen, query = [], {"limit": ["2"], "order": ["name"]}
+    while True:
+        page = invoke("tasks", "tasks_list", token=requester.token, headers=hal, query=query)
+        assert page.status == 200
+        seen += [t["name"] for t in page.body["tasks"]]
+        assert all("_links" in t for t in page.body["tasks"])
+        if "next" not in page.body["_links"]:
+            break
+        assert page.header("Link").startswith("</tasks?")
+        href = page.body["_links"]["next"]["href"]
+        from urllib.parse import parse_qs, urlparse
+
+        query = parse_qs(urlparse(href).query)
+        assert query["order"] == ["name"] and query["limit"] == ["2"]
+    assert seen == [f"task {n}" for n in range(5)]
+    assert "previous" in page.body["_links"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"limit": ["0"]}, "limit"),
+        ({"limit": ["101"]}, "limit"),
+        ({"limit": ["ten"]}, "limit"),
+        ({"order": ["colour"]}, "order"),
+        ({"after": ["not-a-cursor"]}, "after"),
+        ({"before": ["e30"]}, "before"),
+        ({"archived": ["perhaps"]}, "archived"),
+    ],
+)
+def test_bad_list_parameters_name_the_parameter(requester, query, field):
+    reply = invoke("tasks", "tasks_list", token=requester.token, query=query)
+    assert reply.status == 422
+    assert reply.body["errors"][0]["field"] == field
+
+
+def test_cursor_from_another_order_is_refused(requester):
+    for n in range(3):
+        invoke("tasks", "tasks_create", token=requester.token, body={"name": f"t{n}"})
+    page = invoke(
+        "tasks",
+        "tasks_list",
+        token=requester.token,
+        query={"limit": ["1"]},
+        headers={"Accept": "application/hal+json"},
+    )
+    cursor = page.body["_links"]["next"]["href"].split("after=")[1]
+    reply = invoke("tasks", "tasks_list", token=requester.token, query={"after": [cursor], "order": ["name"]})
+    assert reply.status == 422 and reply.body["errors"][0]["code"] == "INVALID_CURSOR"
+
+
+def test_idempotency_key_replays_the_first_answer(requester):
+    key = {"Idempotency-Key": "create-7"}
+    first = invoke("tasks", "tasks_create", token=requester.token, headers=key)
+    again = invoke("tasks", "tasks_create", token=requester.token, headers=key)
+    assert first.status == again.status == 201
+    assert again.body["id"] == first.body["id"]
+    assert again.header("Idempotent-Replayed") == "true"
+    listed = invoke("tasks", "tasks_list", token=requester.token)
+    assert len(listed.body["tasks"]) == 1
+    other = invoke("tasks", "tasks_create", token=requester.token, headers=key, body={"name": "different"})
+    assert other.status == 422 and other.body["errors"][0]["code"] == "KEY_REUSED"
+
+
+def test_admin_routes_need_the_admin_key(requester):
+    for headers in ({}, {"X-Admin-Key": "wrong"}, {"X-Admin-Key": ADMIN_KEY + "x"}):
+        reply = invoke(
+            "auth",
+            "auth_admin_create_account",
+            headers=headers,
+            body={"email": "a@b.io", "password": "long enough", "role": "requester"},
+        )
+        assert reply.status == 401
+
+
+def test_admin_credit_and_token_flow(requester):
+    credited = invoke(
+        "auth",
+        "auth_admin_credit",
+        headers={"X-Admin-Key": ADMIN_KEY},
+        body={"amount": "2.5"},
+        path_params={"id": requester.id},
+    )
+    assert credited.status == 200 and credited.body["balance"]["available"] == "12.5 USD"
+    for amount in (0, -1, "lots", 1e12):
+        bad = invoke(
+            "auth",
+            "auth_admin_credit",
+            headers={"X-Admin-Key": ADMIN_KEY},
+            body={"amount": amount},
+            path_params={"id": requester.id},
+        )
+        assert bad.status == 422 and bad.body["errors"][0]["field"] == "amount"
+    discarded = invoke("auth", "auth_token_discard", token=requester.token)
+    assert discarded.status == 204
+    assert invoke("profile", "profile_get_me", token=requester.token).status == 401
+
+
+def test_worker_signup_then_login(aws, frozen_clock):
+    signed = invoke("auth", "auth_worker_signup")
+    assert signed.status == 201 and signed.body["role"] == "worker"
+    again = invoke("auth", "auth_worker_signup")
+    assert again.status == 409
+    login = invoke(
+        "auth", "auth_token_request", body={"email": "WORKER@example.com", "password": "a long passphrase"}
+    )
+    assert login.status == 200 and login.body["userId"] == signed.body["id"]
+    short = invoke("auth", "auth_worker_signup", body={"email": "w2@example.com", "password": "short"})
+    assert short.status == 422 and short.body["errors"][0]["field"] == "password"
+
+
+def test_profile_put_round_trips_get(requester):
+    current = invoke("profile", "profile_get_me", token=requester.token).body
+    current["firstName"] = "Ada"
+    updated = invoke("profile", "profile_put_me", token=requester.token, body=current)
+    assert updated.status == 200 and updated.body["firstName"] == "Ada"
+    assert updated.body["balance"] == current["balance"]
+    unknown = invoke("profile", "profile_put_me", token=requester.token, body={"nickname": "x"})
+    assert unknown.status == 422 and unknown.body["errors"][0]["field"] == "nickname"
+
+
+def test_docs_serve_the_committed_document_and_swagger(aws):
+    document = invoke("docs", "docs_openapi")
+    assert document.status == 200
+    assert document.body == json.loads((ROOT / "openapi.json").read_text())
+    page = invoke("docs", "docs_swagger")
+    assert page.status == 200 and "SwaggerUIBundle" in page.raw["body"]
+    asset = invoke("docs", "docs_swagger", path_params={"asset": "js"})
+    assert asset.status == 200 and len(asset.raw["body"]) > 10_000
