@@ -1,0 +1,35 @@
+"""`make bench`: runs the benchmarks and merges their figures into bench/results.json."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results.json"
+
+
+def main() -> int:
+    sys.path.insert(0, str(ROOT))
+    from bench import coldstart
+
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results["machine"] = {
+        "python": platform.python_version(),
+        "cpus": __import__("os").cpu_count(),
+        "measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    print("cold start: importing each function's module in fresh interpreters ...", flush=True)
+    results["coldstart"] = coldstart.measure()
+    for name, figures in results["coldstart"]["functions"].items():
+        print(f"  {name:24} {figures['coldstart_import_ms']:7.1f} ms  ({figures['ratio_to_boto3']}x boto3)")
+    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
