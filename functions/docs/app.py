@@ -14,10 +14,8 @@ from crowdtask import errors
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 
 app = ApiApp()
-_SWAGGER_ASSETS = {
-    "js": ("swagger-ui-bundle.min.js", "text/javascript"),
-    "css": ("swagger-ui.min.css", "text/css"),
-}
+# Served by this function from the Powertools package: no CDN. Relative links keep the stage prefix.
+_SWAGGER_ASSETS = {"swagger-ui-bundle.min.js": "text/javascript", "swagger-ui.min.css": "text/css"}
 
 
 @lru_cache(maxsize=1)
@@ -35,23 +33,24 @@ def swagger_ui() -> Reply:
     from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
 
     page = generate_swagger_html(
-        _document().replace("</", "<\\/"), "/swagger.js", "/swagger.css", "/swagger", None, False
+        _document().replace("</", "<\\/"),
+        "swagger/swagger-ui-bundle.min.js",
+        "swagger/swagger-ui.min.css",
+        "swagger",
+        None,
+        False,
     )
-    # generate_swagger_html links assets under the base URL when one is given: point it at ours
-    page = page.replace("/swagger/swagger-ui-bundle.min.js", "/swagger.js")
-    page = page.replace("/swagger/swagger-ui.min.css", "/swagger.css")
     return Response(200, "text/html", page)
 
 
-@app.get("/swagger.<asset>", include_in_schema=False)
+@app.get("/swagger/<asset>", include_in_schema=False)
 def swagger_asset(asset: Annotated[str, PathParam()]) -> Reply:
     if asset not in _SWAGGER_ASSETS:
-        raise errors.NotFound("No such asset.")
+        raise errors.NotFound(f"No such asset {asset!r}.")
     import aws_lambda_powertools.event_handler as handler_package
 
-    name, content_type = _SWAGGER_ASSETS[asset]
     folder = Path(handler_package.__file__).parent / "openapi" / "swagger_ui"
-    return Response(200, content_type, (folder / name).read_text(encoding="utf-8"))
+    return Response(200, _SWAGGER_ASSETS[asset], (folder / asset).read_text(encoding="utf-8"))
 
 
 lambda_handler = entrypoint(app)

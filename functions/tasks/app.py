@@ -9,12 +9,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import task_links
 from crowdtask.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, link_header, list_query, page_links
-from crowdtask.http.schemas import error_responses, ok_response
+from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.models.tasks import TaskIn, TaskOut, TaskPage
 from crowdtask.services import tasks
 
 app = ApiApp()
-TOKEN = [{"authToken": []}]
 TaskId = Annotated[str, Path(max_length=64, description="id of the task")]
 TAGS = ["Task"]
 
@@ -23,11 +22,8 @@ TAGS = ["Task"]
     "/tasks",
     summary="List all Tasks",
     tags=TAGS,
-    security=TOKEN,
-    responses={
-        **ok_response(TaskPage, "one page of tasks; `Link` header and HAL links page on"),
-        **error_responses(401, 403),
-    },
+    security=TOKEN_AUTH,
+    responses=responses(TaskPage, "one page of tasks; the `Link` header and HAL links page on", 401, 403),
 )
 def list_tasks(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="elements per page, 1..100")] = DEFAULT_LIMIT,
@@ -56,8 +52,8 @@ def list_tasks(
     "/tasks",
     summary="Create a Task",
     tags=TAGS,
-    security=TOKEN,
-    responses={**ok_response(TaskOut, "the new task", 201), **error_responses(401, 403)},
+    security=TOKEN_AUTH,
+    responses=responses(TaskOut, "the new task", 401, 403, status=201),
 )
 def create_task(task: Annotated[TaskIn, Body()]) -> Reply:
     created = tasks.create_task(app.requester().account_id, task)
@@ -70,8 +66,8 @@ def create_task(task: Annotated[TaskIn, Body()]) -> Reply:
     "/tasks/<id>",
     summary="Get a Task",
     tags=TAGS,
-    security=TOKEN,
-    responses={**ok_response(TaskOut, "the task"), **error_responses(401, 403, 404)},
+    security=TOKEN_AUTH,
+    responses=responses(TaskOut, "the task", 401, 403, 404),
 )
 def get_task(id: TaskId) -> Reply:
     found = tasks.get_task(app.requester().account_id, id)
@@ -82,8 +78,8 @@ def get_task(id: TaskId) -> Reply:
     "/tasks/<id>",
     summary="Update a Task",
     tags=TAGS,
-    security=TOKEN,
-    responses={**ok_response(TaskOut, "the updated task"), **error_responses(401, 403, 404, 409)},
+    security=TOKEN_AUTH,
+    responses=responses(TaskOut, "the updated task", 401, 403, 404, 409),
 )
 def replace_task(id: TaskId, task: Annotated[TaskIn, Body()]) -> Reply:
     updated = tasks.replace_task(app.requester().account_id, id, task)
@@ -94,8 +90,8 @@ def replace_task(id: TaskId, task: Annotated[TaskIn, Body()]) -> Reply:
     "/tasks/<id>/copy",
     summary="Copy a Task",
     tags=TAGS,
-    security=TOKEN,
-    responses={**ok_response(TaskOut, "the copy", 201), **error_responses(401, 403, 404)},
+    security=TOKEN_AUTH,
+    responses=responses(TaskOut, "the copy", 401, 403, 404, status=201),
 )
 def copy_task(id: TaskId) -> Reply:
     copied = tasks.copy_task(app.requester().account_id, id)
@@ -108,8 +104,8 @@ def copy_task(id: TaskId) -> Reply:
     "/tasks/<id>/archive",
     summary="Archive a Task",
     tags=TAGS,
-    security=TOKEN,
-    responses={**ok_response(TaskOut, "the archived task"), **error_responses(401, 403, 404)},
+    security=TOKEN_AUTH,
+    responses=responses(TaskOut, "the archived task", 401, 403, 404),
 )
 def archive_task(id: TaskId) -> Reply:
     archived = tasks.set_archived(app.requester().account_id, id, True)
@@ -120,8 +116,8 @@ def archive_task(id: TaskId) -> Reply:
     "/tasks/<id>/unarchive",
     summary="Unarchive a Task",
     tags=TAGS,
-    security=TOKEN,
-    responses={**ok_response(TaskOut, "the task, live again"), **error_responses(401, 403, 404)},
+    security=TOKEN_AUTH,
+    responses=responses(TaskOut, "the task, live again", 401, 403, 404),
 )
 def unarchive_task(id: TaskId) -> Reply:
     restored = tasks.set_archived(app.requester().account_id, id, False)

@@ -355,5 +355,8 @@ def test_docs_serve_the_committed_document_and_swagger(aws):
     assert document.body == json.loads((ROOT / "openapi.json").read_text())
     page = invoke("docs", "docs_swagger")
     assert page.status == 200 and "SwaggerUIBundle" in page.raw["body"]
-    asset = invoke("docs", "docs_swagger", path_params={"asset": "js"})
+    assert "swagger/swagger-ui-bundle.min.js" in page.raw["body"]
+    asset = invoke("docs", "docs_swagger_asset", path_params={"asset": "swagger-ui-bundle.min.js"})
     assert asset.status == 200 and len(asset.raw["body"]) > 10_000
+    assert asset.header("Content-Type") == "text/javascript"
+    assert invoke("docs", "docs_swagger_asset", path_params={"asset": "secrets.txt"}).status == 404

@@ -37,7 +37,7 @@ def _persistence() -> Any:
     return DynamoDBPersistenceLayer(table_name=settings().idempotency_table_name)
 
 
-def _mark_replayed(response: Any, _record: Any) -> Any:
+def _mark_replayed(response: Any, idempotent_data: Any) -> Any:
     if isinstance(response, dict):
         response.setdefault("multiValueHeaders", {})["Idempotent-Replayed"] = ["true"]
     return response

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:  # pragma: no cover
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+# OpenAPI security requirements of the routes (schemes declared in scripts/openapi.py).
+TOKEN_AUTH: list[dict[str, list[str]]] = [{"authToken": []}]
+ADMIN_AUTH: list[dict[str, list[str]]] = [{"adminKey": []}]
 
 
 class FieldError(BaseModel):
@@ -33,16 +40,16 @@ _DESCRIPTIONS = {
 }
 
 
-def error_responses(*statuses: int) -> dict[int, dict[str, Any]]:
-    """OpenAPI response blocks for the given error statuses, all with the one error body."""
-    wanted = sorted({400, 413, 422, *statuses})
-    return {
-        status: {"description": _DESCRIPTIONS[status], "content": {"application/json": {"model": ErrorBody}}}
-        for status in wanted
-    }
-
-
-def ok_response(
-    model: type[BaseModel] | Any, description: str, status: int = 200
-) -> dict[int, dict[str, Any]]:
-    return {status: {"description": description, "content": {"application/json": {"model": model}}}}
+def responses(
+    body: type[BaseModel] | None, description: str, *errors: int, status: int = 200
+) -> dict[int, OpenAPIResponse]:
+    """A route's documented answers: its success body, then the shared error body for each status."""
+    documented: dict[int, dict[str, Any]] = {status: {"description": description}}
+    if body is not None:
+        documented[status]["content"] = {"application/json": {"model": body}}
+    for code in sorted({400, 413, 422, *errors}):
+        documented[code] = {
+            "description": _DESCRIPTIONS[code],
+            "content": {"application/json": {"model": ErrorBody}},
+        }
+    return cast("dict[int, OpenAPIResponse]", documented)

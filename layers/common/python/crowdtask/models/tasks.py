@@ -164,4 +164,3 @@ class TaskOut(OutModel):
 
 class TaskPage(OutModel):
     tasks: list[TaskOut] = Field(description="one page of tasks")
-

@@ -29,7 +29,8 @@ def _timestamps(created: bool) -> dict[str, str]:
     return stamp
 
 
-def to_task(item: dict[str, Any]) -> TaskOut:
+def to_task(stored: dict[str, Any]) -> TaskOut:
+    item: dict[str, Any] = dynamo.plain_numbers(stored)
     resources, upload = estimate_sizes([*item.get("components", []), *item.get("components_attributes", [])])
     return TaskOut.model_validate(
         {

@@ -73,6 +73,17 @@ def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: deserializer.deserialize(v) for k, v in item.items()}
 
 
+def plain_numbers(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; free-form JSON (components, properties) wants int/float."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Mapping):
+        return {k: plain_numbers(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain_numbers(v) for v in value]
+    return value
+
+
 def values(data: Mapping[str, Any]) -> dict[str, Any]:
     """Expression attribute values in wire format."""
     serializer, _ = _codecs()

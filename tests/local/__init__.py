@@ -1,0 +1,1 @@
+"""Tests of the local runner (local/): template resolution, routing, and the running stack."""
