@@ -29,6 +29,7 @@ def SECURITY_SCHEMES() -> dict[str, Any]:  # noqa: N802 - reads as the constant 
     return {
         "authToken": APIKey(name="X-Auth-Token", **{"in": APIKeyIn.header}),
         "adminKey": APIKey(name="X-Admin-Key", **{"in": APIKeyIn.header}),
+        "workstreamKey": APIKey(name="x-api-key", **{"in": APIKeyIn.header}),
     }
 
 

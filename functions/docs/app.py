@@ -53,4 +53,4 @@ def swagger_asset(asset: Annotated[str, PathParam()]) -> Reply:
     return Response(200, _SWAGGER_ASSETS[asset], (folder / asset).read_text(encoding="utf-8"))
 
 
-lambda_handler = entrypoint(app)
+lambda_handler = entrypoint(app, idempotency=False)

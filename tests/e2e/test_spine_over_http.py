@@ -33,8 +33,11 @@ SEED_TASK = {
 def test_readme_curl_session_works_when_pasted(api: RunningStack, tmp_path):
     # Given the README's curl session, pointed at this stack
     readme = (REPO / "README.md").read_text()
-    block = next(b for b in re.findall(r"```bash\n(.*?)```", readme, re.S) if "auth/token/request" in b)
-    script = block.replace("http://127.0.0.1:3000", api.url).replace(".local/stack.json", str(api.stack_file))
+    blocks = re.findall(r"```bash\n(.*?)```", readme, re.S)
+    session = next(b for b in blocks if "auth/token/request" in b)
+    campaign = next(b for b in blocks if "/publish" in b)
+    script = (session + campaign).replace("http://127.0.0.1:3000", api.url)
+    script = script.replace(".local/stack.json", str(api.stack_file))
     (tmp_path / "session.sh").write_text("set -euo pipefail\n" + script)
     # When it runs
     done = subprocess.run(
@@ -50,6 +53,9 @@ def test_readme_curl_session_works_when_pasted(api: RunningStack, tmp_path):
     assert '"balance":{"available":"100 USD","frozen":"0 USD"}' in done.stdout
     assert done.stdout.count('"name":"Rate image') >= 6
     assert '"_links":{"self":{"href":"/tasks?limit=2&order=name"},"next"' in done.stdout
+    # and the worked campaign example published, freezing 0.15 USD plus 0.03 commission
+    assert '"state":"active"' in done.stdout and '"pause":{' in done.stdout
+    assert '"balance":{"available":"99.82 USD","frozen":"0.18 USD"}' in done.stdout
 
 
 def test_seed_task_round_trip_and_lifecycle(requester: Session):
@@ -203,5 +209,7 @@ def test_swagger_and_openapi_are_served(api: RunningStack):
 
 def test_scheduled_sweep_runs_on_demand(api: RunningStack):
     ran = api.request("POST", "/_local/schedules/run").json()["ran"]
-    assert [(r["function"], r["ok"]) for r in ran] == [("MaintenanceFunction", True)]
-    assert set(ran[0]["result"]) == {"token", "login"}
+    by_function = {r["function"]: r for r in ran}
+    assert by_function["MaintenanceFunction"]["ok"] and by_function["CampaignSchedulerFunction"]["ok"]
+    assert set(by_function["MaintenanceFunction"]["result"]) == {"token", "login"}
+    assert set(by_function["CampaignSchedulerFunction"]["result"]) == {"start", "end", "locks"}

@@ -14,7 +14,7 @@ from tests.support.infra import ROOT
 API_EVENTS = sorted(
     (path.stem.split("_")[0], path.stem)
     for path in (ROOT / "events").glob("*.json")
-    if path.stem.split("_")[0] in {"auth", "profile", "tasks", "docs"}
+    if path.stem.split("_")[0] in {"auth", "profile", "tasks", "docs", "jobs", "campaigns", "preview"}
 )
 BODY_EVENTS = [
     (group, name) for group, name in API_EVENTS if sample_event(name)["httpMethod"] in {"POST", "PUT"}
@@ -26,19 +26,23 @@ def requester(aws, frozen_clock):
     return make_account(balance=10)
 
 
-def _fill(name: str, requester, task_id: str) -> dict:
-    """Make a sample event usable: real token, admin key and ids."""
+def _fill(name: str, requester, task_id: str, job_id: str = "", campaign_id: str = "") -> dict:
+    """Make a sample event usable: real token, admin key and ids of the right kind."""
     headers = {"X-Admin-Key": ADMIN_KEY} if "admin" in name else {}
     params = sample_event(name).get("pathParameters")
     if params:
-        params = {"id": requester.id if "credit" in name else task_id}
+        ids = {"auth": requester.id, "jobs": job_id, "campaigns": campaign_id, "docs": "swagger-ui.min.css"}
+        key = next(iter(params))
+        params = {key: ids.get(name.split("_")[0], task_id)}
     return {"token": requester.token, "headers": headers, "path_params": params}
 
 
 @pytest.mark.parametrize(("group", "name"), API_EVENTS)
 def test_every_sample_event_is_answered_with_request_id_and_version(requester, group, name):
     task_id = invoke("tasks", "tasks_create", token=requester.token).body["id"]
-    reply = invoke(group, name, **_fill(name, requester, task_id))
+    job_id = invoke("jobs", "jobs_create", token=requester.token).body["id"]
+    campaign_id = invoke("campaigns", "campaigns_create", token=requester.token).body["id"]
+    reply = invoke(group, name, **_fill(name, requester, task_id, job_id, campaign_id))
     assert reply.status < 500, reply.body
     assert reply.header("X-API-Version") == "1.0"
     assert len(reply.header("X-Request-ID") or "") >= 32

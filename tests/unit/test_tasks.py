@@ -124,7 +124,7 @@ def test_archived_and_read_only_tasks_cannot_be_replaced(owner):
     with pytest.raises(errors.Conflict, match="archived"):
         tasks.replace_task(owner.id, archived.id, TaskIn(name="new"))
     locked = tasks.create_task(owner.id, TaskIn(name="published"))
-    tasks.TASKS.update(owner.id, locked.id, {"readOnly": True})
+    tasks.TASKS.update(owner.id, locked.id, {"locked_by": {"01CAMPAIGN"}})
     with pytest.raises(errors.Conflict, match="read-only"):
         tasks.replace_task(owner.id, locked.id, TaskIn(name="new"))
 

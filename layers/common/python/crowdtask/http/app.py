@@ -30,6 +30,8 @@ HAL = "application/hal+json"
 JSON = "application/json"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+# Bodies that are not JSON by design (the route reads them itself): the JSON syntax check skips them.
+TEXT_BODY_TYPES = ("text/csv",)
 
 # Routes return bodies they serialised themselves (HAL adds `_links`), so the reply type is open;
 # each route documents its real body model through `responses=`.
@@ -180,9 +182,11 @@ def _precheck(event: dict[str, Any]) -> errors.CrowdtaskError | None:
             f"The body has {size} bytes; the limit is {settings().max_body_bytes}. "
             "Split it into smaller requests."
         )
+    media_type = (_header(event.get("headers"), "Content-Type") or "").partition(";")[0].strip().lower()
     if (
         (event.get("httpMethod") or "").upper() in _BODY_METHODS
         and not event.get("isBase64Encoded")
+        and media_type not in TEXT_BODY_TYPES
         and body.strip()
     ):
         try:
@@ -221,8 +225,12 @@ def _serialise(app: ApiApp, error: errors.CrowdtaskError, event: dict[str, Any])
     }
 
 
-def entrypoint(app: ApiApp) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """The Lambda handler for `app`: logging context, pre-checks, idempotency, headers."""
+def entrypoint(app: ApiApp, *, idempotency: bool = True) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda handler for `app`: logging context, pre-checks, idempotency, headers.
+
+    `idempotency=False` for functions whose POSTs create nothing (previews, docs): they
+    ignore Idempotency-Key and need no access to the idempotency table.
+    """
 
     @metrics.log_metrics(raise_on_empty_metrics=False)
     @logger.inject_lambda_context(clear_state=True)
@@ -237,7 +245,7 @@ def entrypoint(app: ApiApp) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         if tracing_enabled():
             resolve = tracer().capture_method(app.resolve)
         try:
-            response = run_idempotent(event, context, resolve)
+            response = run_idempotent(event, context, resolve) if idempotency else resolve(event, context)
         except errors.CrowdtaskError as refusal_in_flight:
             response = _serialise(app, refusal_in_flight, event)
         except Exception:

@@ -16,7 +16,7 @@ from crowdtask import errors
 from crowdtask.config import settings
 
 KEY_HEADER = "idempotency-key"
-_CREDENTIAL_HEADERS = ("x-auth-token", "authorization", "x-admin-key")
+_CREDENTIAL_HEADERS = ("x-auth-token", "authorization", "x-admin-key", "x-api-key")
 _LIFETIME_SECONDS = 24 * 3600
 
 

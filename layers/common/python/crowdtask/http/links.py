@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from crowdtask.services.lifecycle import allowed_actions
+
 
 def _action(href: str, method: str = "POST") -> dict[str, str]:
     return {"href": href, "method": method}
@@ -23,3 +25,42 @@ def task_links(task: Any) -> dict[str, Any]:
 
 def profile_links() -> dict[str, Any]:
     return {"self": {"href": "/me"}, "update": _action("/me", "PUT")}
+
+
+def job_links(job: Any) -> dict[str, Any]:
+    base = f"/jobs/{job.id}"
+    links: dict[str, Any] = {
+        "self": {"href": base},
+        "tasks": {"href": f"{base}/tasks"},
+        "copy": _action(f"{base}/copy?deep=false"),
+    }
+    if job.archived:
+        links["unarchive"] = _action(f"{base}/unarchive")
+    elif not job.readOnly:
+        links["update"] = _action(base, "PUT")
+        links["setTasks"] = _action(f"{base}/tasks", "PUT")
+        links["addTasks"] = _action(f"{base}/tasks")
+        links["archive"] = _action(f"{base}/archive?deep=false")
+    return links
+
+
+def campaign_links(campaign: Any) -> dict[str, Any]:
+    base = f"/campaigns/{campaign.id}"
+    links: dict[str, Any] = {
+        "self": {"href": base},
+        "jobs": {"href": f"{base}/jobs"},
+        "copy": _action(f"{base}/copy?deep=false"),
+    }
+    for action in allowed_actions(campaign.state):
+        links[action] = _action(f"{base}/{action}")
+    if campaign.state == "unpublished":
+        links["update"] = _action(base, "PUT")
+        links["setJobs"] = _action(f"{base}/jobs", "PUT")
+        links["addJobs"] = _action(f"{base}/jobs")
+    elif campaign.state in {"active", "paused"}:
+        links["update"] = _action(base, "PUT")
+    if campaign.state not in {"active", "paused"}:
+        links["unarchive" if campaign.archived else "archive"] = _action(
+            f"{base}/unarchive" if campaign.archived else f"{base}/archive?deep=false"
+        )
+    return links

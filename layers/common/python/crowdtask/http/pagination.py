@@ -114,3 +114,15 @@ def link_header(links: Mapping[str, Any]) -> dict[str, str]:
     """RFC 8288 `Link` header, so plain-JSON clients can page too."""
     parts = [f'<{links[rel]["href"]}>; rel="{rel}"' for rel in ("next", "previous") if rel in links]
     return {"Link": ", ".join(parts)} if parts else {}
+
+
+def member_links(
+    path: str, params: Mapping[str, Sequence[str]] | None, last_id: str | None, has_more: bool
+) -> dict[str, Any]:
+    """Links of a page of an ordered member list (a job's tasks, a campaign's jobs), paged by id."""
+    kept = [(k, v) for k, vs in (params or {}).items() if k != "after" for v in vs]
+    current = [(k, v) for k, vs in (params or {}).items() for v in vs]
+    links: dict[str, Any] = {"self": {"href": f"{path}?{urlencode(current)}" if current else path}}
+    if has_more and last_id is not None:
+        links["next"] = {"href": f"{path}?{urlencode([*kept, ('after', last_id)])}"}
+    return links

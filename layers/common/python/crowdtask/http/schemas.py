@@ -12,6 +12,7 @@ if TYPE_CHECKING:  # pragma: no cover
 # OpenAPI security requirements of the routes (schemes declared in scripts/openapi.py).
 TOKEN_AUTH: list[dict[str, list[str]]] = [{"authToken": []}]
 ADMIN_AUTH: list[dict[str, list[str]]] = [{"adminKey": []}]
+WORKSTREAM_KEY_AUTH: list[dict[str, list[str]]] = [{"workstreamKey": []}]
 
 
 class FieldError(BaseModel):
@@ -35,6 +36,7 @@ _DESCRIPTIONS = {
     405: "The path exists but not with this method",
     409: "The resource is not in a state that allows this",
     413: "The request body is too large",
+    415: "The request body is not of a media type this route takes",
     422: "A field is missing or invalid; `errors` names each one",
     429: "Too many requests; see Retry-After",
 }

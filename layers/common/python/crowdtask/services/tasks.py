@@ -14,11 +14,16 @@ from crowdtask.store.collections import Collection
 # 16 shards keep each partition under ~110 writes/s at 100,000 tasks a minute for one account.
 TASKS = Collection("TASK", shards=16)
 
-_CONTENT_FIELDS = tuple(name for name in TaskIn.model_fields)
+_CONTENT_FIELDS = (*TaskIn.model_fields, "resources_bytes", "upload_bytes")
 
 
 def _content(task: TaskIn) -> dict[str, Any]:
-    return task.model_dump(mode="json", by_alias=True, exclude_none=True)
+    """What is stored of a task: its fields, plus its sizes so a job can add them up cheaply."""
+    content = task.model_dump(mode="json", by_alias=True, exclude_none=True)
+    content["resources_bytes"], content["upload_bytes"] = estimate_sizes(
+        [*task.components, *task.components_attributes]
+    )
+    return content
 
 
 def _timestamps(created: bool) -> dict[str, str]:
@@ -31,14 +36,13 @@ def _timestamps(created: bool) -> dict[str, str]:
 
 def to_task(stored: dict[str, Any]) -> TaskOut:
     item: dict[str, Any] = dynamo.plain_numbers(stored)
-    resources, upload = estimate_sizes([*item.get("components", []), *item.get("components_attributes", [])])
     return TaskOut.model_validate(
         {
             **item,
             "id": item["sk"],
-            "resourcesSize": format_size(resources),
-            "estimatedUploadSize": format_size(upload),
-            "readOnly": bool(item.get("readOnly", False)),
+            "resourcesSize": format_size(int(item.get("resources_bytes", 0))),
+            "estimatedUploadSize": format_size(int(item.get("upload_bytes", 0))),
+            "readOnly": bool(item.get("locked_by")),
             "archived": bool(item.get("archived", False)),
         }
     )
@@ -46,7 +50,7 @@ def to_task(stored: dict[str, Any]) -> TaskOut:
 
 def create_task(account_id: str, task: TaskIn, task_id: str | None = None) -> TaskOut:
     task_id = task_id or ids.new_id()
-    data = {**_content(task), **_timestamps(created=True), "archived": False, "readOnly": False}
+    data = {**_content(task), **_timestamps(created=True), "archived": False}
     try:
         stored = TASKS.put_new(account_id, task_id, data)
     except dynamo.ConditionFailed as exc:
@@ -75,7 +79,8 @@ def replace_task(account_id: str, task_id: str, task: TaskIn) -> TaskOut:
             account_id,
             task_id,
             fields,
-            condition="attribute_exists(pk) AND readOnly <> :true AND archived <> :true",
+            # locked_by holds the published campaigns using the task (see services/campaigns.py)
+            condition="attribute_exists(pk) AND attribute_not_exists(locked_by) AND archived <> :true",
             vals={":true": True},
         )
     except dynamo.ConditionFailed as exc:
@@ -86,7 +91,7 @@ def replace_task(account_id: str, task_id: str, task: TaskIn) -> TaskOut:
 
 def _explain_refusal(account_id: str, task_id: str, verb: str) -> None:
     current = _require(account_id, task_id)
-    if current.get("readOnly"):
+    if current.get("locked_by"):
         raise errors.Conflict(
             f"Task {task_id} is read-only: it belongs to a published campaign and cannot be {verb}."
         )
@@ -96,22 +101,35 @@ def _explain_refusal(account_id: str, task_id: str, verb: str) -> None:
 
 def copy_task(account_id: str, task_id: str) -> TaskOut:
     source = _require(account_id, task_id)
-    content = TaskIn.model_validate({k: v for k, v in source.items() if k in _CONTENT_FIELDS})
+    content = TaskIn.model_validate(
+        {k: v for k, v in dynamo.plain_numbers(source).items() if k in TaskIn.model_fields}
+    )
     return create_task(account_id, content)
 
 
 def set_archived(account_id: str, task_id: str, archived: bool) -> TaskOut:
-    """Archive or unarchive; doing it twice is harmless (the answer is the task as it is)."""
+    """Archive or unarchive; doing it twice is harmless (the answer is the task as it is).
+
+    A task that a published campaign uses cannot be archived until the campaign ends.
+    """
+    condition = "attribute_exists(pk) AND archived <> :state"
+    if archived:
+        condition += " AND attribute_not_exists(locked_by)"
     try:
         stored = TASKS.update(
             account_id,
             task_id,
             {"archived": archived, **_timestamps(created=False)},
-            condition="attribute_exists(pk) AND archived <> :state",
+            condition=condition,
             vals={":state": archived},
         )
     except dynamo.ConditionFailed:
-        return get_task(account_id, task_id)
+        current = _require(account_id, task_id)
+        if archived and current.get("locked_by") and not current.get("archived"):
+            raise errors.Conflict(
+                f"Task {task_id} is used by a published campaign; it cannot be archived."
+            ) from None
+        return to_task(current)
     return to_task(stored)
 
 

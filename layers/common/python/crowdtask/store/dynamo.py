@@ -244,14 +244,24 @@ def query(
     return [from_item(i) for i in response.get("Items", [])], response.get("LastEvaluatedKey")
 
 
-def batch_get(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-    """Fetch many items by key (any number; unprocessed keys are retried with backoff)."""
+def batch_get(
+    keys: Iterable[tuple[str, str]], *, attributes: Iterable[str] | None = None, consistent: bool = False
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Fetch many items by key (any number; unprocessed keys are retried with backoff).
+
+    `attributes` limits what is read (pk and sk always come back) to keep big reads cheap.
+    """
     wanted = list(dict.fromkeys(keys))
     found: dict[tuple[str, str], dict[str, Any]] = {}
+    request: dict[str, Any] = {"ConsistentRead": consistent}
+    if attributes is not None:
+        names = ["pk", "sk", *attributes]
+        request["ProjectionExpression"] = ", ".join(f"#a{n}" for n in range(len(names)))
+        request["ExpressionAttributeNames"] = {f"#a{n}": name for n, name in enumerate(names)}
     for start in range(0, len(wanted), 100):
         pending: list[dict[str, Any]] = [key(pk, sk) for pk, sk in wanted[start : start + 100]]
         for _attempt in _backoff():
-            response = client().batch_get_item(RequestItems={table(): {"Keys": pending}})
+            response = client().batch_get_item(RequestItems={table(): {"Keys": pending, **request}})
             for raw in response.get("Responses", {}).get(table(), []):
                 item = from_item(raw)
                 found[(item["pk"], item["sk"])] = item

@@ -48,3 +48,94 @@ def due(kind: str, moment_iso: str, pk: str, shards: int = 4) -> tuple[str, str]
 
 def due_partitions(kind: str, shards: int = 4) -> list[str]:
     return [f"DUE#{kind}#{n:02d}" for n in range(shards)]
+
+
+def campaign_due_marker(account_id: str, campaign_id: str, kind: str) -> tuple[str, str]:
+    """A scheduled step of one campaign (start, end, locks); its key alone says whose and what."""
+    return f"DUE#CAMPAIGN#{account_id}#{campaign_id}", kind
+
+
+def parse_campaign_due_marker(pk: str, sk: str) -> tuple[str, str, str]:
+    """(account id, campaign id, kind) back from a campaign_due_marker key."""
+    _, _, account_id, campaign_id = pk.split("#", 3)
+    return account_id, campaign_id, sk
+
+
+# ---------------------------------------------------------------- throughput (workstreams)
+# WS#<id>                     / WORKSTREAM     a workstream: owner, use cases, task definitions, key hash
+# WS#<id>#REC#<digest>        / RECORD         one throughput record (digest of its dedup identity)
+# WS#<id>#AGG#<dim>#<nn>      / <day>[#<value>] running totals per UTC day and dimension, sharded
+# WS#<id>#UPLOAD#<upload>     / UPLOAD         a CSV upload and its counts
+# WS#<id>#UPLOAD#<upload>     / CHUNK#<nnnnn>  one processed chunk of it (redelivery guard, row errors)
+WORKSTREAM_SK = "WORKSTREAM"
+THROUGHPUT_AGGREGATE_SHARDS = 4
+
+
+def workstream(workstream_id: str) -> tuple[str, str]:
+    return f"WS#{workstream_id}", WORKSTREAM_SK
+
+
+def throughput_record(workstream_id: str, identity_digest: str) -> tuple[str, str]:
+    return f"WS#{workstream_id}#REC#{identity_digest}", "RECORD"
+
+
+def throughput_aggregate_partition(workstream_id: str, dimension: str, shard: int) -> str:
+    return f"WS#{workstream_id}#AGG#{dimension}#{shard:02d}"
+
+
+def throughput_aggregate(
+    workstream_id: str, dimension: str, shard: int, day: str, value: str | None
+) -> tuple[str, str]:
+    """Totals of one day (and one worker / use case / task definition) in one shard."""
+    sort_key = day if value is None else f"{day}#{value}"
+    return throughput_aggregate_partition(workstream_id, dimension, shard), sort_key
+
+
+def throughput_aggregate_partitions(workstream_id: str, dimension: str) -> list[str]:
+    shards = range(THROUGHPUT_AGGREGATE_SHARDS)
+    return [throughput_aggregate_partition(workstream_id, dimension, n) for n in shards]
+
+
+def throughput_upload(workstream_id: str, upload_id: str) -> tuple[str, str]:
+    return f"WS#{workstream_id}#UPLOAD#{upload_id}", "UPLOAD"
+
+
+def throughput_upload_chunk(workstream_id: str, upload_id: str, chunk: int) -> tuple[str, str]:
+    return f"WS#{workstream_id}#UPLOAD#{upload_id}", f"CHUNK#{chunk:05d}"
+
+
+# ---------------------------------------------------------------- datasets
+# A#<account>#DATASET#00                 / <dataset>   a dataset (sharded collection of the account)
+# A#<account>#DSTASK#<dataset>#<nn>      / <task>      its labelling tasks, spread over shards
+# gsi1: DSASSIGNEE#<account>#<email>     / <dataset>#<task>   tasks of one assignee
+# by_due: DUE#dstask#<account>#<nn>      / <due>#<task>       tasks with a due date, not yet done
+DATASET_TASK_SHARDS = 16
+DATASET_DUE_SHARDS = 4
+
+
+def dataset_task(account_id: str, dataset_id: str, task_id: str) -> tuple[str, str]:
+    shard = shard_of(task_id, DATASET_TASK_SHARDS)
+    return f"A#{account_id}#DSTASK#{dataset_id}#{shard:02d}", task_id
+
+
+def dataset_task_partitions(account_id: str, dataset_id: str) -> list[str]:
+    return [f"A#{account_id}#DSTASK#{dataset_id}#{n:02d}" for n in range(DATASET_TASK_SHARDS)]
+
+
+def dataset_task_assignee_partition(account_id: str, email: str) -> str:
+    return f"DSASSIGNEE#{account_id}#{email.lower()}"
+
+
+def dataset_task_assignee(account_id: str, email: str, dataset_id: str, task_id: str) -> tuple[str, str]:
+    """gsi1 key of a task with an assignee: one partition per assignee of the account."""
+    return dataset_task_assignee_partition(account_id, email), f"{dataset_id}#{task_id}"
+
+
+def dataset_task_due(account_id: str, due_iso: str, task_id: str) -> tuple[str, str]:
+    """by_due key of a task that is due and not done yet."""
+    shard = shard_of(task_id, DATASET_DUE_SHARDS)
+    return f"DUE#dstask#{account_id}#{shard:02d}", f"{due_iso}#{task_id}"
+
+
+def dataset_task_due_partitions(account_id: str) -> list[str]:
+    return [f"DUE#dstask#{account_id}#{n:02d}" for n in range(DATASET_DUE_SHARDS)]

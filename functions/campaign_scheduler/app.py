@@ -1,0 +1,16 @@
+"""Campaign scheduler: publishes at startDate, finishes at endDate, completes pending job/task locks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crowdtask.observability import logger, metrics
+from crowdtask.services import campaigns
+
+
+@metrics.log_metrics(raise_on_empty_metrics=False)
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
+    done = campaigns.sweep_due()
+    logger.info("campaign steps run", extra=done)
+    return done

@@ -1,0 +1,215 @@
+"""Campaigns: the conditions under which jobs reach the job market, their jobs and their lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+
+from crowdtask.http.app import ApiApp, Reply, entrypoint
+from crowdtask.http.links import campaign_links, job_links
+from crowdtask.http.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    link_header,
+    list_query,
+    member_links,
+    page_links,
+)
+from crowdtask.http.schemas import TOKEN_AUTH, responses
+from crowdtask.models.campaigns import CampaignIn, CampaignJobIds, CampaignOut, CampaignPage
+from crowdtask.models.jobs import IdList, JobPage
+from crowdtask.services import campaigns
+
+app = ApiApp()
+CampaignId = Annotated[str, Path(max_length=64, description="id of the campaign")]
+Deep = Annotated[bool, Query(description="also apply to the campaign's jobs (and their tasks)")]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="elements per page, 1..100")]
+TAGS = ["Campaign"]
+LIFECYCLE = ["Campaign Lifecycle"]
+
+
+def _reply_campaign(campaign: CampaignOut, status: int = 200) -> Reply:
+    headers = {"Location": f"/campaigns/{campaign.id}"} if status == 201 else None
+    return app.reply(campaign, status=status, links=campaign_links(campaign), headers=headers)
+
+
+@app.get(
+    "/campaigns",
+    summary="List all Campaigns",
+    tags=TAGS,
+    security=TOKEN_AUTH,
+    responses=responses(
+        CampaignPage, "one page of campaigns; the `Link` header and HAL links page on", 401, 403
+    ),
+)
+def list_campaigns(
+    limit: Limit = DEFAULT_LIMIT,
+    order: Annotated[
+        str | None, Query(description="id, name, lastModifiedAt or createdAt; -field descends")
+    ] = None,
+    search: Annotated[str | None, Query(max_length=500, description="full-word match on the name")] = None,
+    after: Annotated[str | None, Query(max_length=2000, description="cursor from a `next` link")] = None,
+    before: Annotated[str | None, Query(max_length=2000, description="cursor from a `previous` link")] = None,
+    archived: Annotated[bool | None, Query(description="only archived (true) or only live (false)")] = None,
+) -> Reply:
+    caller = app.requester()
+    params = app.current_event.multi_value_query_string_parameters or {}
+    query = list_query(params, limit=limit, equals={} if archived is None else {"archived": archived})
+    found, page = campaigns.list_campaigns(caller.account_id, query)
+    links = page_links("/campaigns", params, query, page)
+    body = CampaignPage(campaigns=found).model_dump(mode="json", exclude_none=True)
+    if app.wants_hal():
+        body["campaigns"] = [
+            {"_links": campaign_links(c), **b} for c, b in zip(found, body["campaigns"], strict=True)
+        ]
+    return app.reply(body, links=links, headers=link_header(links))
+
+
+@app.post(
+    "/campaigns",
+    summary="Create a Campaign",
+    tags=TAGS,
+    security=TOKEN_AUTH,
+    responses=responses(CampaignOut, "the new campaign (unpublished)", 401, 403, status=201),
+)
+def create_campaign(campaign: Annotated[CampaignIn, Body()]) -> Reply:
+    return _reply_campaign(campaigns.create_campaign(app.requester().account_id, campaign), status=201)
+
+
+@app.get(
+    "/campaigns/<id>",
+    summary="Get a Campaign",
+    tags=TAGS,
+    security=TOKEN_AUTH,
+    responses=responses(CampaignOut, "the campaign", 401, 403, 404),
+)
+def get_campaign(id: CampaignId) -> Reply:
+    return _reply_campaign(campaigns.get_campaign(app.requester().account_id, id))
+
+
+@app.put(
+    "/campaigns/<id>",
+    summary="Update a Campaign",
+    description="A published campaign keeps what workers do and are paid: send those fields unchanged.",
+    tags=TAGS,
+    security=TOKEN_AUTH,
+    responses=responses(CampaignOut, "the updated campaign", 401, 403, 404, 409),
+)
+def replace_campaign(id: CampaignId, campaign: Annotated[CampaignIn, Body()]) -> Reply:
+    return _reply_campaign(campaigns.replace_campaign(app.requester().account_id, id, campaign))
+
+
+@app.post(
+    "/campaigns/<id>/copy",
+    summary="Copy a Campaign",
+    tags=TAGS,
+    security=TOKEN_AUTH,
+    responses=responses(
+        CampaignOut, "the copy, unpublished (deep: with copies of its jobs)", 401, 403, 404, status=201
+    ),
+)
+def copy_campaign(id: CampaignId, deep: Deep = False) -> Reply:
+    return _reply_campaign(campaigns.copy_campaign(app.requester().account_id, id, deep), status=201)
+
+
+@app.post(
+    "/campaigns/<id>/archive",
+    summary="Archive a Campaign",
+    tags=TAGS,
+    security=TOKEN_AUTH,
+    responses=responses(
+        CampaignOut, "the archived campaign (deep: its jobs and tasks too)", 401, 403, 404, 409
+    ),
+)
+def archive_campaign(id: CampaignId, deep: Deep = False) -> Reply:
+    return _reply_campaign(campaigns.set_archived(app.requester().account_id, id, True, deep))
+
+
+@app.post(
+    "/campaigns/<id>/unarchive",
+    summary="Unarchive a Campaign",
+    tags=TAGS,
+    security=TOKEN_AUTH,
+    responses=responses(CampaignOut, "the campaign, live again", 401, 403, 404),
+)
+def unarchive_campaign(id: CampaignId, deep: Deep = False) -> Reply:
+    return _reply_campaign(campaigns.set_archived(app.requester().account_id, id, False, deep))
+
+
+@app.get(
+    "/campaigns/<id>/jobs",
+    summary="Get the Jobs of a Campaign",
+    tags=TAGS,
+    security=TOKEN_AUTH,
+    responses=responses(JobPage, "the campaign's jobs, in order", 401, 403, 404),
+)
+def campaign_jobs(
+    id: CampaignId,
+    limit: Limit = DEFAULT_LIMIT,
+    after: Annotated[
+        str | None, Query(max_length=64, description="id of the last job of the previous page")
+    ] = None,
+) -> Reply:
+    found, has_more = campaigns.jobs_page(app.requester().account_id, id, limit, after)
+    params = app.current_event.multi_value_query_string_parameters or {}
+    links = member_links(f"/campaigns/{id}/jobs", params, found[-1].id if found else None, has_more)
+    body = JobPage(jobs=found).model_dump(mode="json", exclude_none=True)
+    if app.wants_hal():
+        body["jobs"] = [{"_links": job_links(j), **b} for j, b in zip(found, body["jobs"], strict=True)]
+    return app.reply(body, links=links, headers=link_header(links))
+
+
+def _jobs_reply(campaign_id: str, job_ids: list[str]) -> Reply:
+    return app.reply(
+        CampaignJobIds(id=campaign_id, jobs=job_ids),
+        links={"self": {"href": f"/campaigns/{campaign_id}/jobs"}},
+    )
+
+
+@app.post(
+    "/campaigns/<id>/jobs",
+    summary="Add Jobs to a Campaign",
+    tags=TAGS,
+    security=TOKEN_AUTH,
+    responses=responses(CampaignJobIds, "the campaign's job ids after the change", 401, 403, 404, 409),
+)
+def add_jobs(
+    id: CampaignId, job_ids: Annotated[IdList, Body(description="job ids to append, in order")]
+) -> Reply:
+    return _jobs_reply(id, campaigns.change_jobs(app.requester().account_id, id, job_ids, append=True))
+
+
+@app.put(
+    "/campaigns/<id>/jobs",
+    summary="Update Jobs of a Campaign",
+    tags=TAGS,
+    security=TOKEN_AUTH,
+    responses=responses(CampaignJobIds, "the campaign's job ids after the change", 401, 403, 404, 409),
+)
+def set_jobs(
+    id: CampaignId, job_ids: Annotated[IdList, Body(description="the campaign's job ids, in order")]
+) -> Reply:
+    return _jobs_reply(id, campaigns.change_jobs(app.requester().account_id, id, job_ids, append=False))
+
+
+def _lifecycle_route(action: str, summary: str, service: Callable[[str, str], CampaignOut]) -> None:
+    @app.post(
+        f"/campaigns/<id>/{action}",
+        summary=summary,
+        tags=LIFECYCLE,
+        security=TOKEN_AUTH,
+        operation_id=f"campaign_{action}",
+        responses=responses(CampaignOut, "the campaign in its new state", 401, 403, 404, 409),
+    )
+    def move(id: CampaignId) -> Reply:
+        return _reply_campaign(service(app.requester().account_id, id))
+
+
+_lifecycle_route("publish", "Publish a Campaign", campaigns.publish)
+_lifecycle_route("pause", "Pause an active Campaign", campaigns.pause)
+_lifecycle_route("continue", "Continue a paused Campaign", campaigns.resume)
+_lifecycle_route("cancel", "Cancel a published Campaign", campaigns.cancel)
+
+lambda_handler = entrypoint(app)

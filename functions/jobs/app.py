@@ -1,0 +1,185 @@
+"""Jobs: sequences of tasks a worker is paid for, and the tasks of each job."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+
+from crowdtask.http.app import ApiApp, Reply, entrypoint
+from crowdtask.http.links import job_links, task_links
+from crowdtask.http.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    link_header,
+    list_query,
+    member_links,
+    page_links,
+)
+from crowdtask.http.schemas import TOKEN_AUTH, responses
+from crowdtask.models.jobs import IdList, JobIn, JobOut, JobPage, JobTaskIds
+from crowdtask.models.tasks import TaskPage
+from crowdtask.services import jobs
+
+app = ApiApp()
+JobId = Annotated[str, Path(max_length=64, description="id of the job")]
+Deep = Annotated[bool, Query(description="also apply to the job's tasks")]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="elements per page, 1..100")]
+TAGS = ["Job"]
+
+
+def _reply_job(job: JobOut, status: int = 200) -> Reply:
+    headers = {"Location": f"/jobs/{job.id}"} if status == 201 else None
+    return app.reply(job, status=status, links=job_links(job), headers=headers)
+
+
+@app.get(
+    "/jobs",
+    summary="List all Jobs",
+    tags=TAGS,
+    security=TOKEN_AUTH,
+    responses=responses(JobPage, "one page of jobs; the `Link` header and HAL links page on", 401, 403),
+)
+def list_jobs(
+    limit: Limit = DEFAULT_LIMIT,
+    order: Annotated[
+        str | None, Query(description="id, name, lastModifiedAt or createdAt; -field descends")
+    ] = None,
+    search: Annotated[str | None, Query(max_length=500, description="full-word match on the name")] = None,
+    after: Annotated[str | None, Query(max_length=2000, description="cursor from a `next` link")] = None,
+    before: Annotated[str | None, Query(max_length=2000, description="cursor from a `previous` link")] = None,
+    archived: Annotated[
+        bool | None, Query(description="only archived (true) or only live (false) jobs")
+    ] = None,
+) -> Reply:
+    caller = app.requester()
+    params = app.current_event.multi_value_query_string_parameters or {}
+    query = list_query(params, limit=limit, equals={} if archived is None else {"archived": archived})
+    found, page = jobs.list_jobs(caller.account_id, query)
+    links = page_links("/jobs", params, query, page)
+    body = JobPage(jobs=found).model_dump(mode="json", exclude_none=True)
+    if app.wants_hal():
+        body["jobs"] = [{"_links": job_links(j), **b} for j, b in zip(found, body["jobs"], strict=True)]
+    return app.reply(body, links=links, headers=link_header(links))
+
+
+@app.post(
+    "/jobs",
+    summary="Create a Job",
+    tags=TAGS,
+    security=TOKEN_AUTH,
+    responses=responses(JobOut, "the new job", 401, 403, status=201),
+)
+def create_job(job: Annotated[JobIn, Body()]) -> Reply:
+    return _reply_job(jobs.create_job(app.requester().account_id, job), status=201)
+
+
+@app.get(
+    "/jobs/<id>",
+    summary="Get a Job",
+    tags=TAGS,
+    security=TOKEN_AUTH,
+    responses=responses(JobOut, "the job", 401, 403, 404),
+)
+def get_job(id: JobId) -> Reply:
+    return _reply_job(jobs.get_job(app.requester().account_id, id))
+
+
+@app.put(
+    "/jobs/<id>",
+    summary="Update a Job",
+    tags=TAGS,
+    security=TOKEN_AUTH,
+    responses=responses(JobOut, "the updated job", 401, 403, 404, 409),
+)
+def replace_job(id: JobId, job: Annotated[JobIn, Body()]) -> Reply:
+    return _reply_job(jobs.replace_job(app.requester().account_id, id, job))
+
+
+@app.post(
+    "/jobs/<id>/copy",
+    summary="Copy a Job",
+    tags=TAGS,
+    security=TOKEN_AUTH,
+    responses=responses(JobOut, "the copy (deep: with copies of the tasks)", 401, 403, 404, status=201),
+)
+def copy_job(id: JobId, deep: Deep = False) -> Reply:
+    return _reply_job(jobs.copy_job(app.requester().account_id, id, deep), status=201)
+
+
+@app.post(
+    "/jobs/<id>/archive",
+    summary="Archive a Job",
+    tags=TAGS,
+    security=TOKEN_AUTH,
+    responses=responses(JobOut, "the archived job (deep: its tasks too)", 401, 403, 404, 409),
+)
+def archive_job(id: JobId, deep: Deep = False) -> Reply:
+    return _reply_job(jobs.set_archived(app.requester().account_id, id, True, deep))
+
+
+@app.post(
+    "/jobs/<id>/unarchive",
+    summary="Unarchive a Job",
+    tags=TAGS,
+    security=TOKEN_AUTH,
+    responses=responses(JobOut, "the job, live again", 401, 403, 404),
+)
+def unarchive_job(id: JobId, deep: Deep = False) -> Reply:
+    return _reply_job(jobs.set_archived(app.requester().account_id, id, False, deep))
+
+
+@app.get(
+    "/jobs/<id>/tasks",
+    summary="Get the Tasks of a Job",
+    tags=TAGS,
+    security=TOKEN_AUTH,
+    responses=responses(TaskPage, "the job's tasks, in order", 401, 403, 404),
+)
+def job_tasks(
+    id: JobId,
+    limit: Limit = DEFAULT_LIMIT,
+    after: Annotated[
+        str | None, Query(max_length=64, description="id of the last task of the previous page")
+    ] = None,
+) -> Reply:
+    found, has_more = jobs.tasks_page(app.requester().account_id, id, limit, after)
+    params = app.current_event.multi_value_query_string_parameters or {}
+    links = member_links(f"/jobs/{id}/tasks", params, found[-1].id if found else None, has_more)
+    body = TaskPage(tasks=found).model_dump(mode="json", exclude_none=True)
+    if app.wants_hal():
+        body["tasks"] = [{"_links": task_links(t), **b} for t, b in zip(found, body["tasks"], strict=True)]
+    return app.reply(body, links=links, headers=link_header(links))
+
+
+def _member_reply(job_id: str, task_ids: list[str]) -> Reply:
+    return app.reply(JobTaskIds(id=job_id, tasks=task_ids), links={"self": {"href": f"/jobs/{job_id}/tasks"}})
+
+
+@app.post(
+    "/jobs/<id>/tasks",
+    summary="Add Tasks to a Job",
+    tags=TAGS,
+    security=TOKEN_AUTH,
+    responses=responses(JobTaskIds, "the job's task ids after the change", 401, 403, 404, 409),
+)
+def add_tasks(
+    id: JobId, task_ids: Annotated[IdList, Body(description="task ids to append, in order")]
+) -> Reply:
+    return _member_reply(id, jobs.change_tasks(app.requester().account_id, id, task_ids, append=True))
+
+
+@app.put(
+    "/jobs/<id>/tasks",
+    summary="Update the Tasks of a Job",
+    tags=TAGS,
+    security=TOKEN_AUTH,
+    responses=responses(JobTaskIds, "the job's task ids after the change", 401, 403, 404, 409),
+)
+def set_tasks(
+    id: JobId, task_ids: Annotated[IdList, Body(description="the job's task ids, in order")]
+) -> Reply:
+    return _member_reply(id, jobs.change_tasks(app.requester().account_id, id, task_ids, append=False))
+
+
+lambda_handler = entrypoint(app)

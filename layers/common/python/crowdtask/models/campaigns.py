@@ -1,0 +1,153 @@
+"""Campaigns: the conditions under which jobs are published to the job market."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+
+from crowdtask import clock
+from crowdtask.models.base import ApiModel, OutModel
+from crowdtask.models.durations import Duration
+from crowdtask.models.jobs import _id_text
+
+State = Literal["unpublished", "active", "paused", "finished", "cancelled"]
+
+
+def _utc_timestamp(value: str) -> str:
+    """'2018-01-01T10:00' (UTC when no offset is given) -> '2018-01-01T10:00:00'."""
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError("an ISO 8601 date and time such as 2018-01-01T10:00") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return clock.iso(moment)
+
+
+Timestamp = Annotated[str, AfterValidator(_utc_timestamp), Field(max_length=40)]
+
+
+class CampaignIn(ApiModel):
+    """POST /campaigns and PUT /campaigns/{id}."""
+
+    name: str = Field(min_length=1, max_length=500, description="name of the campaign")
+    title: str | None = Field(default=None, max_length=500, description="title for jobs on the job market")
+    description: str | None = Field(
+        default=None, max_length=10000, description="description for jobs in this campaign on the job market"
+    )
+    terms: str | None = Field(default=None, max_length=10000, description="terms the worker agrees to")
+    estDuration: Duration | None = Field(
+        default=None, description="estimated duration for jobs in this campaign"
+    )
+    workerPayment: Decimal = Field(
+        default=Decimal(0),
+        ge=0,
+        le=Decimal(10000),
+        decimal_places=6,
+        description="payment (in USD) for workers who work on jobs in this campaign",
+    )
+    results: int = Field(
+        default=1, ge=1, le=100000, description="number of results that should be generated for each job"
+    )
+    maxResultsPerWorker: int | None = Field(
+        default=None,
+        ge=1,
+        le=100000,
+        description="number of times a single worker can work on each job (optional)",
+    )
+    workerGroup: Annotated[str | None, BeforeValidator(_id_text)] = Field(
+        default=None,
+        max_length=64,
+        description="id of a workergroup whose workers may work on the jobs (optional)",
+    )
+    maxWorkTime: Duration | None = Field(
+        default=None, description="time a worker has to work on a job (optional)"
+    )
+    maxUploadTime: Duration | None = Field(
+        default=None,
+        description="time a worker has to upload the results after finishing his work (optional)",
+    )
+    maxReviewTime: Duration | None = Field(
+        default=None,
+        description="time to (soft-) reject results before they are auto-approved (optional)",
+    )
+    training: bool = Field(
+        default=False, description="if this campaign is a training for future jobs (optional)"
+    )
+    startDate: Timestamp | None = Field(
+        default=None, description="publish this campaign automatically at a specific date (optional, UTC)"
+    )
+    endDate: Timestamp | None = Field(
+        default=None, description="finish this campaign automatically at a specific date (optional, UTC)"
+    )
+    properties: dict[str, Any] | None = Field(default=None, description="custom key/value pairs (optional)")
+    taskTemplate: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "a task (either task form) whose string values may hold {{placeholders}}; a task created with "
+            "`pool_id` = this campaign and `input_values` is the template with each placeholder replaced by "
+            "the input value of that name (a value that is only a placeholder takes the input's JSON type)"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> CampaignIn:
+        if self.startDate and self.endDate and self.endDate <= self.startDate:
+            raise ValueError("endDate must be after startDate")
+        return self
+
+
+# Fields that decide what workers are paid or must do: frozen once a campaign is published.
+LOCKED_WHEN_PUBLISHED = (
+    "workerPayment",
+    "results",
+    "maxResultsPerWorker",
+    "workerGroup",
+    "maxWorkTime",
+    "maxUploadTime",
+    "maxReviewTime",
+    "training",
+    "startDate",
+    "taskTemplate",
+)
+
+
+class CampaignOut(OutModel):
+    """The campaign object."""
+
+    id: str = Field(description="id of the resource")
+    name: str
+    title: str | None = None
+    description: str | None = None
+    terms: str | None = None
+    estDuration: str | None = None
+    workerPayment: float = Field(description="payment (in USD) per job result")
+    results: int
+    maxResultsPerWorker: int | None = None
+    workerGroup: str | None = None
+    maxWorkTime: str | None = None
+    maxUploadTime: str | None = None
+    maxReviewTime: str | None = None
+    training: bool = False
+    startDate: str | None = None
+    endDate: str | None = None
+    properties: dict[str, Any] | None = None
+    taskTemplate: dict[str, Any] | None = None
+    state: State = Field(description="unpublished, active, paused, finished or cancelled")
+    jobCount: int = Field(description="how many jobs the campaign has")
+    readOnly: bool = Field(description="true once the campaign is finished or cancelled")
+    lastModifiedAt: str = Field(description="the datetime of the last modification of the resource")
+    createdAt: str = Field(description="the datetime of the creation of the resource")
+    archived: bool = Field(description="if the resource is archived")
+
+
+class CampaignPage(OutModel):
+    campaigns: list[CampaignOut] = Field(description="one page of campaigns")
+
+
+class CampaignJobIds(OutModel):
+    id: str = Field(description="id of the campaign")
+    jobs: list[str] = Field(description="the campaign's job ids, in order")

@@ -1,0 +1,311 @@
+"""Campaigns: every transition and refusal, the money they move, locks, schedules, copies, templates."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from crowdtask import errors
+from crowdtask.models.campaigns import CampaignIn
+from crowdtask.models.jobs import JobIn
+from crowdtask.models.tasks import TaskIn
+from crowdtask.services import accounts, campaigns, jobs, lifecycle, tasks, templates
+from tests.support import builders
+from tests.support.accounts import make_account
+from tests.support.eventbus import EventTap
+
+
+@pytest.fixture
+def owner(aws, frozen_clock):
+    return make_account(balance=Decimal(100))
+
+
+def _balance(account_id: str) -> tuple[str, str]:
+    profile = accounts.get_profile(account_id)
+    return profile.balance.available, profile.balance.frozen
+
+
+def test_publish_freezes_payment_times_results_times_jobs_plus_commission(owner):
+    # Given 2 jobs, 2 results each, 0.5 USD per result, commission 20%
+    campaign_id = builders.campaign(owner.id, jobs=2, payment="0.5", results=2)
+    tap = EventTap()
+    # When it is published
+    published = campaigns.publish(owner.id, campaign_id)
+    # Then 2 x 2 x 0.5 = 2 USD plus 0.4 commission is frozen
+    assert published.state == "active"
+    assert _balance(owner.id) == ("97.6 USD", "2.4 USD")
+    assert [e["detail-type"] for e in tap.drain()] == ["campaign.published"]
+
+
+def test_every_allowed_transition(owner):
+    campaign_id = builders.campaign(owner.id)
+    assert campaigns.publish(owner.id, campaign_id).state == "active"
+    assert campaigns.pause(owner.id, campaign_id).state == "paused"
+    assert campaigns.resume(owner.id, campaign_id).state == "active"
+    assert campaigns.pause(owner.id, campaign_id).state == "paused"
+    assert campaigns.cancel(owner.id, campaign_id).state == "cancelled"
+    assert _balance(owner.id) == ("100 USD", "0 USD")
+    other = builders.campaign(owner.id)
+    campaigns.publish(owner.id, other)
+    assert campaigns.finish(owner.id, other).state == "finished"
+    assert _balance(owner.id) == ("100 USD", "0 USD")
+
+
+@pytest.mark.parametrize(
+    ("path", "action"),
+    [
+        ([], "pause"),
+        ([], "continue"),
+        ([], "cancel"),
+        (["publish"], "publish"),
+        (["publish"], "continue"),
+        (["publish", "pause"], "pause"),
+        (["publish", "pause"], "publish"),
+        (["publish", "cancel"], "publish"),
+        (["publish", "cancel"], "pause"),
+        (["publish", "cancel"], "continue"),
+        (["publish", "cancel"], "cancel"),
+        (["publish", "finish"], "cancel"),
+        (["publish", "finish"], "publish"),
+        (["publish", "finish"], "continue"),
+    ],
+)
+def test_every_refused_transition_names_the_states(owner, path, action):
+    campaign_id = builders.campaign(owner.id)
+    steps = {
+        "publish": campaigns.publish,
+        "pause": campaigns.pause,
+        "continue": campaigns.resume,
+        "cancel": campaigns.cancel,
+        "finish": campaigns.finish,
+    }
+    for step in path:
+        steps[step](owner.id, campaign_id)
+    before = _balance(owner.id)
+    state = campaigns.get_campaign(owner.id, campaign_id).state
+    with pytest.raises(errors.Conflict) as refused:
+        steps[action](owner.id, campaign_id)
+    assert f"that is {state}" in refused.value.description
+    for allowed in lifecycle.TRANSITIONS[action].sources:
+        assert allowed in refused.value.description
+    assert _balance(owner.id) == before
+
+
+def test_publish_needs_jobs_with_tasks_and_enough_balance(owner):
+    empty = campaigns.create_campaign(owner.id, CampaignIn(name="empty")).id
+    with pytest.raises(errors.Conflict, match="at least one job"):
+        campaigns.publish(owner.id, empty)
+    taskless = jobs.create_job(owner.id, JobIn(name="no tasks")).id
+    campaigns.change_jobs(owner.id, empty, [taskless], append=False)
+    with pytest.raises(errors.Conflict, match="without tasks"):
+        campaigns.publish(owner.id, empty)
+    costly = builders.campaign(owner.id, jobs=1, payment="60", results=2)
+    with pytest.raises(errors.Conflict, match=r"needs 144 USD.*100 USD is available"):
+        campaigns.publish(owner.id, costly)
+    assert campaigns.get_campaign(owner.id, costly).state == "unpublished"
+    assert _balance(owner.id) == ("100 USD", "0 USD")
+
+
+def test_published_campaign_locks_its_jobs_and_tasks_until_it_ends(owner):
+    campaign_id = builders.campaign(owner.id, jobs=1)
+    job_id = campaigns.jobs_page(owner.id, campaign_id, 10, None)[0][0].id
+    task_id = jobs.tasks_page(owner.id, job_id, 10, None)[0][0].id
+    campaigns.publish(owner.id, campaign_id)
+    assert jobs.get_job(owner.id, job_id).readOnly and tasks.get_task(owner.id, task_id).readOnly
+    with pytest.raises(errors.Conflict, match="read-only"):
+        tasks.replace_task(owner.id, task_id, TaskIn(name="changed"))
+    with pytest.raises(errors.Conflict):
+        jobs.replace_job(owner.id, job_id, JobIn(name="changed"))
+    with pytest.raises(errors.Conflict):
+        jobs.change_tasks(owner.id, job_id, [builders.task(owner.id)], append=True)
+    with pytest.raises(errors.Conflict):
+        campaigns.change_jobs(owner.id, campaign_id, [builders.job(owner.id)], append=True)
+    with pytest.raises(errors.Conflict):
+        tasks.set_archived(owner.id, task_id, True)
+    campaigns.cancel(owner.id, campaign_id)
+    assert not jobs.get_job(owner.id, job_id).readOnly
+    assert tasks.replace_task(owner.id, task_id, TaskIn(name="changed")).name == "changed"
+
+
+def test_a_task_shared_by_two_campaigns_stays_locked_while_either_runs(owner):
+    job_id = builders.job(owner.id, tasks=1)
+    first, second = (campaigns.create_campaign(owner.id, CampaignIn(name=n), [job_id]).id for n in "ab")
+    campaigns.publish(owner.id, first)
+    campaigns.publish(owner.id, second)
+    campaigns.cancel(owner.id, first)
+    assert jobs.get_job(owner.id, job_id).readOnly
+    campaigns.cancel(owner.id, second)
+    assert not jobs.get_job(owner.id, job_id).readOnly
+
+
+def test_active_campaign_keeps_payment_and_work_but_may_be_renamed(owner):
+    campaign_id = builders.campaign(owner.id, payment="0.5", results=2, maxWorkTime="10 min")
+    campaigns.publish(owner.id, campaign_id)
+    current = campaigns.get_campaign(owner.id, campaign_id).model_dump(include=set(CampaignIn.model_fields))
+    renamed = campaigns.replace_campaign(
+        owner.id, campaign_id, CampaignIn.model_validate({**current, "name": "new"})
+    )
+    assert renamed.name == "new" and renamed.workerPayment == 0.5
+    for change in (
+        {"workerPayment": 1},
+        {"results": 3},
+        {"maxWorkTime": "20 min"},
+        {"taskTemplate": {"name": "x"}},
+    ):
+        with pytest.raises(errors.Conflict, match=next(iter(change))):
+            campaigns.replace_campaign(
+                owner.id, campaign_id, CampaignIn.model_validate({**current, **change})
+            )
+    campaigns.cancel(owner.id, campaign_id)
+    with pytest.raises(errors.Conflict, match="no longer be changed"):
+        campaigns.replace_campaign(owner.id, campaign_id, CampaignIn.model_validate(current))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"estDuration": "soon"},
+        {"maxWorkTime": "10 parsecs"},
+        {"maxReviewTime": "0 min"},
+        {"workerPayment": -1},
+        {"results": 0},
+        {"startDate": "yesterday"},
+        {"startDate": "2030-01-02T00:00", "endDate": "2030-01-01T00:00"},
+    ],
+)
+def test_bad_campaign_fields_are_refused(bad):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        CampaignIn.model_validate({"name": "c", **bad})
+
+
+def test_durations_and_dates_are_normalised():
+    campaign = CampaignIn.model_validate(
+        {
+            "name": "c",
+            "maxWorkTime": " 10 min ",
+            "startDate": "2018-01-01T10:00",
+            "endDate": "2018-01-01T13:00+02:00",
+        }
+    )
+    assert (campaign.maxWorkTime, campaign.startDate, campaign.endDate) == (
+        "10 min",
+        "2018-01-01T10:00:00",
+        "2018-01-01T11:00:00",
+    )
+
+
+def test_start_and_end_dates_publish_and_finish_through_the_sweep(owner, frozen_clock):
+    campaign_id = builders.campaign(owner.id, startDate="2026-03-14T04:00", endDate="2026-03-14T06:00")
+    assert campaigns.sweep_due() == {"start": 0, "end": 0, "locks": 0}
+    frozen_clock.advance(hours=1)
+    assert campaigns.sweep_due()["start"] == 1
+    assert campaigns.get_campaign(owner.id, campaign_id).state == "active"
+    frozen_clock.advance(hours=2)
+    assert campaigns.sweep_due()["end"] == 1
+    assert campaigns.get_campaign(owner.id, campaign_id).state == "finished"
+    assert _balance(owner.id) == ("100 USD", "0 USD")
+    assert campaigns.sweep_due() == {"start": 0, "end": 0, "locks": 0}
+
+
+def test_a_failed_scheduled_publish_is_reported_and_not_retried(owner, frozen_clock):
+    tap = EventTap()
+    campaign_id = builders.campaign(owner.id, payment="100", startDate="2026-03-14T04:00")
+    frozen_clock.advance(hours=1)
+    assert campaigns.sweep_due()["start"] == 1
+    assert campaigns.get_campaign(owner.id, campaign_id).state == "unpublished"
+    assert [e["detail-type"] for e in tap.drain()] == ["campaign.publish_failed"]
+    assert campaigns.sweep_due()["start"] == 0
+
+
+def test_moving_the_start_date_reschedules(owner, frozen_clock):
+    campaign_id = builders.campaign(owner.id, startDate="2026-03-14T04:00")
+    current = campaigns.get_campaign(owner.id, campaign_id).model_dump(include=set(CampaignIn.model_fields))
+    campaigns.replace_campaign(
+        owner.id, campaign_id, CampaignIn.model_validate({**current, "startDate": None})
+    )
+    frozen_clock.advance(hours=2)
+    assert campaigns.sweep_due()["start"] == 0
+    assert campaigns.get_campaign(owner.id, campaign_id).state == "unpublished"
+
+
+def test_sweep_repairs_locks_left_pending_by_a_crash(owner, frozen_clock, monkeypatch):
+    campaign_id = builders.campaign(owner.id, jobs=1)
+    job_id = campaigns.jobs_page(owner.id, campaign_id, 10, None)[0][0].id
+    monkeypatch.setattr(campaigns, "apply_locks", lambda *_: None)  # the function dies after the transaction
+    campaigns.publish(owner.id, campaign_id)
+    assert not jobs.get_job(owner.id, job_id).readOnly
+    monkeypatch.undo()
+    frozen_clock.advance(seconds=5)
+    assert campaigns.sweep_due()["locks"] == 1
+    assert jobs.get_job(owner.id, job_id).readOnly
+
+
+def test_deep_copy_and_deep_archive(owner, frozen_clock):
+    campaign_id = builders.campaign(
+        owner.id, jobs=2, startDate="2026-03-14T03:00", endDate="2030-01-01T00:00"
+    )
+    shallow = campaigns.copy_campaign(owner.id, campaign_id, deep=False)
+    deep = campaigns.copy_campaign(owner.id, campaign_id, deep=True)
+    original_jobs = [j.id for j in campaigns.jobs_page(owner.id, campaign_id, 10, None)[0]]
+    assert [j.id for j in campaigns.jobs_page(owner.id, shallow.id, 10, None)[0]] == original_jobs
+    deep_jobs = campaigns.jobs_page(owner.id, deep.id, 10, None)[0]
+    assert {j.id for j in deep_jobs}.isdisjoint(original_jobs) and [j.taskCount for j in deep_jobs] == [2, 2]
+    assert (deep.state, deep.startDate, deep.endDate) == ("unpublished", None, "2030-01-01T00:00:00")
+    campaigns.set_archived(owner.id, deep.id, True, deep=True)
+    assert all(j.archived for j in campaigns.jobs_page(owner.id, deep.id, 10, None)[0])
+    assert all(t.archived for j in deep_jobs for t in jobs.tasks_page(owner.id, j.id, 10, None)[0])
+    campaigns.publish(owner.id, campaign_id)
+    with pytest.raises(errors.Conflict):
+        campaigns.set_archived(owner.id, campaign_id, True)
+
+
+def test_campaigns_are_isolated(owner):
+    campaign_id = builders.campaign(owner.id)
+    stranger = make_account(balance=Decimal(100))
+    for action in (campaigns.publish, campaigns.pause, campaigns.cancel, campaigns.get_campaign):
+        with pytest.raises(errors.NotFound):
+            action(stranger.id, campaign_id)
+    with pytest.raises(errors.ValidationFailed):
+        campaigns.change_jobs(
+            stranger.id, builders.campaign(stranger.id), [builders.job(owner.id)], append=True
+        )
+
+
+def test_hal_actions_follow_the_state(owner):
+    from crowdtask.http.links import campaign_links
+
+    campaign_id = builders.campaign(owner.id)
+    expected = {
+        "unpublished": {"publish", "update", "setJobs", "addJobs", "archive"},
+        "active": {"pause", "cancel", "update"},
+        "paused": {"continue", "cancel", "update"},
+        "cancelled": {"archive"},
+    }
+    moves = {"active": campaigns.publish, "paused": campaigns.pause, "cancelled": campaigns.cancel}
+    for state, actions in expected.items():
+        if state in moves:
+            moves[state](owner.id, campaign_id)
+        links = set(campaign_links(campaigns.get_campaign(owner.id, campaign_id))) - {"self", "jobs", "copy"}
+        assert links == actions, state
+
+
+def test_task_template_rule():
+    template = {
+        "name": "Rate {{image}}",
+        "components": [{"type": "Image", "url": "{{image}}"}],
+        "points": "{{points}}",
+        "meta_data": [{"label": "src", "value": "{{meta}}"}],
+    }
+    rendered = templates.render(template, {"image": "http://images.com/1.png", "points": 3, "meta": {"a": 1}})
+    assert rendered["name"] == "Rate http://images.com/1.png"
+    assert rendered["points"] == 3 and rendered["meta_data"][0]["value"] == {"a": 1}
+    assert TaskIn.model_validate({**rendered, "meta_data": []}).points == 3
+    with pytest.raises(errors.ValidationFailed) as missing:
+        templates.render(template, {"image": None, "points": 1})
+    assert [(e["field"], e["code"]) for e in missing.value.errors] == [
+        ("input_values.image", "VALUE_REQUIRED"),
+        ("input_values.meta", "VALUE_REQUIRED"),
+    ]
