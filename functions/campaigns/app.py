@@ -11,11 +11,13 @@ from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import campaign_links, job_links
 from crowdtask.http.pagination import (
     DEFAULT_LIMIT,
-    MAX_LIMIT,
-    link_header,
-    list_query,
-    member_links,
-    page_links,
+    After,
+    AfterMember,
+    ArchivedFilter,
+    Before,
+    Limit,
+    Order,
+    Search,
 )
 from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.models.campaigns import CampaignIn, CampaignJobIds, CampaignOut, CampaignPage
@@ -25,7 +27,6 @@ from crowdtask.services import campaigns
 app = ApiApp()
 CampaignId = Annotated[str, Path(max_length=64, description="id of the campaign")]
 Deep = Annotated[bool, Query(description="also apply to the campaign's jobs (and their tasks)")]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="elements per page, 1..100")]
 TAGS = ["Campaign"]
 LIFECYCLE = ["Campaign Lifecycle"]
 
@@ -46,25 +47,15 @@ def _reply_campaign(campaign: CampaignOut, status: int = 200) -> Reply:
 )
 def list_campaigns(
     limit: Limit = DEFAULT_LIMIT,
-    order: Annotated[
-        str | None, Query(description="id, name, lastModifiedAt or createdAt; -field descends")
-    ] = None,
-    search: Annotated[str | None, Query(max_length=500, description="full-word match on the name")] = None,
-    after: Annotated[str | None, Query(max_length=2000, description="cursor from a `next` link")] = None,
-    before: Annotated[str | None, Query(max_length=2000, description="cursor from a `previous` link")] = None,
-    archived: Annotated[bool | None, Query(description="only archived (true) or only live (false)")] = None,
+    order: Order = None,
+    search: Search = None,
+    after: After = None,
+    before: Before = None,
+    archived: ArchivedFilter = None,
 ) -> Reply:
-    caller = app.requester()
-    params = app.current_event.multi_value_query_string_parameters or {}
-    query = list_query(params, limit=limit, equals={} if archived is None else {"archived": archived})
-    found, page = campaigns.list_campaigns(caller.account_id, query)
-    links = page_links("/campaigns", params, query, page)
-    body = CampaignPage(campaigns=found).model_dump(mode="json", exclude_none=True)
-    if app.wants_hal():
-        body["campaigns"] = [
-            {"_links": campaign_links(c), **b} for c, b in zip(found, body["campaigns"], strict=True)
-        ]
-    return app.reply(body, links=links, headers=link_header(links))
+    query = app.list_query(limit, archived)
+    found = campaigns.list_campaigns(app.requester().account_id, query)
+    return app.collection_reply("campaigns", "/campaigns", query, found, campaign_links)
 
 
 @app.post(
@@ -145,20 +136,9 @@ def unarchive_campaign(id: CampaignId, deep: Deep = False) -> Reply:
     security=TOKEN_AUTH,
     responses=responses(JobPage, "the campaign's jobs, in order", 401, 403, 404),
 )
-def campaign_jobs(
-    id: CampaignId,
-    limit: Limit = DEFAULT_LIMIT,
-    after: Annotated[
-        str | None, Query(max_length=64, description="id of the last job of the previous page")
-    ] = None,
-) -> Reply:
-    found, has_more = campaigns.jobs_page(app.requester().account_id, id, limit, after)
-    params = app.current_event.multi_value_query_string_parameters or {}
-    links = member_links(f"/campaigns/{id}/jobs", params, found[-1].id if found else None, has_more)
-    body = JobPage(jobs=found).model_dump(mode="json", exclude_none=True)
-    if app.wants_hal():
-        body["jobs"] = [{"_links": job_links(j), **b} for j, b in zip(found, body["jobs"], strict=True)]
-    return app.reply(body, links=links, headers=link_header(links))
+def campaign_jobs(id: CampaignId, limit: Limit = DEFAULT_LIMIT, after: AfterMember = None) -> Reply:
+    found = campaigns.jobs_page(app.requester().account_id, id, limit, after)
+    return app.members_reply("jobs", f"/campaigns/{id}/jobs", found, job_links)
 
 
 def _jobs_reply(campaign_id: str, job_ids: list[str]) -> Reply:

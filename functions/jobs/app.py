@@ -10,11 +10,13 @@ from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import job_links, task_links
 from crowdtask.http.pagination import (
     DEFAULT_LIMIT,
-    MAX_LIMIT,
-    link_header,
-    list_query,
-    member_links,
-    page_links,
+    After,
+    AfterMember,
+    ArchivedFilter,
+    Before,
+    Limit,
+    Order,
+    Search,
 )
 from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.models.jobs import IdList, JobIn, JobOut, JobPage, JobTaskIds
@@ -24,7 +26,6 @@ from crowdtask.services import jobs
 app = ApiApp()
 JobId = Annotated[str, Path(max_length=64, description="id of the job")]
 Deep = Annotated[bool, Query(description="also apply to the job's tasks")]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="elements per page, 1..100")]
 TAGS = ["Job"]
 
 
@@ -42,25 +43,16 @@ def _reply_job(job: JobOut, status: int = 200) -> Reply:
 )
 def list_jobs(
     limit: Limit = DEFAULT_LIMIT,
-    order: Annotated[
-        str | None, Query(description="id, name, lastModifiedAt or createdAt; -field descends")
-    ] = None,
-    search: Annotated[str | None, Query(max_length=500, description="full-word match on the name")] = None,
-    after: Annotated[str | None, Query(max_length=2000, description="cursor from a `next` link")] = None,
-    before: Annotated[str | None, Query(max_length=2000, description="cursor from a `previous` link")] = None,
-    archived: Annotated[
-        bool | None, Query(description="only archived (true) or only live (false) jobs")
-    ] = None,
+    order: Order = None,
+    search: Search = None,
+    after: After = None,
+    before: Before = None,
+    archived: ArchivedFilter = None,
 ) -> Reply:
-    caller = app.requester()
-    params = app.current_event.multi_value_query_string_parameters or {}
-    query = list_query(params, limit=limit, equals={} if archived is None else {"archived": archived})
-    found, page = jobs.list_jobs(caller.account_id, query)
-    links = page_links("/jobs", params, query, page)
-    body = JobPage(jobs=found).model_dump(mode="json", exclude_none=True)
-    if app.wants_hal():
-        body["jobs"] = [{"_links": job_links(j), **b} for j, b in zip(found, body["jobs"], strict=True)]
-    return app.reply(body, links=links, headers=link_header(links))
+    query = app.list_query(limit, archived)
+    return app.collection_reply(
+        "jobs", "/jobs", query, jobs.list_jobs(app.requester().account_id, query), job_links
+    )
 
 
 @app.post(
@@ -136,20 +128,9 @@ def unarchive_job(id: JobId, deep: Deep = False) -> Reply:
     security=TOKEN_AUTH,
     responses=responses(TaskPage, "the job's tasks, in order", 401, 403, 404),
 )
-def job_tasks(
-    id: JobId,
-    limit: Limit = DEFAULT_LIMIT,
-    after: Annotated[
-        str | None, Query(max_length=64, description="id of the last task of the previous page")
-    ] = None,
-) -> Reply:
-    found, has_more = jobs.tasks_page(app.requester().account_id, id, limit, after)
-    params = app.current_event.multi_value_query_string_parameters or {}
-    links = member_links(f"/jobs/{id}/tasks", params, found[-1].id if found else None, has_more)
-    body = TaskPage(tasks=found).model_dump(mode="json", exclude_none=True)
-    if app.wants_hal():
-        body["tasks"] = [{"_links": task_links(t), **b} for t, b in zip(found, body["tasks"], strict=True)]
-    return app.reply(body, links=links, headers=link_header(links))
+def job_tasks(id: JobId, limit: Limit = DEFAULT_LIMIT, after: AfterMember = None) -> Reply:
+    found = jobs.tasks_page(app.requester().account_id, id, limit, after)
+    return app.members_reply("tasks", f"/jobs/{id}/tasks", found, task_links)
 
 
 def _member_reply(job_id: str, task_ids: list[str]) -> Reply:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import task_links
-from crowdtask.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, link_header, list_query, page_links
+from crowdtask.http.pagination import DEFAULT_LIMIT, After, ArchivedFilter, Before, Limit, Order, Search
 from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.models.tasks import TaskIn, TaskOut, TaskPage
 from crowdtask.services import tasks
@@ -26,26 +26,17 @@ TAGS = ["Task"]
     responses=responses(TaskPage, "one page of tasks; the `Link` header and HAL links page on", 401, 403),
 )
 def list_tasks(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="elements per page, 1..100")] = DEFAULT_LIMIT,
-    order: Annotated[
-        str | None, Query(description="id, name, lastModifiedAt or createdAt; -field descends")
-    ] = None,
-    search: Annotated[str | None, Query(max_length=500, description="full-word match on the name")] = None,
-    after: Annotated[str | None, Query(max_length=2000, description="cursor from a `next` link")] = None,
-    before: Annotated[str | None, Query(max_length=2000, description="cursor from a `previous` link")] = None,
-    archived: Annotated[
-        bool | None, Query(description="only archived (true) or only live (false) tasks")
-    ] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    order: Order = None,
+    search: Search = None,
+    after: After = None,
+    before: Before = None,
+    archived: ArchivedFilter = None,
 ) -> Reply:
-    caller = app.requester()
-    params = app.current_event.multi_value_query_string_parameters or {}
-    query = list_query(params, limit=limit, equals={} if archived is None else {"archived": archived})
-    found, page = tasks.list_tasks(caller.account_id, query)
-    links = page_links("/tasks", params, query, page)
-    body = TaskPage(tasks=found).model_dump(mode="json", exclude_none=True)
-    if app.wants_hal():
-        body["tasks"] = [{"_links": task_links(t), **b} for t, b in zip(found, body["tasks"], strict=True)]
-    return app.reply(body, links=links, headers=link_header(links))
+    query = app.list_query(limit, archived)
+    return app.collection_reply(
+        "tasks", "/tasks", query, tasks.list_tasks(app.requester().account_id, query), task_links
+    )
 
 
 @app.post(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
@@ -20,9 +20,10 @@ from pydantic import BaseModel
 
 from crowdtask import errors
 from crowdtask.config import settings
-from crowdtask.http import auth
+from crowdtask.http import auth, pagination
 from crowdtask.http.idempotency import run_idempotent
 from crowdtask.http.validation import field_errors
+from crowdtask.models.listing import ListQuery, Page
 from crowdtask.observability import logger, metrics, tracer, tracing_enabled
 
 SUPPORTED_VERSIONS = ("1.0",)
@@ -114,6 +115,52 @@ class ApiApp(APIGatewayRestResolver):
             body=json.dumps(payload, separators=(",", ":"), ensure_ascii=False),
             headers=dict(headers or {}),
         )
+
+    def query_params(self) -> dict[str, list[str]]:
+        return dict(self.current_event.multi_value_query_string_parameters or {})
+
+    def list_query(self, limit: int, archived: bool | None) -> ListQuery:
+        """The collection query of this request (order, search, cursors; archived filter)."""
+        equals = {} if archived is None else {"archived": archived}
+        return pagination.list_query(self.query_params(), limit=limit, equals=equals)
+
+    def page_reply(
+        self,
+        key: str,
+        items: Sequence[BaseModel],
+        links: dict[str, Any],
+        item_links: Callable[[Any], dict[str, Any]],
+    ) -> Reply:
+        """A page of a list: `{key: [...]}`, HAL links (on each item too) and the `Link` header."""
+        body = [item.model_dump(mode="json", by_alias=True, exclude_none=True) for item in items]
+        if self.wants_hal():
+            body = [{"_links": item_links(item), **dumped} for item, dumped in zip(items, body, strict=True)]
+        return self.reply({key: body}, links=links, headers=pagination.link_header(links))
+
+    def collection_reply(
+        self,
+        key: str,
+        path: str,
+        query: ListQuery,
+        found: tuple[Sequence[BaseModel], Page],
+        item_links: Callable[[Any], dict[str, Any]],
+    ) -> Reply:
+        items, page = found
+        links = pagination.page_links(path, self.query_params(), query, page)
+        return self.page_reply(key, items, links, item_links)
+
+    def members_reply(
+        self,
+        key: str,
+        path: str,
+        found: tuple[Sequence[Any], bool],
+        item_links: Callable[[Any], dict[str, Any]],
+    ) -> Reply:
+        """A page of an ordered member list (a job's tasks, a campaign's jobs), paged by member id."""
+        items, has_more = found
+        last = items[-1].id if items else None
+        links = pagination.member_links(path, self.query_params(), last, has_more)
+        return self.page_reply(key, items, links, item_links)
 
     def empty(self, status: int = 204) -> Reply:
         return Response(status_code=status, content_type=None, body=None)
