@@ -1,0 +1,38 @@
+"""Sends work to the bulk queue (the SQS queue the bulk worker consumes)."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from crowdtask.config import settings
+
+# SQS refuses messages above 256 KiB; the margin covers the attributes SQS counts in.
+MAX_MESSAGE_BYTES = 256 * 1024 - 2048
+
+
+@lru_cache(maxsize=1)
+def _client() -> Any:
+    import boto3
+
+    return boto3.client("sqs")
+
+
+def message_size(message: dict[str, Any]) -> int:
+    return len(encode(message))
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def send_bulk(messages: list[dict[str, Any]]) -> None:
+    """One SQS message per JSON message, in order (each may be close to the size limit)."""
+    if not messages:
+        return
+    url = settings().bulk_queue_url
+    if not url:
+        raise RuntimeError("BULK_QUEUE_URL is not set")
+    for message in messages:
+        _client().send_message(QueueUrl=url, MessageBody=encode(message).decode())
