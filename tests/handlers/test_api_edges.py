@@ -33,7 +33,7 @@ def _fill(name: str, requester, task_id: str, job_id: str = "", campaign_id: str
     if params:
         ids = {"auth": requester.id, "jobs": job_id, "campaigns": campaign_id, "docs": "swagger-ui.min.css"}
         key = next(iter(params))
-        params = {key: ids.get(name.split("_")[0], task_id)}
+        params = {key: ids.get(name.split("_", maxsplit=1)[0], task_id)}
     return {"token": requester.token, "headers": headers, "path_params": params}
 
 

@@ -34,3 +34,8 @@ def short_code(length: int = 8) -> str:
     """A random upper-case code such as a customer id (AB12CD34)."""
     value = int.from_bytes(os.urandom(8), "big")
     return _encode(value, 13)[-length:]
+
+
+def first_id_at(millis: int) -> str:
+    """The smallest id made at `millis`: ids made then or later sort at or after it (for `since`)."""
+    return _encode(millis, 10) + _ALPHABET[0] * 16

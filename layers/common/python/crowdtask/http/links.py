@@ -64,3 +64,30 @@ def campaign_links(campaign: Any) -> dict[str, Any]:
             f"{base}/unarchive" if campaign.archived else f"{base}/archive?deep=false"
         )
     return links
+
+
+def market_job_links(job: Any) -> dict[str, Any]:
+    claim = f"/market/jobs/{job.id}/claim?campaign={job.campaign}"
+    return {"claim": _action(claim)}
+
+
+def assignment_links(assignment: Any) -> dict[str, Any]:
+    base = f"/assignments/{assignment.id}"
+    links: dict[str, Any] = {"self": {"href": base}}
+    if assignment.state == "open":
+        links["submit"] = _action(f"{base}/submit")
+        links["release"] = _action(f"{base}/release")
+    return links
+
+
+def result_links(result: Any) -> dict[str, Any]:
+    base = f"/results/{result.id}"
+    links: dict[str, Any] = {
+        "self": {"href": base},
+        "campaign": {"href": f"/campaigns/{result.campaign}"},
+        "worker": {"href": f"/campaigns/{result.campaign}/workers/{result.worker}/results"},
+    }
+    if result.state == "InReview":
+        for action in ("approve", "reject", "soft-reject"):
+            links[action] = _action(f"{base}/{action}")
+    return links

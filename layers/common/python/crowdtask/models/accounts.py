@@ -6,13 +6,17 @@ import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 
 from crowdtask.models.base import ApiModel, OutModel
+from crowdtask.models.jobs import _id_text
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 Role = Literal["requester", "worker"]
+WorkerGroup = Annotated[
+    str, BeforeValidator(_id_text), Field(min_length=1, max_length=64, description="id of a worker group")
+]
 
 
 def _email(value: str) -> str:
@@ -72,6 +76,12 @@ class AccountCreateIn(SignupIn):
     customerId: str | None = Field(
         default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="customer id (generated when absent)"
     )
+    workerGroups: list[WorkerGroup] | None = Field(
+        default=None,
+        max_length=50,
+        description="worker accounts only: ids of the worker groups the worker belongs to; a campaign with "
+        "a `workerGroup` is offered only to its members",
+    )
 
 
 class CreditIn(ApiModel):
@@ -118,6 +128,7 @@ class ProfileOut(OutModel):
     charity: bool = Field(description="if your account is a charity one")
     role: Role = Field(description="requester or worker")
     createdAt: str = Field(description="when the account was created")
+    workerGroups: list[str] | None = Field(default=None, description="workers: the worker groups joined")
 
 
 class AccountRecord(OutModel):

@@ -20,6 +20,8 @@ def create_account(data: AccountCreateIn) -> ProfileOut:
         raise errors.ValidationFailed.one(
             "balance", "worker accounts earn money; they have no balance to fund"
         )
+    if data.role != "worker" and data.workerGroups:
+        raise errors.ValidationFailed.one("workerGroups", "only worker accounts belong to worker groups")
     return _create(data, role=data.role)
 
 
@@ -38,6 +40,7 @@ def _create(data: SignupIn, role: str) -> ProfileOut:
             "charity": bool(data.charity),
             "balance_available": money.amount(data.balance or 0),
             "customerId": data.customerId,
+            "workerGroups": sorted(set(data.workerGroups)) if data.workerGroups else None,
         }
     record: dict[str, Any] = {
         "id": ids.new_id(),
@@ -77,6 +80,7 @@ def to_profile(record: dict[str, Any]) -> ProfileOut:
             frozen=money.usd(record.get("balance_frozen", 0)),
         ),
         createdAt=record["createdAt"],
+        workerGroups=list(record.get("workerGroups") or []) if record["role"] == "worker" else None,
         **{field: record.get(field) for field in _EDITABLE},
     )
 

@@ -222,11 +222,14 @@ def publish(account_id: str, campaign_id: str) -> CampaignOut:
         transition = lifecycle.require("publish", campaign.get("state", "unpublished"))
         _check_publishable(account_id, campaign)
         account = account_store.get(account_id) or {}
-        total = budget(campaign, Decimal(str(account.get("commissionRate", 0))))
+        rate = Decimal(str(account.get("commissionRate", 0)))
+        total = budget(campaign, rate)
         now = clock.iso(clock.now())
         extra = [
             campaign_store.due_marker_op(account_id, campaign_id, "locks", now),
             dynamo.delete_op(*keys.campaign_due_marker(account_id, campaign_id, "start")),
+            # the market opens right after; if this process dies first, the market scheduler does it
+            campaign_store.due_marker_op(account_id, campaign_id, "market", now),
         ]
         if campaign.get("endDate"):
             extra.append(campaign_store.due_marker_op(account_id, campaign_id, "end", campaign["endDate"]))
@@ -241,6 +244,7 @@ def publish(account_id: str, campaign_id: str) -> CampaignOut:
                     "publishedAt": now,
                     "frozen_total": total,
                     "frozen_remaining": total,
+                    "commission_rate": rate,  # what each result's commission is taken at (see budget)
                     **_stamp(),
                 },
                 account_id=account_id,
@@ -256,6 +260,9 @@ def publish(account_id: str, campaign_id: str) -> CampaignOut:
                 f"{available} is available. Credit the account or lower the campaign's size."
             ) from exc
         apply_locks(account_id, campaign_id)
+        from crowdtask.services import market  # imports this module: loaded here, not at import
+
+        market.open_campaign(account_id, campaign_id)
         events.publish(
             transition.event, {"accountId": account_id, "campaignId": campaign_id, "frozen": str(total)}
         )
@@ -284,10 +291,14 @@ def _move(account_id: str, campaign_id: str, action: str) -> CampaignOut:
         transition = lifecycle.require(action, campaign.get("state", "unpublished"))
         ends = transition.target in lifecycle.ENDED
         remaining = Decimal(str(campaign.get("frozen_remaining", 0))) if ends else Decimal(0)
+        # Results in review stay payable after the end: what they may cost (`owed`) stays frozen.
+        # Every change of `owed` also moves `version`, so the transition below sees the same figure.
+        owed = Decimal(str(campaign.get("owed", 0))) if ends else Decimal(0)
+        remaining -= owed
         fields: dict[str, Any] = {"state": transition.target, **_stamp()}
         extra: list[dict[str, Any]] = []
         if ends:
-            fields.update(frozen_remaining=Decimal(0), endedAt=fields["lastModifiedAt"])
+            fields.update(frozen_remaining=owed, endedAt=fields["lastModifiedAt"])
             extra.append(
                 campaign_store.due_marker_op(account_id, campaign_id, "locks", fields["lastModifiedAt"])
             )
@@ -307,6 +318,9 @@ def _move(account_id: str, campaign_id: str, action: str) -> CampaignOut:
             continue
         if ends:
             apply_locks(account_id, campaign_id)  # state is ended now: this unlocks
+            from crowdtask.services import market
+
+            market.close_campaign(account_id, campaign_id)
         events.publish(
             transition.event, {"accountId": account_id, "campaignId": campaign_id, "released": str(remaining)}
         )

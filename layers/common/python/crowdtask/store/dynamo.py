@@ -193,6 +193,27 @@ def delete_op(pk: str, sk: str, condition: str | None = None, **expr: Any) -> di
     return {"Delete": op}
 
 
+def condition_op(pk: str, sk: str, condition: str, **expr: Any) -> dict[str, Any]:
+    """A ConditionCheck for `transact`: the transaction fails unless the item meets the condition."""
+    op: dict[str, Any] = {"TableName": table(), "Key": key(pk, sk)}
+    _add_expression(op, condition, expr.get("names"), expr.get("vals"))
+    return {"ConditionCheck": op}
+
+
+def batch_put(items: Iterable[Mapping[str, Any]]) -> None:
+    """Unconditional puts in batches of 25 (unprocessed items are retried with backoff); for bulk loads."""
+    pending_items = [{"PutRequest": {"Item": to_item(item)}} for item in items]
+    for start in range(0, len(pending_items), 25):
+        pending = pending_items[start : start + 25]
+        for _attempt in _backoff():
+            response = client().batch_write_item(RequestItems={table(): pending})
+            pending = response.get("UnprocessedItems", {}).get(table(), [])
+            if not pending:
+                break
+        if pending:
+            raise RuntimeError(f"{len(pending)} items still unprocessed after retries")
+
+
 def transact(operations: list[dict[str, Any]], *, token: str | None = None) -> None:
     """All or nothing. A failed condition raises TransactionConflict with per-operation reasons."""
     kwargs: dict[str, Any] = {"TransactItems": operations}

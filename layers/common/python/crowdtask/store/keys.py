@@ -139,3 +139,92 @@ def dataset_task_due(account_id: str, due_iso: str, task_id: str) -> tuple[str, 
 
 def dataset_task_due_partitions(account_id: str) -> list[str]:
     return [f"DUE#dstask#{account_id}#{n:02d}" for n in range(DATASET_DUE_SHARDS)]
+
+
+# ---------------------------------------------------------------- market, assignments, results
+# MARKETJOB#<job>                        / <campaign>     a job on the market for one campaign: open slots
+#   gsi1: MARKET#<nn> | GEO#<geohash>    / <published>#<campaign>#<job>   listing (only while slots are open)
+#   by_due: DUE#market-ttl#<nn>                                            task_ttl expiry
+# WORKERJOB#<worker>                     / <campaign>#<job>   how often the worker took the job
+# A#<worker>#ASSIGNMENT#00               / <assignment>   the worker's assignments (a collection)
+#   by_due: DUE#assignment#<nn>                                            upload deadline
+# A#<requester>#RESULT#<nn>              / <result>       results of the requester's campaigns
+#   gsi1: CRESULTS#<campaign>#<nn>       / <result>       results of a campaign (ids sort by submission)
+#   gsi2: CWRESULTS#<campaign>#<worker>  / <result>       results of one worker in a campaign
+#   by_due: DUE#review#<nn>                                               auto-approval at review end
+# CW#<campaign>                          / <worker>       a worker's result counts in a campaign
+# RW#<requester>#<worker>                / STATS          a worker's reviews by one requester ("me")
+# REPEAT#<campaign>#<job>                / <result> | CALENDAR   a scheduled re-opening (by_due: repeat)
+# PLATFORM#REVENUE#<nn>                  / REVENUE        commission earned, sharded (sum the shards)
+MARKET_SHARDS = 8
+REVENUE_SHARDS = 16
+RESULT_LIST_SHARDS = 4
+BUSY_DUE_SHARDS = 8  # review and assignment due partitions take a write per submit and per review
+
+
+def market_job(job_id: str, campaign_id: str) -> tuple[str, str]:
+    return f"MARKETJOB#{job_id}", campaign_id
+
+
+def market_job_partition(job_id: str) -> str:
+    return f"MARKETJOB#{job_id}"
+
+
+def market_listing(
+    campaign_id: str, job_id: str, published_precise: str, cell: str | None
+) -> tuple[str, str]:
+    """gsi1 key of an open market item: a geohash cell for regions, otherwise one of the market shards."""
+    partition = f"GEO#{cell}" if cell else f"MARKET#{shard_of(campaign_id + job_id, MARKET_SHARDS):02d}"
+    return partition, f"{published_precise}#{campaign_id}#{job_id}"
+
+
+def market_partitions() -> list[str]:
+    return [f"MARKET#{n:02d}" for n in range(MARKET_SHARDS)]
+
+
+def geo_partition(cell: str) -> str:
+    return f"GEO#{cell}"
+
+
+def worker_job(worker_id: str, campaign_id: str, job_id: str) -> tuple[str, str]:
+    return f"WORKERJOB#{worker_id}", f"{campaign_id}#{job_id}"
+
+
+def campaign_results_partition(campaign_id: str, result_id: str) -> str:
+    return f"CRESULTS#{campaign_id}#{shard_of(result_id, RESULT_LIST_SHARDS):02d}"
+
+
+def campaign_results_partitions(campaign_id: str) -> list[str]:
+    return [f"CRESULTS#{campaign_id}#{n:02d}" for n in range(RESULT_LIST_SHARDS)]
+
+
+def campaign_worker_results_partition(campaign_id: str, worker_id: str) -> str:
+    return f"CWRESULTS#{campaign_id}#{worker_id}"
+
+
+def campaign_worker(campaign_id: str, worker_id: str) -> tuple[str, str]:
+    return f"CW#{campaign_id}", worker_id
+
+
+def campaign_workers_partition(campaign_id: str) -> str:
+    return f"CW#{campaign_id}"
+
+
+def requester_worker(requester_id: str, worker_id: str) -> tuple[str, str]:
+    return f"RW#{requester_id}#{worker_id}", "STATS"
+
+
+def repeat_after_completion(campaign_id: str, job_id: str, result_id: str) -> tuple[str, str]:
+    return f"REPEAT#{campaign_id}#{job_id}", result_id
+
+
+def repeat_calendar(campaign_id: str, job_id: str) -> tuple[str, str]:
+    return f"REPEAT#{campaign_id}#{job_id}", "CALENDAR"
+
+
+def platform_revenue(shard: int) -> tuple[str, str]:
+    return f"PLATFORM#REVENUE#{shard:02d}", "REVENUE"
+
+
+def platform_revenue_shard(result_id: str) -> int:
+    return shard_of(result_id, REVENUE_SHARDS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from crowdtask.store import dynamo, keys
 
 
@@ -31,3 +33,26 @@ def delete_if_due(pk: str, sk: str, before_iso: str) -> bool:
     except dynamo.ConditionFailed:
         return False
     return True
+
+
+def due_items(kind: str, before_iso: str, limit: int = 500, shards: int = 4) -> list[dict[str, Any]]:
+    """Items of `kind` due before the time, as the sweep index projects them (keys plus what it INCLUDEs).
+
+    One index item read per due item: a sweep that acts on the projected attributes alone
+    needs no other read.
+    """
+    found: list[dict[str, Any]] = []
+    for partition in keys.due_partitions(kind, shards):
+        start = None
+        while len(found) < limit:
+            items, start = dynamo.query(
+                index="by_due",
+                key_condition="due_pk = :p AND due_sk < :t",
+                vals={":p": partition, ":t": before_iso},
+                limit=limit - len(found),
+                start_key=start,
+            )
+            found.extend(items)
+            if not start:
+                break
+    return found

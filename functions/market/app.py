@@ -1,0 +1,159 @@
+"""The job market for workers: open jobs, claims, assignments, submissions and the worker's own record."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+
+from crowdtask.http.app import ApiApp, Reply, entrypoint
+from crowdtask.http.links import assignment_links, market_job_links, result_links
+from crowdtask.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, link_header, list_query, page_links
+from crowdtask.http.schemas import TOKEN_AUTH, responses
+from crowdtask.models.market import AssignmentOut, AssignmentPage, MarketJobPage, SubmitIn, WorkerMeOut
+from crowdtask.models.results import ResultOut
+from crowdtask.services import assignments, market, results, workers
+
+app = ApiApp()
+AssignmentId = Annotated[str, Path(max_length=64, description="id of the assignment")]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="elements per page, 1..100")]
+Latitude = Annotated[
+    float | None, Query(ge=-90, le=90, description="the worker's latitude (region-based jobs)")
+]
+Longitude = Annotated[
+    float | None, Query(ge=-180, le=180, description="the worker's longitude (region-based jobs)")
+]
+TAGS = ["Job Market"]
+
+
+def _reply_assignment(assignment: AssignmentOut, status: int = 200) -> Reply:
+    headers = {"Location": f"/assignments/{assignment.id}"} if status == 201 else None
+    return app.reply(assignment, status=status, links=assignment_links(assignment), headers=headers)
+
+
+@app.get(
+    "/market/jobs",
+    summary="List the Jobs a Worker may take now",
+    description="Jobs of active campaigns with a slot open, not expired, within the worker's per-job limit "
+    "and worker groups; region-based jobs only with `lat` and `lng`, and only within their radius.",
+    tags=TAGS,
+    security=TOKEN_AUTH,
+    responses=responses(
+        MarketJobPage, "jobs this worker may take now, longest on the market first", 401, 403
+    ),
+)
+def list_market_jobs(limit: Limit = DEFAULT_LIMIT, lat: Latitude = None, lng: Longitude = None) -> Reply:
+    found = market.list_jobs(app.worker().account_id, limit, lat, lng)
+    body = MarketJobPage(jobs=found).model_dump(mode="json", exclude_none=True)
+    if app.wants_hal():
+        body["jobs"] = [
+            {"_links": market_job_links(j), **b} for j, b in zip(found, body["jobs"], strict=True)
+        ]
+    return app.reply(body, links={"self": {"href": "/market/jobs"}})
+
+
+@app.post(
+    "/market/jobs/<jobId>/claim",
+    summary="Claim a Job",
+    description="Takes one open slot of the job: the assignment's `deadline` is claim time + the smallest "
+    "`user_ttl` of the job's tasks, else the campaign's maxWorkTime, else 1 hour; results are accepted "
+    "until `submitBy` (the deadline plus maxUploadTime). 409 when the job is full, expired, its campaign "
+    "is not active, the worker is too far or has taken it as often as allowed; 403 for another worker group.",
+    tags=TAGS,
+    security=TOKEN_AUTH,
+    responses=responses(
+        AssignmentOut, "the new assignment, with the job's tasks", 401, 403, 404, 409, status=201
+    ),
+)
+def claim_job(
+    jobId: Annotated[str, Path(max_length=64, description="id of the job")],  # noqa: N803 - the path's name
+    campaign: Annotated[
+        str | None, Query(max_length=64, description="the campaign (when the job is published in several)")
+    ] = None,
+    lat: Latitude = None,
+    lng: Longitude = None,
+) -> Reply:
+    claimed = assignments.claim(app.worker().account_id, jobId, campaign, lat, lng)
+    return _reply_assignment(claimed, status=201)
+
+
+@app.get(
+    "/assignments",
+    summary="List the Worker's Assignments",
+    tags=TAGS,
+    security=TOKEN_AUTH,
+    responses=responses(AssignmentPage, "one page of assignments, newest first", 401, 403),
+)
+def list_assignments(
+    limit: Limit = DEFAULT_LIMIT,
+    state: Annotated[
+        Literal["open", "submitted", "released", "expired"] | None,
+        Query(description="only assignments in this state"),
+    ] = None,
+    after: Annotated[str | None, Query(max_length=2000, description="cursor from a `next` link")] = None,
+    before: Annotated[str | None, Query(max_length=2000, description="cursor from a `previous` link")] = None,
+) -> Reply:
+    caller = app.worker()
+    params = {**(app.current_event.multi_value_query_string_parameters or {}), "order": ["-id"]}
+    query = list_query(params, limit=limit, equals={} if state is None else {"state": state})
+    found, page = assignments.list_assignments(caller.account_id, query)
+    shown = {k: v for k, v in params.items() if k != "order"}
+    links = page_links("/assignments", shown, query, page)
+    body = AssignmentPage(assignments=found).model_dump(mode="json", exclude_none=True)
+    if app.wants_hal():
+        body["assignments"] = [
+            {"_links": assignment_links(a), **b} for a, b in zip(found, body["assignments"], strict=True)
+        ]
+    return app.reply(body, links=links, headers=link_header(links))
+
+
+@app.get(
+    "/assignments/<id>",
+    summary="Get an Assignment",
+    tags=TAGS,
+    security=TOKEN_AUTH,
+    responses=responses(AssignmentOut, "the assignment, with the job's tasks", 401, 403, 404),
+)
+def get_assignment(id: AssignmentId) -> Reply:
+    return _reply_assignment(assignments.get_assignment(app.worker().account_id, id))
+
+
+@app.post(
+    "/assignments/<id>/submit",
+    summary="Submit the Result of an Assignment",
+    description="Every interactive component's result is checked against the component catalogue; a 422 "
+    "names each bad one (`taskResults[0].components[1].result.selectedOption`). Refused with 409 after "
+    "`submitBy`. The result is InReview until approved, rejected or auto-approved after maxReviewTime.",
+    tags=TAGS,
+    security=TOKEN_AUTH,
+    responses=responses(ResultOut, "the result, in review", 401, 403, 404, 409, status=201),
+)
+def submit_assignment(id: AssignmentId, submission: Annotated[SubmitIn, Body()]) -> Reply:
+    result = results.submit(app.worker().account_id, id, submission)
+    return app.reply(result, status=201, links=result_links(result))
+
+
+@app.post(
+    "/assignments/<id>/release",
+    summary="Release an Assignment",
+    description="Gives the slot back to the market; the worker may claim the job again later.",
+    tags=TAGS,
+    security=TOKEN_AUTH,
+    responses=responses(AssignmentOut, "the released assignment", 401, 403, 404, 409),
+)
+def release_assignment(id: AssignmentId) -> Reply:
+    return _reply_assignment(assignments.release(app.worker().account_id, id))
+
+
+@app.get(
+    "/workers/me",
+    summary="Get the Worker's record",
+    tags=["Workers"],
+    security=TOKEN_AUTH,
+    responses=responses(WorkerMeOut, "points, earnings, reputation and experience", 401, 403),
+)
+def worker_me() -> Reply:
+    return app.reply(workers.me(app.worker().account_id), links={"self": {"href": "/workers/me"}})
+
+
+lambda_handler = entrypoint(app)
