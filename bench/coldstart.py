@@ -55,6 +55,8 @@ def measure() -> dict[str, Any]:
         "AWS_LAMBDA_FUNCTION_NAME": "coldstart-probe",
     }
     boto3_ms = _median_import_ms("boto3", [], base_env, ROOT)
+    # What every API function imports before any code of ours: the event handler with OpenAPI validation.
+    floor_ms = _median_import_ms("aws_lambda_powertools.event_handler.openapi.params", [], base_env, ROOT)
     functions: dict[str, Any] = {}
     for name, resource in sorted(tpl["Resources"].items()):
         if resource["Type"] != "AWS::Serverless::Function":
@@ -72,6 +74,8 @@ def measure() -> dict[str, Any]:
     return {
         "runs_per_figure": RUNS,
         "boto3_import_ms": boto3_ms,
+        "powertools_event_handler_import_ms": floor_ms,
+        "powertools_event_handler_ratio_to_boto3": round(floor_ms / boto3_ms, 2),
         "goal_max_ratio": 1.3,
         "functions": functions,
     }

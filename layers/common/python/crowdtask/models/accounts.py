@@ -1,7 +1,5 @@
 """Accounts, credentials, tokens and the profile (the Auth Token and Profile sections)."""
 
-from __future__ import annotations
-
 import re
 from decimal import Decimal
 from typing import Annotated, Literal

@@ -1,7 +1,5 @@
 """Base classes shared by every model of the API."""
 
-from __future__ import annotations
-
 from pydantic import BaseModel, ConfigDict
 
 

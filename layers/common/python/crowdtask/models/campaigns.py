@@ -1,10 +1,8 @@
 """Campaigns: the conditions under which jobs are published to the job market."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
@@ -94,7 +92,7 @@ class CampaignIn(ApiModel):
     )
 
     @model_validator(mode="after")
-    def _dates_in_order(self) -> CampaignIn:
+    def _dates_in_order(self) -> Self:
         if self.startDate and self.endDate and self.endDate <= self.startDate:
             raise ValueError("endDate must be after startDate")
         return self

@@ -1,12 +1,11 @@
 """The component catalogue: Swarms and task-JSON components, their results and their transfer sizes."""
 
-from __future__ import annotations
-
 import inspect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 from types import MappingProxyType
 from typing import Annotated, Any, ClassVar, Final, Literal, TypeAlias, get_args
 from urllib.parse import urlsplit
@@ -665,8 +664,11 @@ INTERACTIVE_TYPES: Final[frozenset[str]] = frozenset(
     tag for tag, spec in CATALOGUE.items() if spec.interactive
 )
 
-_SWARMS_ADAPTER: Final[TypeAdapter[Any]] = TypeAdapter(SwarmsComponent)
-_TASK_JSON_ADAPTER: Final[TypeAdapter[Any]] = TypeAdapter(TaskJsonComponent)
+
+@cache
+def _adapter(task_json: bool) -> TypeAdapter[Any]:
+    """Built on first use: building a union's validator at import would cost every cold start."""
+    return TypeAdapter(TaskJsonComponent if task_json else SwarmsComponent)
 
 
 def _component(component: Any) -> _Component:
@@ -674,7 +676,7 @@ def _component(component: Any) -> _Component:
     if isinstance(component, _Component):
         return component
     if isinstance(component, Mapping):
-        adapter = _TASK_JSON_ADAPTER if "component_type" in component else _SWARMS_ADAPTER
+        adapter = _adapter("component_type" in component)
         parsed: _Component = adapter.validate_python(component)
         return parsed
     raise TypeError(f"expected a component model or mapping, got {type(component).__name__}")

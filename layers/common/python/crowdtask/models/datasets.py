@@ -6,8 +6,6 @@ dataset attribute, and in a sequence dataset also an object or a frame attribute
 frames. `GET /clients/{clientId}/tasks` lists a user's tasks split this way.
 """
 
-from __future__ import annotations
-
 import json
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal

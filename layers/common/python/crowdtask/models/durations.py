@@ -1,7 +1,5 @@
 """Durations as campaigns write them: "10 sec", "10 min", "4 hours", "2 days"."""
 
-from __future__ import annotations
-
 import re
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """Jobs: the unit of work a worker gets paid for, a sequence of tasks."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field

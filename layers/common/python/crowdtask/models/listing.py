@@ -1,7 +1,5 @@
 """A list request and one page of its answer, shared by every listable collection."""
 
-from __future__ import annotations
-
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field

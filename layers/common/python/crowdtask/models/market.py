@@ -1,7 +1,5 @@
 """The job market as workers see it: open jobs, assignments, submissions and the worker's own record."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field

@@ -1,7 +1,5 @@
 """The Markdown preview: the message a requester writes and the HTML the worker will see."""
 
-from __future__ import annotations
-
 from pydantic import Field
 
 from crowdtask.models.base import ApiModel, OutModel

@@ -1,7 +1,5 @@
 """Results of the job market as requesters review them, and the workers who produced them."""
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from pydantic import Field

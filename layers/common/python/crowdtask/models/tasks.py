@@ -1,10 +1,8 @@
 """Tasks: the Swarms task object and the task-JSON `{"task": {...}, "meta_data": [...]}` in one model."""
 
-from __future__ import annotations
-
 import re
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -118,7 +116,7 @@ class TaskFields(ApiModel):
         return data
 
     @model_validator(mode="after")
-    def _check_rules(self) -> TaskFields:
+    def _check_rules(self) -> Self:
         _check_schedule(self.repeat, self.repeat_schedule)
         names = [c.name for c in self.components_attributes]
         duplicates = sorted({n for n in names if names.count(n) > 1})

@@ -1,11 +1,9 @@
 """Workstreams and their throughput records (the Throughput seed), totals and CSV uploads."""
 
-from __future__ import annotations
-
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -144,7 +142,7 @@ class TaskParameters(ApiModel):
     )
 
     @model_validator(mode="after")
-    def _small_scalars(self) -> TaskParameters:
+    def _small_scalars(self) -> Self:
         extra = self.model_extra or {}
         if len(extra) > 20:
             raise ValueError("at most 20 task parameters")
