@@ -19,6 +19,7 @@ from crowdtask.http.pagination import (
     Order,
     Search,
 )
+from crowdtask.http.routes import copy_and_archive_routes
 from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.models.campaigns import CampaignIn, CampaignJobIds, CampaignOut, CampaignPage
 from crowdtask.models.jobs import IdList, JobPage
@@ -92,41 +93,18 @@ def replace_campaign(id: CampaignId, campaign: Annotated[CampaignIn, Body()]) ->
     return _reply_campaign(campaigns.replace_campaign(app.requester().account_id, id, campaign))
 
 
-@app.post(
-    "/campaigns/<id>/copy",
-    summary="Copy a Campaign",
+copy_and_archive_routes(
+    app,
+    collection="campaigns",
+    noun="campaign",
+    model=CampaignOut,
     tags=TAGS,
-    security=TOKEN_AUTH,
-    responses=responses(
-        CampaignOut, "the copy, unpublished (deep: with copies of its jobs)", 401, 403, 404, status=201
-    ),
+    links=campaign_links,
+    copy=campaigns.copy_campaign,
+    archive=lambda account, id, deep: campaigns.set_archived(account, id, True, deep),
+    unarchive=lambda account, id, deep: campaigns.set_archived(account, id, False, deep),
+    deep="also apply to the campaign's jobs and their tasks",
 )
-def copy_campaign(id: CampaignId, deep: Deep = False) -> Reply:
-    return _reply_campaign(campaigns.copy_campaign(app.requester().account_id, id, deep), status=201)
-
-
-@app.post(
-    "/campaigns/<id>/archive",
-    summary="Archive a Campaign",
-    tags=TAGS,
-    security=TOKEN_AUTH,
-    responses=responses(
-        CampaignOut, "the archived campaign (deep: its jobs and tasks too)", 401, 403, 404, 409
-    ),
-)
-def archive_campaign(id: CampaignId, deep: Deep = False) -> Reply:
-    return _reply_campaign(campaigns.set_archived(app.requester().account_id, id, True, deep))
-
-
-@app.post(
-    "/campaigns/<id>/unarchive",
-    summary="Unarchive a Campaign",
-    tags=TAGS,
-    security=TOKEN_AUTH,
-    responses=responses(CampaignOut, "the campaign, live again", 401, 403, 404),
-)
-def unarchive_campaign(id: CampaignId, deep: Deep = False) -> Reply:
-    return _reply_campaign(campaigns.set_archived(app.requester().account_id, id, False, deep))
 
 
 @app.get(

@@ -18,6 +18,7 @@ from crowdtask.http.pagination import (
     Order,
     Search,
 )
+from crowdtask.http.routes import copy_and_archive_routes
 from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.models.jobs import IdList, JobIn, JobOut, JobPage, JobTaskIds
 from crowdtask.models.tasks import TaskPage
@@ -88,37 +89,18 @@ def replace_job(id: JobId, job: Annotated[JobIn, Body()]) -> Reply:
     return _reply_job(jobs.replace_job(app.requester().account_id, id, job))
 
 
-@app.post(
-    "/jobs/<id>/copy",
-    summary="Copy a Job",
+copy_and_archive_routes(
+    app,
+    collection="jobs",
+    noun="job",
+    model=JobOut,
     tags=TAGS,
-    security=TOKEN_AUTH,
-    responses=responses(JobOut, "the copy (deep: with copies of the tasks)", 401, 403, 404, status=201),
+    links=job_links,
+    copy=jobs.copy_job,
+    archive=lambda account, id, deep: jobs.set_archived(account, id, True, deep),
+    unarchive=lambda account, id, deep: jobs.set_archived(account, id, False, deep),
+    deep="also apply to the job's tasks (copy: the copy gets copies of them; false: it shares them)",
 )
-def copy_job(id: JobId, deep: Deep = False) -> Reply:
-    return _reply_job(jobs.copy_job(app.requester().account_id, id, deep), status=201)
-
-
-@app.post(
-    "/jobs/<id>/archive",
-    summary="Archive a Job",
-    tags=TAGS,
-    security=TOKEN_AUTH,
-    responses=responses(JobOut, "the archived job (deep: its tasks too)", 401, 403, 404, 409),
-)
-def archive_job(id: JobId, deep: Deep = False) -> Reply:
-    return _reply_job(jobs.set_archived(app.requester().account_id, id, True, deep))
-
-
-@app.post(
-    "/jobs/<id>/unarchive",
-    summary="Unarchive a Job",
-    tags=TAGS,
-    security=TOKEN_AUTH,
-    responses=responses(JobOut, "the job, live again", 401, 403, 404),
-)
-def unarchive_job(id: JobId, deep: Deep = False) -> Reply:
-    return _reply_job(jobs.set_archived(app.requester().account_id, id, False, deep))
 
 
 @app.get(

@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import task_links
 from crowdtask.http.pagination import DEFAULT_LIMIT, After, ArchivedFilter, Before, Limit, Order, Search
+from crowdtask.http.routes import copy_and_archive_routes
 from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.models.tasks import TaskIn, TaskOut, TaskPage
 from crowdtask.services import tasks
@@ -77,42 +78,16 @@ def replace_task(id: TaskId, task: Annotated[TaskIn, Body()]) -> Reply:
     return app.reply(updated, links=task_links(updated))
 
 
-@app.post(
-    "/tasks/<id>/copy",
-    summary="Copy a Task",
+copy_and_archive_routes(
+    app,
+    collection="tasks",
+    noun="task",
+    model=TaskOut,
     tags=TAGS,
-    security=TOKEN_AUTH,
-    responses=responses(TaskOut, "the copy", 401, 403, 404, status=201),
+    links=task_links,
+    copy=lambda account, id, _deep: tasks.copy_task(account, id),
+    archive=lambda account, id, _deep: tasks.set_archived(account, id, True),
+    unarchive=lambda account, id, _deep: tasks.set_archived(account, id, False),
 )
-def copy_task(id: TaskId) -> Reply:
-    copied = tasks.copy_task(app.requester().account_id, id)
-    return app.reply(
-        copied, status=201, links=task_links(copied), headers={"Location": f"/tasks/{copied.id}"}
-    )
-
-
-@app.post(
-    "/tasks/<id>/archive",
-    summary="Archive a Task",
-    tags=TAGS,
-    security=TOKEN_AUTH,
-    responses=responses(TaskOut, "the archived task", 401, 403, 404),
-)
-def archive_task(id: TaskId) -> Reply:
-    archived = tasks.set_archived(app.requester().account_id, id, True)
-    return app.reply(archived, links=task_links(archived))
-
-
-@app.post(
-    "/tasks/<id>/unarchive",
-    summary="Unarchive a Task",
-    tags=TAGS,
-    security=TOKEN_AUTH,
-    responses=responses(TaskOut, "the task, live again", 401, 403, 404),
-)
-def unarchive_task(id: TaskId) -> Reply:
-    restored = tasks.set_archived(app.requester().account_id, id, False)
-    return app.reply(restored, links=task_links(restored))
-
 
 lambda_handler = entrypoint(app)
