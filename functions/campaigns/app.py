@@ -12,17 +12,16 @@ from crowdtask.http.links import campaign_links, job_links
 from crowdtask.http.pagination import (
     DEFAULT_LIMIT,
     After,
-    AfterMember,
     ArchivedFilter,
     Before,
     Limit,
     Order,
     Search,
 )
-from crowdtask.http.routes import copy_and_archive_routes
+from crowdtask.http.routes import copy_and_archive_routes, member_routes
 from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.models.campaigns import CampaignIn, CampaignJobIds, CampaignOut, CampaignPage
-from crowdtask.models.jobs import IdList, JobPage
+from crowdtask.models.jobs import JobPage
 from crowdtask.services import campaigns
 
 app = ApiApp()
@@ -107,49 +106,17 @@ copy_and_archive_routes(
 )
 
 
-@app.get(
-    "/campaigns/<id>/jobs",
-    summary="Get the Jobs of a Campaign",
-    tags=TAGS,
-    security=TOKEN_AUTH,
-    responses=responses(JobPage, "the campaign's jobs, in order", 401, 403, 404),
+member_routes(
+    app,
+    collection="campaigns",
+    noun="campaign",
+    members="jobs",
+    page_model=JobPage,
+    ids_model=CampaignJobIds,
+    links=job_links,
+    page=campaigns.jobs_page,
+    change=lambda account, id, ids, append: campaigns.change_jobs(account, id, ids, append=append),
 )
-def campaign_jobs(id: CampaignId, limit: Limit = DEFAULT_LIMIT, after: AfterMember = None) -> Reply:
-    found = campaigns.jobs_page(app.requester().account_id, id, limit, after)
-    return app.members_reply("jobs", f"/campaigns/{id}/jobs", found, job_links)
-
-
-def _jobs_reply(campaign_id: str, job_ids: list[str]) -> Reply:
-    return app.reply(
-        CampaignJobIds(id=campaign_id, jobs=job_ids),
-        links={"self": {"href": f"/campaigns/{campaign_id}/jobs"}},
-    )
-
-
-@app.post(
-    "/campaigns/<id>/jobs",
-    summary="Add Jobs to a Campaign",
-    tags=TAGS,
-    security=TOKEN_AUTH,
-    responses=responses(CampaignJobIds, "the campaign's job ids after the change", 401, 403, 404, 409),
-)
-def add_jobs(
-    id: CampaignId, job_ids: Annotated[IdList, Body(description="job ids to append, in order")]
-) -> Reply:
-    return _jobs_reply(id, campaigns.change_jobs(app.requester().account_id, id, job_ids, append=True))
-
-
-@app.put(
-    "/campaigns/<id>/jobs",
-    summary="Update Jobs of a Campaign",
-    tags=TAGS,
-    security=TOKEN_AUTH,
-    responses=responses(CampaignJobIds, "the campaign's job ids after the change", 401, 403, 404, 409),
-)
-def set_jobs(
-    id: CampaignId, job_ids: Annotated[IdList, Body(description="the campaign's job ids, in order")]
-) -> Reply:
-    return _jobs_reply(id, campaigns.change_jobs(app.requester().account_id, id, job_ids, append=False))
 
 
 def _lifecycle_route(action: str, summary: str, service: Callable[[str, str], CampaignOut]) -> None:

@@ -11,16 +11,15 @@ from crowdtask.http.links import job_links, task_links
 from crowdtask.http.pagination import (
     DEFAULT_LIMIT,
     After,
-    AfterMember,
     ArchivedFilter,
     Before,
     Limit,
     Order,
     Search,
 )
-from crowdtask.http.routes import copy_and_archive_routes
+from crowdtask.http.routes import copy_and_archive_routes, member_routes
 from crowdtask.http.schemas import TOKEN_AUTH, responses
-from crowdtask.models.jobs import IdList, JobIn, JobOut, JobPage, JobTaskIds
+from crowdtask.models.jobs import JobIn, JobOut, JobPage, JobTaskIds
 from crowdtask.models.tasks import TaskPage
 from crowdtask.services import jobs
 
@@ -103,46 +102,16 @@ copy_and_archive_routes(
 )
 
 
-@app.get(
-    "/jobs/<id>/tasks",
-    summary="Get the Tasks of a Job",
-    tags=TAGS,
-    security=TOKEN_AUTH,
-    responses=responses(TaskPage, "the job's tasks, in order", 401, 403, 404),
+member_routes(
+    app,
+    collection="jobs",
+    noun="job",
+    members="tasks",
+    page_model=TaskPage,
+    ids_model=JobTaskIds,
+    links=task_links,
+    page=jobs.tasks_page,
+    change=lambda account, id, ids, append: jobs.change_tasks(account, id, ids, append=append),
 )
-def job_tasks(id: JobId, limit: Limit = DEFAULT_LIMIT, after: AfterMember = None) -> Reply:
-    found = jobs.tasks_page(app.requester().account_id, id, limit, after)
-    return app.members_reply("tasks", f"/jobs/{id}/tasks", found, task_links)
-
-
-def _member_reply(job_id: str, task_ids: list[str]) -> Reply:
-    return app.reply(JobTaskIds(id=job_id, tasks=task_ids), links={"self": {"href": f"/jobs/{job_id}/tasks"}})
-
-
-@app.post(
-    "/jobs/<id>/tasks",
-    summary="Add Tasks to a Job",
-    tags=TAGS,
-    security=TOKEN_AUTH,
-    responses=responses(JobTaskIds, "the job's task ids after the change", 401, 403, 404, 409),
-)
-def add_tasks(
-    id: JobId, task_ids: Annotated[IdList, Body(description="task ids to append, in order")]
-) -> Reply:
-    return _member_reply(id, jobs.change_tasks(app.requester().account_id, id, task_ids, append=True))
-
-
-@app.put(
-    "/jobs/<id>/tasks",
-    summary="Update the Tasks of a Job",
-    tags=TAGS,
-    security=TOKEN_AUTH,
-    responses=responses(JobTaskIds, "the job's task ids after the change", 401, 403, 404, 409),
-)
-def set_tasks(
-    id: JobId, task_ids: Annotated[IdList, Body(description="the job's task ids, in order")]
-) -> Reply:
-    return _member_reply(id, jobs.change_tasks(app.requester().account_id, id, task_ids, append=False))
-
 
 lambda_handler = entrypoint(app)
