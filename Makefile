@@ -16,10 +16,11 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 deps: $(VENV)/.installed $(TOOLS)/.installed local/node_modules/.installed
 
-$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 $(TOOLS)/.installed:
@@ -39,7 +40,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(VENV)/.installed
-	$(VENV)/bin/mypy layers/common/python/crowdtask functions local scripts bench
+	$(VENV)/bin/mypy layers/common/python/crowdtask functions local scripts bench cli
 
 openapi: $(VENV)/.installed
 	$(PY) scripts/openapi.py

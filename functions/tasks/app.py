@@ -11,6 +11,7 @@ from crowdtask.http.links import task_links
 from crowdtask.http.pagination import DEFAULT_LIMIT, After, ArchivedFilter, Before, Limit, Order, Search
 from crowdtask.http.routes import copy_and_archive_routes
 from crowdtask.http.schemas import TOKEN_AUTH, responses
+from crowdtask.http.task_uploads import upload_routes
 from crowdtask.models.tasks import TaskIn, TaskOut, TaskPage
 from crowdtask.services import tasks
 
@@ -40,18 +41,20 @@ def list_tasks(
     )
 
 
-@app.post(
-    "/tasks",
-    summary="Create a Task",
-    tags=TAGS,
-    security=TOKEN_AUTH,
-    responses=responses(TaskOut, "the new task", 401, 403, status=201),
-)
-def create_task(task: Annotated[TaskIn, Body()]) -> Reply:
-    created = tasks.create_task(app.requester().account_id, task)
-    return app.reply(
-        created, status=201, links=task_links(created), headers={"Location": f"/tasks/{created.id}"}
+def _task_reply(api: ApiApp, task: TaskOut, headers: dict[str, str]) -> Reply:
+    return api.reply(
+        task, status=201, links=task_links(task), headers={"Location": f"/tasks/{task.id}", **headers}
     )
+
+
+upload_routes(
+    app,
+    "/tasks",
+    operation_id="tasks_create",
+    tags=TAGS,
+    task_reply=_task_reply,
+    operations_path="/operations",
+)
 
 
 @app.get(

@@ -10,11 +10,13 @@ from tests.conftest import ADMIN_KEY
 from tests.support.accounts import make_account
 from tests.support.handlers import invoke, sample_event
 from tests.support.infra import ROOT
+from tests.support.throughput import bulk_queue
 
 API_EVENTS = sorted(
     (path.stem.split("_")[0], path.stem)
     for path in (ROOT / "events").glob("*.json")
-    if path.stem.split("_")[0] in {"auth", "profile", "tasks", "docs", "jobs", "campaigns", "preview"}
+    if path.stem.split("_")[0]
+    in {"auth", "profile", "tasks", "docs", "jobs", "campaigns", "preview", "operations", "compat"}
 )
 BODY_EVENTS = [
     (group, name) for group, name in API_EVENTS if sample_event(name)["httpMethod"] in {"POST", "PUT"}
@@ -23,7 +25,8 @@ BODY_EVENTS = [
 
 @pytest.fixture
 def requester(aws, frozen_clock):
-    return make_account(balance=10)
+    with bulk_queue():  # async uploads put their chunks on it
+        yield make_account(balance=10)
 
 
 def _fill(name: str, requester, task_id: str, job_id: str = "", campaign_id: str = "") -> dict:

@@ -58,6 +58,8 @@ def error_response(error: errors.CrowdtaskError) -> Reply:
     body: dict[str, Any] = {"code": error.code, "message": error.message, "description": error.description}
     if isinstance(error, errors.ValidationFailed):
         body["errors"] = error.errors
+        if getattr(error, "validation_errors", None) is not None:  # bulk: refused items by index
+            body["validation_errors"] = error.validation_errors  # type: ignore[attr-defined]
     return Response(status_code=error.status, content_type=JSON, body=body, headers=dict(error.headers))
 
 
@@ -113,6 +115,15 @@ class ApiApp(APIGatewayRestResolver):
             status_code=status,
             content_type=content_type,
             body=json.dumps(payload, separators=(",", ":"), ensure_ascii=False),
+            headers=dict(headers or {}),
+        )
+
+    def reply_list(self, body: list[Any], *, headers: Mapping[str, str] | None = None) -> Reply:
+        """A JSON array reply (the bulk API's operation log)."""
+        return Response(
+            status_code=200,
+            content_type=JSON,
+            body=json.dumps(body, separators=(",", ":"), ensure_ascii=False),
             headers=dict(headers or {}),
         )
 

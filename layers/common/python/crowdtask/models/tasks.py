@@ -158,6 +158,18 @@ class TaskOut(OutModel):
     repeat_schedule: str | None = None
     components_attributes: list[dict[str, Any]] = Field(default_factory=list)
     meta_data: list[dict[str, Any]] = Field(default_factory=list)
+    # tasks made for a campaign through the bulk API (`pool_id` + `input_values`)
+    pool_id: str | None = Field(default=None, description="the campaign the task was made for")
+    input_values: dict[str, Any] | None = Field(default=None, description="the input values it was made from")
+    overlap: int | None = Field(default=None, description="results the task needs")
+    known_solutions: list[dict[str, Any]] | None = None
+    baseline_solutions: list[dict[str, Any]] | None = None
+    message_on_unknown_solution: str | None = None
+    infinite_overlap: bool | None = None
+    origin_task_id: str | None = None
+    reserved_for: list[str] | None = None
+    unavailable_for: list[str] | None = None
+    operation_id: str | None = Field(default=None, description="the bulk operation that created the task")
 
 
 class TaskPage(OutModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from crowdtask import clock, errors, ids
@@ -17,7 +18,7 @@ TASKS = Collection("TASK", shards=16)
 _CONTENT_FIELDS = (*TaskIn.model_fields, "resources_bytes", "upload_bytes")
 
 
-def _content(task: TaskIn) -> dict[str, Any]:
+def task_content(task: TaskIn) -> dict[str, Any]:
     """What is stored of a task: its fields, plus its sizes so a job can add them up cheaply."""
     content = task.model_dump(mode="json", by_alias=True, exclude_none=True)
     content["resources_bytes"], content["upload_bytes"] = estimate_sizes(
@@ -26,12 +27,17 @@ def _content(task: TaskIn) -> dict[str, Any]:
     return content
 
 
-def _timestamps(created: bool) -> dict[str, str]:
-    now = clock.now()
+def _timestamps(created: bool, now: datetime | None = None) -> dict[str, str]:
+    now = now or clock.now()
     stamp = {"lastModifiedAt": clock.iso(now), "modified_precise": clock.iso_precise(now)}
     if created:
         stamp["createdAt"] = stamp["lastModifiedAt"]
     return stamp
+
+
+def new_task_data(content: dict[str, Any], created: datetime) -> dict[str, Any]:
+    """What a new task stores besides its keys: its content, timestamps, not archived."""
+    return {**content, **_timestamps(created=True, now=created), "archived": False}
 
 
 def to_task(stored: dict[str, Any]) -> TaskOut:
@@ -50,7 +56,7 @@ def to_task(stored: dict[str, Any]) -> TaskOut:
 
 def create_task(account_id: str, task: TaskIn, task_id: str | None = None) -> TaskOut:
     task_id = task_id or ids.new_id()
-    data = {**_content(task), **_timestamps(created=True), "archived": False}
+    data = new_task_data(task_content(task), clock.now())
     try:
         stored = TASKS.put_new(account_id, task_id, data)
     except dynamo.ConditionFailed as exc:
@@ -71,7 +77,7 @@ def _require(account_id: str, task_id: str) -> dict[str, Any]:
 
 def replace_task(account_id: str, task_id: str, task: TaskIn) -> TaskOut:
     """PUT: the task's content becomes the body (fields left out return to their defaults)."""
-    content = _content(task)
+    content = task_content(task)
     fields: dict[str, Any] = {name: content.get(name) for name in _CONTENT_FIELDS}
     fields.update(_timestamps(created=False))
     try:

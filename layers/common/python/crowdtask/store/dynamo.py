@@ -200,18 +200,42 @@ def condition_op(pk: str, sk: str, condition: str, **expr: Any) -> dict[str, Any
     return {"ConditionCheck": op}
 
 
-def batch_put(items: Iterable[Mapping[str, Any]]) -> None:
-    """Unconditional puts in batches of 25 (unprocessed items are retried with backoff); for bulk loads."""
+_THROTTLED = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+}
+
+
+def batch_put(items: Iterable[Mapping[str, Any]], *, capacity: list[float] | None = None) -> None:
+    """Unconditional puts in batches of 25, for bulk loads.
+
+    Unprocessed items and throttled calls are retried with exponential backoff (the SDK's own
+    retries stop early under a long throttle); RuntimeError if a batch is still not through.
+    `capacity`, when given, collects the write units each call reports.
+    """
     pending_items = [{"PutRequest": {"Item": to_item(item)}} for item in items]
     for start in range(0, len(pending_items), 25):
-        pending = pending_items[start : start + 25]
-        for _attempt in _backoff():
-            response = client().batch_write_item(RequestItems={table(): pending})
-            pending = response.get("UnprocessedItems", {}).get(table(), [])
-            if not pending:
-                break
-        if pending:
-            raise RuntimeError(f"{len(pending)} items still unprocessed after retries")
+        _write_batch(pending_items[start : start + 25], capacity)
+
+
+def _write_batch(pending: list[dict[str, Any]], capacity: list[float] | None) -> None:
+    extra: dict[str, Any] = {"ReturnConsumedCapacity": "TOTAL"} if capacity is not None else {}
+    for _attempt in _backoff(attempts=10):
+        try:
+            response = client().batch_write_item(RequestItems={table(): pending}, **extra)
+        except Exception as exc:
+            if _error_code(exc) in _THROTTLED:
+                continue
+            raise
+        if capacity is not None:
+            capacity.extend(float(c.get("CapacityUnits", 0)) for c in response.get("ConsumedCapacity", []))
+        pending = response.get("UnprocessedItems", {}).get(table(), [])
+        if not pending:
+            return
+    raise RuntimeError(f"{len(pending)} items still unprocessed after retries")
 
 
 def transact(operations: list[dict[str, Any]], *, token: str | None = None) -> None:

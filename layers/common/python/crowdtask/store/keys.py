@@ -228,3 +228,48 @@ def platform_revenue(shard: int) -> tuple[str, str]:
 
 def platform_revenue_shard(result_id: str) -> int:
     return shard_of(result_id, REVENUE_SHARDS)
+
+
+# ---------------------------------------------------------------- bulk operations and task quotas
+# OP#<account>#<operation>     / OPERATION        a bulk operation: parameters and counters
+#   gsi1: OPS#<account>        / <submitted>#<op> the account's operations, newest last
+# OP#<account>#<operation>     / CHUNK#<nnnnnn>   one chunk of the operation, stored (or dead-lettered)
+# OP#<account>#<operation>     / INVALID#<nnnnnn> items refused by validation (their input and errors)
+# QUOTA#<account>              / MIN#<minute> | DAY#<day>   tasks created in that window
+#   A pool task is also listed by its campaign:
+#   gsi2: POOL#<campaign>#<nn> / <task>           tasks of a campaign (pool), sharded
+OPERATION_SK = "OPERATION"
+POOL_TASK_SHARDS = 16
+
+
+def operation(account_id: str, operation_id: str) -> tuple[str, str]:
+    return f"OP#{account_id}#{operation_id}", OPERATION_SK
+
+
+def operation_partition(account_id: str, operation_id: str) -> str:
+    return f"OP#{account_id}#{operation_id}"
+
+
+def operation_chunk(account_id: str, operation_id: str, chunk: int) -> tuple[str, str]:
+    return operation_partition(account_id, operation_id), f"CHUNK#{chunk:06d}"
+
+
+def operation_invalid(account_id: str, operation_id: str, part: int) -> tuple[str, str]:
+    return operation_partition(account_id, operation_id), f"INVALID#{part:06d}"
+
+
+def operations_of_account(account_id: str) -> str:
+    return f"OPS#{account_id}"
+
+
+def task_quota(account_id: str, window: str) -> tuple[str, str]:
+    """`window` is MIN#<yyyy-mm-ddThh:mm> or DAY#<yyyy-mm-dd>."""
+    return f"QUOTA#{account_id}", window
+
+
+def pool_tasks_partition(campaign_id: str, task_id: str) -> str:
+    return f"POOL#{campaign_id}#{shard_of(task_id, POOL_TASK_SHARDS):02d}"
+
+
+def pool_tasks_partitions(campaign_id: str) -> list[str]:
+    return [f"POOL#{campaign_id}#{n:02d}" for n in range(POOL_TASK_SHARDS)]

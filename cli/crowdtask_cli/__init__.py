@@ -1,0 +1,1 @@
+"""crowdtask's command-line client: `crowdtask upload tasks.jsonl` sends tasks in bulk and follows them."""

@@ -1,0 +1,150 @@
+"""POST of tasks, one or many, shared by /tasks and the bulk API's /api/v1/tasks (only the shapes differ)."""
+
+# No postponed annotations: Powertools reads the parameter types of the routes made here.
+from collections.abc import Callable
+from typing import Annotated, Any, cast
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from pydantic import ValidationError
+
+from crowdtask import errors
+from crowdtask.http.app import ApiApp, Reply
+from crowdtask.http.schemas import TOKEN_AUTH, responses
+from crowdtask.http.validation import field_errors
+from crowdtask.models.bulk import BulkCreateOut, OperationOut
+from crowdtask.models.tasks import TaskIn, TaskOut
+
+UPLOAD_DESCRIPTION = (
+    "One task (a JSON object) or many (a JSON array). A task is a task in either task form, or a task of "
+    "the bulk API: `pool_id` (a campaign), `input_values` (they fill the campaign's `taskTemplate`) and "
+    "`overlap`. Synchronously at most 5,000 tasks a request; asynchronously (async_mode=true) up to "
+    "100,000 (and the body limit), answered with an operation at once. The account's quota is 100,000 "
+    "tasks a minute and 2,000,000 a day: a request over it is refused whole (429, Retry-After), and the "
+    "X-Task-Quota-* headers say what is left."
+)
+TaskBody = Annotated[dict[str, Any] | list[Any], Body(description=UPLOAD_DESCRIPTION)]
+AsyncMode = Annotated[
+    bool, Query(description="true: answer at once with an operation that stores the tasks in the background")
+]
+AllowDefaults = Annotated[
+    bool, Query(description="true: tasks without `overlap` take the campaign's `results`")
+]
+SkipInvalid = Annotated[
+    bool,
+    Query(
+        description="true: create the valid tasks and report the others; false: any invalid task stops all"
+    ),
+]
+OpenPool = Annotated[
+    bool, Query(description="true: publish (or continue) the tasks' campaigns once the tasks are stored")
+]
+OperationId = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="a UUID (RFC 4122) for the operation: sending it again creates nothing more",
+    ),
+]
+TaskReply = Callable[[ApiApp, TaskOut, dict[str, str]], Reply]
+
+
+def _params(
+    async_mode: bool, allow_defaults: bool, skip: bool, open_pool: bool, operation_id: str | None
+) -> Any:
+    from crowdtask.services.bulk import BulkParams
+
+    return BulkParams(
+        async_mode=async_mode,
+        allow_defaults=allow_defaults,
+        skip_invalid_items=skip,
+        open_pool=open_pool,
+        operation_id=operation_id,
+    )
+
+
+def upload_routes(
+    app: ApiApp,
+    path: str,
+    *,
+    operation_id: str,
+    tags: list[str],
+    task_reply: TaskReply,
+    operations_path: str,
+) -> None:
+    """POST `path`: one task or an array of tasks, in the bulk API's modes; `task_reply` shows one task."""
+
+    def upload(
+        body: TaskBody,
+        async_mode: AsyncMode = False,
+        allow_defaults: AllowDefaults = False,
+        skip_invalid_items: SkipInvalid = False,
+        open_pool: OpenPool = False,
+        operation_id: OperationId = None,
+    ) -> Reply:
+        from crowdtask.services import bulk
+
+        account_id = app.requester().account_id
+        params = _params(async_mode, allow_defaults, skip_invalid_items, open_pool, operation_id)
+        is_pool_task = isinstance(body, dict) and ("pool_id" in body or "input_values" in body)
+        if isinstance(body, dict) and not is_pool_task and not async_mode:
+            task, headers = create_one(account_id, body)
+            return task_reply(app, task, headers)
+        items = body if isinstance(body, list) else [body]
+        if async_mode:
+            operation, reservation = bulk.submit(account_id, items, params)
+            headers = {"Location": f"{operations_path}/{operation.id}"}
+            if reservation is not None:
+                headers.update(reservation.headers())
+            return app.reply(operation, status=202, headers=headers)
+        if isinstance(body, dict):  # one pool task: answered as the task itself
+            from crowdtask.services import tasks
+
+            try:
+                created, reservation = bulk.create_now(account_id, items, params)
+            except bulk.BulkRefused as refused:
+                problems = refused.validation_errors["0"]
+                raise errors.ValidationFailed([{"field": f, **p} for f, p in problems.items()]) from None
+            task = tasks.get_task(account_id, created.items["0"].id)
+            return task_reply(app, task, reservation.headers())
+        created, reservation = bulk.create_now(account_id, items, params)
+        return app.reply(created, status=201, headers=reservation.headers())
+
+    app.post(
+        path,
+        summary="Create one Task or many",
+        description=UPLOAD_DESCRIPTION,
+        tags=tags,
+        security=TOKEN_AUTH,
+        operation_id=operation_id,
+        responses={
+            **responses(
+                None,
+                "one task sent: the task; an array: created tasks and refused items by index",
+                401,
+                403,
+                409,
+                429,
+                status=201,
+            ),
+            201: {
+                "description": "one task sent: the task; an array: created tasks and refused items by index",
+                "content": {"application/json": {"model": TaskOut | BulkCreateOut}},
+            },
+            202: {
+                "description": "async_mode=true: the operation that stores the tasks",
+                "content": {"application/json": {"model": OperationOut}},
+            },
+        },
+    )(upload)
+
+
+def create_one(account_id: str, body: dict[str, Any]) -> tuple[TaskOut, dict[str, str]]:
+    """One task of either task form, counted against the quota like any other; the quota headers."""
+    from crowdtask.services import quotas, tasks
+
+    try:
+        task = TaskIn.model_validate(body)
+    except ValidationError as exc:
+        raise errors.ValidationFailed(field_errors(cast("list[dict[str, Any]]", exc.errors()))) from None
+    reservation = quotas.reserve(account_id, 1)
+    return tasks.create_task(account_id, task), reservation.headers()

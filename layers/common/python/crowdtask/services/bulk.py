@@ -1,0 +1,625 @@
+"""Bulk task creation: validate an array of tasks, then store it at once or through the bulk queue.
+
+An item is a task in either task form, or a task of the bulk API: `pool_id` (a campaign),
+`input_values` that fill the campaign's `taskTemplate`, and `overlap`. Every item is
+validated when the request arrives, so the reply (or the operation) says at once which
+items are refused and why, by index and field.
+
+Synchronous requests (up to SYNC_LIMIT items) store the tasks before answering. Asynchronous
+ones answer with an operation and travel in chunks, as many tasks per SQS message as fit,
+to the bulk worker. Task ids are derived from the operation and the item's index, and the
+tasks of one operation carry its submission time, so a chunk delivered twice writes the same
+items again and never adds any; the chunk is counted into the operation once (store/operations).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from pydantic import ValidationError
+
+from crowdtask import clock, errors, ids
+from crowdtask.http.validation import field_errors
+from crowdtask.models.bulk import BulkCreateOut, BulkTaskOut, OperationOut, PoolTaskIn
+from crowdtask.models.tasks import TaskIn
+from crowdtask.observability import logger
+from crowdtask.services import quotas, templates
+from crowdtask.services.tasks import TASKS, new_task_data, task_content
+from crowdtask.store import dynamo, keys, queues
+from crowdtask.store import operations as store
+
+MESSAGE_KIND = "tasks.create"
+SYNC_LIMIT = 5_000
+ASYNC_LIMIT = 100_000
+WRITERS = 8  # parallel BatchWriteItem calls per chunk
+# A request that has not put all of its chunks on the queue after this long died half way: it is
+# shown as FAIL until the same request (same operation_id) is sent again, which resumes it.
+QUEUEING_GRACE = timedelta(minutes=5)
+_POOL = ThreadPoolExecutor(max_workers=WRITERS)
+_DEFAULTS: dict[str, Any] = {}
+_INVALID_PART_BYTES = 300_000  # refused items are stored in parts below DynamoDB's 400 KB item limit
+
+
+@dataclass(frozen=True)
+class BulkParams:
+    async_mode: bool = False
+    allow_defaults: bool = False
+    skip_invalid_items: bool = False
+    open_pool: bool = False
+    operation_id: str | None = None
+
+    def stored(self) -> dict[str, bool]:
+        return {
+            "allow_defaults": self.allow_defaults,
+            "skip_invalid_items": self.skip_invalid_items,
+            "open_pool": self.open_pool,
+            "async_mode": self.async_mode,
+        }
+
+
+@dataclass
+class Prepared:
+    """The request's items after validation: what to store by index, and what was refused."""
+
+    total: int
+    valid: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    invalid: dict[int, dict[str, dict[str, str]]] = field(default_factory=dict)
+    pools: set[str] = field(default_factory=set)
+
+
+class BulkRefused(errors.ValidationFailed):
+    """Nothing was created: the refused items by index, in the bulk API's `validation_errors` form."""
+
+    def __init__(self, invalid: dict[int, dict[str, dict[str, str]]]):
+        listed = [
+            {"field": f"[{index}].{name}" if name != "task" else f"[{index}]", **problem}
+            for index, problems in sorted(invalid.items())
+            for name, problem in problems.items()
+        ]
+        super().__init__(listed[:1000])
+        self.description = (
+            f"{len(invalid)} of the tasks are not valid, so none was created "
+            "(send skip_invalid_items=true to create the valid ones)."
+        )
+        self.validation_errors = {str(i): p for i, p in sorted(invalid.items())}
+
+
+# ---------------------------------------------------------------- validation
+def _problems(exc: ValidationError) -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, str]] = {}
+    for problem in field_errors(cast("list[dict[str, Any]]", exc.errors())):
+        found.setdefault(problem["field"], {"code": problem["code"], "message": problem["message"]})
+    return found
+
+
+def _problems_of(refusal: errors.ValidationFailed) -> dict[str, dict[str, str]]:
+    return {p["field"]: {"code": p["code"], "message": p["message"]} for p in refusal.errors}
+
+
+class _Campaigns:
+    """The campaigns items name, read once per request."""
+
+    def __init__(self, account_id: str):
+        self.account_id = account_id
+        self._found: dict[str, dict[str, Any] | None] = {}
+
+    def get(self, campaign_id: str) -> dict[str, Any] | None:
+        if campaign_id not in self._found:
+            from crowdtask.services.campaigns import CAMPAIGNS
+
+            self._found[campaign_id] = CAMPAIGNS.get(self.account_id, campaign_id)
+        return self._found[campaign_id]
+
+
+class _Refused(Exception):
+    def __init__(self, problems: dict[str, dict[str, str]]):
+        super().__init__("refused")
+        self.problems = problems
+
+
+def _refuse(field_name: str, code: str, message: str) -> _Refused:
+    return _Refused({field_name: {"code": code, "message": message}})
+
+
+def _pool_campaign(item: PoolTaskIn, campaigns: _Campaigns) -> dict[str, Any]:
+    campaign = campaigns.get(item.pool_id)
+    if campaign is None:
+        raise _refuse("pool_id", "DOES_NOT_EXIST", f"no campaign {item.pool_id} in your account")
+    state = campaign.get("state", "unpublished")
+    if state in {"finished", "cancelled"} or campaign.get("archived"):
+        why = "archived" if campaign.get("archived") else state
+        raise _refuse("pool_id", "INVALID_STATE", f"campaign {item.pool_id} is {why}: it takes no tasks")
+    return campaign
+
+
+def _pool_task(raw: dict[str, Any], params: BulkParams, campaigns: _Campaigns) -> dict[str, Any]:
+    """The stored content of a bulk-API task: the campaign's template filled from its input values."""
+    try:
+        item = PoolTaskIn.model_validate(raw)
+    except ValidationError as exc:
+        raise _Refused(_problems(exc)) from None
+    campaign = _pool_campaign(item, campaigns)
+    overlap = item.overlap
+    if overlap is None:
+        if not params.allow_defaults:
+            raise _refuse(
+                "overlap",
+                "VALUE_REQUIRED",
+                "Value must be present and not equal to null (or send allow_defaults=true)",
+            )
+        overlap = int(campaign.get("results", 1))
+    template = dynamo.plain_numbers(campaign.get("taskTemplate")) or {}
+    try:
+        rendered = templates.render(template, item.input_values)
+    except errors.ValidationFailed as refusal:
+        raise _Refused(_problems_of(refusal)) from None
+    if isinstance(rendered.get("task"), dict):  # a task-JSON template: the name lives inside `task`
+        rendered["task"].setdefault("name", campaign.get("title") or campaign.get("name"))
+    else:
+        rendered.setdefault("name", campaign.get("title") or campaign.get("name"))
+    try:
+        task = TaskIn.model_validate(rendered)
+    except ValidationError as exc:
+        raise _Refused({f"taskTemplate.{k}": v for k, v in _problems(exc).items()}) from None
+    content = task_content(task)
+    content.update(item.model_dump(mode="json", exclude_none=True, exclude={"overlap"}))
+    content["overlap"] = overlap
+    return content
+
+
+def _plain_task(raw: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return task_content(TaskIn.model_validate(raw))
+    except ValidationError as exc:
+        raise _Refused(_problems(exc)) from None
+
+
+def prepare(account_id: str, raw_items: list[Any], params: BulkParams) -> Prepared:
+    """Validate every item; an item's problems are keyed by field, as the bulk API reports them."""
+    prepared = Prepared(total=len(raw_items))
+    campaigns = _Campaigns(account_id)
+    for index, raw in enumerate(raw_items):
+        try:
+            if not isinstance(raw, dict):
+                raise _refuse("task", "INVALID_VALUE", "a task is a JSON object")
+            is_pool_task = "pool_id" in raw or "input_values" in raw
+            content = _pool_task(raw, params, campaigns) if is_pool_task else _plain_task(raw)
+        except _Refused as refused:
+            prepared.invalid[index] = refused.problems
+            continue
+        prepared.valid.append((index, content))
+        if "pool_id" in content:
+            prepared.pools.add(content["pool_id"])
+    return prepared
+
+
+def check_size(raw_items: list[Any], params: BulkParams) -> None:
+    if not raw_items:
+        raise errors.ValidationFailed.one("body", "send at least one task", "VALUE_REQUIRED")
+    limit = ASYNC_LIMIT if params.async_mode else SYNC_LIMIT
+    if len(raw_items) > limit:
+        advice = "use async_mode=true" if not params.async_mode else "split the upload"
+        raise errors.ValidationFailed.one(
+            "body", f"{len(raw_items)} tasks; at most {limit} per request in this mode ({advice})", "TOO_LONG"
+        )
+
+
+def check_operation_id(operation_id: str | None) -> str | None:
+    if operation_id is None:
+        return None
+    try:
+        return str(uuid.UUID(operation_id.strip()))
+    except ValueError:
+        raise errors.ValidationFailed.one(
+            "operation_id", "must be a UUID as RFC 4122 defines it", "INVALID_VALUE"
+        ) from None
+
+
+# ---------------------------------------------------------------- stored form
+def _defaults() -> dict[str, Any]:
+    """A task's content when nothing is set but its name: what a message can leave out."""
+    if not _DEFAULTS:
+        _DEFAULTS.update(task_content(TaskIn(name="-")))
+        _DEFAULTS.pop("name")
+    return _DEFAULTS
+
+
+def compact(content: dict[str, Any]) -> dict[str, Any]:
+    defaults = _defaults()
+    return {k: v for k, v in content.items() if k not in defaults or defaults[k] != v}
+
+
+def expand(compacted: dict[str, Any]) -> dict[str, Any]:
+    return {**_defaults(), **compacted}
+
+
+def task_records(
+    account_id: str,
+    entries: list[tuple[str, dict[str, Any]]],
+    created: datetime,
+    operation_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """The stored items of new tasks (id, content); pool tasks are also listed by their campaign."""
+    records = []
+    for task_id, content in entries:
+        data = new_task_data(content, created)
+        if operation_id:
+            data["operation_id"] = operation_id
+        if "pool_id" in content:
+            data["gsi2pk"] = keys.pool_tasks_partition(content["pool_id"], task_id)
+            data["gsi2sk"] = task_id
+        records.append(TASKS.item(account_id, task_id, data))
+    return records
+
+
+def write_tasks(records: list[dict[str, Any]], capacity: list[float] | None = None) -> None:
+    """BatchWriteItem in 25s, WRITERS calls at a time."""
+    batches = [records[n : n + 25] for n in range(0, len(records), 25)]
+    if WRITERS <= 1:
+        for batch in batches:
+            dynamo.batch_put(batch, capacity=capacity)
+        return
+    for _ in _POOL.map(lambda batch: dynamo.batch_put(batch, capacity=capacity), batches):
+        pass
+
+
+def _bulk_out(record: dict[str, Any]) -> BulkTaskOut:
+    return BulkTaskOut(
+        id=record["sk"],
+        pool_id=record.get("pool_id"),
+        input_values=dynamo.plain_numbers(record.get("input_values")),
+        overlap=record.get("overlap"),
+        name=record.get("name"),
+        created=record["createdAt"],
+    )
+
+
+# ---------------------------------------------------------------- synchronous
+def create_now(
+    account_id: str, raw_items: list[Any], params: BulkParams
+) -> tuple[BulkCreateOut, quotas.Reservation]:
+    check_size(raw_items, params)
+    prepared = prepare(account_id, raw_items, params)
+    if prepared.invalid and not params.skip_invalid_items:
+        raise BulkRefused(prepared.invalid)
+    reservation = quotas.reserve(account_id, len(prepared.valid))
+    created = clock.now()
+    base = ids.new_id()
+    entries = [(ids.derived_id(base, index), content) for index, content in prepared.valid]
+    records = task_records(account_id, entries, created)
+    try:
+        write_tasks(records)
+    except Exception:
+        logger.exception("bulk write failed")
+        raise
+    after_pool_tasks(account_id, prepared.pools, params.open_pool)
+    reply = BulkCreateOut(
+        items={str(index): _bulk_out(r) for (index, _), r in zip(prepared.valid, records, strict=True)},
+        validation_errors={str(i): p for i, p in sorted(prepared.invalid.items())}
+        if prepared.invalid
+        else None,
+    )
+    return reply, reservation
+
+
+def after_pool_tasks(account_id: str, pools: set[str], open_pool: bool) -> list[str]:
+    """New tasks reached their campaigns: open the campaigns if asked. Returns what could not be opened."""
+    if not open_pool:
+        return []
+    from crowdtask.services import campaigns
+
+    problems = []
+    for campaign_id in sorted(pools):
+        try:
+            state = campaigns.require_campaign(account_id, campaign_id, consistent=True).get("state")
+            if state == "unpublished":
+                campaigns.publish(account_id, campaign_id)
+            elif state == "paused":
+                campaigns.resume(account_id, campaign_id)
+        except errors.CrowdtaskError as refused:
+            problems.append(f"campaign {campaign_id}: {refused.description}")
+    return problems
+
+
+# ---------------------------------------------------------------- asynchronous: the API's side
+def _digest(raw_items: list[Any], params: BulkParams) -> str:
+    text = json.dumps([raw_items, params.stored()], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def chunk_messages(
+    account_id: str,
+    operation_id: str,
+    base_id: str,
+    created_precise: str,
+    valid: list[tuple[int, dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    """Queue messages carrying as many items as fit under the SQS size limit, in index order."""
+    head = {
+        "kind": MESSAGE_KIND,
+        "account_id": account_id,
+        "operation_id": operation_id,
+        "base_id": base_id,
+        "created": created_precise,
+        "chunk": 999999,
+        "items": [],
+    }
+    base_size = queues.message_size(head) + 16
+    messages: list[dict[str, Any]] = []
+    current: list[list[Any]] = []
+    size = base_size
+    for index, content in valid:
+        entry = [index, compact(content)]
+        entry_size = queues.message_size({"e": entry}) - 5
+        if entry_size + base_size > queues.MAX_MESSAGE_BYTES:
+            raise errors.ValidationFailed.one(f"[{index}]", "the task is larger than 250 KB", "TOO_LONG")
+        if current and size + entry_size > queues.MAX_MESSAGE_BYTES:
+            messages.append({**head, "chunk": len(messages), "items": current})
+            current, size = [], base_size
+        current.append(entry)
+        size += entry_size + 1
+    if current:
+        messages.append({**head, "chunk": len(messages), "items": current})
+    return messages
+
+
+def _invalid_parts(
+    raw_items: list[Any], invalid: dict[int, dict[str, dict[str, str]]]
+) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    current: list[dict[str, Any]] = []
+    size = 0
+    for index, problems in sorted(invalid.items()):
+        entry = {"index": index, "input": raw_items[index], "errors": problems}
+        entry_size = len(json.dumps(entry, default=str))
+        if entry_size > _INVALID_PART_BYTES:
+            entry["input"] = None  # too large to keep: the errors still say what is wrong
+            entry_size = len(json.dumps(entry, default=str))
+        if current and size + entry_size > _INVALID_PART_BYTES:
+            parts.append({"entries_json": json.dumps(current, default=str)})
+            current, size = [], 0
+        current.append(entry)
+        size += entry_size
+    if current:
+        parts.append({"entries_json": json.dumps(current, default=str)})
+    return parts
+
+
+def submit(
+    account_id: str, raw_items: list[Any], params: BulkParams
+) -> tuple[OperationOut, quotas.Reservation | None]:
+    """Start an asynchronous upload; with an operation_id already used, the same operation again."""
+    check_size(raw_items, params)
+    operation_id = check_operation_id(params.operation_id) or str(uuid.uuid4())
+    digest = _digest(raw_items, params)
+    existing = store.get(account_id, operation_id, consistent=True)
+    if existing is not None:
+        return _again(account_id, existing, raw_items, params, digest), None
+    prepared = prepare(account_id, raw_items, params)
+    refuse_all = bool(prepared.invalid) and not params.skip_invalid_items
+    to_store = [] if refuse_all else prepared.valid
+    reservation = quotas.reserve(account_id, len(to_store))
+    now = clock.now()
+    base_id = ids.new_id()
+    messages = chunk_messages(account_id, operation_id, base_id, clock.iso_precise(now), to_store)
+    failed = prepared.total if refuse_all else len(prepared.invalid)
+    item = store.operation_item(
+        account_id,
+        operation_id,
+        clock.iso_precise(now),
+        {
+            "account_id": account_id,
+            "operation_id": operation_id,
+            "base_id": base_id,
+            "digest": digest,
+            "parameters": params.stored(),
+            "submitted": clock.iso(now),
+            "submitted_precise": clock.iso_precise(now),
+            "total_count": prepared.total,
+            "valid_count": len(prepared.valid),
+            "not_valid_count": len(prepared.invalid),
+            "to_store_count": len(to_store),
+            "success_count": 0,
+            "failed_count": failed,
+            "chunk_count": len(messages),
+            "chunks_done": 0,
+            "pools": sorted(prepared.pools),
+            "refused_all": refuse_all,
+        },
+    )
+    if not messages:  # nothing to queue: the operation ends as it starts
+        item.update(
+            final_status="FAIL" if refuse_all else "SUCCESS",
+            finished=item["submitted"],
+            started=item["submitted"],
+            queued_at=item["submitted"],
+        )
+    if not store.put_new(item):  # the same operation_id, sent twice at the same moment: one wins
+        reservation.give_back()
+        winner = store.get(account_id, operation_id, consistent=True)
+        assert winner is not None
+        return _again(account_id, winner, raw_items, params, digest), None
+    if prepared.invalid:
+        store.put_invalid(account_id, operation_id, _invalid_parts(raw_items, prepared.invalid))
+    _queue(account_id, operation_id, messages)
+    if not messages:
+        _ended(item)
+    return to_operation(store.get(account_id, operation_id, consistent=True) or item), reservation
+
+
+def _queue(account_id: str, operation_id: str, messages: list[dict[str, Any]]) -> None:
+    queues.send_bulk(messages)
+    if messages:
+        store.mark_queued(account_id, operation_id, clock.iso(clock.now()))
+
+
+def _again(
+    account_id: str, existing: dict[str, Any], raw_items: list[Any], params: BulkParams, digest: str
+) -> OperationOut:
+    """The same operation_id again: the same operation; it resumes queueing if the first try died."""
+    if existing.get("digest") != digest:
+        raise errors.Conflict(
+            f"operation_id {existing['operation_id']} belongs to another upload (other tasks or parameters); "
+            "use a new operation_id for new tasks."
+        )
+    if not existing.get("queued_at"):
+        prepared = prepare(account_id, raw_items, params)
+        to_store = [] if existing.get("refused_all") else prepared.valid
+        messages = chunk_messages(
+            account_id, existing["operation_id"], existing["base_id"], existing["submitted_precise"], to_store
+        )
+        _queue(account_id, existing["operation_id"], messages)
+        existing = store.get(account_id, existing["operation_id"], consistent=True) or existing
+    return to_operation(existing)
+
+
+# ---------------------------------------------------------------- asynchronous: the bulk worker's side
+def _ranges(indexes: list[int]) -> list[list[int]]:
+    """[0, 1, 2, 5, 6] -> [[0, 3], [5, 7]] (half-open): a chunk's indexes, stored small."""
+    found: list[list[int]] = []
+    for index in indexes:
+        if found and found[-1][1] == index:
+            found[-1][1] += 1
+        else:
+            found.append([index, index + 1])
+    return found
+
+
+def store_chunk(message: dict[str, Any], capacity: list[float] | None = None) -> None:
+    """Store one chunk of an operation (a bulk queue message of kind `tasks.create`); safe to run again."""
+    account_id, operation_id, chunk = message["account_id"], message["operation_id"], int(message["chunk"])
+    if store.chunk_done(account_id, operation_id, chunk):
+        return  # a redelivery of a chunk already stored and counted
+    if store.get(account_id, operation_id) is None:
+        raise store.OperationGone(f"chunk {chunk} names operation {operation_id}, which does not exist")
+    created = datetime.fromisoformat(message["created"])
+    entries = [
+        (ids.derived_id(message["base_id"], int(index)), expand(content))
+        for index, content in message["items"]
+    ]
+    write_tasks(task_records(account_id, entries, created, operation_id), capacity)
+    indexes = [int(index) for index, _ in message["items"]]
+    counted = store.count_chunk(
+        account_id,
+        operation_id,
+        chunk,
+        {"ranges": _ranges(indexes), "stored": len(indexes)},
+        success=len(indexes),
+        failed=0,
+        now_iso=clock.iso(clock.now()),
+    )
+    if counted:
+        _maybe_finish(account_id, operation_id)
+
+
+def dead_chunk(message: dict[str, Any]) -> None:
+    """A chunk the bulk worker kept failing on reached the dead-letter queue: its tasks count as failed."""
+    account_id, operation_id, chunk = message["account_id"], message["operation_id"], int(message["chunk"])
+    indexes = [int(index) for index, _ in message["items"]]
+    record = {
+        "ranges": _ranges(indexes),
+        "stored": 0,
+        "dead_json": json.dumps([[index, content] for index, content in message["items"]], default=str),
+    }
+    try:
+        counted = store.count_chunk(
+            account_id,
+            operation_id,
+            chunk,
+            record,
+            success=0,
+            failed=len(indexes),
+            now_iso=clock.iso(clock.now()),
+        )
+    except store.OperationGone:
+        logger.error(
+            "dead-lettered chunk of an unknown operation; dropped", extra={"operation": operation_id}
+        )
+        return
+    if counted:
+        logger.warning("bulk chunk dead-lettered", extra={"operation": operation_id, "chunk": chunk})
+        _maybe_finish(account_id, operation_id)
+
+
+def _maybe_finish(account_id: str, operation_id: str) -> None:
+    item = store.get(account_id, operation_id, consistent=True)
+    if item is None or item.get("final_status"):
+        return
+    if int(item.get("chunks_done", 0)) < int(item.get("chunk_count", 0)):
+        return
+    # Refused items were skipped as asked; a valid task that could not be stored fails the operation.
+    status = "FAIL" if _store_failures(item) > 0 else "SUCCESS"
+    if store.finish(account_id, operation_id, status, clock.iso(clock.now())):
+        item = store.get(account_id, operation_id, consistent=True) or item
+        _ended(item)
+
+
+def _store_failures(item: dict[str, Any]) -> int:
+    """Valid tasks that could not be stored (dead-lettered chunks)."""
+    return int(item.get("failed_count", 0)) - int(item.get("not_valid_count", 0))
+
+
+def _ended(item: dict[str, Any]) -> None:
+    from crowdtask.store import events
+
+    account_id, operation_id = item["account_id"], item["operation_id"]
+    problems = after_pool_tasks(
+        account_id,
+        set(item.get("pools", [])),
+        bool(item["parameters"].get("open_pool")) and not item.get("refused_all"),
+    )
+    if problems:
+        store.note_open_pool_errors(account_id, operation_id, problems)
+    events.publish(
+        "operation.finished",
+        {
+            "accountId": account_id,
+            "operationId": operation_id,
+            "status": item.get("final_status"),
+            "successCount": int(item.get("success_count", 0)),
+            "failedCount": int(item.get("failed_count", 0)),
+        },
+    )
+
+
+# ---------------------------------------------------------------- reading
+def status_of(item: dict[str, Any], now: datetime | None = None) -> str:
+    if item.get("final_status"):
+        return str(item["final_status"])
+    if not item.get("queued_at"):
+        submitted = datetime.fromisoformat(item["submitted_precise"])
+        if (now or clock.now()) - submitted > QUEUEING_GRACE:
+            return "FAIL"  # the request died before its chunks were queued; sending it again resumes it
+    return "RUNNING" if int(item.get("chunks_done", 0)) else "PENDING"
+
+
+def to_operation(item: dict[str, Any]) -> OperationOut:
+    to_store = int(item.get("to_store_count", 0))
+    handled = int(item.get("success_count", 0)) + _store_failures(item) if not item.get("refused_all") else 0
+    progress = 100 if item.get("final_status") else (int(100 * handled / to_store) if to_store else 0)
+    return OperationOut.model_validate(
+        {
+            "id": item["operation_id"],
+            "status": status_of(item),
+            "submitted": item["submitted"],
+            "started": item.get("started"),
+            "finished": item.get("finished"),
+            "progress": min(progress, 100),
+            "parameters": item["parameters"],
+            "details": {
+                "total_count": int(item["total_count"]),
+                "valid_count": int(item["valid_count"]),
+                "not_valid_count": int(item["not_valid_count"]),
+                "success_count": int(item.get("success_count", 0)),
+                "failed_count": int(item.get("failed_count", 0)),
+            },
+            "pools": list(item.get("pools", [])),
+            "openPoolErrors": item.get("open_pool_errors"),
+        }
+    )

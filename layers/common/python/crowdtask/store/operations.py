@@ -1,0 +1,156 @@
+"""Bulk operations: the operation item, the record of each chunk, and counters that never lose an update.
+
+A chunk is counted into its operation in the same transaction that records it, and the record
+is put only if absent: a redelivered chunk, or two workers racing on one, count it once.
+The operation ends exactly once: the update that marks it finished is conditioned on every
+chunk being counted and on its not being finished yet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crowdtask.store import dynamo, keys
+
+
+class OperationGone(LookupError):
+    """A chunk names an operation that is not there (never created, or a stray message)."""
+
+
+def put_new(item: dict[str, Any]) -> bool:
+    """Store a new operation; False when one with this id exists already (the caller reads it)."""
+    try:
+        dynamo.put(item, condition="attribute_not_exists(pk)")
+    except dynamo.ConditionFailed:
+        return False
+    return True
+
+
+def operation_item(
+    account_id: str, operation_id: str, submitted_precise: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    pk, sk = keys.operation(account_id, operation_id)
+    return {
+        "pk": pk,
+        "sk": sk,
+        "type": "operation",
+        "gsi1pk": keys.operations_of_account(account_id),
+        "gsi1sk": f"{submitted_precise}#{operation_id}",
+        **data,
+    }
+
+
+def get(account_id: str, operation_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
+    if not operation_id or len(operation_id) > 64:
+        return None
+    return dynamo.get(*keys.operation(account_id, operation_id), consistent=consistent)
+
+
+def mark_queued(account_id: str, operation_id: str, now_iso: str) -> None:
+    """Every chunk is on the queue: the operation no longer needs the client to send it again."""
+    dynamo.update(
+        *keys.operation(account_id, operation_id),
+        "SET queued_at = if_not_exists(queued_at, :now)",
+        condition="attribute_exists(pk)",
+        vals={":now": now_iso},
+    )
+
+
+def put_invalid(account_id: str, operation_id: str, parts: list[dict[str, Any]]) -> None:
+    """The refused items, in parts small enough for one item each."""
+    pk = keys.operation_partition(account_id, operation_id)
+    dynamo.batch_put(
+        {"pk": pk, "sk": keys.operation_invalid(account_id, operation_id, n)[1], "type": "op-invalid", **part}
+        for n, part in enumerate(parts)
+    )
+
+
+def chunk_done(account_id: str, operation_id: str, chunk: int) -> bool:
+    return dynamo.get(*keys.operation_chunk(account_id, operation_id, chunk), consistent=True) is not None
+
+
+def count_chunk(
+    account_id: str,
+    operation_id: str,
+    chunk: int,
+    record: dict[str, Any],
+    *,
+    success: int,
+    failed: int,
+    now_iso: str,
+) -> bool:
+    """Record one chunk and add its counts to the operation; False if it was counted before."""
+    pk, sk = keys.operation_chunk(account_id, operation_id, chunk)
+    try:
+        dynamo.transact(
+            [
+                dynamo.put_op({"pk": pk, "sk": sk, "type": "op-chunk", **record}, "attribute_not_exists(pk)"),
+                dynamo.update_op(
+                    *keys.operation(account_id, operation_id),
+                    "ADD success_count :s, failed_count :f, chunks_done :one "
+                    "SET started = if_not_exists(started, :now)",
+                    "attribute_exists(pk)",
+                    vals={":s": success, ":f": failed, ":one": 1, ":now": now_iso},
+                ),
+            ]
+        )
+    except dynamo.TransactionConflict as exc:
+        if exc.reasons and exc.reasons[0] == "ConditionalCheckFailed":
+            return False
+        if len(exc.reasons) > 1 and exc.reasons[1] == "ConditionalCheckFailed":
+            raise OperationGone(f"operation {operation_id} of account {account_id} does not exist") from exc
+        raise
+    return True
+
+
+def finish(account_id: str, operation_id: str, status: str, now_iso: str) -> bool:
+    """Mark the operation ended; True for the one caller that did it."""
+    try:
+        dynamo.update(
+            *keys.operation(account_id, operation_id),
+            "SET final_status = :status, finished = :now",
+            condition="attribute_not_exists(final_status) AND chunks_done = chunk_count",
+            vals={":status": status, ":now": now_iso},
+        )
+    except dynamo.ConditionFailed:
+        return False
+    return True
+
+
+def note_open_pool_errors(account_id: str, operation_id: str, problems: list[str]) -> None:
+    dynamo.update(
+        *keys.operation(account_id, operation_id),
+        "SET open_pool_errors = :problems",
+        vals={":problems": problems},
+    )
+
+
+def records(account_id: str, operation_id: str) -> list[dict[str, Any]]:
+    """Every chunk and refusal record of the operation (not the operation itself)."""
+    found: list[dict[str, Any]] = []
+    start: dict[str, Any] | None = None
+    while True:
+        page, start = dynamo.query(
+            key_condition="pk = :pk AND sk < :op",
+            vals={":pk": keys.operation_partition(account_id, operation_id), ":op": keys.OPERATION_SK},
+            start_key=start,
+            consistent=True,
+        )
+        found.extend(page)
+        if start is None:
+            return found
+
+
+def list_of_account(
+    account_id: str, limit: int, before: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the account's operations, newest first; the cursor to pass for the next page."""
+    condition = "gsi1pk = :p"
+    vals: dict[str, Any] = {":p": keys.operations_of_account(account_id)}
+    if before:
+        condition += " AND gsi1sk < :c"
+        vals[":c"] = before
+    items, _ = dynamo.query(index="gsi1", key_condition=condition, vals=vals, forward=False, limit=limit + 1)
+    more = len(items) > limit
+    items = items[:limit]
+    return items, (items[-1]["gsi1sk"] if more and items else None)

@@ -1,0 +1,203 @@
+"""Bulk uploads, operations and the bulk API's own paths, through the handlers with the events in events/."""
+
+from __future__ import annotations
+
+import copy
+import json
+from decimal import Decimal
+
+import pytest
+
+from crowdtask.models.campaigns import CampaignIn
+from crowdtask.services import bulk, campaigns
+from tests.support.accounts import make_account
+from tests.support.context import FakeLambdaContext
+from tests.support.handlers import function_module, invoke, sample_event
+from tests.support.throughput import bulk_queue, receive_sqs_event
+
+TEMPLATE = {"name": "Is it a cat?", "components": [{"type": "Image", "url": "{{image}}"}]}
+
+
+@pytest.fixture
+def requester(aws, frozen_clock, monkeypatch):
+    monkeypatch.setattr(bulk, "WRITERS", 1)
+    return make_account(balance=10)
+
+
+@pytest.fixture
+def queue(aws):
+    with bulk_queue() as url:
+        yield url
+
+
+@pytest.fixture
+def pool(requester):
+    body = CampaignIn.model_validate(
+        {"name": "Cats", "workerPayment": Decimal("0.01"), "taskTemplate": TEMPLATE}
+    )
+    return campaigns.create_campaign(requester.id, body).id
+
+
+def _oauth(token: str) -> dict[str, str]:
+    return {"Authorization": f"OAuth {token}"}
+
+
+def _work(queue: str) -> None:
+    event = receive_sqs_event(queue)
+    reply = function_module("bulk_worker").lambda_handler(
+        copy.deepcopy(event), FakeLambdaContext("bulk_worker")
+    )
+    assert reply == {"batchItemFailures": []}
+
+
+def test_an_array_is_created_synchronously_with_quota_headers(requester):
+    reply = invoke("tasks", "tasks_create_bulk", token=requester.token)
+    assert reply.status == 201, reply.body
+    assert set(reply.body["items"]) == {"0", "1"}
+    assert "validation_errors" not in reply.body
+    assert reply.header("X-Task-Quota-Minute-Remaining") == str(100_000 - 2)
+    assert reply.header("X-Task-Quota-Day-Limit") == "2000000"
+    task = invoke(
+        "tasks", "tasks_get", token=requester.token, path_params={"id": reply.body["items"]["1"]["id"]}
+    )
+    assert (task.body["name"], task.body["task_ttl"]) == ("Rate image 2", 60)
+
+
+def test_a_refused_array_names_each_item_and_field(requester, pool):
+    body = [{"pool_id": pool, "input_values": {"image": "https://x/1.png"}, "overlap": 1}, {"pool_id": pool}]
+    reply = invoke("tasks", "tasks_create_bulk", token=requester.token, body=body, query={})
+    assert reply.status == 422
+    assert reply.body["validation_errors"]["1"]["input_values"]["code"] == "VALUE_REQUIRED"
+    assert {e["field"] for e in reply.body["errors"]} == {"[1].input_values"}
+
+
+def test_one_pool_task_is_answered_as_the_task(requester, pool):
+    body = {"pool_id": pool, "input_values": {"image": "https://x/1.png"}, "overlap": 2}
+    reply = invoke("tasks", "tasks_create", token=requester.token, body=body)
+    assert reply.status == 201, reply.body
+    assert (reply.body["pool_id"], reply.body["overlap"], reply.body["name"]) == (pool, 2, "Is it a cat?")
+    assert reply.header("Location") == f"/tasks/{reply.body['id']}"
+    bad = invoke("tasks", "tasks_create", token=requester.token, body={"pool_id": pool, "input_values": {}})
+    assert bad.status == 422
+    assert {e["field"] for e in bad.body["errors"]} == {"overlap"}
+
+
+def test_async_upload_then_operation_and_log_over_the_handlers(requester, pool, queue):
+    body = [
+        {"pool_id": pool, "input_values": {"image": f"https://x/{n}.png"}, "overlap": 1} for n in range(3)
+    ]
+    reply = invoke("tasks", "tasks_create_bulk_async", token=requester.token, body=body)
+    assert reply.status == 202, reply.body
+    operation_id = reply.body["id"]
+    assert operation_id == sample_event("tasks_create_bulk_async")["queryStringParameters"]["operation_id"]
+    assert reply.header("Location") == f"/operations/{operation_id}"
+    assert reply.body["status"] == "PENDING"
+    _work(queue)
+    params = {"id": operation_id}
+    got = invoke("operations", "operations_get", token=requester.token, path_params=params)
+    assert (got.status, got.body["status"], got.body["details"]["success_count"]) == (200, "SUCCESS", 3)
+    log = invoke(
+        "operations", "operations_log", token=requester.token, path_params=params, query={"limit": ["2"]}
+    )
+    assert [e["index"] for e in log.body["log"]] == [0, 1] and log.body["next"] == 1
+    assert log.header("Link") == f'</operations/{operation_id}/log?limit=2&after=1>; rel="next"'
+    listed = invoke("operations", "operations_list", token=requester.token)
+    assert [op["id"] for op in listed.body["operations"]] == [operation_id]
+    stranger = make_account()
+    assert invoke("operations", "operations_get", token=stranger.token, path_params=params).status == 404
+
+
+def test_the_bulk_apis_own_paths_answer_in_its_shapes(requester, pool, queue):
+    body = [
+        {"pool_id": pool, "input_values": {"image": "https://x/1.png"}, "overlap": 3},
+        {"pool_id": pool, "input_values": {"image": None}, "overlap": 3},
+    ]
+    query = {"async_mode": ["true"], "skip_invalid_items": ["true"]}
+    created = invoke("compat", "compat_tasks_create", headers=_oauth(requester.token), body=body, query=query)
+    assert created.status == 202, created.body
+    assert set(created.body) >= {"id", "type", "status", "submitted", "parameters", "details"}
+    assert created.body["parameters"] == {
+        "allow_defaults": False,
+        "skip_invalid_items": True,
+        "open_pool": False,
+        "async_mode": True,
+    }
+    _work(queue)
+    params = {"id": created.body["id"]}
+    operation = invoke("compat", "compat_operation_get", headers=_oauth(requester.token), path_params=params)
+    assert operation.body["status"] == "SUCCESS"
+    assert operation.body["details"] == {
+        "total_count": 2,
+        "valid_count": 1,
+        "not_valid_count": 1,
+        "success_count": 1,
+        "failed_count": 1,
+    }
+    log = invoke("compat", "compat_operation_log", headers=_oauth(requester.token), path_params=params)
+    assert isinstance(log.body, list) and len(log.body) == 2
+    assert [set(entry) for entry in log.body] == [{"type", "success", "input", "output"}] * 2
+    assert (log.body[0]["type"], log.body[0]["success"]) == ("TASK_CREATE", True)
+    assert (log.body[1]["type"], log.body[1]["success"]) == ("TASK_VALIDATE", False)
+    assert log.body[1]["output"]["input_values.image"]["code"] == "VALUE_REQUIRED"
+    task_id = log.body[0]["output"]["task_id"]
+    task = invoke("compat", "compat_task_get", headers=_oauth(requester.token), path_params={"id": task_id})
+    assert task.status == 200
+    assert task.body["id"] == task_id and task.body["pool_id"] == pool
+    assert (task.body["input_values"], task.body["overlap"]) == ({"image": "https://x/1.png"}, 3)
+    assert task.body["created"] == "2026-03-14T03:14:15"
+
+
+def test_a_synchronous_bulk_api_call_answers_items_and_validation_errors(requester, pool):
+    body = [
+        {"pool_id": 0 or pool, "input_values": {"image": "https://x/1.png"}, "overlap": 3},
+        {"pool_id": pool, "input_values": {}, "overlap": 3},
+    ]
+    query = {"skip_invalid_items": ["true"]}
+    reply = invoke("compat", "compat_tasks_create", headers=_oauth(requester.token), body=body, query=query)
+    assert reply.status == 201, reply.body
+    item = reply.body["items"]["0"]
+    assert set(item) >= {"id", "pool_id", "input_values", "overlap", "created"}
+    assert reply.body["validation_errors"]["1"]["input_values.image"] == {
+        "code": "VALUE_REQUIRED",
+        "message": "Value must be present and not equal to null",
+    }
+
+
+def test_over_quota_is_a_429_with_retry_after(requester):
+    from crowdtask.store import dynamo, keys
+
+    dynamo.update(*keys.account(requester.id), "SET taskQuotaPerMinute = :m", vals={":m": 1})
+    reply = invoke("tasks", "tasks_create_bulk", token=requester.token)
+    assert reply.status == 429
+    assert reply.header("Retry-After") and int(reply.header("Retry-After") or 0) >= 1
+    assert reply.body["code"] == 1029 and "per minute" in reply.body["description"]
+    one = invoke("tasks", "tasks_create", token=requester.token)
+    assert one.status == 201 and one.header("X-Task-Quota-Minute-Remaining") == "0"
+    assert invoke("tasks", "tasks_create", token=requester.token).status == 429
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"async_mode": ["maybe"]},
+        {"operation_id": ["x" * 65]},
+        {"async_mode": ["true"], "operation_id": ["12345"]},
+    ],
+)
+def test_bad_upload_parameters_are_422_naming_them(requester, query):
+    reply = invoke("tasks", "tasks_create_bulk", token=requester.token, query=query)
+    assert reply.status == 422
+    assert {e["field"] for e in reply.body["errors"]} & {"async_mode", "operation_id"}
+
+
+def test_the_worker_sample_event_of_an_unknown_operation_fails_and_its_dead_letter_is_dropped(requester):
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    worker = function_module("bulk_worker")
+    with pytest.raises(BatchProcessingError):
+        worker.lambda_handler(sample_event("bulk_worker_tasks_chunk"), FakeLambdaContext("bulk_worker"))
+    dead = worker.dead_letter_handler(sample_event("bulk_worker_dead_letter"), FakeLambdaContext("dead"))
+    assert dead == {"batchItemFailures": []}
+    assert (
+        json.loads(sample_event("bulk_worker_tasks_chunk")["Records"][0]["body"])["kind"] in worker.HANDLERS
+    )
