@@ -32,6 +32,16 @@ def main() -> int:
     results["sweep"] = sweep.measure()
     results["sweep_reads_per_due_item"] = results["sweep"]["sweep_reads_per_due_item"]
     print(f"  {results['sweep_reads_per_due_item']} items read per due result (goal <= {sweep.GOAL})")
+    print(f"bulk ingest: {100_000:,} tasks through the local stack on DynamoDB Local ...", flush=True)
+    from bench import ingest
+
+    results["ingest"] = ingest.measure()
+    for name in ingest.GOALS:
+        results[name] = results["ingest"][name]
+        print(f"  {name:42} {results[name]}  (goal {ingest.GOALS[name]})")
+    for name in ("raw_batch_write_items_per_s", "write_units_floor_per_task", "consumer_peak_memory_mb"):
+        results[name] = results["ingest"][name]
+        print(f"  {name:42} {results[name]}")
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     print(f"wrote {RESULTS.relative_to(ROOT)}")
     return 0

@@ -106,6 +106,8 @@ def lambda_environment(function: Function, moto_url: str, dynamodb_url: str) -> 
         "CROWDTASK_LOCAL": "1",
     }
     env.update(function.environment)
+    if os.environ.get("LOCAL_AWS_CALL_LOG"):  # benchmarks count the functions' AWS calls (local/aws_calls.py)
+        env["LOCAL_AWS_CALL_LOG"] = os.environ["LOCAL_AWS_CALL_LOG"]
     return env
 
 

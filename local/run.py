@@ -233,6 +233,9 @@ class Runner:
     def _start_pollers(self, stack: Stack, queue_urls: dict[str, str]) -> None:
         assert self.moto is not None
         moto_url = self.moto.url
+        from local import aws_calls
+
+        call_log = aws_calls.start("runner")
         for function in stack.functions.values():
             for source in function.sqs:
                 if not source.enabled:
@@ -243,7 +246,7 @@ class Runner:
                     stack.queues[source.queue],
                     queue_urls[source.queue],
                     self.pools[function.logical_id],
-                    lambda: boto_client("sqs", moto_url),
+                    lambda: aws_calls.attach_client(call_log, boto_client("sqs", moto_url)),
                     self.stop,
                 )
                 poller.start()

@@ -167,6 +167,21 @@ def _error(exc: BaseException, request_id: str) -> dict[str, Any]:
     }
 
 
+def _call_log() -> Any:
+    """Benchmarks only (LOCAL_AWS_CALL_LOG set): count this function's AWS calls with botocore hooks."""
+    if not os.environ.get("LOCAL_AWS_CALL_LOG"):
+        return None
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "_local_aws_calls", os.path.join(os.path.dirname(__file__), "aws_calls.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.start(os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or "function")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--in-fd", type=int, required=True)
@@ -186,6 +201,7 @@ def main() -> None:
     os.chdir(args.code_dir)
     request_filter = _configure_logging()
 
+    call_log = _call_log()
     started = time.monotonic()
     handler, init_error = _load_handler(args.handler)
     _send(
@@ -244,6 +260,8 @@ def main() -> None:
         )
         sys.stdout.flush()
         sys.stderr.flush()
+        if call_log is not None:
+            call_log.invoked()
         _send(args.out_fd, reply)
 
 

@@ -113,7 +113,11 @@ class _Campaigns:
         if campaign_id not in self._found:
             from crowdtask.services.campaigns import CAMPAIGNS
 
-            self._found[campaign_id] = CAMPAIGNS.get(self.account_id, campaign_id)
+            campaign = CAMPAIGNS.get(self.account_id, campaign_id)
+            if campaign is not None:  # the template in plain JSON, once per request rather than per task
+                campaign["taskTemplate"] = dynamo.plain_numbers(campaign.get("taskTemplate")) or {}
+                campaign["placeholders"] = templates.placeholders(campaign["taskTemplate"])
+            self._found[campaign_id] = campaign
         return self._found[campaign_id]
 
 
@@ -154,9 +158,8 @@ def _pool_task(raw: dict[str, Any], params: BulkParams, campaigns: _Campaigns) -
                 "Value must be present and not equal to null (or send allow_defaults=true)",
             )
         overlap = int(campaign.get("results", 1))
-    template = dynamo.plain_numbers(campaign.get("taskTemplate")) or {}
     try:
-        rendered = templates.render(template, item.input_values)
+        rendered = templates.render(campaign["taskTemplate"], item.input_values, campaign["placeholders"])
     except errors.ValidationFailed as refusal:
         raise _Refused(_problems_of(refusal)) from None
     if isinstance(rendered.get("task"), dict):  # a task-JSON template: the name lives inside `task`
