@@ -212,4 +212,4 @@ def test_scheduled_sweep_runs_on_demand(api: RunningStack):
     by_function = {r["function"]: r for r in ran}
     assert by_function["MaintenanceFunction"]["ok"] and by_function["CampaignSchedulerFunction"]["ok"]
     assert set(by_function["MaintenanceFunction"]["result"]) == {"token", "login"}
-    assert set(by_function["CampaignSchedulerFunction"]["result"]) == {"start", "end", "locks"}
+    assert set(by_function["CampaignSchedulerFunction"]["result"]) == {"start", "end", "locks", "pool-close"}

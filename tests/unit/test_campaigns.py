@@ -199,7 +199,7 @@ def test_durations_and_dates_are_normalised():
 
 def test_start_and_end_dates_publish_and_finish_through_the_sweep(owner, frozen_clock):
     campaign_id = builders.campaign(owner.id, startDate="2026-03-14T04:00", endDate="2026-03-14T06:00")
-    assert campaigns.sweep_due() == {"start": 0, "end": 0, "locks": 0}
+    assert campaigns.sweep_due() == {"start": 0, "end": 0, "locks": 0, "pool-close": 0}
     frozen_clock.advance(hours=1)
     assert campaigns.sweep_due()["start"] == 1
     assert campaigns.get_campaign(owner.id, campaign_id).state == "active"
@@ -207,7 +207,7 @@ def test_start_and_end_dates_publish_and_finish_through_the_sweep(owner, frozen_
     assert campaigns.sweep_due()["end"] == 1
     assert campaigns.get_campaign(owner.id, campaign_id).state == "finished"
     assert _balance(owner.id) == ("100 USD", "0 USD")
-    assert campaigns.sweep_due() == {"start": 0, "end": 0, "locks": 0}
+    assert campaigns.sweep_due() == {"start": 0, "end": 0, "locks": 0, "pool-close": 0}
 
 
 def test_a_failed_scheduled_publish_is_reported_and_not_retried(owner, frozen_clock):

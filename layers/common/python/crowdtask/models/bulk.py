@@ -118,6 +118,13 @@ class OperationOut(OutModel):
     openPoolErrors: list[str] | None = Field(
         default=None, description="why a campaign could not be opened at the end (open_pool=true)"
     )
+    unfundedCount: int | None = Field(
+        default=None,
+        description=(
+            "tasks stored for an active or paused campaign that stay off the market: the balance could not "
+            "pay for them when they arrived"
+        ),
+    )
 
 
 class OperationPage(OutModel):

@@ -29,7 +29,7 @@ from crowdtask.http.validation import field_errors
 from crowdtask.models.bulk import BulkCreateOut, BulkTaskOut, OperationOut, PoolTaskIn
 from crowdtask.models.tasks import TaskIn
 from crowdtask.observability import logger
-from crowdtask.services import quotas, templates
+from crowdtask.services import pools, quotas, templates
 from crowdtask.services.tasks import TASKS, new_task_data, task_content
 from crowdtask.store import dynamo, keys, queues
 from crowdtask.store import operations as store
@@ -272,14 +272,14 @@ def write_tasks(records: list[dict[str, Any]], capacity: list[float] | None = No
         pass
 
 
-def _bulk_out(record: dict[str, Any]) -> BulkTaskOut:
+def _bulk_out(task_id: str, content: dict[str, Any], created: str) -> BulkTaskOut:
     return BulkTaskOut(
-        id=record["sk"],
-        pool_id=record.get("pool_id"),
-        input_values=dynamo.plain_numbers(record.get("input_values")),
-        overlap=record.get("overlap"),
-        name=record.get("name"),
-        created=record["createdAt"],
+        id=task_id,
+        pool_id=content.get("pool_id"),
+        input_values=content.get("input_values"),
+        overlap=content.get("overlap"),
+        name=content.get("name"),
+        created=created,
     )
 
 
@@ -287,23 +287,30 @@ def _bulk_out(record: dict[str, Any]) -> BulkTaskOut:
 def create_now(
     account_id: str, raw_items: list[Any], params: BulkParams
 ) -> tuple[BulkCreateOut, quotas.Reservation]:
+    """Store the tasks before answering. It is an operation too (GET /operations lists it), whose
+    chunks this request stores itself instead of queueing them; a chunk it could not store goes
+    to the bulk queue, so the bulk worker finishes it."""
     check_size(raw_items, params)
     prepared = prepare(account_id, raw_items, params)
     if prepared.invalid and not params.skip_invalid_items:
         raise BulkRefused(prepared.invalid)
-    reservation = quotas.reserve(account_id, len(prepared.valid))
-    created = clock.now()
-    base = ids.new_id()
-    entries = [(ids.derived_id(base, index), content) for index, content in prepared.valid]
-    records = task_records(account_id, entries, created)
-    try:
-        write_tasks(records)
-    except Exception:
-        logger.exception("bulk write failed")
-        raise
-    after_pool_tasks(account_id, prepared.pools, params.open_pool)
+    operation_id = str(uuid.uuid4())
+    started = _start(account_id, operation_id, raw_items, params, prepared, inline=True)
+    assert started is not None
+    item, reservation, messages = started
+    for n, message in enumerate(messages):
+        try:
+            store_chunk(message)
+        except Exception:
+            logger.exception("a chunk of a synchronous upload failed; the bulk worker finishes it")
+            queues.send_bulk(messages[n:])
+            raise
+    created = clock.iso(datetime.fromisoformat(item["submitted_precise"]))
     reply = BulkCreateOut(
-        items={str(index): _bulk_out(r) for (index, _), r in zip(prepared.valid, records, strict=True)},
+        items={
+            str(index): _bulk_out(ids.derived_id(item["base_id"], index), content, created)
+            for index, content in prepared.valid
+        },
         validation_errors={str(i): p for i, p in sorted(prepared.invalid.items())}
         if prepared.invalid
         else None,
@@ -405,13 +412,36 @@ def submit(
     if existing is not None:
         return _again(account_id, existing, raw_items, params, digest), None
     prepared = prepare(account_id, raw_items, params)
+    started = _start(account_id, operation_id, raw_items, params, prepared, digest=digest)
+    if started is None:  # the same operation_id, sent twice at the same moment: the other one won
+        winner = store.get(account_id, operation_id, consistent=True)
+        assert winner is not None
+        return _again(account_id, winner, raw_items, params, digest), None
+    item, reservation, messages = started
+    _queue(account_id, operation_id, messages)
+    return to_operation(store.get(account_id, operation_id, consistent=True) or item), reservation
+
+
+def _start(
+    account_id: str,
+    operation_id: str,
+    raw_items: list[Any],
+    params: BulkParams,
+    prepared: Prepared,
+    *,
+    digest: str = "",
+    inline: bool = False,
+) -> tuple[dict[str, Any], quotas.Reservation, list[dict[str, Any]]] | None:
+    """Reserve the quota and store the operation with its refused items; its chunks, not sent yet.
+
+    None if an operation of this id exists already (its quota is given back).
+    """
     refuse_all = bool(prepared.invalid) and not params.skip_invalid_items
     to_store = [] if refuse_all else prepared.valid
     reservation = quotas.reserve(account_id, len(to_store))
     now = clock.now()
     base_id = ids.new_id()
     messages = chunk_messages(account_id, operation_id, base_id, clock.iso_precise(now), to_store)
-    failed = prepared.total if refuse_all else len(prepared.invalid)
     item = store.operation_item(
         account_id,
         operation_id,
@@ -429,31 +459,30 @@ def submit(
             "not_valid_count": len(prepared.invalid),
             "to_store_count": len(to_store),
             "success_count": 0,
-            "failed_count": failed,
+            "failed_count": prepared.total if refuse_all else len(prepared.invalid),
             "chunk_count": len(messages),
             "chunks_done": 0,
             "pools": sorted(prepared.pools),
             "refused_all": refuse_all,
         },
     )
-    if not messages:  # nothing to queue: the operation ends as it starts
+    if inline:
+        item["queued_at"] = item["submitted"]  # this request stores the chunks itself
+    if not messages:  # nothing to store: the operation ends as it starts
         item.update(
             final_status="FAIL" if refuse_all else "SUCCESS",
             finished=item["submitted"],
             started=item["submitted"],
             queued_at=item["submitted"],
         )
-    if not store.put_new(item):  # the same operation_id, sent twice at the same moment: one wins
+    if not store.put_new(item):
         reservation.give_back()
-        winner = store.get(account_id, operation_id, consistent=True)
-        assert winner is not None
-        return _again(account_id, winner, raw_items, params, digest), None
+        return None
     if prepared.invalid:
         store.put_invalid(account_id, operation_id, _invalid_parts(raw_items, prepared.invalid))
-    _queue(account_id, operation_id, messages)
     if not messages:
         _ended(item)
-    return to_operation(store.get(account_id, operation_id, consistent=True) or item), reservation
+    return item, reservation, messages
 
 
 def _queue(account_id: str, operation_id: str, messages: list[dict[str, Any]]) -> None:
@@ -508,17 +537,59 @@ def store_chunk(message: dict[str, Any], capacity: list[float] | None = None) ->
     ]
     write_tasks(task_records(account_id, entries, created, operation_id), capacity)
     indexes = [int(index) for index, _ in message["items"]]
-    counted = store.count_chunk(
-        account_id,
-        operation_id,
-        chunk,
-        {"ranges": _ranges(indexes), "stored": len(indexes)},
-        success=len(indexes),
-        failed=0,
-        now_iso=clock.iso(clock.now()),
-    )
+    record = {"ranges": _ranges(indexes), "stored": len(indexes), "base_id": message["base_id"]}
+    per_pool: dict[str, tuple[int, int]] = {}
+    for _, content in entries:
+        if "pool_id" in content:
+            count, results = per_pool.get(content["pool_id"], (0, 0))
+            per_pool[content["pool_id"]] = (count + 1, results + pools.needed(content))
+    where = pools.Chunk(operation_id, chunk, message["base_id"], record["ranges"])
+    counted, live = _count(account_id, where, record, len(indexes), per_pool)
+    if counted and live:
+        pools.open_chunk(account_id, live, [task_id for task_id, _ in entries])
+        store.clear_market_pending(*keys.operation_chunk(account_id, operation_id, chunk))
     if counted:
         _maybe_finish(account_id, operation_id)
+
+
+def _count(
+    account_id: str,
+    where: pools.Chunk,
+    record: dict[str, Any],
+    stored: int,
+    per_pool: dict[str, tuple[int, int]],
+) -> tuple[bool, list[str]]:
+    """Count the chunk into its operation and its tasks into their campaigns, in one transaction.
+
+    A campaign that changed state meanwhile is read again; when the balance cannot pay for tasks
+    of a live campaign, they are counted as stored but not funded (they stay off the market).
+    """
+    fund = True
+    for _ in range(8):
+        changes = pools.chunk_changes(account_id, where, per_pool, fund=fund)
+        extra, live = changes.operations, changes.live
+        unfunded = 0 if fund else sum(per_pool[c][0] for c in pools.live_of(account_id, per_pool))
+        try:
+            counted = store.count_chunk(
+                account_id,
+                where.operation_id,
+                where.number,
+                {**record, **({"unfunded": unfunded} if unfunded else {})},
+                success=stored,
+                failed=0,
+                unfunded=unfunded,
+                now_iso=clock.iso(clock.now()),
+                extra=extra,
+                market_pending=live or None,
+            )
+        except store.Refused as refused:
+            if changes.pays and refused.index == len(extra) - 1:
+                fund = False  # the account's available balance cannot pay for them
+            continue  # a campaign moved (published, paused, ended): decide again on what it is now
+        return counted, live if counted else []
+    raise RuntimeError(
+        f"chunk {where.number} of operation {where.operation_id}: its campaigns keep changing; retried later"
+    )
 
 
 def dead_chunk(message: dict[str, Any]) -> None:
@@ -624,5 +695,6 @@ def to_operation(item: dict[str, Any]) -> OperationOut:
             },
             "pools": list(item.get("pools", [])),
             "openPoolErrors": item.get("open_pool_errors"),
+            "unfundedCount": int(item.get("unfunded_count", 0)) or None,
         }
     )

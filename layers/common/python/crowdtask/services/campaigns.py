@@ -190,18 +190,22 @@ def jobs_page(account_id: str, campaign_id: str, limit: int, after: str | None) 
 
 # ---------------------------------------------------------------- lifecycle
 def budget(campaign: dict[str, Any], commission_rate: Decimal) -> Decimal:
-    """What publishing freezes: workerPayment x results x jobs, plus the platform's commission."""
-    payouts = Decimal(str(campaign.get("workerPayment", 0))) * int(campaign.get("results", 1))
-    payouts *= len(campaign.get("job_ids", []))
+    """What publishing freezes: workerPayment x (results x jobs + pool tasks' results), plus commission."""
+    payment = Decimal(str(campaign.get("workerPayment", 0)))
+    payouts = payment * int(campaign.get("results", 1)) * len(campaign.get("job_ids", []))
+    payouts += payment * int(campaign.get("pool_needed", 0))  # its pool tasks' results (services/pools.py)
     return money.amount(payouts * (1 + commission_rate))
 
 
 def _check_publishable(account_id: str, campaign: dict[str, Any]) -> None:
     job_ids = list(campaign.get("job_ids", []))
-    if not job_ids:
+    if not job_ids and not int(campaign.get("pool_tasks", 0)):
         raise errors.Conflict(
-            "A campaign needs at least one job with at least one task before it can be published."
+            "A campaign needs at least one job with at least one task, or tasks made for it with pool_id, "
+            "before it can be published."
         )
+    if not job_ids:
+        return
     found = dynamo.batch_get(
         ((JOBS.pk(account_id, j), j) for j in job_ids), attributes=["task_ids", "archived"]
     )
@@ -245,6 +249,8 @@ def publish(account_id: str, campaign_id: str) -> CampaignOut:
                     "frozen_total": total,
                     "frozen_remaining": total,
                     "commission_rate": rate,  # what each result's commission is taken at (see budget)
+                    # the pool tasks this budget pays for; those counted later pay for themselves
+                    "pool_needed_published": int(campaign.get("pool_needed", 0)),
                     **_stamp(),
                 },
                 account_id=account_id,
@@ -321,6 +327,10 @@ def _move(account_id: str, campaign_id: str, action: str) -> CampaignOut:
             from crowdtask.services import market
 
             market.close_campaign(account_id, campaign_id)
+            from crowdtask.services import pools
+
+            if not pools.close_pool(account_id, campaign_id):  # many: the campaign scheduler carries on
+                campaign_store.set_due(account_id, campaign_id, "pool-close", fields["lastModifiedAt"])
         events.publish(
             transition.event, {"accountId": account_id, "campaignId": campaign_id, "released": str(remaining)}
         )
@@ -352,12 +362,20 @@ def sweep_due(limit: int = 200) -> dict[str, int]:
     and every step is idempotent, so a sweep that dies half way is simply run again.
     """
     now = clock.iso(clock.now())
-    done = {"start": 0, "end": 0, "locks": 0}
-    steps = {"start": publish, "end": finish, "locks": apply_locks}
+    from crowdtask.services import pools
+
+    done = {"start": 0, "end": 0, "locks": 0, "pool-close": 0}
+    steps: dict[str, Any] = {
+        "start": publish,
+        "end": finish,
+        "locks": apply_locks,
+        "pool-close": pools.close_pool,
+    }
     for kind, step in steps.items():
         for account_id, campaign_id, _ in campaign_store.due_steps(kind, now, limit):
             try:
-                step(account_id, campaign_id)
+                if step(account_id, campaign_id) is False:
+                    continue  # a step taken in parts (closing a big pool): due again next time
             except errors.Conflict as refused:
                 if kind == "start":
                     events.publish(

@@ -185,13 +185,16 @@ def open_campaign(account_id: str, campaign_id: str) -> int:
     outstanding = sum(int(t["needed"]) for t in all_terms)
     calendar = [t for t in all_terms if t.get("repeat") and "repeat_after" not in t]
     outstanding += len(calendar)  # a calendar repeat keeps the campaign open until it ends
+    # the pool tasks publishing paid for (tasks counted into the live campaign add their own)
+    outstanding += int(campaign.get("pool_needed_published", 0))
     with contextlib.suppress(dynamo.ConditionFailed):  # opened before: the counter already runs
         dynamo.update(
             CAMPAIGNS.pk(account_id, campaign_id),
             campaign_id,
-            "SET results_outstanding = :n, commission_rate = if_not_exists(commission_rate, :rate)",
-            condition="attribute_not_exists(results_outstanding)",
-            vals={":n": outstanding, ":rate": campaign["commission_rate"]},
+            "SET market_opened = :true, commission_rate = if_not_exists(commission_rate, :rate) "
+            "ADD results_outstanding :n",
+            condition="attribute_not_exists(market_opened)",
+            vals={":n": outstanding, ":rate": campaign["commission_rate"], ":true": True},
         )
     for terms in all_terms:
         market_store.put_new(market_store.market_item(terms, region_cell(terms)))
@@ -203,6 +206,10 @@ def open_campaign(account_id: str, campaign_id: str) -> int:
             campaign_id, terms["job_id"], first, _repeat_data(terms) | {"schedule": repeat.schedule}
         )
         market_store.put_new(item)
+    from crowdtask.services import pools
+
+    if not pools.open_pool(account_id, campaign):
+        return len(all_terms)  # a big pool opens in steps: the market step stays due for the scheduler
     campaign_store.clear_due(account_id, campaign_id, "market")
     return len(all_terms)
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from crowdtask import clock
 from crowdtask.observability import logger
-from crowdtask.services import assignments, market, repeats, results
+from crowdtask.services import assignments, market, pools, repeats, results
 from crowdtask.services.campaigns import CAMPAIGNS
 from crowdtask.store import campaigns as campaign_store
 from crowdtask.store import dynamo, events, keys, sweeps
@@ -37,6 +37,7 @@ def sweep(limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
     now_iso = clock.iso(now)
     return {
         "markets_opened": open_pending_markets(now_iso, limit),
+        "pool_chunks_opened": pools.finish_pending_chunks(now_iso, limit),
         "assignments_expired": expire_assignments(now_iso, limit),
         "results": results.approve_due(now_iso, limit),
         "jobs_expired": expire_jobs(now_iso, limit),

@@ -85,8 +85,12 @@ def replace_task(account_id: str, task_id: str, task: TaskIn) -> TaskOut:
             account_id,
             task_id,
             fields,
-            # locked_by holds the published campaigns using the task (see services/campaigns.py)
-            condition="attribute_exists(pk) AND attribute_not_exists(locked_by) AND archived <> :true",
+            # locked_by holds the published campaigns using the task (see services/campaigns.py);
+            # a pool task is its campaign's template filled from input values, and stays so
+            condition=(
+                "attribute_exists(pk) AND attribute_not_exists(locked_by) AND attribute_not_exists(pool_id) "
+                "AND archived <> :true"
+            ),
             vals={":true": True},
         )
     except dynamo.ConditionFailed as exc:
@@ -97,6 +101,11 @@ def replace_task(account_id: str, task_id: str, task: TaskIn) -> TaskOut:
 
 def _explain_refusal(account_id: str, task_id: str, verb: str) -> None:
     current = _require(account_id, task_id)
+    if current.get("pool_id"):
+        raise errors.Conflict(
+            f"Task {task_id} was made for campaign {current['pool_id']} from its template and input values; "
+            f"it cannot be {verb}. Upload a new task with other input values instead."
+        )
     if current.get("locked_by"):
         raise errors.Conflict(
             f"Task {task_id} is read-only: it belongs to a published campaign and cannot be {verb}."
@@ -120,7 +129,7 @@ def set_archived(account_id: str, task_id: str, archived: bool) -> TaskOut:
     """
     condition = "attribute_exists(pk) AND archived <> :state"
     if archived:
-        condition += " AND attribute_not_exists(locked_by)"
+        condition += " AND attribute_not_exists(locked_by) AND attribute_not_exists(pool_id)"
     try:
         stored = TASKS.update(
             account_id,
@@ -131,6 +140,8 @@ def set_archived(account_id: str, task_id: str, archived: bool) -> TaskOut:
         )
     except dynamo.ConditionFailed:
         current = _require(account_id, task_id)
+        if archived and current.get("pool_id") and not current.get("archived"):
+            _explain_refusal(account_id, task_id, "archived")
         if archived and current.get("locked_by") and not current.get("archived"):
             raise errors.Conflict(
                 f"Task {task_id} is used by a published campaign; it cannot be archived."

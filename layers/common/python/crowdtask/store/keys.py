@@ -238,6 +238,7 @@ def platform_revenue_shard(result_id: str) -> int:
 # QUOTA#<account>              / MIN#<minute> | DAY#<day>   tasks created in that window
 #   A pool task is also listed by its campaign:
 #   gsi2: POOL#<campaign>#<nn> / <task>           tasks of a campaign (pool), sharded
+# POOLCHUNKS#<campaign>        / <op>#<chunk>     chunks counted while the campaign was unpublished
 OPERATION_SK = "OPERATION"
 POOL_TASK_SHARDS = 16
 
@@ -269,6 +270,11 @@ def task_quota(account_id: str, window: str) -> tuple[str, str]:
 
 def pool_tasks_partition(campaign_id: str, task_id: str) -> str:
     return f"POOL#{campaign_id}#{shard_of(task_id, POOL_TASK_SHARDS):02d}"
+
+
+def pool_chunk(campaign_id: str, operation_id: str, chunk: int) -> tuple[str, str]:
+    """A chunk of pool tasks counted while its campaign was unpublished: publishing opens exactly these."""
+    return f"POOLCHUNKS#{campaign_id}", f"{operation_id}#{chunk:06d}"
 
 
 def pool_tasks_partitions(campaign_id: str) -> list[str]:

@@ -8,8 +8,10 @@ chunk being counted and on its not being finished yet.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
+from crowdtask import clock
 from crowdtask.store import dynamo, keys
 
 
@@ -69,6 +71,14 @@ def chunk_done(account_id: str, operation_id: str, chunk: int) -> bool:
     return dynamo.get(*keys.operation_chunk(account_id, operation_id, chunk), consistent=True) is not None
 
 
+class Refused(Exception):
+    """An extra operation of the counting transaction failed its condition (`index` of the extras)."""
+
+    def __init__(self, index: int):
+        super().__init__(index)
+        self.index = index
+
+
 def count_chunk(
     account_id: str,
     operation_id: str,
@@ -78,20 +88,34 @@ def count_chunk(
     success: int,
     failed: int,
     now_iso: str,
+    unfunded: int = 0,
+    extra: list[dict[str, Any]] | None = None,
+    market_pending: list[str] | None = None,
 ) -> bool:
-    """Record one chunk and add its counts to the operation; False if it was counted before."""
+    """Record one chunk and add its counts to the operation (and `extra` with them); False if counted before.
+
+    With `market_pending` (live campaigns whose market items are still to be made), the record
+    is due in the sweep index until clear_market_pending.
+    """
     pk, sk = keys.operation_chunk(account_id, operation_id, chunk)
+    stored = {"pk": pk, "sk": sk, "type": "op-chunk", "account_id": account_id, **record}
+    if market_pending:
+        stored["market_pending"] = market_pending
+        # the worker opens them right after; the market scheduler steps in if it did not a minute later
+        later = clock.iso(datetime.fromisoformat(now_iso + "+00:00") + timedelta(minutes=1))
+        stored["due_pk"], stored["due_sk"] = keys.due("pool-chunk", later, pk + sk)
     try:
         dynamo.transact(
             [
-                dynamo.put_op({"pk": pk, "sk": sk, "type": "op-chunk", **record}, "attribute_not_exists(pk)"),
+                dynamo.put_op(stored, "attribute_not_exists(pk)"),
                 dynamo.update_op(
                     *keys.operation(account_id, operation_id),
-                    "ADD success_count :s, failed_count :f, chunks_done :one "
+                    "ADD success_count :s, failed_count :f, chunks_done :one, unfunded_count :u "
                     "SET started = if_not_exists(started, :now)",
                     "attribute_exists(pk)",
-                    vals={":s": success, ":f": failed, ":one": 1, ":now": now_iso},
+                    vals={":s": success, ":f": failed, ":one": 1, ":u": unfunded, ":now": now_iso},
                 ),
+                *(extra or []),
             ]
         )
     except dynamo.TransactionConflict as exc:
@@ -99,8 +123,15 @@ def count_chunk(
             return False
         if len(exc.reasons) > 1 and exc.reasons[1] == "ConditionalCheckFailed":
             raise OperationGone(f"operation {operation_id} of account {account_id} does not exist") from exc
+        for index, reason in enumerate(exc.reasons[2:]):
+            if reason == "ConditionalCheckFailed":
+                raise Refused(index) from exc
         raise
     return True
+
+
+def clear_market_pending(pk: str, sk: str) -> None:
+    dynamo.update(pk, sk, "REMOVE market_pending, due_pk, due_sk", condition="attribute_exists(pk)")
 
 
 def finish(account_id: str, operation_id: str, status: str, now_iso: str) -> bool:

@@ -1,0 +1,220 @@
+"""Pool tasks (made with `pool_id`) on the market: their budget, their market items, crashes and ends."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+from crowdtask.models.campaigns import CampaignIn
+from crowdtask.services import bulk, campaigns, market, market_schedule, operations, pools, results
+from crowdtask.services.bulk import BulkParams
+from crowdtask.store import dynamo, keys
+from tests.support.accounts import make_account
+from tests.support.context import FakeLambdaContext
+from tests.support.handlers import function_module
+from tests.support.market import balances, claim_and_submit, published_job
+from tests.support.throughput import bulk_queue, receive_sqs_event
+
+TEMPLATE = {
+    "name": "Is {{animal}} a cat?",
+    "components": [
+        {"type": "Image", "url": "{{image}}"},
+        {"type": "BinaryChoice", "option1": "Yes", "option2": "No"},
+    ],
+}
+
+
+@pytest.fixture
+def requester(aws, frozen_clock, monkeypatch):
+    monkeypatch.setattr(bulk, "WRITERS", 1)  # moto is not thread-safe for writes
+    monkeypatch.setattr(pools, "WRITERS", 1)
+    return make_account(balance=Decimal(100))
+
+
+@pytest.fixture
+def worker(aws):
+    return make_account("worker")
+
+
+@pytest.fixture
+def queue(aws):
+    with bulk_queue() as url:
+        yield url
+
+
+def _pool(requester, **fields: Any) -> str:
+    body = {"name": "Cats", "workerPayment": Decimal("0.5"), "results": 1, "taskTemplate": TEMPLATE, **fields}
+    return campaigns.create_campaign(requester.id, CampaignIn.model_validate(body)).id
+
+
+def _items(pool: str, count: int, overlap: int = 2) -> list[dict[str, Any]]:
+    return [
+        {
+            "pool_id": pool,
+            "input_values": {"animal": f"a{n}", "image": f"https://x/{n}.png"},
+            "overlap": overlap,
+        }
+        for n in range(count)
+    ]
+
+
+def _upload(requester, queue, items: list[dict[str, Any]], **params: Any) -> Any:
+    operation, _ = bulk.submit(requester.id, items, BulkParams(async_mode=True, **params))
+    _worker(receive_sqs_event(queue))
+    return operations.get_operation(requester.id, operation.id)
+
+
+def _worker(event: dict[str, Any]) -> dict[str, Any]:
+    return function_module("bulk_worker").lambda_handler(
+        copy.deepcopy(event), FakeLambdaContext("bulk_worker")
+    )
+
+
+def _task_ids(requester, operation_id: str) -> list[str]:
+    log = operations.operation_log(requester.id, operation_id, None, 1000).log
+    return [entry.output["task_id"] for entry in log if entry.success]
+
+
+def _market_item(task_id: str, campaign_id: str) -> dict[str, Any] | None:
+    return dynamo.get(*keys.market_job(task_id, campaign_id), consistent=True)
+
+
+def test_a_campaign_of_pool_tasks_only_publishes_pays_for_them_and_finishes(requester, worker, queue):
+    # Given three tasks of overlap 2 made for an unpublished campaign of 0.5 USD per result
+    pool = _pool(requester)
+    operation = _upload(requester, queue, _items(pool, 3))
+    stored = campaigns.require_campaign(requester.id, pool)
+    assert (int(stored["pool_tasks"]), int(stored["pool_needed"])) == (3, 6)
+    # When it is published: 6 results x 0.5 USD + 20% commission are frozen, every task is on the market
+    campaigns.publish(requester.id, pool)
+    assert balances(requester.id) == ("96.4 USD", "3.6 USD")
+    task_ids = _task_ids(requester, operation.id)
+    listed = {job.id: job.remaining for job in market.list_jobs(worker.id, 100, None, None)}
+    assert listed == dict.fromkeys(task_ids, 2)
+    # Then workers do each task twice, the requester approves, and the campaign finishes
+    for task_id in task_ids:
+        for _ in range(2):
+            someone = make_account("worker")
+            result = claim_and_submit(someone.id, task_id, pool)
+            results.approve(requester.id, result.id, None)
+    assert campaigns.get_campaign(requester.id, pool).state == "finished"
+    assert balances(requester.id) == ("96.4 USD", "0 USD")
+
+
+def test_tasks_for_a_live_campaign_freeze_their_cost_and_go_on_the_market(requester, worker, queue):
+    campaign_id, _ = published_job(requester.id, results=1, taskTemplate=TEMPLATE)  # 0.5 USD, 1 result: 0.6
+    before = balances(requester.id)
+    assert before == ("99.4 USD", "0.6 USD")
+    operation = _upload(requester, queue, _items(campaign_id, 2, overlap=3))
+    # 2 tasks x 3 results x 0.5 USD x 1.2 = 3.6 USD more frozen, in the transaction that counted them
+    assert balances(requester.id) == ("95.8 USD", "4.2 USD")
+    for task_id in _task_ids(requester, operation.id):
+        item = _market_item(task_id, campaign_id)
+        assert item is not None and int(item["remaining"]) == 3 and item["task_ids"] == [task_id]
+    campaign = campaigns.require_campaign(requester.id, campaign_id)
+    assert int(campaign["results_outstanding"]) == 1 + 6
+
+
+def test_without_the_balance_live_tasks_are_stored_but_stay_off_the_market(
+    queue, aws, frozen_clock, monkeypatch
+):
+    monkeypatch.setattr(bulk, "WRITERS", 1)
+    poor = make_account(balance=Decimal("0.6"))
+    campaign_id, _ = published_job(poor.id, results=1, taskTemplate=TEMPLATE)  # freezes all 0.6 USD
+    operation = _upload(poor, queue, _items(campaign_id, 2))
+    assert (operation.status, operation.details.success_count, operation.unfundedCount) == ("SUCCESS", 2, 2)
+    assert all(_market_item(t, campaign_id) is None for t in _task_ids(poor, operation.id))
+    assert balances(poor.id) == ("0 USD", "0.6 USD")
+
+
+def test_a_crash_before_the_market_items_is_finished_by_the_market_scheduler(
+    requester, queue, monkeypatch, frozen_clock
+):
+    campaign_id, _ = published_job(requester.id, results=1, taskTemplate=TEMPLATE)
+    operation, _ = bulk.submit(requester.id, _items(campaign_id, 3), BulkParams(async_mode=True))
+    event = receive_sqs_event(queue)
+    real = pools.open_chunk
+    monkeypatch.setattr(pools, "open_chunk", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("died")))
+    with pytest.raises(BatchProcessingError):
+        _worker(event)
+    monkeypatch.setattr(pools, "open_chunk", real)
+    assert _worker(event) == {"batchItemFailures": []}  # redelivered: counted already, nothing twice
+    task_ids = _task_ids(requester, operation.id)
+    assert all(_market_item(t, campaign_id) is None for t in task_ids)
+    assert balances(requester.id) == ("95.8 USD", "4.2 USD")  # frozen once
+    assert market_schedule.sweep()["pool_chunks_opened"] == 0  # the worker may still be at it
+    frozen_clock.advance(seconds=61)
+    assert market_schedule.sweep()["pool_chunks_opened"] == 1
+    assert all(_market_item(t, campaign_id) is not None for t in task_ids)
+    assert market_schedule.sweep()["pool_chunks_opened"] == 0
+
+
+def test_a_big_pool_opens_and_closes_in_steps(requester, queue, monkeypatch, frozen_clock):
+    monkeypatch.setattr(pools, "STEP", 2)
+    pool = _pool(requester)
+    task_ids = []
+    for _ in range(4):  # four uploads: four chunks of two tasks
+        operation = _upload(requester, queue, _items(pool, 2, overlap=1))
+        task_ids += _task_ids(requester, operation.id)
+    campaigns.publish(requester.id, pool)
+    opened = [t for t in task_ids if _market_item(t, pool) is not None]
+    assert 0 < len(opened) < 8  # the first step, at publish
+    for _ in range(5):  # the market step stays due until the whole pool is open
+        frozen_clock.advance(seconds=60)
+        market_schedule.sweep()
+    assert all(_market_item(t, pool) is not None for t in task_ids)
+    assert int(campaigns.require_campaign(requester.id, pool)["results_outstanding"]) == 8  # counted once
+    campaigns.cancel(requester.id, pool)
+    for _ in range(5):
+        frozen_clock.advance(seconds=60)
+        campaigns.sweep_due()
+    assert all(_market_item(t, pool)["closed"] for t in task_ids)  # type: ignore[index]
+    assert balances(requester.id) == ("100 USD", "0 USD")
+
+
+def test_publishing_counts_only_what_was_there_when_it_decided(requester, queue):
+    # tasks counted between publishing's read and its write move the campaign's version: publish decides again
+    pool = _pool(requester)
+    _upload(requester, queue, _items(pool, 1))
+    real_budget = campaigns.budget
+    calls = {"n": 0}
+
+    def budget_then_more_tasks(campaign: dict[str, Any], rate: Decimal) -> Decimal:
+        calls["n"] += 1
+        figure = real_budget(campaign, rate)
+        if calls["n"] == 1:
+            _upload(requester, queue, _items(pool, 2))
+        return figure
+
+    campaigns.budget = budget_then_more_tasks  # type: ignore[assignment]
+    try:
+        campaigns.publish(requester.id, pool)
+    finally:
+        campaigns.budget = real_budget  # type: ignore[assignment]
+    assert calls["n"] == 2
+    assert balances(requester.id) == ("96.4 USD", "3.6 USD")  # 3 tasks x 2 results, not 1 x 2
+
+
+def test_a_campaign_without_jobs_or_pool_tasks_still_cannot_be_published(requester):
+    from crowdtask import errors
+
+    with pytest.raises(errors.Conflict, match="pool_id"):
+        campaigns.publish(requester.id, _pool(requester))
+
+
+def test_pool_tasks_are_not_edited_or_archived_one_by_one(requester, queue):
+    from crowdtask import errors
+    from crowdtask.models.tasks import TaskIn
+    from crowdtask.services import tasks
+
+    pool = _pool(requester)
+    [task_id] = _task_ids(requester, _upload(requester, queue, _items(pool, 1)).id)
+    with pytest.raises(errors.Conflict, match="template"):
+        tasks.replace_task(requester.id, task_id, TaskIn(name="changed"))
+    with pytest.raises(errors.Conflict, match="template"):
+        tasks.set_archived(requester.id, task_id, True)
+    assert tasks.get_task(requester.id, task_id).name == "Is a0 a cat?"
