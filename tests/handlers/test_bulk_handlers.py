@@ -201,3 +201,12 @@ def test_the_worker_sample_event_of_an_unknown_operation_fails_and_its_dead_lett
     assert (
         json.loads(sample_event("bulk_worker_tasks_chunk")["Records"][0]["body"])["kind"] in worker.HANDLERS
     )
+
+
+def test_one_skipped_pool_task_is_a_422_not_a_crash(requester, pool):
+    body = {"pool_id": pool, "input_values": {}}
+    reply = invoke(
+        "tasks", "tasks_create", token=requester.token, body=body, query={"skip_invalid_items": ["true"]}
+    )
+    assert reply.status == 422
+    assert {e["field"] for e in reply.body["errors"]} == {"overlap"}

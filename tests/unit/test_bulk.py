@@ -473,3 +473,115 @@ def test_messages_fit_the_queue_and_keep_the_index_order():
     # defaults travel as nothing
     assert set(messages[0]["items"][0][1]) == {"name", "pool_id", "input_values", "overlap"}
     assert json.loads(json.dumps(messages[0]))["items"][0][1]["overlap"] == 1
+
+
+def test_an_admin_sets_an_accounts_task_quotas_when_creating_it(aws, frozen_clock):
+    from crowdtask.models.accounts import AccountCreateIn
+    from crowdtask.services import accounts
+
+    body = {"email": "q@example.com", "password": "long enough", "role": "requester", "taskQuotaPerMinute": 2}
+    account = accounts.create_account(AccountCreateIn.model_validate(body))
+    assert quotas.limits(account.id) == (2, quotas.DEFAULT_PER_DAY)
+    with pytest.raises(errors.TooManyRequests):
+        bulk.create_now(account.id, [{"name": "t"}] * 3, BulkParams())
+
+
+def test_a_redelivery_after_the_count_still_ends_the_operation(owner, pool, queue, monkeypatch):
+    operation = _submit(owner, [_item(pool, n, overlap=1) for n in range(5)])
+    event = receive_sqs_event(queue)
+    real = bulk.store.finish
+    monkeypatch.setattr(bulk.store, "finish", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("died")))
+    with pytest.raises(BatchProcessingError):
+        _worker(event)
+    assert operations.get_operation(owner.id, operation.id).status == "RUNNING"  # counted, not ended
+    monkeypatch.setattr(bulk.store, "finish", real)
+    _worker(event)
+    assert operations.get_operation(owner.id, operation.id).status == "SUCCESS"
+
+
+def test_contended_counting_is_retried_not_dead_lettered(owner, pool, queue, monkeypatch):
+    operation = _submit(owner, [_item(pool, n, overlap=1) for n in range(5)])
+    real = dynamo.transact
+    calls = {"n": 0}
+
+    def contended_once(operations_: list[Any], **kwargs: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise dynamo.TransactionConflict(["None", "TransactionConflict", "None"])
+        real(operations_, **kwargs)
+
+    monkeypatch.setattr(bulk.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(dynamo, "transact", contended_once)
+    assert _worker(receive_sqs_event(queue)) == {"batchItemFailures": []}
+    assert operations.get_operation(owner.id, operation.id).details.success_count == 5
+
+
+def test_a_chunk_names_at_most_forty_campaigns():
+    items = [(n, {"name": "t", "pool_id": f"P{n}", "overlap": 1}) for n in range(45)]
+    messages = bulk.chunk_messages(
+        "A", "op", "01HZZZZZZZZZZZZZZZZZZZZZZZ", "2026-01-01T00:00:00.000000", items
+    )
+    assert [len(m["items"]) for m in messages] == [40, 5]
+
+
+def test_resuming_refuses_when_the_tasks_validate_differently_now(owner, pool, queue, monkeypatch):
+    operation_id = str(uuid.uuid4())
+    items = [_item(pool, n, overlap=1) for n in range(3)]
+    monkeypatch.setattr(
+        bulk.queues, "send_bulk", lambda messages: (_ for _ in ()).throw(ConnectionError("down"))
+    )
+    with pytest.raises(ConnectionError):
+        _submit(owner, items, operation_id=operation_id, skip_invalid_items=True)
+    monkeypatch.undo()
+    monkeypatch.setattr(bulk, "WRITERS", 1)
+    campaigns.set_archived(owner.id, pool, True)  # its tasks are now refused
+    with pytest.raises(errors.Conflict, match="new operation_id"):
+        _submit(owner, items, operation_id=operation_id, skip_invalid_items=True)
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"name": "bad \ud800 text"},
+        {"name": "t", "properties": {"x": float("nan")}},
+        {"name": "t", "properties": {"blob": "x" * 210_000}},
+    ],
+)
+def test_json_that_cannot_be_stored_is_refused_item_by_item(owner, odd):
+    left = quotas.reserve(owner.id, 0).left["minute"]
+    reply, reservation = bulk.create_now(
+        owner.id, [odd, {"name": "fine"}], BulkParams(skip_invalid_items=True)
+    )
+    assert set(reply.items) == {"1"}
+    assert set((reply.validation_errors or {})["0"]) == {"task"}
+    assert reservation.left["minute"] == left - 1  # only the stored task took quota
+
+
+def test_the_log_shows_items_that_were_not_objects(owner, queue):
+    operation = _submit(owner, [{"name": "ok"}, 5, "x"], skip_invalid_items=True)
+    _worker(receive_sqs_event(queue))
+    log = operations.operation_log(owner.id, operation.id, None, 10).log
+    assert [(e.index, e.success, e.input) for e in log][1:] == [(1, False, 5), (2, False, "x")]
+
+
+def test_a_synchronous_upload_with_an_operation_id_is_idempotent(owner, pool):
+    operation_id = str(uuid.uuid4())
+    items = [_item(pool, n, overlap=1) for n in range(3)]
+    first, _ = bulk.create_now(owner.id, items, BulkParams(operation_id=operation_id))
+    again, _ = bulk.create_now(owner.id, items, BulkParams(operation_id=operation_id))
+    assert again.items == first.items
+    assert len(_all_tasks(owner.id)) == 3
+    assert operations.get_operation(owner.id, operation_id).status == "SUCCESS"
+
+
+def test_a_synchronous_upload_that_cannot_finish_is_handed_to_the_bulk_worker(
+    owner, pool, queue, monkeypatch
+):
+    real = bulk.store_chunk
+    monkeypatch.setattr(bulk, "store_chunk", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("slow")))
+    with pytest.raises(bulk.Deferred) as deferred:
+        bulk.create_now(owner.id, [_item(pool, n, overlap=1) for n in range(3)], BulkParams())
+    monkeypatch.setattr(bulk, "store_chunk", real)
+    _worker(receive_sqs_event(queue))
+    done = operations.get_operation(owner.id, deferred.value.operation.id)
+    assert (done.status, done.details.success_count) == ("SUCCESS", 3)

@@ -104,9 +104,16 @@ def upload_routes(
             except bulk.BulkRefused as refused:
                 problems = refused.validation_errors["0"]
                 raise errors.ValidationFailed([{"field": f, **p} for f, p in problems.items()]) from None
+            if "0" not in created.items:  # refused, and skip_invalid_items=true skipped it
+                skipped = (created.validation_errors or {}).get("0", {})
+                raise errors.ValidationFailed([{"field": f, **p.model_dump()} for f, p in skipped.items()])
             task = tasks.get_task(account_id, created.items["0"].id)
             return task_reply(app, task, reservation.headers())
-        created, reservation = bulk.create_now(account_id, items, params)
+        try:
+            created, reservation = bulk.create_now(account_id, items, params)
+        except bulk.Deferred as deferred:  # could not finish in time: the bulk worker finishes it
+            location = {"Location": f"{operations_path}/{deferred.operation.id}"}
+            return app.reply(deferred.operation, status=202, headers=location)
         return app.reply(created, status=201, headers=reservation.headers())
 
     app.post(
@@ -131,7 +138,10 @@ def upload_routes(
                 "content": {"application/json": {"model": TaskOut | BulkCreateOut}},
             },
             202: {
-                "description": "async_mode=true: the operation that stores the tasks",
+                "description": (
+                    "async_mode=true (or a synchronous upload that could not finish in the request): the "
+                    "operation that stores the tasks"
+                ),
                 "content": {"application/json": {"model": OperationOut}},
             },
         },

@@ -59,6 +59,8 @@ class SignupIn(ProfileFields):
 
 
 class AccountCreateIn(SignupIn):
+    """POST /admin/accounts: the account, its role and starting balance, and optionally its task quotas."""
+
     role: Role = Field(description="`requester` (creates work and pays) or `worker` (does the work)")
     balance: Decimal | None = Field(
         default=None,
@@ -79,6 +81,18 @@ class AccountCreateIn(SignupIn):
         max_length=50,
         description="worker accounts only: ids of the worker groups the worker belongs to; a campaign with "
         "a `workerGroup` is offered only to its members",
+    )
+    taskQuotaPerMinute: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000_000,
+        description="tasks the account may create a minute (default 100,000)",
+    )
+    taskQuotaPerDay: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000_000,
+        description="tasks the account may create a day (default 2,000,000)",
     )
 
 

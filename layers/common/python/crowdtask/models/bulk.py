@@ -139,7 +139,7 @@ class LogEntry(OutModel):
         description="TASK_CREATE (stored or failed to store) or TASK_VALIDATE (refused by validation)"
     )
     success: bool = Field(description="true when the task was created")
-    input: dict[str, Any] | None = Field(default=None, description="the item as sent (as stored, if created)")
+    input: Any = Field(default=None, description="the item as sent (as stored, if created)")
     output: dict[str, Any] = Field(description="{task_id} on success; {field: {code, message}} otherwise")
 
 

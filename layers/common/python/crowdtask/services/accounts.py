@@ -41,6 +41,8 @@ def _create(data: SignupIn, role: str) -> ProfileOut:
             "balance_available": money.amount(data.balance or 0),
             "customerId": data.customerId,
             "workerGroups": sorted(set(data.workerGroups)) if data.workerGroups else None,
+            "taskQuotaPerMinute": data.taskQuotaPerMinute,
+            "taskQuotaPerDay": data.taskQuotaPerDay,
         }
     record: dict[str, Any] = {
         "id": ids.new_id(),

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -37,11 +39,14 @@ from crowdtask.store import operations as store
 MESSAGE_KIND = "tasks.create"
 SYNC_LIMIT = 5_000
 ASYNC_LIMIT = 100_000
+MAX_TASK_BYTES = 200_000  # one task, as sent: it must fit an SQS message and a DynamoDB item
+POOLS_PER_CHUNK = 40  # a chunk's counting transaction takes up to 2 actions per campaign (limit 100)
 WRITERS = 8  # parallel BatchWriteItem calls per chunk
 # A request that has not put all of its chunks on the queue after this long died half way: it is
 # shown as FAIL until the same request (same operation_id) is sent again, which resumes it.
 QUEUEING_GRACE = timedelta(minutes=5)
 _POOL = ThreadPoolExecutor(max_workers=WRITERS)
+_CONTENDED = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 _DEFAULTS: dict[str, Any] = {}
 _INVALID_PART_BYTES = 300_000  # refused items are stored in parts below DynamoDB's 400 KB item limit
 
@@ -183,6 +188,18 @@ def _plain_task(raw: dict[str, Any]) -> dict[str, Any]:
         raise _Refused(_problems(exc)) from None
 
 
+def _check_storable(raw: dict[str, Any]) -> None:
+    """JSON that parses but cannot be stored or queued: lone surrogates, NaN and infinities, > 250 KB."""
+    try:
+        size = len(json.dumps(raw, allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode())
+    except (ValueError, UnicodeEncodeError):
+        raise _refuse(
+            "task", "INVALID_VALUE", "holds text that is not valid Unicode, or NaN / Infinity"
+        ) from None
+    if size > MAX_TASK_BYTES:
+        raise _refuse("task", "TOO_LONG", f"the task has {size} bytes; at most {MAX_TASK_BYTES}")
+
+
 def prepare(account_id: str, raw_items: list[Any], params: BulkParams) -> Prepared:
     """Validate every item; an item's problems are keyed by field, as the bulk API reports them."""
     prepared = Prepared(total=len(raw_items))
@@ -191,6 +208,7 @@ def prepare(account_id: str, raw_items: list[Any], params: BulkParams) -> Prepar
         try:
             if not isinstance(raw, dict):
                 raise _refuse("task", "INVALID_VALUE", "a task is a JSON object")
+            _check_storable(raw)
             is_pool_task = "pool_id" in raw or "input_values" in raw
             content = _pool_task(raw, params, campaigns) if is_pool_task else _plain_task(raw)
         except _Refused as refused:
@@ -291,20 +309,33 @@ def create_now(
     chunks this request stores itself instead of queueing them; a chunk it could not store goes
     to the bulk queue, so the bulk worker finishes it."""
     check_size(raw_items, params)
+    operation_id = check_operation_id(params.operation_id) or str(uuid.uuid4())
+    digest = _digest(raw_items, params)
     prepared = prepare(account_id, raw_items, params)
     if prepared.invalid and not params.skip_invalid_items:
         raise BulkRefused(prepared.invalid)
-    operation_id = str(uuid.uuid4())
-    started = _start(account_id, operation_id, raw_items, params, prepared, inline=True)
-    assert started is not None
-    item, reservation, messages = started
+    existing = store.get(account_id, operation_id, consistent=True) if params.operation_id else None
+    if existing is not None:  # sent before: finish what is left of it and answer the same
+        if existing.get("digest") != digest:
+            raise _other_upload(operation_id)
+        item, messages = existing, _messages_again(account_id, existing, raw_items, params)
+        reservation = quotas.reserve(account_id, 0)
+    else:
+        started = _start(account_id, operation_id, raw_items, params, prepared, digest=digest)
+        if started is None:
+            raise errors.Conflict(f"Operation {operation_id} is being created by another request right now.")
+        item, reservation, messages = started
     for n, message in enumerate(messages):
         try:
             store_chunk(message)
-        except Exception:
+        except Exception as exc:
             logger.exception("a chunk of a synchronous upload failed; the bulk worker finishes it")
-            queues.send_bulk(messages[n:])
-            raise
+            _queue(account_id, operation_id, messages[n:])
+            raise Deferred(
+                to_operation(store.get(account_id, operation_id, consistent=True) or item)
+            ) from exc
+    if messages:
+        store.mark_queued(account_id, operation_id, clock.iso(clock.now()))
     created = clock.iso(datetime.fromisoformat(item["submitted_precise"]))
     reply = BulkCreateOut(
         items={
@@ -316,6 +347,21 @@ def create_now(
         else None,
     )
     return reply, reservation
+
+
+class Deferred(Exception):
+    """A synchronous upload that could not finish in the request: the bulk worker finishes it."""
+
+    def __init__(self, operation: OperationOut):
+        super().__init__(operation.id)
+        self.operation = operation
+
+
+def _other_upload(operation_id: str) -> errors.Conflict:
+    return errors.Conflict(
+        f"operation_id {operation_id} belongs to another upload (other tasks or parameters); "
+        "use a new operation_id for new tasks."
+    )
 
 
 def after_pool_tasks(account_id: str, pools: set[str], open_pool: bool) -> list[str]:
@@ -334,6 +380,11 @@ def after_pool_tasks(account_id: str, pools: set[str], open_pool: bool) -> list[
                 campaigns.resume(account_id, campaign_id)
         except errors.CrowdtaskError as refused:
             problems.append(f"campaign {campaign_id}: {refused.description}")
+        except Exception:
+            logger.exception("opening a campaign after an upload failed", extra={"campaign": campaign_id})
+            problems.append(
+                f"campaign {campaign_id}: could not be opened now; publish or continue it yourself"
+            )
     return problems
 
 
@@ -349,8 +400,13 @@ def chunk_messages(
     base_id: str,
     created_precise: str,
     valid: list[tuple[int, dict[str, Any]]],
+    sizes: list[int] | None = None,
 ) -> list[dict[str, Any]]:
-    """Queue messages carrying as many items as fit under the SQS size limit, in index order."""
+    """Queue messages carrying as many items as fit under the SQS size limit, in index order.
+
+    A chunk names at most POOLS_PER_CHUNK campaigns. `sizes` (items per chunk, as stored with the
+    operation) cuts the same chunks again when an interrupted request is resumed.
+    """
     head = {
         "kind": MESSAGE_KIND,
         "account_id": account_id,
@@ -363,17 +419,25 @@ def chunk_messages(
     base_size = queues.message_size(head) + 16
     messages: list[dict[str, Any]] = []
     current: list[list[Any]] = []
+    campaigns: set[str] = set()
     size = base_size
+
+    def full(entry_size: int, pool: str | None) -> bool:
+        if sizes is not None:
+            return len(current) >= sizes[len(messages)]
+        too_many = pool is not None and pool not in campaigns and len(campaigns) >= POOLS_PER_CHUNK
+        return size + entry_size > queues.MAX_MESSAGE_BYTES or too_many
+
     for index, content in valid:
         entry = [index, compact(content)]
         entry_size = queues.message_size({"e": entry}) - 5
-        if entry_size + base_size > queues.MAX_MESSAGE_BYTES:
-            raise errors.ValidationFailed.one(f"[{index}]", "the task is larger than 250 KB", "TOO_LONG")
-        if current and size + entry_size > queues.MAX_MESSAGE_BYTES:
+        if current and full(entry_size, content.get("pool_id")):
             messages.append({**head, "chunk": len(messages), "items": current})
-            current, size = [], base_size
+            current, size, campaigns = [], base_size, set()
         current.append(entry)
         size += entry_size + 1
+        if content.get("pool_id"):
+            campaigns.add(content["pool_id"])
     if current:
         messages.append({**head, "chunk": len(messages), "items": current})
     return messages
@@ -430,7 +494,6 @@ def _start(
     prepared: Prepared,
     *,
     digest: str = "",
-    inline: bool = False,
 ) -> tuple[dict[str, Any], quotas.Reservation, list[dict[str, Any]]] | None:
     """Reserve the quota and store the operation with its refused items; its chunks, not sent yet.
 
@@ -439,6 +502,28 @@ def _start(
     refuse_all = bool(prepared.invalid) and not params.skip_invalid_items
     to_store = [] if refuse_all else prepared.valid
     reservation = quotas.reserve(account_id, len(to_store))
+    try:
+        started = _put_operation(account_id, operation_id, raw_items, params, prepared, to_store, digest)
+    except BaseException:
+        reservation.give_back()  # nothing of it was stored
+        raise
+    if started is None:
+        reservation.give_back()
+        return None
+    item, messages = started
+    return item, reservation, messages
+
+
+def _put_operation(
+    account_id: str,
+    operation_id: str,
+    raw_items: list[Any],
+    params: BulkParams,
+    prepared: Prepared,
+    to_store: list[tuple[int, dict[str, Any]]],
+    digest: str,
+) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    refuse_all = bool(prepared.invalid) and not params.skip_invalid_items
     now = clock.now()
     base_id = ids.new_id()
     messages = chunk_messages(account_id, operation_id, base_id, clock.iso_precise(now), to_store)
@@ -464,10 +549,11 @@ def _start(
             "chunks_done": 0,
             "pools": sorted(prepared.pools),
             "refused_all": refuse_all,
+            # the chunks as cut: a resumed request cuts exactly these again
+            "valid_ranges": _ranges([index for index, _ in to_store]),
+            "chunk_sizes": [len(message["items"]) for message in messages],
         },
     )
-    if inline:
-        item["queued_at"] = item["submitted"]  # this request stores the chunks itself
     if not messages:  # nothing to store: the operation ends as it starts
         item.update(
             final_status="FAIL" if refuse_all else "SUCCESS",
@@ -476,13 +562,12 @@ def _start(
             queued_at=item["submitted"],
         )
     if not store.put_new(item):
-        reservation.give_back()
         return None
     if prepared.invalid:
         store.put_invalid(account_id, operation_id, _invalid_parts(raw_items, prepared.invalid))
     if not messages:
-        _ended(item)
-    return item, reservation, messages
+        _maybe_finish(account_id, operation_id)
+    return item, messages
 
 
 def _queue(account_id: str, operation_id: str, messages: list[dict[str, Any]]) -> None:
@@ -496,19 +581,35 @@ def _again(
 ) -> OperationOut:
     """The same operation_id again: the same operation; it resumes queueing if the first try died."""
     if existing.get("digest") != digest:
-        raise errors.Conflict(
-            f"operation_id {existing['operation_id']} belongs to another upload (other tasks or parameters); "
-            "use a new operation_id for new tasks."
-        )
+        raise _other_upload(existing["operation_id"])
     if not existing.get("queued_at"):
-        prepared = prepare(account_id, raw_items, params)
-        to_store = [] if existing.get("refused_all") else prepared.valid
-        messages = chunk_messages(
-            account_id, existing["operation_id"], existing["base_id"], existing["submitted_precise"], to_store
-        )
-        _queue(account_id, existing["operation_id"], messages)
+        _queue(account_id, existing["operation_id"], _messages_again(account_id, existing, raw_items, params))
         existing = store.get(account_id, existing["operation_id"], consistent=True) or existing
     return to_operation(existing)
+
+
+def _messages_again(
+    account_id: str, existing: dict[str, Any], raw_items: list[Any], params: BulkParams
+) -> list[dict[str, Any]]:
+    """The operation's chunks, cut as they were the first time (same items, same numbers)."""
+    prepared = prepare(account_id, raw_items, params)
+    to_store = [] if existing.get("refused_all") else prepared.valid
+    if _ranges([index for index, _ in to_store]) != [
+        list(map(int, r)) for r in existing.get("valid_ranges", [])
+    ]:
+        raise errors.Conflict(
+            f"The tasks of operation {existing['operation_id']} validate differently now (a campaign "
+            "changed); send them with a new operation_id."
+        )
+    sizes = [int(n) for n in existing.get("chunk_sizes", [])]
+    return chunk_messages(
+        account_id,
+        existing["operation_id"],
+        existing["base_id"],
+        existing["submitted_precise"],
+        to_store,
+        sizes,
+    )
 
 
 # ---------------------------------------------------------------- asynchronous: the bulk worker's side
@@ -527,8 +628,9 @@ def store_chunk(message: dict[str, Any], capacity: list[float] | None = None) ->
     """Store one chunk of an operation (a bulk queue message of kind `tasks.create`); safe to run again."""
     account_id, operation_id, chunk = message["account_id"], message["operation_id"], int(message["chunk"])
     if store.chunk_done(account_id, operation_id, chunk):
-        return  # a redelivery of a chunk already stored and counted
-    if store.get(account_id, operation_id) is None:
+        _maybe_finish(account_id, operation_id)  # counted before: the end may still be to do
+        return
+    if store.get(account_id, operation_id, consistent=True) is None:
         raise store.OperationGone(f"chunk {chunk} names operation {operation_id}, which does not exist")
     created = datetime.fromisoformat(message["created"])
     entries = [
@@ -565,7 +667,7 @@ def _count(
     of a live campaign, they are counted as stored but not funded (they stay off the market).
     """
     fund = True
-    for _ in range(8):
+    for attempt in range(12):
         changes = pools.chunk_changes(account_id, where, per_pool, fund=fund)
         extra, live = changes.operations, changes.live
         unfunded = 0 if fund else sum(per_pool[c][0] for c in pools.live_of(account_id, per_pool))
@@ -586,6 +688,11 @@ def _count(
             if changes.pays and refused.index == len(extra) - 1:
                 fund = False  # the account's available balance cannot pay for them
             continue  # a campaign moved (published, paused, ended): decide again on what it is now
+        except dynamo.TransactionConflict as exc:
+            if not set(exc.reasons) & _CONTENDED:
+                raise
+            time.sleep(0.02 * 2**attempt * (0.5 + secrets.randbelow(1000) / 1000))
+            continue  # other chunks counted into the same campaign or account at that moment
         return counted, live if counted else []
     raise RuntimeError(
         f"chunk {where.number} of operation {where.operation_id}: its campaigns keep changing; retried later"
@@ -593,8 +700,29 @@ def _count(
 
 
 def dead_chunk(message: dict[str, Any]) -> None:
-    """A chunk the bulk worker kept failing on reached the dead-letter queue: its tasks count as failed."""
+    """A chunk the bulk worker kept failing on reached the dead-letter queue.
+
+    It gets one last try (what failed may have been passing). If that fails too, the tasks it
+    wrote are removed and all of them count as failed, so the log's NOT_STORED is true and
+    sending them again cannot double any.
+    """
     account_id, operation_id, chunk = message["account_id"], message["operation_id"], int(message["chunk"])
+    try:
+        store_chunk(message)
+        return
+    except store.OperationGone:
+        logger.error(
+            "dead-lettered chunk of an unknown operation; dropped", extra={"operation": operation_id}
+        )
+        return
+    except Exception:
+        logger.exception("dead-lettered chunk failed its last try", extra={"operation": operation_id})
+    if store.chunk_done(account_id, operation_id, chunk):
+        return  # counted after all
+    from crowdtask.services.tasks import TASKS
+
+    task_ids = [ids.derived_id(message["base_id"], int(index)) for index, _ in message["items"]]
+    dynamo.batch_delete((TASKS.pk(account_id, t), t) for t in task_ids)
     indexes = [int(index) for index, _ in message["items"]]
     record = {
         "ranges": _ranges(indexes),
@@ -622,16 +750,20 @@ def dead_chunk(message: dict[str, Any]) -> None:
 
 
 def _maybe_finish(account_id: str, operation_id: str) -> None:
+    """End the operation once every chunk is counted, then do what its end asks (once it succeeds)."""
     item = store.get(account_id, operation_id, consistent=True)
-    if item is None or item.get("final_status"):
+    if item is None or item.get("ended"):
         return
-    if int(item.get("chunks_done", 0)) < int(item.get("chunk_count", 0)):
-        return
-    # Refused items were skipped as asked; a valid task that could not be stored fails the operation.
-    status = "FAIL" if _store_failures(item) > 0 else "SUCCESS"
-    if store.finish(account_id, operation_id, status, clock.iso(clock.now())):
+    if not item.get("final_status"):
+        if int(item.get("chunks_done", 0)) < int(item.get("chunk_count", 0)):
+            return
+        # Refused items were skipped as asked; a valid task that could not be stored fails the operation.
+        status = "FAIL" if _store_failures(item) > 0 else "SUCCESS"
+        store.finish(account_id, operation_id, status, clock.iso(clock.now()))
         item = store.get(account_id, operation_id, consistent=True) or item
-        _ended(item)
+    # Opening the campaigns and the event: done again if a crash came first (both are safe twice).
+    _ended(item)
+    store.mark_ended(account_id, operation_id)
 
 
 def _store_failures(item: dict[str, Any]) -> int:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from crowdtask import clock, errors, geo, money
 from crowdtask.models.durations import seconds
+from crowdtask.observability import logger
 from crowdtask.services import repeats
 from crowdtask.services.campaigns import CAMPAIGNS, require_campaign
 from crowdtask.services.jobs import JOBS
@@ -208,8 +209,14 @@ def open_campaign(account_id: str, campaign_id: str) -> int:
         market_store.put_new(item)
     from crowdtask.services import pools
 
-    if not pools.open_pool(account_id, campaign):
-        return len(all_terms)  # a big pool opens in steps: the market step stays due for the scheduler
+    try:
+        if not pools.open_pool(account_id, campaign):
+            return len(all_terms)  # a big pool opens in steps: the market step stays due for the scheduler
+    except Exception:
+        logger.exception(
+            "opening the pool tasks failed; the market scheduler carries on", extra={"campaign": campaign_id}
+        )
+        return len(all_terms)
     campaign_store.clear_due(account_id, campaign_id, "market")
     return len(all_terms)
 

@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from crowdtask import clock, ids, money
+from crowdtask.observability import logger
 from crowdtask.store import dynamo, keys
 from crowdtask.store import market as market_store
 
@@ -215,7 +216,7 @@ def _walk(account_id: str, campaign: dict[str, Any], step: int) -> tuple[list[di
             cursors[partition] = rows[-1]["sk"]
         if more is not None:
             done = False  # this partition has more: the next step carries on from its cursor
-    found = dynamo.batch_get((TASKS.pk(account_id, t), t) for _, t in picked)
+    found = dynamo.batch_get(((TASKS.pk(account_id, t), t) for _, t in picked), consistent=True)
     tasks = [dynamo.plain_numbers(item) for item in found.values()]
     dynamo.update(
         *keys_of(account_id, campaign_id),
@@ -258,7 +259,11 @@ def open_pool(account_id: str, campaign: dict[str, Any], step: int | None = None
         )
         for n, record in enumerate(chunks):
             task_ids = chunk_task_ids(record["base_id"], record["ranges"])
-            found = dynamo.batch_get((TASKS.pk(account_id, t), t) for t in task_ids)
+            found = dynamo.batch_get(((TASKS.pk(account_id, t), t) for t in task_ids), consistent=True)
+            if len(found) < len(task_ids):  # counted, so written: a task missing now is read again later
+                raise RuntimeError(
+                    f"pool chunk {record['sk']} of campaign {campaign_id}: tasks not readable yet"
+                )
             tasks = [dynamo.plain_numbers(t) for t in found.values() if t.get("pool_id") == campaign_id]
             put_on_market(campaign, tasks)
             opened += len(task_ids)
@@ -304,11 +309,17 @@ def finish_pending_chunks(now_iso: str, limit: int) -> int:
 
     done = 0
     for entry in sweeps.due_items("pool-chunk", now_iso, limit):
-        record = dynamo.get(entry["pk"], entry["sk"], consistent=True)
-        if record is None or not record.get("market_pending"):
+        try:
+            record = dynamo.get(entry["pk"], entry["sk"], consistent=True)
+            if record is None or not record.get("market_pending"):
+                continue
+            task_ids = chunk_task_ids(record["base_id"], record["ranges"])
+            open_chunk(record["account_id"], list(record["market_pending"]), task_ids)
+            operations.clear_market_pending(entry["pk"], entry["sk"])
+        except Exception:  # one bad record must not hold up the other sweeps
+            logger.exception(
+                "opening a chunk's pool tasks failed; retried next time", extra={"pk": entry["pk"]}
+            )
             continue
-        task_ids = chunk_task_ids(record["base_id"], record["ranges"])
-        open_chunk(record["account_id"], list(record["market_pending"]), task_ids)
-        operations.clear_market_pending(entry["pk"], entry["sk"])
         done += 1
     return done

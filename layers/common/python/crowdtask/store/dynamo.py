@@ -221,6 +221,13 @@ def batch_put(items: Iterable[Mapping[str, Any]], *, capacity: list[float] | Non
         _write_batch(pending_items[start : start + 25], capacity)
 
 
+def batch_delete(keys_: Iterable[tuple[str, str]]) -> None:
+    """Delete items by key in batches of 25 (absent ones are fine), with the same retries as batch_put."""
+    requests = [{"DeleteRequest": {"Key": key(pk, sk)}} for pk, sk in keys_]
+    for start in range(0, len(requests), 25):
+        _write_batch(requests[start : start + 25], None)
+
+
 def _write_batch(pending: list[dict[str, Any]], capacity: list[float] | None) -> None:
     extra: dict[str, Any] = {"ReturnConsumedCapacity": "TOTAL"} if capacity is not None else {}
     for _attempt in _backoff(attempts=10):

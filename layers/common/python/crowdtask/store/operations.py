@@ -148,6 +148,10 @@ def finish(account_id: str, operation_id: str, status: str, now_iso: str) -> boo
     return True
 
 
+def mark_ended(account_id: str, operation_id: str) -> None:
+    dynamo.update(*keys.operation(account_id, operation_id), "SET ended = :true", vals={":true": True})
+
+
 def note_open_pool_errors(account_id: str, operation_id: str, problems: list[str]) -> None:
     dynamo.update(
         *keys.operation(account_id, operation_id),
