@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -45,6 +46,20 @@ def _load(path: Path) -> ModuleType:
 
 def build() -> str:
     sys.path.insert(0, str(ROOT / "layers/common/python"))
+    from crowdtask.http.schemas import DOCUMENTING
+
+    previous = os.environ.get(DOCUMENTING)
+    os.environ[DOCUMENTING] = "1"  # the models that only document answers are imported now
+    try:
+        return _build()
+    finally:
+        if previous is None:
+            os.environ.pop(DOCUMENTING, None)
+        else:
+            os.environ[DOCUMENTING] = previous
+
+
+def _build() -> str:
     from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 
     merge = OpenAPIMerge(

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
+from crowdtask import lazy
 from crowdtask.http import auth
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.schemas import ADMIN_AUTH, TOKEN_AUTH, responses
-from crowdtask.models.accounts import AccountCreateIn, Credentials, CreditIn, ProfileOut, SignupIn, TokenOut
-from crowdtask.services import accounts
-from crowdtask.services import auth as auth_service
+from crowdtask.models.accounts import AccountCreateIn, Credentials, CreditIn, SignupIn
+
+if TYPE_CHECKING:
+    from crowdtask.services import accounts
+    from crowdtask.services import auth as auth_service
+else:  # services load with the first route that uses them (cold start)
+    accounts = lazy.load("crowdtask.services.accounts")
+    auth_service = lazy.load("crowdtask.services.auth")
 
 app = ApiApp()
 
@@ -20,7 +26,7 @@ app = ApiApp()
     "/auth/token/request",
     summary="Request an auth token",
     tags=["Auth Token"],
-    responses=responses(TokenOut, "a new token", 401, 429),
+    responses=responses("accounts:TokenOut", "a new token", 401, 429),
 )
 def request_token(credentials: Annotated[Credentials, Body()]) -> Reply:
     return app.reply(auth_service.request_token(credentials.email, credentials.password))
@@ -42,7 +48,7 @@ def discard_token() -> Reply:
     "/workers/signup",
     summary="Sign up as a worker",
     tags=["Accounts"],
-    responses=responses(ProfileOut, "the new worker account", 409, status=201),
+    responses=responses("accounts:ProfileOut", "the new worker account", 409, status=201),
 )
 def sign_up(account: Annotated[SignupIn, Body()]) -> Reply:
     return app.reply(accounts.sign_up_worker(account), status=201)
@@ -53,7 +59,7 @@ def sign_up(account: Annotated[SignupIn, Body()]) -> Reply:
     summary="Create an account (admin)",
     tags=["Admin"],
     security=ADMIN_AUTH,
-    responses=responses(ProfileOut, "the new account", 401, 409, status=201),
+    responses=responses("accounts:ProfileOut", "the new account", 401, 409, status=201),
 )
 def create_account(account: Annotated[AccountCreateIn, Body()]) -> Reply:
     auth.require_admin(app.current_event.headers)
@@ -65,7 +71,7 @@ def create_account(account: Annotated[AccountCreateIn, Body()]) -> Reply:
     summary="Credit a requester's available balance (admin)",
     tags=["Admin"],
     security=ADMIN_AUTH,
-    responses=responses(ProfileOut, "the account after the credit", 401, 404, 409),
+    responses=responses("accounts:ProfileOut", "the account after the credit", 401, 404, 409),
 )
 def credit_account(
     id: Annotated[str, Path(max_length=64, description="id of the account")],

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from crowdtask import lazy
 from crowdtask.observability import logger, metrics
-from crowdtask.services import campaigns
+
+if TYPE_CHECKING:
+    from crowdtask.services import campaigns
+else:  # services load with the first route that uses them (cold start)
+    campaigns = lazy.load("crowdtask.services.campaigns")
 
 
 @metrics.log_metrics(raise_on_empty_metrics=False)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
+from crowdtask import lazy
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import campaign_links, job_links
 from crowdtask.http.pagination import (
@@ -20,9 +20,12 @@ from crowdtask.http.pagination import (
 )
 from crowdtask.http.routes import copy_and_archive_routes, member_routes
 from crowdtask.http.schemas import TOKEN_AUTH, responses
-from crowdtask.models.campaigns import CampaignIn, CampaignJobIds, CampaignOut, CampaignPage
-from crowdtask.models.jobs import JobPage
-from crowdtask.services import campaigns
+from crowdtask.models.campaigns import CampaignIn, CampaignJobIds, CampaignOut
+
+if TYPE_CHECKING:
+    from crowdtask.services import campaigns
+else:  # services load with the first route that uses them (cold start)
+    campaigns = lazy.load("crowdtask.services.campaigns")
 
 app = ApiApp()
 CampaignId = Annotated[str, Path(max_length=64, description="id of the campaign")]
@@ -42,7 +45,10 @@ def _reply_campaign(campaign: CampaignOut, status: int = 200) -> Reply:
     tags=TAGS,
     security=TOKEN_AUTH,
     responses=responses(
-        CampaignPage, "one page of campaigns; the `Link` header and HAL links page on", 401, 403
+        "campaigns:CampaignPage",
+        "one page of campaigns; the `Link` header and HAL links page on",
+        401,
+        403,
     ),
 )
 def list_campaigns(
@@ -63,7 +69,7 @@ def list_campaigns(
     summary="Create a Campaign",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(CampaignOut, "the new campaign (unpublished)", 401, 403, status=201),
+    responses=responses("campaigns:CampaignOut", "the new campaign (unpublished)", 401, 403, status=201),
 )
 def create_campaign(campaign: Annotated[CampaignIn, Body()]) -> Reply:
     return _reply_campaign(campaigns.create_campaign(app.requester().account_id, campaign), status=201)
@@ -74,7 +80,7 @@ def create_campaign(campaign: Annotated[CampaignIn, Body()]) -> Reply:
     summary="Get a Campaign",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(CampaignOut, "the campaign", 401, 403, 404),
+    responses=responses("campaigns:CampaignOut", "the campaign", 401, 403, 404),
 )
 def get_campaign(id: CampaignId) -> Reply:
     return _reply_campaign(campaigns.get_campaign(app.requester().account_id, id))
@@ -86,7 +92,7 @@ def get_campaign(id: CampaignId) -> Reply:
     description="A published campaign keeps what workers do and are paid: send those fields unchanged.",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(CampaignOut, "the updated campaign", 401, 403, 404, 409),
+    responses=responses("campaigns:CampaignOut", "the updated campaign", 401, 403, 404, 409),
 )
 def replace_campaign(id: CampaignId, campaign: Annotated[CampaignIn, Body()]) -> Reply:
     return _reply_campaign(campaigns.replace_campaign(app.requester().account_id, id, campaign))
@@ -96,10 +102,10 @@ copy_and_archive_routes(
     app,
     collection="campaigns",
     noun="campaign",
-    model=CampaignOut,
+    model="campaigns:CampaignOut",
     tags=TAGS,
     links=campaign_links,
-    copy=campaigns.copy_campaign,
+    copy=lambda account, id, deep: campaigns.copy_campaign(account, id, deep),  # noqa: PLW0108 - loads the service on first use
     archive=lambda account, id, deep: campaigns.set_archived(account, id, True, deep),
     unarchive=lambda account, id, deep: campaigns.set_archived(account, id, False, deep),
     deep="also apply to the campaign's jobs and their tasks",
@@ -111,30 +117,32 @@ member_routes(
     collection="campaigns",
     noun="campaign",
     members="jobs",
-    page_model=JobPage,
+    page_model="jobs:JobPage",
     ids_model=CampaignJobIds,
     links=job_links,
-    page=campaigns.jobs_page,
+    page=lambda account, id, limit, after: campaigns.jobs_page(account, id, limit, after),  # noqa: PLW0108
     change=lambda account, id, ids, append: campaigns.change_jobs(account, id, ids, append=append),
 )
 
 
-def _lifecycle_route(action: str, summary: str, service: Callable[[str, str], CampaignOut]) -> None:
+def _lifecycle_route(action: str, summary: str, service: str) -> None:
+    """POST /campaigns/{id}/<action>, answered by the campaigns service's function named `service`."""
+
     @app.post(
         f"/campaigns/<id>/{action}",
         summary=summary,
         tags=LIFECYCLE,
         security=TOKEN_AUTH,
         operation_id=f"campaign_{action}",
-        responses=responses(CampaignOut, "the campaign in its new state", 401, 403, 404, 409),
+        responses=responses("campaigns:CampaignOut", "the campaign in its new state", 401, 403, 404, 409),
     )
     def move(id: CampaignId) -> Reply:
-        return _reply_campaign(service(app.requester().account_id, id))
+        return _reply_campaign(getattr(campaigns, service)(app.requester().account_id, id))
 
 
-_lifecycle_route("publish", "Publish a Campaign", campaigns.publish)
-_lifecycle_route("pause", "Pause an active Campaign", campaigns.pause)
-_lifecycle_route("continue", "Continue a paused Campaign", campaigns.resume)
-_lifecycle_route("cancel", "Cancel a published Campaign", campaigns.cancel)
+_lifecycle_route("publish", "Publish a Campaign", "publish")
+_lifecycle_route("pause", "Pause an active Campaign", "pause")
+_lifecycle_route("continue", "Continue a paused Campaign", "resume")
+_lifecycle_route("cancel", "Cancel a published Campaign", "cancel")
 
 lambda_handler = entrypoint(app)

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
+from crowdtask import lazy
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.http.task_uploads import upload_routes
-from crowdtask.models.bulk import OperationOut, TolokaTask
+from crowdtask.models.bulk import TolokaTask
 from crowdtask.models.tasks import TaskOut
-from crowdtask.services import operations, tasks
+
+if TYPE_CHECKING:
+    from crowdtask.services import operations, tasks
+else:  # services load with the first route that uses them (cold start)
+    operations = lazy.load("crowdtask.services.operations")
+    tasks = lazy.load("crowdtask.services.tasks")
 
 app = ApiApp()
 TaskId = Annotated[str, Path(max_length=64, description="id of the task")]
@@ -44,7 +50,7 @@ upload_routes(
     summary="Get a task (bulk API shape)",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(TolokaTask, "the task", 401, 403, 404),
+    responses=responses("bulk:TolokaTask", "the task", 401, 403, 404),
 )
 def get_task(id: TaskId) -> Reply:
     return app.reply(_task_shape(tasks.get_task(app.requester().account_id, id)))
@@ -55,7 +61,7 @@ def get_task(id: TaskId) -> Reply:
     summary="Get an operation (bulk API shape)",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(OperationOut, "the operation", 401, 403, 404),
+    responses=responses("bulk:OperationOut", "the operation", 401, 403, 404),
 )
 def get_operation(id: OperationId) -> Reply:
     return app.reply(operations.get_operation(app.requester().account_id, id))

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
+from crowdtask import lazy
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.models.datasets import (
     DatasetIn,
-    DatasetOut,
-    DelayedTasks,
     FilesIn,
     LabelsIn,
     RejectIn,
-    TaskList,
     TaskResource,
     TaskUpdateIn,
-    UserTasks,
 )
-from crowdtask.services import datasets
+
+if TYPE_CHECKING:
+    from crowdtask.services import datasets
+else:  # services load with the first route that uses them (cold start)
+    datasets = lazy.load("crowdtask.services.datasets")
 
 app = ApiApp()
 DatasetId = Annotated[str, Path(max_length=64, description="Dataset Id of the dataset")]
@@ -66,7 +67,7 @@ def _dataset_links(dataset_id: str) -> dict[str, Any]:
     ),
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(DatasetOut, "the new dataset", 401, 403, status=201),
+    responses=responses("datasets:DatasetOut", "the new dataset", 401, 403, status=201),
 )
 def create_dataset(dataset: Annotated[DatasetIn, Body()]) -> Reply:
     created = datasets.create_dataset(app.requester().account_id, dataset)
@@ -80,7 +81,7 @@ def create_dataset(dataset: Annotated[DatasetIn, Body()]) -> Reply:
     summary="Get a Dataset",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(DatasetOut, "the dataset", 401, 403, 404),
+    responses=responses("datasets:DatasetOut", "the dataset", 401, 403, 404),
 )
 def get_dataset(datasetId: DatasetId) -> Reply:  # noqa: N803 - the seed's parameter name
     found = datasets.get_dataset(app.requester().account_id, datasetId)
@@ -96,7 +97,7 @@ def get_dataset(datasetId: DatasetId) -> Reply:  # noqa: N803 - the seed's param
     ),
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(TaskList, "the dataset's tasks", 401, 403, 404),
+    responses=responses("datasets:TaskList", "the dataset's tasks", 401, 403, 404),
 )
 def list_tasks(
     datasetId: DatasetId,  # noqa: N803
@@ -158,7 +159,7 @@ def update_label_tasks(datasetId: DatasetId, labels: Annotated[LabelsIn | None, 
     ),
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(TaskResource, "the updated task", 401, 403, 404, 409),
+    responses=responses("datasets:TaskResource", "the updated task", 401, 403, 404, 409),
 )
 def update_task(taskId: TaskId, changes: Annotated[TaskUpdateIn, Body()]) -> Reply:  # noqa: N803
     return _task_reply(datasets.update_task(app.requester().account_id, taskId, changes))
@@ -173,7 +174,7 @@ def update_task(taskId: TaskId, changes: Annotated[TaskUpdateIn, Body()]) -> Rep
     ),
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(TaskResource, "the accepted task", 401, 403, 404, 409),
+    responses=responses("datasets:TaskResource", "the accepted task", 401, 403, 404, 409),
 )
 def accept_task(taskId: TaskId) -> Reply:  # noqa: N803
     return _task_reply(datasets.accept_task(app.requester().account_id, taskId))
@@ -188,7 +189,7 @@ def accept_task(taskId: TaskId) -> Reply:  # noqa: N803
     ),
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(TaskResource, "the rejected task", 401, 403, 404, 409),
+    responses=responses("datasets:TaskResource", "the rejected task", 401, 403, 404, 409),
 )
 def reject_task(taskId: TaskId, rejection: Annotated[RejectIn | None, Body()] = None) -> Reply:  # noqa: N803
     reason = rejection.reason if rejection else None
@@ -204,7 +205,7 @@ def reject_task(taskId: TaskId, rejection: Annotated[RejectIn | None, Body()] = 
     ),
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(UserTasks, "the user's tasks", 401, 403, 404),
+    responses=responses("datasets:UserTasks", "the user's tasks", 401, 403, 404),
 )
 def user_tasks(
     clientId: ClientId,  # noqa: N803
@@ -223,7 +224,7 @@ def user_tasks(
     ),
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(DelayedTasks, "the delayed tasks", 401, 403, 404),
+    responses=responses("datasets:DelayedTasks", "the delayed tasks", 401, 403, 404),
 )
 def delayed_tasks(clientId: ClientId) -> Reply:  # noqa: N803
     found = datasets.delayed_tasks(app.requester().account_id, clientId)

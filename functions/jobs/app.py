@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
+from crowdtask import lazy
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import job_links, task_links
 from crowdtask.http.pagination import (
@@ -19,9 +20,12 @@ from crowdtask.http.pagination import (
 )
 from crowdtask.http.routes import copy_and_archive_routes, member_routes
 from crowdtask.http.schemas import TOKEN_AUTH, responses
-from crowdtask.models.jobs import JobIn, JobOut, JobPage, JobTaskIds
-from crowdtask.models.tasks import TaskPage
-from crowdtask.services import jobs
+from crowdtask.models.jobs import JobIn, JobOut, JobTaskIds
+
+if TYPE_CHECKING:
+    from crowdtask.services import jobs
+else:  # services load with the first route that uses them (cold start)
+    jobs = lazy.load("crowdtask.services.jobs")
 
 app = ApiApp()
 JobId = Annotated[str, Path(max_length=64, description="id of the job")]
@@ -39,7 +43,9 @@ def _reply_job(job: JobOut, status: int = 200) -> Reply:
     summary="List all Jobs",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(JobPage, "one page of jobs; the `Link` header and HAL links page on", 401, 403),
+    responses=responses(
+        "jobs:JobPage", "one page of jobs; the `Link` header and HAL links page on", 401, 403
+    ),
 )
 def list_jobs(
     limit: Limit = DEFAULT_LIMIT,
@@ -60,7 +66,7 @@ def list_jobs(
     summary="Create a Job",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(JobOut, "the new job", 401, 403, status=201),
+    responses=responses("jobs:JobOut", "the new job", 401, 403, status=201),
 )
 def create_job(job: Annotated[JobIn, Body()]) -> Reply:
     return _reply_job(jobs.create_job(app.requester().account_id, job), status=201)
@@ -71,7 +77,7 @@ def create_job(job: Annotated[JobIn, Body()]) -> Reply:
     summary="Get a Job",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(JobOut, "the job", 401, 403, 404),
+    responses=responses("jobs:JobOut", "the job", 401, 403, 404),
 )
 def get_job(id: JobId) -> Reply:
     return _reply_job(jobs.get_job(app.requester().account_id, id))
@@ -82,7 +88,7 @@ def get_job(id: JobId) -> Reply:
     summary="Update a Job",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(JobOut, "the updated job", 401, 403, 404, 409),
+    responses=responses("jobs:JobOut", "the updated job", 401, 403, 404, 409),
 )
 def replace_job(id: JobId, job: Annotated[JobIn, Body()]) -> Reply:
     return _reply_job(jobs.replace_job(app.requester().account_id, id, job))
@@ -92,10 +98,10 @@ copy_and_archive_routes(
     app,
     collection="jobs",
     noun="job",
-    model=JobOut,
+    model="jobs:JobOut",
     tags=TAGS,
     links=job_links,
-    copy=jobs.copy_job,
+    copy=lambda account, id, deep: jobs.copy_job(account, id, deep),  # noqa: PLW0108 - loads the service on first use
     archive=lambda account, id, deep: jobs.set_archived(account, id, True, deep),
     unarchive=lambda account, id, deep: jobs.set_archived(account, id, False, deep),
     deep="also apply to the job's tasks (copy: the copy gets copies of them; false: it shares them)",
@@ -107,10 +113,10 @@ member_routes(
     collection="jobs",
     noun="job",
     members="tasks",
-    page_model=TaskPage,
+    page_model="tasks:TaskPage",
     ids_model=JobTaskIds,
     links=task_links,
-    page=jobs.tasks_page,
+    page=lambda account, id, limit, after: jobs.tasks_page(account, id, limit, after),  # noqa: PLW0108
     change=lambda account, id, ids, append: jobs.change_tasks(account, id, ids, append=append),
 )
 

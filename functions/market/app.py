@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
+from crowdtask import lazy
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import assignment_links, market_job_links, result_links
 from crowdtask.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, link_header, list_query, page_links
 from crowdtask.http.schemas import TOKEN_AUTH, responses
-from crowdtask.models.market import AssignmentOut, AssignmentPage, MarketJobPage, SubmitIn, WorkerMeOut
-from crowdtask.models.results import ResultOut
-from crowdtask.services import assignments, market, results, workers
+from crowdtask.models.market import AssignmentOut, AssignmentPage, MarketJobPage, SubmitIn
+
+if TYPE_CHECKING:
+    from crowdtask.services import assignments, market, results, workers
+else:  # services load with the first route that uses them (cold start)
+    assignments = lazy.load("crowdtask.services.assignments")
+    market = lazy.load("crowdtask.services.market")
+    results = lazy.load("crowdtask.services.results")
+    workers = lazy.load("crowdtask.services.workers")
 
 app = ApiApp()
 AssignmentId = Annotated[str, Path(max_length=64, description="id of the assignment")]
@@ -39,7 +46,10 @@ def _reply_assignment(assignment: AssignmentOut, status: int = 200) -> Reply:
     tags=TAGS,
     security=TOKEN_AUTH,
     responses=responses(
-        MarketJobPage, "jobs this worker may take now, longest on the market first", 401, 403
+        "market:MarketJobPage",
+        "jobs this worker may take now, longest on the market first",
+        401,
+        403,
     ),
 )
 def list_market_jobs(limit: Limit = DEFAULT_LIMIT, lat: Latitude = None, lng: Longitude = None) -> Reply:
@@ -62,7 +72,13 @@ def list_market_jobs(limit: Limit = DEFAULT_LIMIT, lat: Latitude = None, lng: Lo
     tags=TAGS,
     security=TOKEN_AUTH,
     responses=responses(
-        AssignmentOut, "the new assignment, with the job's tasks", 401, 403, 404, 409, status=201
+        "market:AssignmentOut",
+        "the new assignment, with the job's tasks",
+        401,
+        403,
+        404,
+        409,
+        status=201,
     ),
 )
 def claim_job(
@@ -82,7 +98,7 @@ def claim_job(
     summary="List the Worker's Assignments",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(AssignmentPage, "one page of assignments, newest first", 401, 403),
+    responses=responses("market:AssignmentPage", "one page of assignments, newest first", 401, 403),
 )
 def list_assignments(
     limit: Limit = DEFAULT_LIMIT,
@@ -112,7 +128,7 @@ def list_assignments(
     summary="Get an Assignment",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(AssignmentOut, "the assignment, with the job's tasks", 401, 403, 404),
+    responses=responses("market:AssignmentOut", "the assignment, with the job's tasks", 401, 403, 404),
 )
 def get_assignment(id: AssignmentId) -> Reply:
     return _reply_assignment(assignments.get_assignment(app.worker().account_id, id))
@@ -126,7 +142,7 @@ def get_assignment(id: AssignmentId) -> Reply:
     "`submitBy`. The result is InReview until approved, rejected or auto-approved after maxReviewTime.",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(ResultOut, "the result, in review", 401, 403, 404, 409, status=201),
+    responses=responses("results:ResultOut", "the result, in review", 401, 403, 404, 409, status=201),
 )
 def submit_assignment(id: AssignmentId, submission: Annotated[SubmitIn, Body()]) -> Reply:
     result = results.submit(app.worker().account_id, id, submission)
@@ -139,7 +155,7 @@ def submit_assignment(id: AssignmentId, submission: Annotated[SubmitIn, Body()])
     description="Gives the slot back to the market; the worker may claim the job again later.",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(AssignmentOut, "the released assignment", 401, 403, 404, 409),
+    responses=responses("market:AssignmentOut", "the released assignment", 401, 403, 404, 409),
 )
 def release_assignment(id: AssignmentId) -> Reply:
     return _reply_assignment(assignments.release(app.worker().account_id, id))
@@ -150,7 +166,7 @@ def release_assignment(id: AssignmentId) -> Reply:
     summary="Get the Worker's record",
     tags=["Workers"],
     security=TOKEN_AUTH,
-    responses=responses(WorkerMeOut, "points, earnings, reputation and experience", 401, 403),
+    responses=responses("market:WorkerMeOut", "points, earnings, reputation and experience", 401, 403),
 )
 def worker_me() -> Reply:
     return app.reply(workers.me(app.worker().account_id), links={"self": {"href": "/workers/me"}})

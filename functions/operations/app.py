@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
+from crowdtask import lazy
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.pagination import decode_cursor, encode_cursor
 from crowdtask.http.schemas import TOKEN_AUTH, responses
-from crowdtask.models.bulk import OperationLog, OperationOut, OperationPage
-from crowdtask.services import operations
+
+if TYPE_CHECKING:
+    from crowdtask.services import operations
+else:  # services load with the first route that uses them (cold start)
+    operations = lazy.load("crowdtask.services.operations")
 
 app = ApiApp()
 OperationId = Annotated[str, Path(max_length=64, description="id of the operation")]
@@ -22,7 +26,7 @@ TAGS = ["Operation"]
     summary="List your Operations",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(OperationPage, "one page of operations, newest first", 401, 403),
+    responses=responses("bulk:OperationPage", "one page of operations, newest first", 401, 403),
 )
 def list_operations(
     limit: Annotated[int, Query(ge=1, le=100, description="operations per page, 1..100")] = 10,
@@ -41,7 +45,7 @@ def list_operations(
     summary="Get an Operation",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(OperationOut, "the operation", 401, 403, 404),
+    responses=responses("bulk:OperationOut", "the operation", 401, 403, 404),
 )
 def get_operation(id: OperationId) -> Reply:
     found = operations.get_operation(app.requester().account_id, id)
@@ -55,7 +59,11 @@ def get_operation(id: OperationId) -> Reply:
     tags=TAGS,
     security=TOKEN_AUTH,
     responses=responses(
-        OperationLog, "outcomes by index: the task id, or why the item was not created", 401, 403, 404
+        "bulk:OperationLog",
+        "outcomes by index: the task id, or why the item was not created",
+        401,
+        403,
+        404,
     ),
 )
 def operation_log(

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
+from crowdtask import lazy
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.models.preview import MarkdownIn, MarkdownOut
-from crowdtask.services import markdown
+
+if TYPE_CHECKING:
+    from crowdtask.services import markdown
+else:  # services load with the first route that uses them (cold start)
+    markdown = lazy.load("crowdtask.services.markdown")
 
 app = ApiApp()
 
@@ -19,7 +24,7 @@ app = ApiApp()
     summary="HTML Markdown message Preview",
     tags=["Preview"],
     security=TOKEN_AUTH,
-    responses=responses(MarkdownOut, "the message as sanitised HTML", 401),
+    responses=responses("preview:MarkdownOut", "the message as sanitised HTML", 401),
 )
 def preview_markdown(message: Annotated[MarkdownIn, Body()]) -> Reply:
     app.caller()

@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from crowdtask import errors
+from crowdtask import errors, lazy
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import result_links
 from crowdtask.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, link_header, member_links
 from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.models.campaigns import _utc_timestamp
 from crowdtask.models.results import (
-    ApproveAllOut,
     ApproveIn,
     RejectIn,
     ResultOut,
     ResultPage,
     SoftRejectIn,
     WorkerPage,
-    WorkerResultsPage,
     WorkerStatsOut,
 )
-from crowdtask.services import results, workers
+
+if TYPE_CHECKING:
+    from crowdtask.services import results, workers
+else:  # services load with the first route that uses them (cold start)
+    results = lazy.load("crowdtask.services.results")
+    workers = lazy.load("crowdtask.services.workers")
 
 app = ApiApp()
 CampaignId = Annotated[str, Path(max_length=64, description="id of the campaign")]
@@ -76,7 +79,7 @@ def _reply_result(result: ResultOut) -> Reply:
     summary="List all Results for a Campaign",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(ResultPage, "one page of results in submission order", 401, 403, 404),
+    responses=responses("results:ResultPage", "one page of results in submission order", 401, 403, 404),
 )
 def campaign_results(
     id: CampaignId,
@@ -96,7 +99,7 @@ def campaign_results(
     summary="List all Workers that participated in a Campaign",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(WorkerPage, "one page of the campaign's workers", 401, 403, 404),
+    responses=responses("results:WorkerPage", "one page of the campaign's workers", 401, 403, 404),
 )
 def campaign_workers(
     id: CampaignId,
@@ -119,7 +122,13 @@ def campaign_workers(
     summary="List all Results for a Campaign for a specific Worker",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(WorkerResultsPage, "one page of the worker's results, and the worker", 401, 403, 404),
+    responses=responses(
+        "results:WorkerResultsPage",
+        "one page of the worker's results, and the worker",
+        401,
+        403,
+        404,
+    ),
 )
 def worker_results(
     id: CampaignId,
@@ -143,7 +152,7 @@ def worker_results(
     summary="Get a Result",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(ResultOut, "the result", 401, 403, 404),
+    responses=responses("results:ResultOut", "the result", 401, 403, 404),
 )
 def get_result(id: ResultId) -> Reply:
     return _reply_result(results.get_result(app.requester().account_id, id))
@@ -155,7 +164,7 @@ def get_result(id: ResultId) -> Reply:
     description="Pays the worker (from the campaign's frozen budget) and awards the tasks' points.",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(ResultOut, "the approved result", 401, 403, 404, 409),
+    responses=responses("results:ResultOut", "the approved result", 401, 403, 404, 409),
 )
 def approve(id: ResultId, review: Annotated[ApproveIn | None, Body()] = None) -> Reply:
     message = review.message if review else None
@@ -168,7 +177,7 @@ def approve(id: ResultId, review: Annotated[ApproveIn | None, Body()] = None) ->
     description="The worker is not paid and their reputation drops; the job is open for another result.",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(ResultOut, "the rejected result", 401, 403, 404, 409),
+    responses=responses("results:ResultOut", "the rejected result", 401, 403, 404, 409),
 )
 def reject(id: ResultId, review: Annotated[RejectIn, Body()]) -> Reply:
     return _reply_result(results.reject(app.requester().account_id, id, review.reason))
@@ -180,7 +189,7 @@ def reject(id: ResultId, review: Annotated[RejectIn, Body()]) -> Reply:
     description="The same worker may redo the job until `until` (a new assignment); reputation is untouched.",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(ResultOut, "the soft-rejected result", 401, 403, 404, 409),
+    responses=responses("results:ResultOut", "the soft-rejected result", 401, 403, 404, 409),
 )
 def soft_reject(id: ResultId, review: Annotated[SoftRejectIn, Body()]) -> Reply:
     return _reply_result(results.soft_reject(app.requester().account_id, id, review.reason, review.until))
@@ -191,7 +200,7 @@ def soft_reject(id: ResultId, review: Annotated[SoftRejectIn, Body()]) -> Reply:
     summary="Approve all in review Results of a Worker",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(ApproveAllOut, "how many results were approved", 401, 403, 404),
+    responses=responses("results:ApproveAllOut", "how many results were approved", 401, 403, 404),
 )
 def approve_all_of_worker(
     id: CampaignId,
@@ -207,7 +216,7 @@ def approve_all_of_worker(
     summary="Approve all in review Results of a Campaign",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(ApproveAllOut, "how many results were approved", 401, 403, 404),
+    responses=responses("results:ApproveAllOut", "how many results were approved", 401, 403, 404),
 )
 def approve_all_of_campaign(id: CampaignId, review: Annotated[ApproveIn | None, Body()] = None) -> Reply:
     done = results.approve_all(app.requester().account_id, id, None, review.message if review else None)

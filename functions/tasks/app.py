@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
+from crowdtask import lazy
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import task_links
 from crowdtask.http.pagination import DEFAULT_LIMIT, After, ArchivedFilter, Before, Limit, Order, Search
 from crowdtask.http.routes import copy_and_archive_routes
 from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.http.task_uploads import upload_routes
-from crowdtask.models.tasks import TaskIn, TaskOut, TaskPage
-from crowdtask.services import tasks
+from crowdtask.models.tasks import TaskIn, TaskOut
+
+if TYPE_CHECKING:
+    from crowdtask.services import tasks
+else:  # services load with the first route that uses them (cold start)
+    tasks = lazy.load("crowdtask.services.tasks")
 
 app = ApiApp()
 TaskId = Annotated[str, Path(max_length=64, description="id of the task")]
@@ -25,7 +30,12 @@ TAGS = ["Task"]
     summary="List all Tasks",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(TaskPage, "one page of tasks; the `Link` header and HAL links page on", 401, 403),
+    responses=responses(
+        "tasks:TaskPage",
+        "one page of tasks; the `Link` header and HAL links page on",
+        401,
+        403,
+    ),
 )
 def list_tasks(
     limit: Limit = DEFAULT_LIMIT,
@@ -62,7 +72,7 @@ upload_routes(
     summary="Get a Task",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(TaskOut, "the task", 401, 403, 404),
+    responses=responses("tasks:TaskOut", "the task", 401, 403, 404),
 )
 def get_task(id: TaskId) -> Reply:
     found = tasks.get_task(app.requester().account_id, id)
@@ -74,7 +84,7 @@ def get_task(id: TaskId) -> Reply:
     summary="Update a Task",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(TaskOut, "the updated task", 401, 403, 404, 409),
+    responses=responses("tasks:TaskOut", "the updated task", 401, 403, 404, 409),
 )
 def replace_task(id: TaskId, task: Annotated[TaskIn, Body()]) -> Reply:
     updated = tasks.replace_task(app.requester().account_id, id, task)
@@ -85,7 +95,7 @@ copy_and_archive_routes(
     app,
     collection="tasks",
     noun="task",
-    model=TaskOut,
+    model="tasks:TaskOut",
     tags=TAGS,
     links=task_links,
     copy=lambda account, id, _deep: tasks.copy_task(account, id),

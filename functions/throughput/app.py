@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from crowdtask import errors
+from crowdtask import errors, lazy
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.auth import bearer_token
 from crowdtask.http.schemas import TOKEN_AUTH, WORKSTREAM_KEY_AUTH, responses
@@ -18,12 +18,15 @@ from crowdtask.models.throughput import (
     GroupBy,
     ReceivedOut,
     ThroughputIn,
-    ThroughputTotalsOut,
-    UploadOut,
     WorkstreamIn,
-    WorkstreamOut,
 )
-from crowdtask.services import throughput, throughput_uploads, workstreams
+
+if TYPE_CHECKING:
+    from crowdtask.services import throughput, throughput_uploads, workstreams
+else:  # services load with the first route that uses them (cold start)
+    throughput = lazy.load("crowdtask.services.throughput")
+    throughput_uploads = lazy.load("crowdtask.services.throughput_uploads")
+    workstreams = lazy.load("crowdtask.services.workstreams")
 
 app = ApiApp()
 WorkstreamId = Annotated[str, Path(max_length=64, description="id of the workstream")]
@@ -67,7 +70,13 @@ def _csv_text() -> str:
     description="Use case and task definition ids are generated. The `api_key` is shown only in this answer.",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(WorkstreamOut, "the new workstream, with its api_key", 401, 403, status=201),
+    responses=responses(
+        "throughput:WorkstreamOut",
+        "the new workstream, with its api_key",
+        401,
+        403,
+        status=201,
+    ),
 )
 def create_workstream(workstream: Annotated[WorkstreamIn, Body()]) -> Reply:
     created = workstreams.create_workstream(app.requester().account_id, workstream)
@@ -82,7 +91,7 @@ def create_workstream(workstream: Annotated[WorkstreamIn, Body()]) -> Reply:
     description="The configuration; the api_key is never shown again.",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(WorkstreamOut, "the workstream", 401, 403, 404),
+    responses=responses("throughput:WorkstreamOut", "the workstream", 401, 403, 404),
 )
 def get_workstream(workstream_id: WorkstreamId) -> Reply:
     found = workstreams.get_workstream(app.requester().account_id, workstream_id)
@@ -95,7 +104,7 @@ def get_workstream(workstream_id: WorkstreamId) -> Reply:
     description="A new key replaces the current one at once; it is shown only in this answer.",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(WorkstreamOut, "the workstream with its new api_key", 401, 403, 404),
+    responses=responses("throughput:WorkstreamOut", "the workstream with its new api_key", 401, 403, 404),
 )
 def rotate_api_key(workstream_id: WorkstreamId) -> Reply:
     rotated = workstreams.rotate_api_key(app.requester().account_id, workstream_id)
@@ -113,7 +122,7 @@ def rotate_api_key(workstream_id: WorkstreamId) -> Reply:
     ),
     tags=TAGS,
     security=WORKSTREAM_KEY_AUTH,
-    responses=responses(ReceivedOut, "Successful", 401),
+    responses=responses("throughput:ReceivedOut", "Successful", 401),
 )
 def submit_throughput(workstream_id: WorkstreamId, record: Annotated[ThroughputIn, Body()]) -> Reply:
     workstream = workstreams.authenticate_key(workstream_id, _api_key())
@@ -130,7 +139,7 @@ def submit_throughput(workstream_id: WorkstreamId, record: Annotated[ThroughputI
     ),
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(ThroughputTotalsOut, "the totals", 401, 403, 404),
+    responses=responses("throughput:ThroughputTotalsOut", "the totals", 401, 403, 404),
 )
 def get_totals(
     workstream_id: WorkstreamId,
@@ -158,7 +167,7 @@ def get_totals(
     ),
     tags=TAGS,
     security=WORKSTREAM_KEY_AUTH,
-    responses=responses(UploadOut, "the upload, accepted", 401, 415, status=202),
+    responses=responses("throughput:UploadOut", "the upload, accepted", 401, 415, status=202),
 )
 def upload_csv(
     workstream_id: WorkstreamId,
@@ -178,7 +187,7 @@ def upload_csv(
     description="Its counts and per-row errors, for the workstream's owner (token) or its x-api-key.",
     tags=TAGS,
     security=[*WORKSTREAM_KEY_AUTH, *TOKEN_AUTH],
-    responses=responses(UploadOut, "the upload", 401, 403, 404),
+    responses=responses("throughput:UploadOut", "the upload", 401, 403, 404),
 )
 def get_upload(
     workstream_id: WorkstreamId,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from crowdtask import errors
 from crowdtask.config import settings
-from crowdtask.services.auth import Caller, caller_for_token
 
-__all__ = ["Caller", "authenticate", "bearer_token", "require_admin"]
+if TYPE_CHECKING:
+    from crowdtask.services.auth import Caller
+
+__all__ = ["authenticate", "bearer_token", "require_admin"]
 
 
 def _get(headers: Mapping[str, str] | None, name: str) -> str | None:
@@ -39,6 +42,8 @@ def authenticate(headers: Mapping[str, str] | None) -> Caller:
             "Send your token in the X-Auth-Token header (or Authorization: Bearer <token>); "
             "get one from POST /auth/token/request."
         )
+    from crowdtask.services.auth import caller_for_token  # accounts and tokens: loaded when first needed
+
     return caller_for_token(token)
 
 

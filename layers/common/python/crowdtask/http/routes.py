@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from crowdtask.http.app import ApiApp, Reply
 from crowdtask.http.pagination import DEFAULT_LIMIT, AfterMember, Limit
-from crowdtask.http.schemas import TOKEN_AUTH, responses
+from crowdtask.http.schemas import TOKEN_AUTH, ModelRef, responses
 from crowdtask.models.jobs import IdList
 
 Action = Callable[[str, str, bool], Any]  # (account id, resource id, deep) -> the resource
@@ -21,7 +21,7 @@ def copy_and_archive_routes(
     *,
     collection: str,
     noun: str,
-    model: type[BaseModel],
+    model: ModelRef,
     tags: list[str],
     links: Callable[[Any], dict[str, Any]],
     copy: Action,
@@ -66,7 +66,7 @@ def member_routes(
     collection: str,
     noun: str,
     members: str,
-    page_model: type[BaseModel],
+    page_model: ModelRef,
     ids_model: type[BaseModel],
     links: Callable[[Any], dict[str, Any]],
     page: Callable[[str, str, int, str | None], tuple[list[Any], bool]],

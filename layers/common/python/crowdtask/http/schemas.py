@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import os
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, Field
@@ -42,13 +44,31 @@ _DESCRIPTIONS = {
 }
 
 
+# Set while the OpenAPI document is written (scripts/openapi.py). A deployed function never builds
+# its document (the docs function serves the committed one), so it does not import the models that
+# only document its answers: `responses("tasks:TaskPage", ...)` names crowdtask.models.tasks.TaskPage.
+DOCUMENTING = "CROWDTASK_WRITING_OPENAPI"
+ModelRef = type[BaseModel] | str
+
+
+def model_of(body: ModelRef | None) -> Any:
+    """The model a reference names: a class as it is; "<models module>:Class" only while documenting."""
+    if body is None or not isinstance(body, str):
+        return body
+    if not os.environ.get(DOCUMENTING):
+        return None
+    module, _, name = body.partition(":")
+    return getattr(importlib.import_module(f"crowdtask.models.{module}"), name)
+
+
 def responses(
-    body: type[BaseModel] | None, description: str, *errors: int, status: int = 200
+    body: ModelRef | None, description: str, *errors: int, status: int = 200
 ) -> dict[int, OpenAPIResponse]:
     """A route's documented answers: its success body, then the shared error body for each status."""
     documented: dict[int, dict[str, Any]] = {status: {"description": description}}
-    if body is not None:
-        documented[status]["content"] = {"application/json": {"model": body}}
+    model = model_of(body)
+    if model is not None:
+        documented[status]["content"] = {"application/json": {"model": model}}
     for code in sorted({400, 413, 422, *errors}):
         documented[code] = {
             "description": _DESCRIPTIONS[code],

@@ -9,9 +9,8 @@ from pydantic import ValidationError
 
 from crowdtask import errors
 from crowdtask.http.app import ApiApp, Reply
-from crowdtask.http.schemas import TOKEN_AUTH, responses
+from crowdtask.http.schemas import TOKEN_AUTH, model_of, responses
 from crowdtask.http.validation import field_errors
-from crowdtask.models.bulk import BulkCreateOut, OperationOut
 from crowdtask.models.tasks import TaskIn, TaskOut
 
 UPLOAD_DESCRIPTION = (
@@ -123,29 +122,29 @@ def upload_routes(
         tags=tags,
         security=TOKEN_AUTH,
         operation_id=operation_id,
-        responses={
-            **responses(
-                None,
-                "one task sent: the task; an array: created tasks and refused items by index",
-                401,
-                403,
-                409,
-                429,
-                status=201,
-            ),
-            201: {
-                "description": "one task sent: the task; an array: created tasks and refused items by index",
-                "content": {"application/json": {"model": TaskOut | BulkCreateOut}},
-            },
-            202: {
-                "description": (
-                    "async_mode=true (or a synchronous upload that could not finish in the request): the "
-                    "operation that stores the tasks"
-                ),
-                "content": {"application/json": {"model": OperationOut}},
-            },
-        },
+        responses=_upload_responses(),
     )(upload)
+
+
+def _upload_responses() -> dict[int, Any]:
+    """201 the task or the created items, 202 an operation (models imported only to write the document)."""
+    documented: dict[int, Any] = responses(None, _CREATED, 401, 403, 409, 429, status=201)
+    task, items, operation = (
+        model_of(f"{ref}") for ref in ("tasks:TaskOut", "bulk:BulkCreateOut", "bulk:OperationOut")
+    )
+    documented[202] = {
+        "description": (
+            "async_mode=true (or a synchronous upload that could not finish in the request): the "
+            "operation that stores the tasks"
+        )
+    }
+    if task is not None:
+        documented[201]["content"] = {"application/json": {"model": task | items}}
+        documented[202]["content"] = {"application/json": {"model": operation}}
+    return documented
+
+
+_CREATED = "one task sent: the task; an array: created tasks and refused items by index"
 
 
 def create_one(account_id: str, body: dict[str, Any]) -> tuple[TaskOut, dict[str, str]]:

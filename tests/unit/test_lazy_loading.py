@@ -1,0 +1,36 @@
+"""Cold start: services load with the first route that uses them; answer-only models only for the document."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from crowdtask import lazy
+from crowdtask.http import schemas
+from tests.support.infra import ROOT
+
+
+def test_a_lazy_module_imports_on_first_use():
+    module = lazy.load("json")
+    assert "lazy module json" in repr(module)
+    assert module.dumps([1]) == "[1]"
+
+
+def test_answer_models_are_named_and_only_imported_to_write_the_document(monkeypatch):
+    monkeypatch.delenv(schemas.DOCUMENTING, raising=False)
+    assert "content" not in schemas.responses("tasks:TaskPage", "a page")[200]
+    monkeypatch.setenv(schemas.DOCUMENTING, "1")
+    from crowdtask.models.tasks import TaskPage
+
+    assert (
+        schemas.responses("tasks:TaskPage", "a page")[200]["content"]["application/json"]["model"] is TaskPage
+    )
+
+
+def test_loading_the_campaigns_function_imports_no_service():
+    code = (
+        "import sys; sys.path[:0] = ['layers/common/python', 'functions/campaigns']; import app; "
+        "print(sorted(m for m in sys.modules if m.startswith('crowdtask.services')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['crowdtask.services', 'crowdtask.services.lifecycle']"
