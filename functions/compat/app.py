@@ -11,9 +11,9 @@ from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.http.task_uploads import upload_routes
 from crowdtask.models.bulk import TolokaTask
-from crowdtask.models.tasks import TaskOut
 
 if TYPE_CHECKING:
+    from crowdtask.models.tasks import TaskOut
     from crowdtask.services import operations, tasks
 else:  # services load with the first route that uses them (cold start)
     operations = lazy.load("crowdtask.services.operations")

@@ -11,11 +11,14 @@ from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import assignment_links, market_job_links, result_links
 from crowdtask.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, link_header, list_query, page_links
 from crowdtask.http.schemas import TOKEN_AUTH, responses
-from crowdtask.models.market import AssignmentOut, AssignmentPage, MarketJobPage, SubmitIn
+from crowdtask.models.submissions import SubmitIn
 
 if TYPE_CHECKING:
+    from crowdtask.models import market as market_models
+    from crowdtask.models.market import AssignmentOut
     from crowdtask.services import assignments, market, results, workers
-else:  # services load with the first route that uses them (cold start)
+else:  # services, and the answers' models (they load the task catalogue), load at first use
+    market_models = lazy.load("crowdtask.models.market")
     assignments = lazy.load("crowdtask.services.assignments")
     market = lazy.load("crowdtask.services.market")
     results = lazy.load("crowdtask.services.results")
@@ -54,7 +57,7 @@ def _reply_assignment(assignment: AssignmentOut, status: int = 200) -> Reply:
 )
 def list_market_jobs(limit: Limit = DEFAULT_LIMIT, lat: Latitude = None, lng: Longitude = None) -> Reply:
     found = market.list_jobs(app.worker().account_id, limit, lat, lng)
-    body = MarketJobPage(jobs=found).model_dump(mode="json", exclude_none=True)
+    body = market_models.MarketJobPage(jobs=found).model_dump(mode="json", exclude_none=True)
     if app.wants_hal():
         body["jobs"] = [
             {"_links": market_job_links(j), **b} for j, b in zip(found, body["jobs"], strict=True)
@@ -115,7 +118,7 @@ def list_assignments(
     found, page = assignments.list_assignments(caller.account_id, query)
     shown = {k: v for k, v in params.items() if k != "order"}
     links = page_links("/assignments", shown, query, page)
-    body = AssignmentPage(assignments=found).model_dump(mode="json", exclude_none=True)
+    body = market_models.AssignmentPage(assignments=found).model_dump(mode="json", exclude_none=True)
     if app.wants_hal():
         body["assignments"] = [
             {"_links": assignment_links(a), **b} for a, b in zip(found, body["assignments"], strict=True)

@@ -2,7 +2,7 @@
 
 # No postponed annotations: Powertools reads the parameter types of the routes made here.
 from collections.abc import Callable
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import ValidationError
@@ -11,7 +11,6 @@ from crowdtask import errors
 from crowdtask.http.app import ApiApp, Reply
 from crowdtask.http.schemas import TOKEN_AUTH, model_of, responses
 from crowdtask.http.validation import field_errors
-from crowdtask.models.tasks import TaskIn, TaskOut
 
 UPLOAD_DESCRIPTION = (
     "One task (a JSON object) or many (a JSON array). A task is a task in either task form, or a task of "
@@ -21,6 +20,9 @@ UPLOAD_DESCRIPTION = (
     "tasks a minute and 2,000,000 a day: a request over it is refused whole (429, Retry-After), and the "
     "X-Task-Quota-* headers say what is left."
 )
+if TYPE_CHECKING:
+    from crowdtask.models.tasks import TaskOut
+
 TaskBody = Annotated[dict[str, Any] | list[Any], Body(description=UPLOAD_DESCRIPTION)]
 AsyncMode = Annotated[
     bool, Query(description="true: answer at once with an operation that stores the tasks in the background")
@@ -44,7 +46,7 @@ OperationId = Annotated[
         description="a UUID (RFC 4122) for the operation: sending it again creates nothing more",
     ),
 ]
-TaskReply = Callable[[ApiApp, TaskOut, dict[str, str]], Reply]
+TaskReply = Callable[[ApiApp, "TaskOut", dict[str, str]], Reply]
 
 
 def _params(
@@ -147,8 +149,9 @@ def _upload_responses() -> dict[int, Any]:
 _CREATED = "one task sent: the task; an array: created tasks and refused items by index"
 
 
-def create_one(account_id: str, body: dict[str, Any]) -> tuple[TaskOut, dict[str, str]]:
+def create_one(account_id: str, body: dict[str, Any]) -> tuple["TaskOut", dict[str, str]]:
     """One task of either task form, counted against the quota like any other; the quota headers."""
+    from crowdtask.models.tasks import TaskIn
     from crowdtask.services import quotas, tasks
 
     try:

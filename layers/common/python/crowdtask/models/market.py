@@ -1,13 +1,12 @@
 """The job market as workers see it: open jobs, assignments, submissions and the worker's own record."""
 
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
-from crowdtask.models.base import ApiModel, OutModel
-from crowdtask.models.campaigns import Timestamp
-from crowdtask.models.jobs import ResourceId, _id_text
+from crowdtask.models.base import OutModel
 from crowdtask.models.results import ResultCounts
+from crowdtask.models.submissions import ComponentResultIn, SubmitIn, TaskResultIn  # noqa: F401 - re-exported
 from crowdtask.models.tasks import TaskOut
 
 AssignmentState = Literal["open", "submitted", "released", "expired"]
@@ -84,42 +83,6 @@ class AssignmentOut(OutModel):
 
 class AssignmentPage(OutModel):
     assignments: list[AssignmentOut] = Field(description="one page of the worker's assignments, newest first")
-
-
-def _task_ref(value: Any) -> Any:
-    """`task` may be the task's id (string or number) or the task object `{id, ...}` of the assignment."""
-    if isinstance(value, dict) and "id" in value:
-        value = value["id"]
-    return _id_text(value)
-
-
-class ComponentResultIn(ApiModel):
-    result: Any = Field(
-        default=None,
-        description="the result of this component as the catalogue defines it; null for components that "
-        "produce none (Image, Text, ...) and for optional ones left out",
-    )
-
-
-class TaskResultIn(ApiModel):
-    task: Annotated[ResourceId, BeforeValidator(_task_ref)] = Field(
-        description="id of the task (or the task object); tasks come in the job's order"
-    )
-    startedAt: Timestamp | None = Field(default=None, description="when work on the task started (UTC)")
-    completedAt: Timestamp | None = Field(default=None, description="when the task was completed (UTC)")
-    components: list[ComponentResultIn] = Field(
-        max_length=400,
-        description="one entry per component of the task, in order: its `components`, then its "
-        "`components_attributes`",
-    )
-
-
-class SubmitIn(ApiModel):
-    """POST /assignments/{id}/submit."""
-
-    taskResults: list[TaskResultIn] = Field(
-        max_length=1000, description="one entry per task of the job, in the job's order"
-    )
 
 
 class Earnings(OutModel):
