@@ -246,7 +246,7 @@ def _raw_batch_writes(url: str, pool: str) -> dict[str, Any]:
     import boto3
     from botocore.config import Config
 
-    from crowdtask import clock, ids
+    from crowdtask import clock, ids, parallel
     from crowdtask.models.tasks import TaskIn
     from crowdtask.services import bulk
     from crowdtask.services.campaigns import CAMPAIGNS  # noqa: F401 - loads the services the records use
@@ -283,7 +283,7 @@ def _raw_batch_writes(url: str, pool: str) -> dict[str, Any]:
     wire = [{"PutRequest": {"Item": dynamo.to_item(r)}} for r in records]
     props = template()["Resources"]["MainTable"]["Properties"]
     floor = floor_units(wire[0]["PutRequest"]["Item"], props["GlobalSecondaryIndexes"], {"pk", "sk"})
-    writers = 2 * bulk.WRITERS  # the runner's pollers per queue, each writing with WRITERS threads
+    writers = 2 * parallel.WORKERS  # the runner's pollers per queue, each writing with WORKERS threads
     client = boto3.client("dynamodb", endpoint_url=url, config=Config(max_pool_connections=writers + 4))
     client.create_table(
         TableName=table,

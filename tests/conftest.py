@@ -63,6 +63,15 @@ def aws() -> Iterator[None]:
     _reset_clients()
 
 
+@pytest.fixture
+def queue(aws: None) -> Iterator[str]:
+    """The bulk queue of template.yaml, inside moto, wired into the settings."""
+    from tests.support.throughput import bulk_queue
+
+    with bulk_queue() as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def dynamodb_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One Amazon DynamoDB Local for the whole session (in memory); runners share it by stack name."""

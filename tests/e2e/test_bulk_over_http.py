@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +12,7 @@ import pytest
 
 from crowdtask_cli import main as cli
 from tests.e2e.conftest import Session
-from tests.support.stack import REPO, RunningStack, wait_for
+from tests.support.stack import RunningStack, run_readme_session, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -165,23 +162,7 @@ def test_the_bulk_apis_paths_work_with_an_oauth_header(requester: Session):
 
 
 def test_the_readme_bulk_session_works_when_pasted(api: RunningStack, tmp_path):
-    blocks = re.findall(r"```bash\n(.*?)```", (REPO / "README.md").read_text(), re.S)
-    session = next(b for b in blocks if "auth/token/request" in b)
-    bulk = next(b for b in blocks if "async_mode=true&operation_id" in b)
-    script = (
-        (session + bulk)
-        .replace("http://127.0.0.1:3000", api.url)
-        .replace(".local/stack.json", str(api.stack_file))
-    )
-    (tmp_path / "bulk.sh").write_text("set -euo pipefail\n" + script)
-    done = subprocess.run(
-        ["bash", str(tmp_path / "bulk.sh")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ},
-        check=False,
-    )
+    done = run_readme_session(api, tmp_path, "auth/token/request", "async_mode=true&operation_id")
     assert done.returncode == 0, done.stderr
     assert '"validation_errors":{"1":{"input_values.image":{"code":"VALUE_REQUIRED"' in done.stdout
     assert '"type":"TASK.BATCH_CREATE","status":"SUCCESS"' in done.stdout

@@ -7,9 +7,6 @@ and approve-all racing the auto-approval sweep are tested here.
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -18,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Session, new_account
-from tests.support.stack import REPO, RunningStack
+from tests.support.stack import RunningStack, run_readme_session
 
 pytestmark = pytest.mark.e2e
 
@@ -233,26 +230,8 @@ def test_roles_and_isolation_over_http(api: RunningStack):
 
 def test_readme_market_session_works_when_pasted(api: RunningStack, tmp_path):
     # Given the README's curl sessions (account, tasks, campaign, then the worker's part), on this stack
-    blocks = re.findall(r"```bash\n(.*?)```", (REPO / "README.md").read_text(), re.S)
-    parts = [
-        next(b for b in blocks if marker in b)
-        for marker in ("auth/token/request", "/publish", "/market/jobs")
-    ]
-    script = (
-        "".join(parts)
-        .replace("http://127.0.0.1:3000", api.url)
-        .replace(".local/stack.json", str(api.stack_file))
-    )
-    (tmp_path / "market.sh").write_text("set -euo pipefail\n" + script)
     # When it runs
-    done = subprocess.run(
-        ["bash", str(tmp_path / "market.sh")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ},
-        check=False,
-    )
+    done = run_readme_session(api, tmp_path, "auth/token/request", "/publish", "/market/jobs")
     # Then the result was approved and the worker paid 0.05 USD
     assert done.returncode == 0, done.stderr
     assert '"state":"Approved"' in done.stdout and '"message":"Well done!"' in done.stdout

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
 from tests.e2e.conftest import Session, admin, new_account
-from tests.support.stack import REPO, RunningStack
+from tests.support.stack import RunningStack, run_readme_session
 
 pytestmark = pytest.mark.e2e
 
@@ -32,22 +31,8 @@ SEED_TASK = {
 
 def test_readme_curl_session_works_when_pasted(api: RunningStack, tmp_path):
     # Given the README's curl session, pointed at this stack
-    readme = (REPO / "README.md").read_text()
-    blocks = re.findall(r"```bash\n(.*?)```", readme, re.S)
-    session = next(b for b in blocks if "auth/token/request" in b)
-    campaign = next(b for b in blocks if "/publish" in b)
-    script = (session + campaign).replace("http://127.0.0.1:3000", api.url)
-    script = script.replace(".local/stack.json", str(api.stack_file))
-    (tmp_path / "session.sh").write_text("set -euo pipefail\n" + script)
     # When it runs
-    done = subprocess.run(
-        ["bash", str(tmp_path / "session.sh")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ},
-        check=False,
-    )
+    done = run_readme_session(api, tmp_path, "auth/token/request", "/publish")
     # Then every step answered: the profile, three tasks, two pages
     assert done.returncode == 0, done.stderr
     assert '"balance":{"available":"100 USD","frozen":"0 USD"}' in done.stdout

@@ -9,25 +9,19 @@ from decimal import Decimal
 import pytest
 
 from crowdtask.models.campaigns import CampaignIn
-from crowdtask.services import bulk, campaigns
+from crowdtask.services import campaigns
 from tests.support.accounts import make_account
 from tests.support.context import FakeLambdaContext
 from tests.support.handlers import function_module, invoke, sample_event
-from tests.support.throughput import bulk_queue, receive_sqs_event
+from tests.support.throughput import one_call_at_a_time, receive_sqs_event
 
 TEMPLATE = {"name": "Is it a cat?", "components": [{"type": "Image", "url": "{{image}}"}]}
 
 
 @pytest.fixture
 def requester(aws, frozen_clock, monkeypatch):
-    monkeypatch.setattr(bulk, "WRITERS", 1)
+    one_call_at_a_time(monkeypatch)
     return make_account(balance=10)
-
-
-@pytest.fixture
-def queue(aws):
-    with bulk_queue() as url:
-        yield url
 
 
 @pytest.fixture

@@ -188,3 +188,17 @@ def start_stack(
         running.stop(signal.SIGKILL, timeout=10)
         raise
     return running
+
+
+def run_readme_session(api: RunningStack, workdir: Path, *markers: str) -> subprocess.CompletedProcess[str]:
+    """The README's bash blocks that contain each marker, in that order, run against `api` as pasted."""
+    blocks = re.findall(r"```bash\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+    script = "".join(next(b for b in blocks if marker in b) for marker in markers)
+    script = script.replace("http://127.0.0.1:3000", api.url).replace(
+        ".local/stack.json", str(api.stack_file)
+    )
+    path = workdir / "readme-session.sh"
+    path.write_text("set -euo pipefail\n" + script)
+    return subprocess.run(
+        ["bash", str(path)], capture_output=True, text=True, timeout=120, env={**os.environ}, check=False
+    )

@@ -21,7 +21,7 @@ from tests.support.accounts import make_account
 from tests.support.builders import job
 from tests.support.context import FakeLambdaContext
 from tests.support.handlers import function_module
-from tests.support.throughput import bulk_queue, receive_sqs_event
+from tests.support.throughput import one_call_at_a_time, receive_sqs_event
 
 TEMPLATE = {
     "name": "Rate {{image}}",
@@ -31,14 +31,8 @@ TEMPLATE = {
 
 @pytest.fixture
 def owner(aws, frozen_clock, monkeypatch):
-    monkeypatch.setattr(bulk, "WRITERS", 1)  # moto is not thread-safe for writes
+    one_call_at_a_time(monkeypatch)  # moto is not thread-safe for writes
     return make_account(balance=100)
-
-
-@pytest.fixture
-def queue(aws):
-    with bulk_queue() as url:
-        yield url
 
 
 @pytest.fixture
@@ -279,7 +273,7 @@ def test_a_request_that_died_before_queueing_is_resumed_by_sending_it_again(
     frozen_clock.advance(seconds=600)
     assert operations.get_operation(owner.id, operation_id).status == "FAIL"  # says so instead of hanging
     monkeypatch.undo()
-    monkeypatch.setattr(bulk, "WRITERS", 1)
+    one_call_at_a_time(monkeypatch)
     resumed = _submit(owner, items, operation_id=operation_id)
     assert resumed.status == "PENDING"
     _worker(receive_sqs_event(queue))
@@ -510,7 +504,7 @@ def test_contended_counting_is_retried_not_dead_lettered(owner, pool, queue, mon
             raise dynamo.TransactionConflict(["None", "TransactionConflict", "None"])
         real(operations_, **kwargs)
 
-    monkeypatch.setattr(bulk.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(dynamo.time, "sleep", lambda _s: None)
     monkeypatch.setattr(dynamo, "transact", contended_once)
     assert _worker(receive_sqs_event(queue)) == {"batchItemFailures": []}
     assert operations.get_operation(owner.id, operation.id).details.success_count == 5
@@ -533,7 +527,7 @@ def test_resuming_refuses_when_the_tasks_validate_differently_now(owner, pool, q
     with pytest.raises(ConnectionError):
         _submit(owner, items, operation_id=operation_id, skip_invalid_items=True)
     monkeypatch.undo()
-    monkeypatch.setattr(bulk, "WRITERS", 1)
+    one_call_at_a_time(monkeypatch)
     campaigns.set_archived(owner.id, pool, True)  # its tasks are now refused
     with pytest.raises(errors.Conflict, match="new operation_id"):
         _submit(owner, items, operation_id=operation_id, skip_invalid_items=True)

@@ -17,7 +17,7 @@ from tests.support.accounts import make_account
 from tests.support.context import FakeLambdaContext
 from tests.support.handlers import function_module
 from tests.support.market import balances, claim_and_submit, published_job
-from tests.support.throughput import bulk_queue, receive_sqs_event
+from tests.support.throughput import one_call_at_a_time, receive_sqs_event
 
 TEMPLATE = {
     "name": "Is {{animal}} a cat?",
@@ -30,20 +30,13 @@ TEMPLATE = {
 
 @pytest.fixture
 def requester(aws, frozen_clock, monkeypatch):
-    monkeypatch.setattr(bulk, "WRITERS", 1)  # moto is not thread-safe for writes
-    monkeypatch.setattr(pools, "WRITERS", 1)
+    one_call_at_a_time(monkeypatch)  # moto is not thread-safe for writes
     return make_account(balance=Decimal(100))
 
 
 @pytest.fixture
 def worker(aws):
     return make_account("worker")
-
-
-@pytest.fixture
-def queue(aws):
-    with bulk_queue() as url:
-        yield url
 
 
 def _pool(requester, **fields: Any) -> str:
@@ -122,7 +115,7 @@ def test_tasks_for_a_live_campaign_freeze_their_cost_and_go_on_the_market(reques
 def test_without_the_balance_live_tasks_are_stored_but_stay_off_the_market(
     queue, aws, frozen_clock, monkeypatch
 ):
-    monkeypatch.setattr(bulk, "WRITERS", 1)
+    one_call_at_a_time(monkeypatch)
     poor = make_account(balance=Decimal("0.6"))
     campaign_id, _ = published_job(poor.id, results=1, taskTemplate=TEMPLATE)  # freezes all 0.6 USD
     operation = _upload(poor, queue, _items(campaign_id, 2))

@@ -16,7 +16,6 @@ from tests.support.accounts import make_account
 from tests.support.context import FakeLambdaContext
 from tests.support.handlers import function_module
 from tests.support.throughput import (
-    bulk_queue,
     make_workstream,
     one_call_at_a_time,
     receive_sqs_event,
@@ -46,12 +45,6 @@ def owner(aws, frozen_clock, monkeypatch):
 @pytest.fixture
 def stream(owner):
     return make_workstream(owner.id)
-
-
-@pytest.fixture
-def queue(aws):
-    with bulk_queue() as url:
-        yield url
 
 
 def _workstream(stream):

@@ -49,20 +49,6 @@ OperationId = Annotated[
 TaskReply = Callable[[ApiApp, "TaskOut", dict[str, str]], Reply]
 
 
-def _params(
-    async_mode: bool, allow_defaults: bool, skip: bool, open_pool: bool, operation_id: str | None
-) -> Any:
-    from crowdtask.services.bulk import BulkParams
-
-    return BulkParams(
-        async_mode=async_mode,
-        allow_defaults=allow_defaults,
-        skip_invalid_items=skip,
-        open_pool=open_pool,
-        operation_id=operation_id,
-    )
-
-
 def upload_routes(
     app: ApiApp,
     path: str,
@@ -85,37 +71,41 @@ def upload_routes(
         from crowdtask.services import bulk
 
         account_id = app.requester().account_id
-        params = _params(async_mode, allow_defaults, skip_invalid_items, open_pool, operation_id)
-        is_pool_task = isinstance(body, dict) and ("pool_id" in body or "input_values" in body)
-        if isinstance(body, dict) and not is_pool_task and not async_mode:
+        one = isinstance(body, dict)
+        if isinstance(body, dict) and not async_mode and not bulk.is_pool_task(body):
             task, headers = create_one(account_id, body)
             return task_reply(app, task, headers)
         items = body if isinstance(body, list) else [body]
+        params = bulk.BulkParams(
+            async_mode=async_mode,
+            allow_defaults=allow_defaults,
+            skip_invalid_items=skip_invalid_items,
+            open_pool=open_pool,
+            operation_id=operation_id,
+        )
         if async_mode:
             operation, reservation = bulk.submit(account_id, items, params)
             headers = {"Location": f"{operations_path}/{operation.id}"}
-            if reservation is not None:
-                headers.update(reservation.headers())
-            return app.reply(operation, status=202, headers=headers)
-        if isinstance(body, dict):  # one pool task: answered as the task itself
-            from crowdtask.services import tasks
-
-            try:
-                created, reservation = bulk.create_now(account_id, items, params)
-            except bulk.BulkRefused as refused:
-                problems = refused.validation_errors["0"]
-                raise errors.ValidationFailed([{"field": f, **p} for f, p in problems.items()]) from None
-            if "0" not in created.items:  # refused, and skip_invalid_items=true skipped it
-                skipped = (created.validation_errors or {}).get("0", {})
-                raise errors.ValidationFailed([{"field": f, **p.model_dump()} for f, p in skipped.items()])
-            task = tasks.get_task(account_id, created.items["0"].id)
-            return task_reply(app, task, reservation.headers())
+            return app.reply(
+                operation, status=202, headers={**headers, **(reservation.headers() if reservation else {})}
+            )
         try:
             created, reservation = bulk.create_now(account_id, items, params)
         except bulk.Deferred as deferred:  # could not finish in time: the bulk worker finishes it
             location = {"Location": f"{operations_path}/{deferred.operation.id}"}
             return app.reply(deferred.operation, status=202, headers=location)
-        return app.reply(created, status=201, headers=reservation.headers())
+        except bulk.BulkRefused as refused:
+            if one:  # one pool task: its fields, as for any single task
+                raise _refusal(refused.validation_errors["0"]) from None
+            raise
+        if not one:
+            return app.reply(created, status=201, headers=reservation.headers())
+        if "0" not in created.items:  # refused, and skip_invalid_items=true skipped it
+            skipped = (created.validation_errors or {}).get("0", {})
+            raise _refusal({name: problem.model_dump() for name, problem in skipped.items()})
+        from crowdtask.services import tasks
+
+        return task_reply(app, tasks.get_task(account_id, created.items["0"].id), reservation.headers())
 
     app.post(
         path,
@@ -128,11 +118,15 @@ def upload_routes(
     )(upload)
 
 
+def _refusal(problems: dict[str, dict[str, str]]) -> errors.ValidationFailed:
+    return errors.ValidationFailed([{"field": name, **problem} for name, problem in problems.items()])
+
+
 def _upload_responses() -> dict[int, Any]:
     """201 the task or the created items, 202 an operation (models imported only to write the document)."""
     documented: dict[int, Any] = responses(None, _CREATED, 401, 403, 409, 429, status=201)
     task, items, operation = (
-        model_of(f"{ref}") for ref in ("tasks:TaskOut", "bulk:BulkCreateOut", "bulk:OperationOut")
+        model_of(ref) for ref in ("tasks:TaskOut", "bulk:BulkCreateOut", "bulk:OperationOut")
     )
     documented[202] = {
         "description": (

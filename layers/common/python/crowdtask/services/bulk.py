@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
-import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from pydantic import ValidationError
 
-from crowdtask import clock, errors, ids
+from crowdtask import clock, errors, ids, parallel
 from crowdtask.http.validation import field_errors
 from crowdtask.models.bulk import BulkCreateOut, BulkTaskOut, OperationOut, PoolTaskIn
 from crowdtask.models.tasks import TaskIn
@@ -41,12 +38,9 @@ SYNC_LIMIT = 5_000
 ASYNC_LIMIT = 100_000
 MAX_TASK_BYTES = 200_000  # one task, as sent: it must fit an SQS message and a DynamoDB item
 POOLS_PER_CHUNK = 40  # a chunk's counting transaction takes up to 2 actions per campaign (limit 100)
-WRITERS = 8  # parallel BatchWriteItem calls per chunk
 # A request that has not put all of its chunks on the queue after this long died half way: it is
 # shown as FAIL until the same request (same operation_id) is sent again, which resumes it.
 QUEUEING_GRACE = timedelta(minutes=5)
-_POOL = ThreadPoolExecutor(max_workers=WRITERS)
-_CONTENDED = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 _DEFAULTS: dict[str, Any] = {}
 _INVALID_PART_BYTES = 300_000  # refused items are stored in parts below DynamoDB's 400 KB item limit
 
@@ -200,6 +194,11 @@ def _check_storable(raw: dict[str, Any]) -> None:
         raise _refuse("task", "TOO_LONG", f"the task has {size} bytes; at most {MAX_TASK_BYTES}")
 
 
+def is_pool_task(raw: dict[str, Any]) -> bool:
+    """A task of the bulk API (made for a campaign from input values) rather than a task of its own."""
+    return "pool_id" in raw or "input_values" in raw
+
+
 def prepare(account_id: str, raw_items: list[Any], params: BulkParams) -> Prepared:
     """Validate every item; an item's problems are keyed by field, as the bulk API reports them."""
     prepared = Prepared(total=len(raw_items))
@@ -209,8 +208,7 @@ def prepare(account_id: str, raw_items: list[Any], params: BulkParams) -> Prepar
             if not isinstance(raw, dict):
                 raise _refuse("task", "INVALID_VALUE", "a task is a JSON object")
             _check_storable(raw)
-            is_pool_task = "pool_id" in raw or "input_values" in raw
-            content = _pool_task(raw, params, campaigns) if is_pool_task else _plain_task(raw)
+            content = _pool_task(raw, params, campaigns) if is_pool_task(raw) else _plain_task(raw)
         except _Refused as refused:
             prepared.invalid[index] = refused.problems
             continue
@@ -231,15 +229,23 @@ def check_size(raw_items: list[Any], params: BulkParams) -> None:
         )
 
 
+def canonical_uuid(value: str) -> str | None:
+    """The UUID's canonical form (lower case, hyphens), or None if the text is not one."""
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        return None
+
+
 def check_operation_id(operation_id: str | None) -> str | None:
     if operation_id is None:
         return None
-    try:
-        return str(uuid.UUID(operation_id.strip()))
-    except ValueError:
+    canonical = canonical_uuid(operation_id)
+    if canonical is None:
         raise errors.ValidationFailed.one(
             "operation_id", "must be a UUID as RFC 4122 defines it", "INVALID_VALUE"
-        ) from None
+        )
+    return canonical
 
 
 # ---------------------------------------------------------------- stored form
@@ -280,14 +286,9 @@ def task_records(
 
 
 def write_tasks(records: list[dict[str, Any]], capacity: list[float] | None = None) -> None:
-    """BatchWriteItem in 25s, WRITERS calls at a time."""
+    """BatchWriteItem in 25s, several calls at a time."""
     batches = [records[n : n + 25] for n in range(0, len(records), 25)]
-    if WRITERS <= 1:
-        for batch in batches:
-            dynamo.batch_put(batch, capacity=capacity)
-        return
-    for _ in _POOL.map(lambda batch: dynamo.batch_put(batch, capacity=capacity), batches):
-        pass
+    parallel.each(lambda batch: dynamo.batch_put(batch, capacity=capacity), batches)
 
 
 def _bulk_out(task_id: str, content: dict[str, Any], created: str) -> BulkTaskOut:
@@ -503,7 +504,7 @@ def _start(
     to_store = [] if refuse_all else prepared.valid
     reservation = quotas.reserve(account_id, len(to_store))
     try:
-        started = _put_operation(account_id, operation_id, raw_items, params, prepared, to_store, digest)
+        started = _put_operation(account_id, operation_id, raw_items, params, prepared, refuse_all, digest)
     except BaseException:
         reservation.give_back()  # nothing of it was stored
         raise
@@ -520,10 +521,10 @@ def _put_operation(
     raw_items: list[Any],
     params: BulkParams,
     prepared: Prepared,
-    to_store: list[tuple[int, dict[str, Any]]],
+    refuse_all: bool,
     digest: str,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
-    refuse_all = bool(prepared.invalid) and not params.skip_invalid_items
+    to_store = [] if refuse_all else prepared.valid
     now = clock.now()
     base_id = ids.new_id()
     messages = chunk_messages(account_id, operation_id, base_id, clock.iso_precise(now), to_store)
@@ -627,17 +628,19 @@ def _ranges(indexes: list[int]) -> list[list[int]]:
 def store_chunk(message: dict[str, Any], capacity: list[float] | None = None) -> None:
     """Store one chunk of an operation (a bulk queue message of kind `tasks.create`); safe to run again."""
     account_id, operation_id, chunk = message["account_id"], message["operation_id"], int(message["chunk"])
-    if store.chunk_done(account_id, operation_id, chunk):
+    exists, counted_before = store.operation_and_chunk(account_id, operation_id, chunk)
+    if counted_before:
         _maybe_finish(account_id, operation_id)  # counted before: the end may still be to do
         return
-    if store.get(account_id, operation_id, consistent=True) is None:
+    if not exists:
         raise store.OperationGone(f"chunk {chunk} names operation {operation_id}, which does not exist")
     created = datetime.fromisoformat(message["created"])
     entries = [
         (ids.derived_id(message["base_id"], int(index)), expand(content))
         for index, content in message["items"]
     ]
-    write_tasks(task_records(account_id, entries, created, operation_id), capacity)
+    records = task_records(account_id, entries, created, operation_id)
+    write_tasks(records, capacity)
     indexes = [int(index) for index, _ in message["items"]]
     record = {"ranges": _ranges(indexes), "stored": len(indexes), "base_id": message["base_id"]}
     per_pool: dict[str, tuple[int, int]] = {}
@@ -648,7 +651,7 @@ def store_chunk(message: dict[str, Any], capacity: list[float] | None = None) ->
     where = pools.Chunk(operation_id, chunk, message["base_id"], record["ranges"])
     counted, live = _count(account_id, where, record, len(indexes), per_pool)
     if counted and live:
-        pools.open_chunk(account_id, live, [task_id for task_id, _ in entries])
+        pools.open_chunk(account_id, live, records)
         store.clear_market_pending(*keys.operation_chunk(account_id, operation_id, chunk))
     if counted:
         _maybe_finish(account_id, operation_id)
@@ -667,33 +670,30 @@ def _count(
     of a live campaign, they are counted as stored but not funded (they stay off the market).
     """
     fund = True
-    for attempt in range(12):
+    for _ in range(8):
         changes = pools.chunk_changes(account_id, where, per_pool, fund=fund)
-        extra, live = changes.operations, changes.live
-        unfunded = 0 if fund else sum(per_pool[c][0] for c in pools.live_of(account_id, per_pool))
-        try:
-            counted = store.count_chunk(
+
+        def count(changes: pools.Changes = changes) -> bool:
+            return store.count_chunk(
                 account_id,
                 where.operation_id,
                 where.number,
-                {**record, **({"unfunded": unfunded} if unfunded else {})},
+                {**record, **({"unfunded": changes.unfunded} if changes.unfunded else {})},
                 success=stored,
                 failed=0,
-                unfunded=unfunded,
+                unfunded=changes.unfunded,
                 now_iso=clock.iso(clock.now()),
-                extra=extra,
-                market_pending=live or None,
+                extra=changes.operations,
+                market_pending=changes.live or None,
             )
+
+        try:
+            counted = dynamo.retry_contended(count)  # other chunks counted into the same items meanwhile
         except store.Refused as refused:
-            if changes.pays and refused.index == len(extra) - 1:
+            if changes.pays and refused.index == len(changes.operations) - 1:
                 fund = False  # the account's available balance cannot pay for them
             continue  # a campaign moved (published, paused, ended): decide again on what it is now
-        except dynamo.TransactionConflict as exc:
-            if not set(exc.reasons) & _CONTENDED:
-                raise
-            time.sleep(0.02 * 2**attempt * (0.5 + secrets.randbelow(1000) / 1000))
-            continue  # other chunks counted into the same campaign or account at that moment
-        return counted, live if counted else []
+        return counted, changes.live if counted else []
     raise RuntimeError(
         f"chunk {where.number} of operation {where.operation_id}: its campaigns keep changing; retried later"
     )
@@ -719,31 +719,25 @@ def dead_chunk(message: dict[str, Any]) -> None:
         logger.exception("dead-lettered chunk failed its last try", extra={"operation": operation_id})
     if store.chunk_done(account_id, operation_id, chunk):
         return  # counted after all
-    from crowdtask.services.tasks import TASKS
-
-    task_ids = [ids.derived_id(message["base_id"], int(index)) for index, _ in message["items"]]
-    dynamo.batch_delete((TASKS.pk(account_id, t), t) for t in task_ids)
     indexes = [int(index) for index, _ in message["items"]]
+    dynamo.batch_delete(
+        (TASKS.pk(account_id, t), t) for t in (ids.derived_id(message["base_id"], i) for i in indexes)
+    )
     record = {
         "ranges": _ranges(indexes),
         "stored": 0,
         "dead_json": json.dumps([[index, content] for index, content in message["items"]], default=str),
     }
-    try:
-        counted = store.count_chunk(
-            account_id,
-            operation_id,
-            chunk,
-            record,
-            success=0,
-            failed=len(indexes),
-            now_iso=clock.iso(clock.now()),
-        )
-    except store.OperationGone:
-        logger.error(
-            "dead-lettered chunk of an unknown operation; dropped", extra={"operation": operation_id}
-        )
-        return
+    # the operation exists: store_chunk would have said OperationGone otherwise
+    counted = store.count_chunk(
+        account_id,
+        operation_id,
+        chunk,
+        record,
+        success=0,
+        failed=len(indexes),
+        now_iso=clock.iso(clock.now()),
+    )
     if counted:
         logger.warning("bulk chunk dead-lettered", extra={"operation": operation_id, "chunk": chunk})
         _maybe_finish(account_id, operation_id)

@@ -191,10 +191,11 @@ def jobs_page(account_id: str, campaign_id: str, limit: int, after: str | None) 
 # ---------------------------------------------------------------- lifecycle
 def budget(campaign: dict[str, Any], commission_rate: Decimal) -> Decimal:
     """What publishing freezes: workerPayment x (results x jobs + pool tasks' results), plus commission."""
-    payment = Decimal(str(campaign.get("workerPayment", 0)))
-    payouts = payment * int(campaign.get("results", 1)) * len(campaign.get("job_ids", []))
-    payouts += payment * int(campaign.get("pool_needed", 0))  # its pool tasks' results (services/pools.py)
-    return money.amount(payouts * (1 + commission_rate))
+    from crowdtask.services import pools
+
+    results = int(campaign.get("results", 1)) * len(campaign.get("job_ids", []))
+    results += int(campaign.get("pool_needed", 0))  # its pool tasks' results (services/pools.py)
+    return pools.cost(campaign, results, commission_rate)
 
 
 def _check_publishable(account_id: str, campaign: dict[str, Any]) -> None:

@@ -9,13 +9,11 @@ computed once here and never again.
 from __future__ import annotations
 
 import contextlib
-import secrets
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from crowdtask import clock, errors, geo, money
 from crowdtask.models.durations import seconds
@@ -39,32 +37,11 @@ DEFAULT_REVIEW_SECONDS = 3 * 86400  # the review window when the campaign sets n
 _MICRO = Decimal("0.000001")
 LIVE_STATES = ("active", "paused")
 ENDED_STATES = ("finished", "cancelled")
-T = TypeVar("T")
 
 
 # ---------------------------------------------------------------- retries
-def retry_conflicts(attempt: Callable[[], T], attempts: int = 30) -> T:
-    """Run `attempt` until it is not cancelled by a concurrent transaction on the same items.
-
-    A cancellation whose reasons include `TransactionConflict` (or throttling) says nothing about
-    the outcome: wait a jittered, growing moment and run it again. Any other outcome returns or
-    raises as it is.
-    """
-    for n in range(attempts):
-        try:
-            return attempt()
-        except dynamo.TransactionConflict as exc:
-            if not contended(exc) or n == attempts - 1:
-                raise
-            ceiling = min(0.5, 0.01 * 2**n)
-            time.sleep(ceiling * (0.5 + secrets.randbelow(1000) / 2000))
-    raise AssertionError("unreachable")
-
-
-def contended(exc: dynamo.TransactionConflict) -> bool:
-    return any(
-        r in {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"} for r in exc.reasons
-    )
+retry_conflicts = dynamo.retry_contended  # the name the market's callers know
+contended = dynamo.contended
 
 
 def failed(exc: dynamo.TransactionConflict, index: int) -> bool:
@@ -169,7 +146,7 @@ def open_campaign(account_id: str, campaign_id: str) -> int:
     if "commission_rate" not in campaign:  # published before the rate was recorded: the account's
         account = account_store.get(account_id) or {}
         campaign["commission_rate"] = Decimal(str(account.get("commissionRate", 0)))
-    published = _parse(campaign.get("publishedAt")) or clock.now()
+    published = parse_time(campaign.get("publishedAt")) or clock.now()
     job_ids = list(dict.fromkeys(campaign.get("job_ids", [])))
     jobs = dynamo.batch_get((JOBS.pk(account_id, j), j) for j in job_ids)
     by_job = {sk: item for (_, sk), item in jobs.items()}
@@ -239,7 +216,8 @@ def close_campaign(account_id: str, campaign_id: str) -> None:
     list(_POOL.map(close, list(dict.fromkeys(campaign.get("job_ids", [])))))
 
 
-def _parse(value: str | None) -> datetime | None:
+def parse_time(value: str | None) -> datetime | None:
+    """A stored UTC time (`2026-03-14T03:14:15`, offset optional) as an aware datetime."""
     if not value:
         return None
     return datetime.fromisoformat(value + "+00:00") if "+" not in value else datetime.fromisoformat(value)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 from crowdtask import errors, ids
 from crowdtask.models.bulk import LogEntry, OperationLog, OperationOut
-from crowdtask.services.bulk import to_operation
+from crowdtask.services.bulk import canonical_uuid, to_operation
 from crowdtask.services.tasks import TASKS
 from crowdtask.store import dynamo
 from crowdtask.store import operations as store
@@ -17,15 +16,8 @@ LOG_LIMIT = 10_000
 _INPUT_FIELDS = ("pool_id", "input_values", "overlap", "name", "createdAt")
 
 
-def _canonical(operation_id: str) -> str:
-    try:
-        return str(uuid.UUID(operation_id.strip()))
-    except ValueError:
-        return operation_id
-
-
 def _require(account_id: str, operation_id: str) -> dict[str, Any]:
-    item = store.get(account_id, _canonical(operation_id))
+    item = store.get(account_id, canonical_uuid(operation_id) or operation_id)
     if item is None:
         raise errors.NotFound(f"No operation {operation_id} in your account.")
     return item

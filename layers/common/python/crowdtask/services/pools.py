@@ -19,20 +19,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from crowdtask import clock, ids, money
+from crowdtask import clock, ids, money, parallel
 from crowdtask.observability import logger
 from crowdtask.store import dynamo, keys
 from crowdtask.store import market as market_store
 
 STEP = 2_000
-WRITERS = 8
-_POOL = ThreadPoolExecutor(max_workers=WRITERS)
 LIVE = ("active", "paused")
 
 
@@ -57,15 +53,12 @@ def _campaigns(account_id: str, campaign_ids: Iterable[str]) -> dict[str, dict[s
     return {sk: item for (_, sk), item in found.items()}
 
 
-def live_of(account_id: str, per_pool: dict[str, tuple[int, int]]) -> list[str]:
-    return [c for c, item in _campaigns(account_id, per_pool).items() if item.get("state") in LIVE]
-
-
 @dataclass(frozen=True)
 class Changes:
     operations: list[dict[str, Any]]
     live: list[str]  # campaigns whose tasks go on the market once the changes are through
     pays: bool  # the last operation freezes the account's money
+    unfunded: int  # tasks of live campaigns counted without their cost (fund=False)
 
 
 @dataclass(frozen=True)
@@ -94,6 +87,7 @@ def chunk_changes(
     operations: list[dict[str, Any]] = []
     live: list[str] = []
     frozen = Decimal(0)
+    unfunded = 0
     for campaign_id, (count, results) in sorted(per_pool.items()):
         campaign = by_id.get(campaign_id)
         state = (campaign or {}).get("state", "unpublished")
@@ -104,6 +98,7 @@ def chunk_changes(
         if state in LIVE and not fund:
             expression = "ADD pool_tasks :n, pool_unfunded :n, version :one"
             vals.pop(":r")
+            unfunded += count
         elif state in LIVE:
             amount = cost(campaign, results, Decimal(str(campaign.get("commission_rate", 0))))
             expression += ", results_outstanding :r, frozen_total :c, frozen_remaining :c"
@@ -140,14 +135,14 @@ def chunk_changes(
                 vals={":amount": frozen, ":zero": Decimal(0)},
             )
         )
-    return Changes(operations, live, pays=bool(frozen))
+    return Changes(operations, live, pays=bool(frozen), unfunded=unfunded)
 
 
 # ---------------------------------------------------------------- market items
 def _market_items(campaign: dict[str, Any], tasks: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     from crowdtask.services import market
 
-    published = _published(campaign)
+    published = market.parse_time(campaign.get("publishedAt")) or clock.now()
     items = []
     for task in tasks:
         job = {
@@ -162,28 +157,25 @@ def _market_items(campaign: dict[str, Any], tasks: Iterable[dict[str, Any]]) -> 
     return items
 
 
-def _published(campaign: dict[str, Any]) -> datetime:
-    value = campaign.get("publishedAt")
-    return datetime.fromisoformat(value + "+00:00") if value else clock.now()
-
-
 def put_on_market(campaign: dict[str, Any], tasks: list[dict[str, Any]]) -> int:
     """Market items for these tasks of a live campaign (those that exist are kept as they are)."""
     if not tasks:
         return 0
-    items = _market_items(campaign, tasks)
-    if WRITERS <= 1:
-        return sum(market_store.put_new(item) for item in items)
-    return sum(_POOL.map(market_store.put_new, items))
+    return sum(parallel.each(market_store.put_new, _market_items(campaign, tasks)))
 
 
-def open_chunk(account_id: str, campaign_ids: list[str], task_ids: list[str]) -> None:
-    """The market items of a counted chunk's tasks, for the campaigns that were live when it was counted."""
-    from crowdtask.services.campaigns import CAMPAIGNS
+def read_tasks(account_id: str, task_ids: Iterable[str]) -> list[dict[str, Any]]:
+    """The stored tasks (strongly consistent: they may have been written a moment ago)."""
     from crowdtask.services.tasks import TASKS
 
     found = dynamo.batch_get(((TASKS.pk(account_id, t), t) for t in task_ids), consistent=True)
-    tasks = [dynamo.plain_numbers(item) for item in found.values()]
+    return [dynamo.plain_numbers(item) for item in found.values()]
+
+
+def open_chunk(account_id: str, campaign_ids: list[str], tasks: list[dict[str, Any]]) -> None:
+    """The market items of a counted chunk's tasks, for the campaigns that were live when it was counted."""
+    from crowdtask.services.campaigns import CAMPAIGNS
+
     for campaign_id in campaign_ids:
         campaign = CAMPAIGNS.get(account_id, campaign_id, consistent=True)
         if campaign is None or campaign.get("state") not in LIVE:
@@ -192,13 +184,10 @@ def open_chunk(account_id: str, campaign_ids: list[str], task_ids: list[str]) ->
 
 
 # ---------------------------------------------------------------- walking a campaign's pool
-def _walk(account_id: str, campaign: dict[str, Any], step: int) -> tuple[list[dict[str, Any]], bool]:
-    """Up to `step` more of the campaign's pool tasks past the stored cursor; (tasks, done)."""
-    from crowdtask.services.tasks import TASKS
-
+def _next_to_close(account_id: str, campaign: dict[str, Any], step: int) -> tuple[list[dict[str, Any]], bool]:
+    """Up to `step` more of the campaign's pool tasks past the `pool_closed` cursors; (tasks, done)."""
     campaign_id = campaign["sk"]
-    cursor_attribute = "pool_closed"
-    cursors: dict[str, str] = dict(campaign.get(cursor_attribute) or {})
+    cursors: dict[str, str] = dict(campaign.get("pool_closed") or {})
     picked: list[tuple[str, str]] = []
     done = True
     for partition in keys.pool_tasks_partitions(campaign_id):
@@ -216,17 +205,12 @@ def _walk(account_id: str, campaign: dict[str, Any], step: int) -> tuple[list[di
             cursors[partition] = rows[-1]["sk"]
         if more is not None:
             done = False  # this partition has more: the next step carries on from its cursor
-    found = dynamo.batch_get(((TASKS.pk(account_id, t), t) for _, t in picked), consistent=True)
-    tasks = [dynamo.plain_numbers(item) for item in found.values()]
-    dynamo.update(
-        *keys_of(account_id, campaign_id),
-        f"SET {cursor_attribute} = :c",
-        vals={":c": cursors},
-    )
+    tasks = read_tasks(account_id, (t for _, t in picked))
+    dynamo.update(*_campaign_key(account_id, campaign_id), "SET pool_closed = :c", vals={":c": cursors})
     return tasks, done
 
 
-def keys_of(account_id: str, campaign_id: str) -> tuple[str, str]:
+def _campaign_key(account_id: str, campaign_id: str) -> tuple[str, str]:
     from crowdtask.services.campaigns import CAMPAIGNS
 
     return CAMPAIGNS.pk(account_id, campaign_id), campaign_id
@@ -240,8 +224,6 @@ def open_pool(account_id: str, campaign: dict[str, Any], step: int | None = None
     """
     if not int(campaign.get("pool_needed_published", 0)):
         return True
-    from crowdtask.services.tasks import TASKS
-
     step = step or STEP
     campaign_id = campaign["sk"]
     pk = keys.pool_chunk(campaign_id, "", 0)[0]
@@ -259,13 +241,12 @@ def open_pool(account_id: str, campaign: dict[str, Any], step: int | None = None
         )
         for n, record in enumerate(chunks):
             task_ids = chunk_task_ids(record["base_id"], record["ranges"])
-            found = dynamo.batch_get(((TASKS.pk(account_id, t), t) for t in task_ids), consistent=True)
+            found = read_tasks(account_id, task_ids)
             if len(found) < len(task_ids):  # counted, so written: a task missing now is read again later
                 raise RuntimeError(
                     f"pool chunk {record['sk']} of campaign {campaign_id}: tasks not readable yet"
                 )
-            tasks = [dynamo.plain_numbers(t) for t in found.values() if t.get("pool_id") == campaign_id]
-            put_on_market(campaign, tasks)
+            put_on_market(campaign, [t for t in found if t.get("pool_id") == campaign_id])
             opened += len(task_ids)
             last = record["sk"]
             if opened >= step and (n < len(chunks) - 1 or start is not None):
@@ -273,7 +254,7 @@ def open_pool(account_id: str, campaign: dict[str, Any], step: int | None = None
         else:
             done = start is None
     if last is not None:
-        dynamo.update(*keys_of(account_id, campaign_id), "SET pool_opened = :c", vals={":c": last})
+        dynamo.update(*_campaign_key(account_id, campaign_id), "SET pool_opened = :c", vals={":c": last})
     return done
 
 
@@ -284,18 +265,14 @@ def close_pool(account_id: str, campaign_id: str, step: int | None = None) -> bo
     campaign = CAMPAIGNS.get(account_id, campaign_id, consistent=True)
     if campaign is None or not int(campaign.get("pool_tasks", 0)):
         return True
-    tasks, done = _walk(account_id, campaign, step or STEP)
+    tasks, done = _next_to_close(account_id, campaign, step or STEP)
 
     def close(task: dict[str, Any]) -> None:
         change = market_store.close_change(market_store.market_change(task["sk"], campaign_id))
         with contextlib.suppress(dynamo.TransactionConflict):  # never on the market: nothing to close
             market_store.transact([change])
 
-    if WRITERS <= 1:
-        for task in tasks:
-            close(task)
-    else:
-        list(_POOL.map(close, tasks))
+    parallel.each(close, tasks)
     return done
 
 
@@ -313,8 +290,8 @@ def finish_pending_chunks(now_iso: str, limit: int) -> int:
             record = dynamo.get(entry["pk"], entry["sk"], consistent=True)
             if record is None or not record.get("market_pending"):
                 continue
-            task_ids = chunk_task_ids(record["base_id"], record["ranges"])
-            open_chunk(record["account_id"], list(record["market_pending"]), task_ids)
+            tasks = read_tasks(record["account_id"], chunk_task_ids(record["base_id"], record["ranges"]))
+            open_chunk(record["account_id"], list(record["market_pending"]), tasks)
             operations.clear_market_pending(entry["pk"], entry["sk"])
         except Exception:  # one bad record must not hold up the other sweeps
             logger.exception(

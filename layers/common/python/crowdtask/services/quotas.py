@@ -8,8 +8,6 @@ headers say what is left in each window.
 from __future__ import annotations
 
 import math
-import secrets
-import time
 from dataclasses import dataclass
 
 from crowdtask import clock, errors
@@ -60,18 +58,16 @@ def reserve(account_id: str, count: int) -> Reservation:
     if count <= 0:
         left = {w.name: w.limit - store.used(account_id, w) for w in windows}
         return Reservation(account_id, 0, windows, left)
-    for attempt in range(20):
-        try:
-            left = store.reserve(account_id, count, windows)
-            return Reservation(account_id, count, windows, left)
-        except store.QuotaRefused as refused:
-            raise _refusal(refused, count) from None
-        except dynamo.TransactionConflict:
-            # another request of the account reserved at the same moment: try again shortly
-            time.sleep(min(0.2, 0.005 * 2**attempt) * (0.5 + secrets.randbelow(1000) / 2000))
-    raise errors.TooManyRequests(
-        "Too many task uploads of this account at the same moment; retry.", headers={"Retry-After": "1"}
-    )
+    try:
+        # another request of the account may reserve at the same moment: that one is tried again
+        left = dynamo.retry_contended(lambda: store.reserve(account_id, count, windows), attempts=20)
+    except store.QuotaRefused as refused:
+        raise _refusal(refused, count) from None
+    except dynamo.TransactionConflict:
+        raise errors.TooManyRequests(
+            "Too many task uploads of this account at the same moment; retry.", headers={"Retry-After": "1"}
+        ) from None
+    return Reservation(account_id, count, windows, left)
 
 
 def _refusal(refused: store.QuotaRefused, count: int) -> errors.TooManyRequests:
@@ -83,10 +79,7 @@ def _refusal(refused: store.QuotaRefused, count: int) -> errors.TooManyRequests:
         advice = f"a single request may create at most {window.limit} tasks; split it"
     else:
         advice = f"{left} are left in this {window.name}; retry after {wait} s or send fewer"
-    headers = {"Retry-After": str(max(wait, 1))}
-    label = "Minute" if window.name == "minute" else "Day"
-    headers[f"X-Task-Quota-{label}-Limit"] = str(window.limit)
-    headers[f"X-Task-Quota-{label}-Remaining"] = str(left)
+    headers = {"Retry-After": str(max(wait, 1)), **quota_headers([window], {window.name: left})}
     return errors.TooManyRequests(
         f"Creating {count} tasks exceeds the quota of {window.limit} tasks per {window.name}: {advice}.",
         headers=headers,

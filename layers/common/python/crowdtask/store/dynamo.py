@@ -6,11 +6,12 @@ boto3 is imported on first use, not at import time: a route that never touches t
 
 from __future__ import annotations
 
+import secrets
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from crowdtask.config import settings
 
@@ -20,6 +21,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 class ConditionFailed(Exception):
     """A conditional write found the item in another state than the condition required."""
+
+
+T = TypeVar("T")
+_CONTENDED = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 
 
 class TransactionConflict(Exception):
@@ -259,6 +264,29 @@ def transact(operations: list[dict[str, Any]], *, token: str | None = None) -> N
             ]
             raise TransactionConflict(reasons) from exc
         raise
+
+
+def contended(exc: TransactionConflict) -> bool:
+    """Was the transaction cancelled by a concurrent one (or throttled), rather than by a condition?"""
+    return any(reason in _CONTENDED for reason in exc.reasons)
+
+
+def retry_contended(attempt: Callable[[], T], attempts: int = 30) -> T:
+    """Run `attempt` until it is not cancelled by a concurrent transaction on the same items.
+
+    A cancellation whose reasons include `TransactionConflict` (or throttling) says nothing about
+    the outcome: wait a jittered, growing moment and run it again. Any other outcome returns or
+    raises as it is.
+    """
+    for n in range(attempts):
+        try:
+            return attempt()
+        except TransactionConflict as exc:
+            if not contended(exc) or n == attempts - 1:
+                raise
+            ceiling = min(0.5, 0.01 * 2**n)
+            time.sleep(ceiling * (0.5 + secrets.randbelow(1000) / 2000))
+    raise AssertionError("unreachable")
 
 
 def query(

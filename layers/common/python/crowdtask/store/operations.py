@@ -67,6 +67,13 @@ def put_invalid(account_id: str, operation_id: str, parts: list[dict[str, Any]])
     )
 
 
+def operation_and_chunk(account_id: str, operation_id: str, chunk: int) -> tuple[bool, bool]:
+    """(the operation exists, the chunk was counted before), in one strongly consistent read."""
+    wanted = [keys.operation(account_id, operation_id), keys.operation_chunk(account_id, operation_id, chunk)]
+    found = dynamo.batch_get(wanted, consistent=True)
+    return wanted[0] in found, wanted[1] in found
+
+
 def chunk_done(account_id: str, operation_id: str, chunk: int) -> bool:
     return dynamo.get(*keys.operation_chunk(account_id, operation_id, chunk), consistent=True) is not None
 
