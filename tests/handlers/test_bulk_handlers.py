@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from crowdtask.models.campaigns import CampaignIn
-from crowdtask.services import campaigns
+from crowdtask.services import bulk, campaigns
 from tests.support.accounts import make_account
 from tests.support.context import FakeLambdaContext
 from tests.support.handlers import function_module, invoke, sample_event
@@ -204,3 +204,14 @@ def test_one_skipped_pool_task_is_a_422_not_a_crash(requester, pool):
     )
     assert reply.status == 422
     assert {e["field"] for e in reply.body["errors"]} == {"overlap"}
+
+
+def test_one_pool_task_that_cannot_be_stored_now_is_handed_to_the_bulk_worker(
+    requester, pool, queue, monkeypatch
+):
+    monkeypatch.setattr(bulk, "store_chunk", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("slow")))
+    body = {"pool_id": pool, "input_values": {"image": "https://x/1.png"}, "overlap": 1}
+    reply = invoke("tasks", "tasks_create", token=requester.token, body=body)
+    assert reply.status == 202, reply.body
+    assert reply.header("Location") == f"/operations/{reply.body['id']}"
+    assert len(receive_sqs_event(queue)["Records"]) == 1
