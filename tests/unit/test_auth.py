@@ -29,6 +29,14 @@ def test_token_is_stored_only_as_a_hash_and_identifies_the_account(aws, frozen_c
     assert (caller.account_id, caller.role) == (account.id, "requester")
 
 
+def test_tokens_carry_a_prefix_so_none_reads_as_a_command_line_option(aws, frozen_clock):
+    account = make_account()
+    tokens = [auth.issue_token(account.id, "requester").accessToken for _ in range(200)]
+    # token_urlsafe alone starts with "-" one time in 64: `crowdtask --token -x...` would break
+    assert all(t.startswith("ct_") and len(t) == 46 for t in tokens)
+    assert len(set(tokens)) == 200
+
+
 def test_token_expires_after_its_lifetime(aws, frozen_clock):
     account = make_account()
     frozen_clock.advance(seconds=settings().token_lifetime_seconds - 1)

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from crowdtask import errors
+from crowdtask import credentials, errors
 from crowdtask.models.throughput import ThroughputIn
 from crowdtask.services import throughput, workstreams
 from crowdtask.store import dynamo, keys
@@ -45,7 +45,8 @@ def test_workstream_has_generated_ids_and_a_key_shown_once(owner, stream):
     assert shown.use_cases[0].task_definitions[0].id == stream.task_definition_id
     stored = dynamo.get(*keys.workstream(stream.id))
     assert stream.api_key not in str(stored)
-    assert stored["api_key_hash"] == workstreams.key_hash(stream.api_key)
+    assert stored["api_key_hash"] == credentials.digest(stream.api_key)
+    assert stream.api_key.startswith("cws_")
 
 
 def test_another_accounts_workstream_is_not_found(stream):

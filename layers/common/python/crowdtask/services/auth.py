@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from crowdtask import clock, errors
+from crowdtask import clock, credentials, errors
 from crowdtask.config import settings
 from crowdtask.models.accounts import TokenOut
 from crowdtask.services import passwords
@@ -21,13 +19,8 @@ class Caller:
     token_hash: str
 
 
-def token_hash(token: str) -> str:
-    """Tokens are stored only as their SHA-256: they are long random strings, so no salt is needed."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def caller_for_token(token: str) -> Caller:
-    hashed = token_hash(token)
+    hashed = credentials.digest(token)
     item = account_store.get_token(hashed)
     # Expiry is checked here, not left to DynamoDB TTL, which may delete items days late.
     if item is None or item["expiresAt"] <= clock.iso(clock.now()):
@@ -78,11 +71,11 @@ def request_token(email: str, password: str) -> TokenOut:
 
 
 def issue_token(account_id: str, role: str) -> TokenOut:
-    token = secrets.token_urlsafe(32)
+    token = credentials.new_secret("ct")
     now = clock.now()
     expires = now + timedelta(seconds=settings().token_lifetime_seconds)
     expires_at = clock.iso(expires)
-    account_store.put_token(token_hash(token), account_id, role, expires_at, int(expires.timestamp()))
+    account_store.put_token(credentials.digest(token), account_id, role, expires_at, int(expires.timestamp()))
     return TokenOut(accessToken=token, expiresAt=expires_at, userId=account_id)
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from crowdtask import clock, errors, ids
+from crowdtask import clock, credentials, errors, ids
 from crowdtask.models.throughput import WorkstreamIn, WorkstreamOut
 from crowdtask.store import dynamo
 from crowdtask.store import throughput as store
@@ -42,15 +40,6 @@ class Workstream:
         return found
 
 
-def key_hash(api_key: str) -> str:
-    """Keys are long random strings, stored only as their SHA-256 (like access tokens)."""
-    return hashlib.sha256(api_key.encode()).hexdigest()
-
-
-def _new_key() -> str:
-    return secrets.token_urlsafe(32)
-
-
 def _to_out(item: dict[str, Any], api_key: str | None = None) -> WorkstreamOut:
     return WorkstreamOut.model_validate({**item, "api_key": api_key})
 
@@ -63,7 +52,7 @@ def _to_workstream(item: dict[str, Any]) -> Workstream:
 
 def create_workstream(account_id: str, data: WorkstreamIn) -> WorkstreamOut:
     now = clock.iso(clock.now())
-    api_key = _new_key()
+    api_key = credentials.new_secret("cws")
     workstream_id = ids.new_id()
     item: dict[str, Any] = {
         "id": workstream_id,
@@ -77,7 +66,7 @@ def create_workstream(account_id: str, data: WorkstreamIn) -> WorkstreamOut:
             }
             for use_case in data.use_cases
         ],
-        "api_key_hash": key_hash(api_key),
+        "api_key_hash": credentials.digest(api_key),
         "api_key_created_at": now,
         "created_at": now,
         "updated_at": now,
@@ -109,9 +98,10 @@ def find_workstream(workstream_id: str) -> Workstream | None:
 
 def rotate_api_key(account_id: str, workstream_id: str) -> WorkstreamOut:
     """A new key replaces the old one at once; the old key is refused from then on."""
-    api_key = _new_key()
+    api_key = credentials.new_secret("cws")
     try:
-        item = store.set_api_key_hash(workstream_id, account_id, key_hash(api_key), clock.iso(clock.now()))
+        digest = credentials.digest(api_key)
+        item = store.set_api_key_hash(workstream_id, account_id, digest, clock.iso(clock.now()))
     except dynamo.ConditionFailed as exc:
         raise errors.NotFound(f"No workstream {workstream_id} in your account.") from exc
     return _to_out(item, api_key)
@@ -123,6 +113,7 @@ def authenticate_key(workstream_id: str, api_key: str | None) -> Workstream:
         raise errors.Unauthorized("Send the workstream's API key in the x-api-key header.")
     item = store.get_workstream(workstream_id)
     expected = item.get("api_key_hash", "") if item else ""
-    if not hmac.compare_digest(key_hash(api_key.strip()).encode(), expected.encode()) or item is None:
+    given = credentials.digest(api_key.strip())
+    if not hmac.compare_digest(given.encode(), expected.encode()) or item is None:
         raise errors.Unauthorized("The x-api-key is not valid for this workstream.")
     return _to_workstream(item)
