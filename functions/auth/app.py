@@ -10,12 +10,13 @@ from crowdtask import lazy
 from crowdtask.http import auth
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.schemas import ADMIN_AUTH, TOKEN_AUTH, responses
-from crowdtask.models.accounts import AccountCreateIn, Credentials, CreditIn, SignupIn
 
 if TYPE_CHECKING:
+    from crowdtask.models import accounts as account_models
     from crowdtask.services import accounts
     from crowdtask.services import auth as auth_service
-else:  # services load with the first route that uses them (cold start)
+else:  # services and models load with the first route that uses them (cold start)
+    account_models = lazy.load("crowdtask.models.accounts")
     accounts = lazy.load("crowdtask.services.accounts")
     auth_service = lazy.load("crowdtask.services.auth")
 
@@ -28,7 +29,7 @@ app = ApiApp()
     tags=["Auth Token"],
     responses=responses("accounts:TokenOut", "a new token", 401, 429),
 )
-def request_token(credentials: Annotated[Credentials, Body()]) -> Reply:
+def request_token(credentials: Annotated[account_models.Credentials, Body()]) -> Reply:
     return app.reply(auth_service.request_token(credentials.email, credentials.password))
 
 
@@ -50,7 +51,7 @@ def discard_token() -> Reply:
     tags=["Accounts"],
     responses=responses("accounts:ProfileOut", "the new worker account", 409, status=201),
 )
-def sign_up(account: Annotated[SignupIn, Body()]) -> Reply:
+def sign_up(account: Annotated[account_models.SignupIn, Body()]) -> Reply:
     return app.reply(accounts.sign_up_worker(account), status=201)
 
 
@@ -61,7 +62,7 @@ def sign_up(account: Annotated[SignupIn, Body()]) -> Reply:
     security=ADMIN_AUTH,
     responses=responses("accounts:ProfileOut", "the new account", 401, 409, status=201),
 )
-def create_account(account: Annotated[AccountCreateIn, Body()]) -> Reply:
+def create_account(account: Annotated[account_models.AccountCreateIn, Body()]) -> Reply:
     auth.require_admin(app.current_event.headers)
     return app.reply(accounts.create_account(account), status=201)
 
@@ -75,7 +76,7 @@ def create_account(account: Annotated[AccountCreateIn, Body()]) -> Reply:
 )
 def credit_account(
     id: Annotated[str, Path(max_length=64, description="id of the account")],
-    credit: Annotated[CreditIn, Body()],
+    credit: Annotated[account_models.CreditIn, Body()],
 ) -> Reply:
     auth.require_admin(app.current_event.headers)
     return app.reply(accounts.credit(id, credit.amount))

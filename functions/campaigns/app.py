@@ -20,11 +20,12 @@ from crowdtask.http.pagination import (
 )
 from crowdtask.http.routes import copy_and_archive_routes, member_routes
 from crowdtask.http.schemas import TOKEN_AUTH, responses
-from crowdtask.models.campaigns import CampaignIn, CampaignJobIds, CampaignOut
 
 if TYPE_CHECKING:
+    from crowdtask.models import campaigns as campaign_models
     from crowdtask.services import campaigns
-else:  # services load with the first route that uses them (cold start)
+else:  # services and models load with the first route that uses them (cold start)
+    campaign_models = lazy.load("crowdtask.models.campaigns")
     campaigns = lazy.load("crowdtask.services.campaigns")
 
 app = ApiApp()
@@ -34,7 +35,7 @@ TAGS = ["Campaign"]
 LIFECYCLE = ["Campaign Lifecycle"]
 
 
-def _reply_campaign(campaign: CampaignOut, status: int = 200) -> Reply:
+def _reply_campaign(campaign: campaign_models.CampaignOut, status: int = 200) -> Reply:
     headers = {"Location": f"/campaigns/{campaign.id}"} if status == 201 else None
     return app.reply(campaign, status=status, links=campaign_links(campaign), headers=headers)
 
@@ -71,7 +72,7 @@ def list_campaigns(
     security=TOKEN_AUTH,
     responses=responses("campaigns:CampaignOut", "the new campaign (unpublished)", 401, 403, status=201),
 )
-def create_campaign(campaign: Annotated[CampaignIn, Body()]) -> Reply:
+def create_campaign(campaign: Annotated[campaign_models.CampaignIn, Body()]) -> Reply:
     return _reply_campaign(campaigns.create_campaign(app.requester().account_id, campaign), status=201)
 
 
@@ -94,7 +95,7 @@ def get_campaign(id: CampaignId) -> Reply:
     security=TOKEN_AUTH,
     responses=responses("campaigns:CampaignOut", "the updated campaign", 401, 403, 404, 409),
 )
-def replace_campaign(id: CampaignId, campaign: Annotated[CampaignIn, Body()]) -> Reply:
+def replace_campaign(id: CampaignId, campaign: Annotated[campaign_models.CampaignIn, Body()]) -> Reply:
     return _reply_campaign(campaigns.replace_campaign(app.requester().account_id, id, campaign))
 
 
@@ -118,7 +119,7 @@ member_routes(
     noun="campaign",
     members="jobs",
     page_model="jobs:JobPage",
-    ids_model=CampaignJobIds,
+    ids_model="campaigns:CampaignJobIds",
     links=job_links,
     page=lambda account, id, limit, after: campaigns.jobs_page(account, id, limit, after),  # noqa: PLW0108
     change=lambda account, id, ids, append: campaigns.change_jobs(account, id, ids, append=append),

@@ -10,12 +10,13 @@ from crowdtask import lazy
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.http.task_uploads import upload_routes
-from crowdtask.models.bulk import TolokaTask
 
 if TYPE_CHECKING:
+    from crowdtask.models import bulk as bulk_models
     from crowdtask.models.tasks import TaskOut
     from crowdtask.services import operations, tasks
-else:  # services load with the first route that uses them (cold start)
+else:  # services and models load with the first route that uses them (cold start)
+    bulk_models = lazy.load("crowdtask.models.bulk")
     operations = lazy.load("crowdtask.services.operations")
     tasks = lazy.load("crowdtask.services.tasks")
 
@@ -25,8 +26,9 @@ OperationId = Annotated[str, Path(max_length=64, description="id of the operatio
 TAGS = ["Bulk API compatibility"]
 
 
-def _task_shape(task: TaskOut) -> TolokaTask:
-    return TolokaTask.model_validate({**task.model_dump(exclude_none=True), "created": task.createdAt})
+def _task_shape(task: TaskOut) -> bulk_models.TolokaTask:
+    shape = {**task.model_dump(exclude_none=True), "created": task.createdAt}
+    return bulk_models.TolokaTask.model_validate(shape)
 
 
 def _task_reply(api: ApiApp, task: TaskOut, headers: dict[str, str]) -> Reply:

@@ -9,18 +9,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from crowdtask import lazy
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.schemas import TOKEN_AUTH, responses
-from crowdtask.models.datasets import (
-    DatasetIn,
-    FilesIn,
-    LabelsIn,
-    RejectIn,
-    TaskResource,
-    TaskUpdateIn,
-)
 
 if TYPE_CHECKING:
+    from crowdtask.models import datasets as dataset_models
     from crowdtask.services import datasets
-else:  # services load with the first route that uses them (cold start)
+else:  # services and models load with the first route that uses them (cold start)
+    dataset_models = lazy.load("crowdtask.models.datasets")
     datasets = lazy.load("crowdtask.services.datasets")
 
 app = ApiApp()
@@ -31,7 +25,7 @@ TAGS = ["Dataset"]
 PAGE_LIMIT = 1000
 
 
-def _task_links(task: TaskResource) -> dict[str, Any]:
+def _task_links(task: dataset_models.TaskResource) -> dict[str, Any]:
     base = f"/dataset-tasks/{task.id}"
     links: dict[str, Any] = {"self": {"href": base}, "dataset": {"href": f"/datasets/{task.dataset_id}"}}
     if task.status != "retired":
@@ -42,7 +36,7 @@ def _task_links(task: TaskResource) -> dict[str, Any]:
     return links
 
 
-def _task_reply(task: TaskResource) -> Reply:
+def _task_reply(task: dataset_models.TaskResource) -> Reply:
     # Every field is shown, null included: a task's shape does not depend on its state.
     return app.reply(task.model_dump(mode="json"), links=_task_links(task))
 
@@ -69,7 +63,7 @@ def _dataset_links(dataset_id: str) -> dict[str, Any]:
     security=TOKEN_AUTH,
     responses=responses("datasets:DatasetOut", "the new dataset", 401, 403, status=201),
 )
-def create_dataset(dataset: Annotated[DatasetIn, Body()]) -> Reply:
+def create_dataset(dataset: Annotated[dataset_models.DatasetIn, Body()]) -> Reply:
     created = datasets.create_dataset(app.requester().account_id, dataset)
     return app.reply(
         created, status=201, links=_dataset_links(created.id), headers={"Location": f"/datasets/{created.id}"}
@@ -127,7 +121,10 @@ def list_tasks(
     security=TOKEN_AUTH,
     responses=responses(None, "tasks updated", 401, 403, 404, status=204),
 )
-def update_file_tasks(datasetId: DatasetId, files: Annotated[FilesIn | None, Body()] = None) -> Reply:  # noqa: N803
+def update_file_tasks(
+    datasetId: DatasetId,  # noqa: N803
+    files: Annotated[dataset_models.FilesIn | None, Body()] = None,
+) -> Reply:
     datasets.update_files(app.requester().account_id, datasetId, files.files if files else None)
     return app.empty()
 
@@ -145,7 +142,10 @@ def update_file_tasks(datasetId: DatasetId, files: Annotated[FilesIn | None, Bod
     security=TOKEN_AUTH,
     responses=responses(None, "tasks updated", 401, 403, 404, status=204),
 )
-def update_label_tasks(datasetId: DatasetId, labels: Annotated[LabelsIn | None, Body()] = None) -> Reply:  # noqa: N803
+def update_label_tasks(
+    datasetId: DatasetId,  # noqa: N803
+    labels: Annotated[dataset_models.LabelsIn | None, Body()] = None,
+) -> Reply:
     datasets.update_labels(app.requester().account_id, datasetId, labels)
     return app.empty()
 
@@ -161,7 +161,7 @@ def update_label_tasks(datasetId: DatasetId, labels: Annotated[LabelsIn | None, 
     security=TOKEN_AUTH,
     responses=responses("datasets:TaskResource", "the updated task", 401, 403, 404, 409),
 )
-def update_task(taskId: TaskId, changes: Annotated[TaskUpdateIn, Body()]) -> Reply:  # noqa: N803
+def update_task(taskId: TaskId, changes: Annotated[dataset_models.TaskUpdateIn, Body()]) -> Reply:  # noqa: N803
     return _task_reply(datasets.update_task(app.requester().account_id, taskId, changes))
 
 
@@ -191,7 +191,7 @@ def accept_task(taskId: TaskId) -> Reply:  # noqa: N803
     security=TOKEN_AUTH,
     responses=responses("datasets:TaskResource", "the rejected task", 401, 403, 404, 409),
 )
-def reject_task(taskId: TaskId, rejection: Annotated[RejectIn | None, Body()] = None) -> Reply:  # noqa: N803
+def reject_task(taskId: TaskId, rejection: Annotated[dataset_models.RejectIn | None, Body()] = None) -> Reply:  # noqa: N803
     reason = rejection.reason if rejection else None
     return _task_reply(datasets.reject_task(app.requester().account_id, taskId, reason))
 

@@ -20,11 +20,12 @@ from crowdtask.http.pagination import (
 )
 from crowdtask.http.routes import copy_and_archive_routes, member_routes
 from crowdtask.http.schemas import TOKEN_AUTH, responses
-from crowdtask.models.jobs import JobIn, JobOut, JobTaskIds
 
 if TYPE_CHECKING:
+    from crowdtask.models import jobs as job_models
     from crowdtask.services import jobs
-else:  # services load with the first route that uses them (cold start)
+else:  # services and models load with the first route that uses them (cold start)
+    job_models = lazy.load("crowdtask.models.jobs")
     jobs = lazy.load("crowdtask.services.jobs")
 
 app = ApiApp()
@@ -33,7 +34,7 @@ Deep = Annotated[bool, Query(description="also apply to the job's tasks")]
 TAGS = ["Job"]
 
 
-def _reply_job(job: JobOut, status: int = 200) -> Reply:
+def _reply_job(job: job_models.JobOut, status: int = 200) -> Reply:
     headers = {"Location": f"/jobs/{job.id}"} if status == 201 else None
     return app.reply(job, status=status, links=job_links(job), headers=headers)
 
@@ -68,7 +69,7 @@ def list_jobs(
     security=TOKEN_AUTH,
     responses=responses("jobs:JobOut", "the new job", 401, 403, status=201),
 )
-def create_job(job: Annotated[JobIn, Body()]) -> Reply:
+def create_job(job: Annotated[job_models.JobIn, Body()]) -> Reply:
     return _reply_job(jobs.create_job(app.requester().account_id, job), status=201)
 
 
@@ -90,7 +91,7 @@ def get_job(id: JobId) -> Reply:
     security=TOKEN_AUTH,
     responses=responses("jobs:JobOut", "the updated job", 401, 403, 404, 409),
 )
-def replace_job(id: JobId, job: Annotated[JobIn, Body()]) -> Reply:
+def replace_job(id: JobId, job: Annotated[job_models.JobIn, Body()]) -> Reply:
     return _reply_job(jobs.replace_job(app.requester().account_id, id, job))
 
 
@@ -114,7 +115,7 @@ member_routes(
     noun="job",
     members="tasks",
     page_model="tasks:TaskPage",
-    ids_model=JobTaskIds,
+    ids_model="jobs:JobTaskIds",
     links=task_links,
     page=lambda account, id, limit, after: jobs.tasks_page(account, id, limit, after),  # noqa: PLW0108
     change=lambda account, id, ids, append: jobs.change_tasks(account, id, ids, append=append),

@@ -11,14 +11,15 @@ from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import assignment_links, market_job_links, result_links
 from crowdtask.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, link_header, list_query, page_links
 from crowdtask.http.schemas import TOKEN_AUTH, responses
-from crowdtask.models.submissions import SubmitIn
 
 if TYPE_CHECKING:
     from crowdtask.models import market as market_models
+    from crowdtask.models import submissions as submission_models
     from crowdtask.models.market import AssignmentOut
     from crowdtask.services import assignments, market, results, workers
-else:  # services, and the answers' models (they load the task catalogue), load at first use
+else:  # services and models load with the first route that uses them (cold start)
     market_models = lazy.load("crowdtask.models.market")
+    submission_models = lazy.load("crowdtask.models.submissions")
     assignments = lazy.load("crowdtask.services.assignments")
     market = lazy.load("crowdtask.services.market")
     results = lazy.load("crowdtask.services.results")
@@ -147,7 +148,7 @@ def get_assignment(id: AssignmentId) -> Reply:
     security=TOKEN_AUTH,
     responses=responses("results:ResultOut", "the result, in review", 401, 403, 404, 409, status=201),
 )
-def submit_assignment(id: AssignmentId, submission: Annotated[SubmitIn, Body()]) -> Reply:
+def submit_assignment(id: AssignmentId, submission: Annotated[submission_models.SubmitIn, Body()]) -> Reply:
     result = results.submit(app.worker().account_id, id, submission)
     return app.reply(result, status=201, links=result_links(result))
 

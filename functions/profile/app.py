@@ -10,11 +10,12 @@ from crowdtask import lazy
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import profile_links
 from crowdtask.http.schemas import TOKEN_AUTH, responses
-from crowdtask.models.accounts import ProfileUpdateIn
 
 if TYPE_CHECKING:
+    from crowdtask.models import accounts as account_models
     from crowdtask.services import accounts
-else:  # services load with the first route that uses them (cold start)
+else:  # services and models load with the first route that uses them (cold start)
+    account_models = lazy.load("crowdtask.models.accounts")
     accounts = lazy.load("crowdtask.services.accounts")
 
 app = ApiApp()
@@ -38,7 +39,7 @@ def get_profile() -> Reply:
     security=TOKEN_AUTH,
     responses=responses("accounts:ProfileOut", "your updated profile", 401),
 )
-def update_profile(changes: Annotated[ProfileUpdateIn, Body()]) -> Reply:
+def update_profile(changes: Annotated[account_models.ProfileUpdateIn, Body()]) -> Reply:
     return app.reply(accounts.update_profile(app.caller().account_id, changes), links=profile_links())
 
 

@@ -11,20 +11,14 @@ from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import result_links
 from crowdtask.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, link_header, member_links
 from crowdtask.http.schemas import TOKEN_AUTH, responses
-from crowdtask.models.campaigns import _utc_timestamp
-from crowdtask.models.results import (
-    ApproveIn,
-    RejectIn,
-    ResultOut,
-    ResultPage,
-    SoftRejectIn,
-    WorkerPage,
-    WorkerStatsOut,
-)
 
 if TYPE_CHECKING:
+    from crowdtask.models import campaigns as campaign_models
+    from crowdtask.models import results as result_models
     from crowdtask.services import results, workers
-else:  # services load with the first route that uses them (cold start)
+else:  # services and models load with the first route that uses them (cold start)
+    campaign_models = lazy.load("crowdtask.models.campaigns")
+    result_models = lazy.load("crowdtask.models.results")
     results = lazy.load("crowdtask.services.results")
     workers = lazy.load("crowdtask.services.workers")
 
@@ -49,18 +43,18 @@ def _since(value: str | None) -> str | None:
     if value is None:
         return None
     try:
-        return _utc_timestamp(value)
+        return campaign_models._utc_timestamp(value)
     except ValueError as exc:
         raise errors.ValidationFailed.one("since", str(exc)) from exc
 
 
 def _results_reply(
-    path: str, found: list[ResultOut], more: bool, extra: dict[str, Any] | None = None
+    path: str, found: list[result_models.ResultOut], more: bool, extra: dict[str, Any] | None = None
 ) -> Reply:
     params = app.current_event.multi_value_query_string_parameters or {}
     links = member_links(path, params, found[-1].id if found else None, more)
     body = {
-        **ResultPage(results=found).model_dump(mode="json", by_alias=True, exclude_none=True),
+        **result_models.ResultPage(results=found).model_dump(mode="json", by_alias=True, exclude_none=True),
         **(extra or {}),
     }
     if app.wants_hal():
@@ -70,7 +64,7 @@ def _results_reply(
     return app.reply(body, links=links, headers=link_header(links))
 
 
-def _reply_result(result: ResultOut) -> Reply:
+def _reply_result(result: result_models.ResultOut) -> Reply:
     return app.reply(result, links=result_links(result))
 
 
@@ -114,7 +108,7 @@ def campaign_workers(
     )
     params = app.current_event.multi_value_query_string_parameters or {}
     links = member_links(f"/campaigns/{id}/workers", params, found[-1].id if found else None, more)
-    return app.reply(WorkerPage(workers=found), links=links, headers=link_header(links))
+    return app.reply(result_models.WorkerPage(workers=found), links=links, headers=link_header(links))
 
 
 @app.get(
@@ -139,7 +133,7 @@ def worker_results(
     after: After = None,
 ) -> Reply:
     caller = app.requester()
-    worker: WorkerStatsOut = workers.campaign_worker(caller.account_id, id, workerId)
+    worker: result_models.WorkerStatsOut = workers.campaign_worker(caller.account_id, id, workerId)
     found, more = results.list_worker_results(
         caller.account_id, id, workerId, state=state, since=_since(since), after=after, limit=limit
     )
@@ -166,7 +160,7 @@ def get_result(id: ResultId) -> Reply:
     security=TOKEN_AUTH,
     responses=responses("results:ResultOut", "the approved result", 401, 403, 404, 409),
 )
-def approve(id: ResultId, review: Annotated[ApproveIn | None, Body()] = None) -> Reply:
+def approve(id: ResultId, review: Annotated[result_models.ApproveIn | None, Body()] = None) -> Reply:
     message = review.message if review else None
     return _reply_result(results.approve(app.requester().account_id, id, message))
 
@@ -179,7 +173,7 @@ def approve(id: ResultId, review: Annotated[ApproveIn | None, Body()] = None) ->
     security=TOKEN_AUTH,
     responses=responses("results:ResultOut", "the rejected result", 401, 403, 404, 409),
 )
-def reject(id: ResultId, review: Annotated[RejectIn, Body()]) -> Reply:
+def reject(id: ResultId, review: Annotated[result_models.RejectIn, Body()]) -> Reply:
     return _reply_result(results.reject(app.requester().account_id, id, review.reason))
 
 
@@ -191,7 +185,7 @@ def reject(id: ResultId, review: Annotated[RejectIn, Body()]) -> Reply:
     security=TOKEN_AUTH,
     responses=responses("results:ResultOut", "the soft-rejected result", 401, 403, 404, 409),
 )
-def soft_reject(id: ResultId, review: Annotated[SoftRejectIn, Body()]) -> Reply:
+def soft_reject(id: ResultId, review: Annotated[result_models.SoftRejectIn, Body()]) -> Reply:
     return _reply_result(results.soft_reject(app.requester().account_id, id, review.reason, review.until))
 
 
@@ -205,7 +199,7 @@ def soft_reject(id: ResultId, review: Annotated[SoftRejectIn, Body()]) -> Reply:
 def approve_all_of_worker(
     id: CampaignId,
     workerId: WorkerId,  # noqa: N803 - the path's name
-    review: Annotated[ApproveIn | None, Body()] = None,
+    review: Annotated[result_models.ApproveIn | None, Body()] = None,
 ) -> Reply:
     done = results.approve_all(app.requester().account_id, id, workerId, review.message if review else None)
     return app.reply(done, links={"results": {"href": f"/campaigns/{id}/workers/{workerId}/results"}})
@@ -218,7 +212,9 @@ def approve_all_of_worker(
     security=TOKEN_AUTH,
     responses=responses("results:ApproveAllOut", "how many results were approved", 401, 403, 404),
 )
-def approve_all_of_campaign(id: CampaignId, review: Annotated[ApproveIn | None, Body()] = None) -> Reply:
+def approve_all_of_campaign(
+    id: CampaignId, review: Annotated[result_models.ApproveIn | None, Body()] = None
+) -> Reply:
     done = results.approve_all(app.requester().account_id, id, None, review.message if review else None)
     return app.reply(done, links={"results": {"href": f"/campaigns/{id}/results"}})
 

@@ -13,12 +13,16 @@ from crowdtask.http.pagination import DEFAULT_LIMIT, After, ArchivedFilter, Befo
 from crowdtask.http.routes import copy_and_archive_routes
 from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.http.task_uploads import upload_routes
-from crowdtask.models.tasks import TaskIn, TaskOut
 
 if TYPE_CHECKING:
+    from crowdtask.models import tasks as task_models
+    from crowdtask.models.tasks import TaskOut
     from crowdtask.services import tasks
-else:  # services load with the first route that uses them (cold start)
+else:  # services load with the first route that uses them (cold start), and so does the task body:
+    # its component catalogue is the costliest import here, and only PUT needs it. Powertools reads
+    # the route's annotations on the route's first request, which is when `task_models` imports.
     tasks = lazy.load("crowdtask.services.tasks")
+    task_models = lazy.load("crowdtask.models.tasks")
 
 app = ApiApp()
 TaskId = Annotated[str, Path(max_length=64, description="id of the task")]
@@ -86,7 +90,7 @@ def get_task(id: TaskId) -> Reply:
     security=TOKEN_AUTH,
     responses=responses("tasks:TaskOut", "the updated task", 401, 403, 404, 409),
 )
-def replace_task(id: TaskId, task: Annotated[TaskIn, Body()]) -> Reply:
+def replace_task(id: TaskId, task: Annotated[task_models.TaskIn, Body()]) -> Reply:
     updated = tasks.replace_task(app.requester().account_id, id, task)
     return app.reply(updated, links=task_links(updated))
 

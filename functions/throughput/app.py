@@ -13,17 +13,12 @@ from crowdtask import errors, lazy
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.auth import bearer_token
 from crowdtask.http.schemas import TOKEN_AUTH, WORKSTREAM_KEY_AUTH, responses
-from crowdtask.models.throughput import (
-    RECEIVED,
-    GroupBy,
-    ReceivedOut,
-    ThroughputIn,
-    WorkstreamIn,
-)
 
 if TYPE_CHECKING:
+    from crowdtask.models import throughput as throughput_models
     from crowdtask.services import throughput, throughput_uploads, workstreams
-else:  # services load with the first route that uses them (cold start)
+else:  # services and models load with the first route that uses them (cold start)
+    throughput_models = lazy.load("crowdtask.models.throughput")
     throughput = lazy.load("crowdtask.services.throughput")
     throughput_uploads = lazy.load("crowdtask.services.throughput_uploads")
     workstreams = lazy.load("crowdtask.services.workstreams")
@@ -78,7 +73,7 @@ def _csv_text() -> str:
         status=201,
     ),
 )
-def create_workstream(workstream: Annotated[WorkstreamIn, Body()]) -> Reply:
+def create_workstream(workstream: Annotated[throughput_models.WorkstreamIn, Body()]) -> Reply:
     created = workstreams.create_workstream(app.requester().account_id, workstream)
     return app.reply(
         created, status=201, links=_links(created.id), headers={"Location": f"/workstreams/{created.id}"}
@@ -124,10 +119,12 @@ def rotate_api_key(workstream_id: WorkstreamId) -> Reply:
     security=WORKSTREAM_KEY_AUTH,
     responses=responses("throughput:ReceivedOut", "Successful", 401),
 )
-def submit_throughput(workstream_id: WorkstreamId, record: Annotated[ThroughputIn, Body()]) -> Reply:
+def submit_throughput(
+    workstream_id: WorkstreamId, record: Annotated[throughput_models.ThroughputIn, Body()]
+) -> Reply:
     workstream = workstreams.authenticate_key(workstream_id, _api_key())
     throughput.receive(workstream, record)
-    return app.reply(ReceivedOut(message=RECEIVED))
+    return app.reply(throughput_models.ReceivedOut(message=throughput_models.RECEIVED))
 
 
 @app.get(
@@ -149,7 +146,9 @@ def get_totals(
     last_day: Annotated[
         date | None, Query(alias="to", description="last UTC day counted, YYYY-MM-DD (inclusive)")
     ] = None,
-    group_by: Annotated[GroupBy | None, Query(description="worker, use_case, task_definition or day")] = None,
+    group_by: Annotated[
+        throughput_models.GroupBy | None, Query(description="worker, use_case, task_definition or day")
+    ] = None,
 ) -> Reply:
     workstream = workstreams.owned_workstream(app.requester().account_id, workstream_id)
     return app.reply(throughput.totals(workstream, first_day, last_day, group_by))

@@ -108,12 +108,13 @@ def test_bad_task_bodies_are_422_naming_a_field(requester, body):
         assert reply.body["errors"] and all(e["field"] for e in reply.body["errors"])
 
 
-def test_validation_error_names_the_nested_field(requester):
+@pytest.mark.parametrize("event", ["tasks_create", "tasks_put"])  # PUT's body model loads lazily
+def test_validation_error_names_the_nested_field(requester, event):
     body = {
         "name": "x",
         "components": [{"type": "Image"}, {"type": "Rating", "steps": "five"}, {"type": "Nope"}],
     }
-    reply = invoke("tasks", "tasks_create", token=requester.token, body=body)
+    reply = invoke("tasks", event, token=requester.token, body=body)
     assert reply.status == 422
     fields = {e["field"]: e["code"] for e in reply.body["errors"]}
     assert fields == {"components[1].steps": "INVALID_VALUE", "components[2].type": "UNKNOWN_TYPE"}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from crowdtask import lazy
 from crowdtask.http import schemas
 from tests.support.infra import ROOT
@@ -27,10 +29,19 @@ def test_answer_models_are_named_and_only_imported_to_write_the_document(monkeyp
     )
 
 
-def test_loading_the_campaigns_function_imports_no_service():
+# What a function may import at load: the shared pieces every route uses. Services and models
+# (the task catalogue above all) load with the first route that needs them.
+SHARED = ["crowdtask.models.base", "crowdtask.models.listing", "crowdtask.services.lifecycle"]
+
+
+@pytest.mark.parametrize(
+    "function", sorted(p.parent.name for p in (ROOT / "functions").glob("*/app.py")), ids=str
+)
+def test_loading_a_function_imports_no_service_and_no_model_of_its_own(function):
     code = (
-        "import sys; sys.path[:0] = ['layers/common/python', 'functions/campaigns']; import app; "
-        "print(sorted(m for m in sys.modules if m.startswith('crowdtask.services')))"
+        f"import sys; sys.path[:0] = ['layers/common/python', 'functions/{function}']; import app; "
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith(('crowdtask.services.', "
+        "'crowdtask.models.')))))"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "['crowdtask.services', 'crowdtask.services.lifecycle']"
+    assert set(done.stdout.split()) <= set(SHARED)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -48,6 +47,8 @@ def authenticate(headers: Mapping[str, str] | None) -> Caller:
 
 
 def require_admin(headers: Mapping[str, str] | None) -> None:
+    import hmac  # only the admin routes compare secrets here (hashlib's C module is slow to load)
+
     expected = settings().admin_key
     given = _get(headers, "X-Admin-Key") or ""
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):

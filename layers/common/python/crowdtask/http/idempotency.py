@@ -7,7 +7,6 @@ are not remembered, so they can be retried.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -53,6 +52,8 @@ def run_idempotent(
         return resolve(event, context)
     if len(key) > 255:
         raise errors.ValidationFailed.one("Idempotency-Key", "at most 255 characters")
+
+    import hashlib  # like the Powertools utility: only requests with an Idempotency-Key pay its import
 
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
     from aws_lambda_powertools.utilities.idempotency.exceptions import (

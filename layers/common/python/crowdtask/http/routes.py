@@ -6,12 +6,11 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from pydantic import BaseModel
 
 from crowdtask.http.app import ApiApp, Reply
 from crowdtask.http.pagination import DEFAULT_LIMIT, AfterMember, Limit
-from crowdtask.http.schemas import TOKEN_AUTH, ModelRef, responses
-from crowdtask.models.jobs import IdList
+from crowdtask.http.schemas import TOKEN_AUTH, ModelRef, resolve, responses
+from crowdtask.models.base import IdList
 
 Action = Callable[[str, str, bool], Any]  # (account id, resource id, deep) -> the resource
 
@@ -67,7 +66,7 @@ def member_routes(
     noun: str,
     members: str,
     page_model: ModelRef,
-    ids_model: type[BaseModel],
+    ids_model: ModelRef,
     links: Callable[[Any], dict[str, Any]],
     page: Callable[[str, str, int, str | None], tuple[list[Any], bool]],
     change: Callable[[str, str, list[str], bool], list[str]],
@@ -95,7 +94,7 @@ def member_routes(
 
     def answer(id: str, ids: list[str], append: bool) -> Reply:
         now = change(app.requester().account_id, id, ids, append)
-        body = ids_model.model_validate({"id": id, members: now})
+        body = resolve(ids_model).model_validate({"id": id, members: now})
         return app.reply(body, links={"self": {"href": f"/{collection}/{id}/{members}"}})
 
     @app.post(

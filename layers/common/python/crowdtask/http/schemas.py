@@ -6,7 +6,7 @@ import importlib
 import os
 from typing import TYPE_CHECKING, Any, cast
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 if TYPE_CHECKING:  # pragma: no cover
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -15,19 +15,6 @@ if TYPE_CHECKING:  # pragma: no cover
 TOKEN_AUTH: list[dict[str, list[str]]] = [{"authToken": []}]
 ADMIN_AUTH: list[dict[str, list[str]]] = [{"adminKey": []}]
 WORKSTREAM_KEY_AUTH: list[dict[str, list[str]]] = [{"workstreamKey": []}]
-
-
-class FieldError(BaseModel):
-    field: str = Field(description="path of the offending field, e.g. `components[0].option1`")
-    message: str = Field(description="what is wrong with it")
-    code: str = Field(description="machine-readable reason, e.g. `VALUE_REQUIRED`, `INVALID_VALUE`")
-
-
-class ErrorBody(BaseModel):
-    code: int = Field(description="stable numeric error code")
-    message: str = Field(description="short error message")
-    description: str = Field(description="a user-friendly description of what went wrong")
-    errors: list[FieldError] | None = Field(default=None, description="per-field problems (422 only)")
 
 
 _DESCRIPTIONS = {
@@ -51,14 +38,19 @@ DOCUMENTING = "CROWDTASK_WRITING_OPENAPI"
 ModelRef = type[BaseModel] | str
 
 
-def model_of(body: ModelRef | None) -> Any:
-    """The model a reference names: a class as it is; "<models module>:Class" only while documenting."""
-    if body is None or not isinstance(body, str):
-        return body
-    if not os.environ.get(DOCUMENTING):
-        return None
-    module, _, name = body.partition(":")
+def resolve(ref: ModelRef) -> Any:
+    """The model a reference names: a class as it is, "<models module>:Class" imported now."""
+    if not isinstance(ref, str):
+        return ref
+    module, _, name = ref.partition(":")
     return getattr(importlib.import_module(f"crowdtask.models.{module}"), name)
+
+
+def model_of(body: ModelRef | None) -> Any:
+    """The model a documented answer names; a name is imported only while documenting."""
+    if body is None or (isinstance(body, str) and not os.environ.get(DOCUMENTING)):
+        return None
+    return resolve(body)
 
 
 def responses(
@@ -69,9 +61,9 @@ def responses(
     model = model_of(body)
     if model is not None:
         documented[status]["content"] = {"application/json": {"model": model}}
+    error_body = model_of("errors:ErrorBody")
     for code in sorted({400, 413, 422, *errors}):
-        documented[code] = {
-            "description": _DESCRIPTIONS[code],
-            "content": {"application/json": {"model": ErrorBody}},
-        }
+        documented[code] = {"description": _DESCRIPTIONS[code]}
+        if error_body is not None:
+            documented[code]["content"] = {"application/json": {"model": error_body}}
     return cast("dict[int, OpenAPIResponse]", documented)

@@ -6,14 +6,13 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 
-from crowdtask.models.base import ApiModel, OutModel
-from crowdtask.models.jobs import _id_text
+from crowdtask.models.base import ApiModel, OutModel, id_text
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 Role = Literal["requester", "worker"]
 WorkerGroup = Annotated[
-    str, BeforeValidator(_id_text), Field(min_length=1, max_length=64, description="id of a worker group")
+    str, BeforeValidator(id_text), Field(min_length=1, max_length=64, description="id of a worker group")
 ]
 
 

@@ -1,6 +1,10 @@
 """Base classes shared by every model of the API."""
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+MAX_MEMBERS = 1000  # tasks in a job, jobs in a campaign
 
 
 class ApiModel(BaseModel):
@@ -13,3 +17,19 @@ class OutModel(BaseModel):
     """A response body or stored record: extra keys are kept as they are."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
+
+
+def id_text(value: Any) -> Any:
+    """Clients of the seed API send ids as JSON numbers; ids are strings here."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    return value
+
+
+ResourceId = Annotated[
+    str, BeforeValidator(id_text), Field(min_length=1, max_length=64, description="id of a resource")
+]
+# The length limit is the service's (MemberList.limit): Powertools mis-reads a Field() on a list body.
+IdList = list[ResourceId]

@@ -4,8 +4,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from crowdtask.models.base import ApiModel, OutModel
-from crowdtask.models.jobs import _id_text
+from crowdtask.models.base import ApiModel, OutModel, id_text
 
 OperationStatus = Literal["PENDING", "RUNNING", "SUCCESS", "FAIL"]
 OPERATION_TYPE = "TASK.BATCH_CREATE"
@@ -56,7 +55,7 @@ class PoolTaskIn(ApiModel):
     @field_validator("pool_id", mode="before")
     @classmethod
     def _id(cls, value: Any) -> Any:
-        return _id_text(value)
+        return id_text(value)
 
 
 POOL_FIELDS = tuple(PoolTaskIn.model_fields)

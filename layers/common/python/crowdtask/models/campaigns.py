@@ -7,9 +7,8 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from crowdtask import clock
-from crowdtask.models.base import ApiModel, OutModel
+from crowdtask.models.base import ApiModel, OutModel, id_text
 from crowdtask.models.durations import Duration
-from crowdtask.models.jobs import _id_text
 
 State = Literal["unpublished", "active", "paused", "finished", "cancelled"]
 
@@ -56,7 +55,7 @@ class CampaignIn(ApiModel):
         le=100000,
         description="number of times a single worker can work on each job (optional)",
     )
-    workerGroup: Annotated[str | None, BeforeValidator(_id_text)] = Field(
+    workerGroup: Annotated[str | None, BeforeValidator(id_text)] = Field(
         default=None,
         max_length=64,
         description="id of a workergroup whose workers may work on the jobs (optional)",

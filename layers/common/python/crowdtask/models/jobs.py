@@ -1,28 +1,10 @@
 """Jobs: the unit of work a worker gets paid for, a sequence of tasks."""
 
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
 from crowdtask.models.base import ApiModel, OutModel
-
-MAX_MEMBERS = 1000
-
-
-def _id_text(value: Any) -> Any:
-    """Clients of the seed API send ids as JSON numbers; ids are strings here."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return str(value)
-    return value
-
-
-ResourceId = Annotated[
-    str, BeforeValidator(_id_text), Field(min_length=1, max_length=64, description="id of a resource")
-]
-# The length limit is the service's (MemberList.limit): Powertools mis-reads a Field() on a list body.
-IdList = list[ResourceId]
 
 
 class JobIn(ApiModel):

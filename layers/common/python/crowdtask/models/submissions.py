@@ -4,16 +4,15 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from crowdtask.models.base import ApiModel
+from crowdtask.models.base import ApiModel, ResourceId, id_text
 from crowdtask.models.campaigns import Timestamp
-from crowdtask.models.jobs import ResourceId, _id_text
 
 
 def _task_ref(value: Any) -> Any:
     """`task` may be the task's id (string or number) or the task object `{id, ...}` of the assignment."""
     if isinstance(value, dict) and "id" in value:
         value = value["id"]
-    return _id_text(value)
+    return id_text(value)
 
 
 class ComponentResultIn(ApiModel):

@@ -7,8 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from crowdtask import clock, errors, ids, money
+from crowdtask.models.base import MAX_MEMBERS
 from crowdtask.models.campaigns import LOCKED_WHEN_PUBLISHED, CampaignIn, CampaignOut
-from crowdtask.models.jobs import MAX_MEMBERS
 from crowdtask.models.listing import ListQuery, Page
 from crowdtask.services import jobs as job_service
 from crowdtask.services import lifecycle

@@ -6,8 +6,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from crowdtask import clock, errors, ids
+from crowdtask.models.base import MAX_MEMBERS
 from crowdtask.models.components import format_size
-from crowdtask.models.jobs import MAX_MEMBERS, JobIn, JobOut
+from crowdtask.models.jobs import JobIn, JobOut
 from crowdtask.models.listing import ListQuery, Page
 from crowdtask.services import tasks as task_service
 from crowdtask.services.members import MemberList

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from crowdtask import errors
 
 
-@dataclass(frozen=True)
-class Transition:
+class Transition(NamedTuple):
     action: str
     sources: frozenset[str]
     target: str
