@@ -29,6 +29,15 @@ def test_answer_models_are_named_and_only_imported_to_write_the_document(monkeyp
     )
 
 
+def test_a_model_reference_must_name_module_and_class():
+    from crowdtask.models.jobs import JobTaskIds
+
+    assert schemas.resolve("jobs:JobTaskIds") is JobTaskIds
+    for bad in ("jobs", "jobs:"):
+        with pytest.raises(ValueError, match="<models module>:Class"):
+            schemas.resolve(bad)
+
+
 # What a function may import at load: the shared pieces every route uses. Services and models
 # (the task catalogue above all) load with the first route that needs them.
 SHARED = ["crowdtask.models.base", "crowdtask.models.listing", "crowdtask.services.lifecycle"]

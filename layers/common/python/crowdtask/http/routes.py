@@ -93,8 +93,9 @@ def member_routes(
         return app.members_reply(members, f"/{collection}/{id}/{members}", found, links)
 
     def answer(id: str, ids: list[str], append: bool) -> Reply:
+        model = resolve(ids_model)  # before the change, so a bad name cannot fail after the write
         now = change(app.requester().account_id, id, ids, append)
-        body = resolve(ids_model).model_validate({"id": id, members: now})
+        body = model.model_validate({"id": id, members: now})
         return app.reply(body, links={"self": {"href": f"/{collection}/{id}/{members}"}})
 
     @app.post(

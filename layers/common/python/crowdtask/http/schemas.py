@@ -42,7 +42,9 @@ def resolve(ref: ModelRef) -> Any:
     """The model a reference names: a class as it is, "<models module>:Class" imported now."""
     if not isinstance(ref, str):
         return ref
-    module, _, name = ref.partition(":")
+    module, colon, name = ref.partition(":")
+    if not colon or not name:
+        raise ValueError(f"a model reference reads '<models module>:Class', not {ref!r}")
     return getattr(importlib.import_module(f"crowdtask.models.{module}"), name)
 
 
