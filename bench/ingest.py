@@ -114,10 +114,9 @@ def _totals(logs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     units = 0.0
     peak: dict[str, float] = {}
     for label, entries in logs.items():
-        pipeline = label == "runner" or label.endswith(_UPLOADING + _CONSUMING)
+        if not (label == "runner" or label.endswith(_UPLOADING + _CONSUMING)):
+            continue  # the client's status polls and the schedules are not the pipeline's work
         for entry in entries:
-            if not pipeline:
-                continue  # the client's status polls and the schedules are not the pipeline's work
             calls.update(entry["calls"])
             partitions.update(entry["partition_writes"])
             invocations[label] += int(entry["invocations"])

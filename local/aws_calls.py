@@ -42,6 +42,7 @@ class CallLog:
         self.partition_writes: Counter[str] = Counter()
         self.invocations = 0
         self._lock = threading.Lock()
+        self._dump_lock = threading.Lock()  # the ticker and an invocation must not share the temporary file
         atexit.register(self.dump)
         # long-lived processes (the runner) are stopped by a signal: keep the file fresh meanwhile
         threading.Thread(target=self._dump_every_second, daemon=True).start()
@@ -111,9 +112,10 @@ class CallLog:
             }
         temporary = self.path + ".tmp"
         try:
-            with open(temporary, "w") as out:
-                json.dump(data, out)
-            os.replace(temporary, self.path)
+            with self._dump_lock:
+                with open(temporary, "w") as out:
+                    json.dump(data, out)
+                os.replace(temporary, self.path)
         except OSError:
             pass  # the folder is gone: nobody is reading any more
 

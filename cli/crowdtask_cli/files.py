@@ -17,15 +17,16 @@ class FileProblem(ValueError):
     """The file cannot be read as tasks: which line, and why."""
 
 
-def _csv_task(row: dict[str, str], default_pool: str | None) -> dict[str, Any]:
+def _csv_task(row: dict[str | None, Any], default_pool: str | None) -> dict[str, Any]:
+    """One CSV row: cells past the header's columns (key None) and missing cells (None) are skipped."""
     task: dict[str, Any] = {}
     inputs: dict[str, Any] = {}
     for column, cell in row.items():
-        if column is None or cell is None or cell == "":
+        if column is None or not isinstance(cell, str) or cell == "":
             continue
         name = column.strip()
         if name == "overlap":
-            task["overlap"] = int(cell) if cell.strip().isdigit() else cell
+            task["overlap"] = int(cell) if cell.strip().isdecimal() else cell
         elif name in _TASK_COLUMNS:
             task[name] = cell.strip()
         else:
@@ -38,9 +39,15 @@ def _csv_task(row: dict[str, str], default_pool: str | None) -> dict[str, Any]:
 
 def read_tasks(path: Path, default_pool: str | None = None) -> Iterator[dict[str, Any]]:
     """The tasks of the file in order; a `pool_id` given on the command line fills tasks without one."""
-    suffix = path.suffix.lower()
+    try:
+        yield from _read_tasks(path, default_pool)
+    except (UnicodeDecodeError, csv.Error) as exc:  # not UTF-8, or not CSV (e.g. a field too large)
+        raise FileProblem(f"{path}: {exc}") from None
+
+
+def _read_tasks(path: Path, default_pool: str | None) -> Iterator[dict[str, Any]]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        if suffix == ".csv":
+        if path.suffix.lower() == ".csv":
             for row in csv.DictReader(handle):
                 yield _csv_task(row, default_pool)
             return

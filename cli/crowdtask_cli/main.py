@@ -15,6 +15,7 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,7 +60,7 @@ class Client:
                 if attempt == self.attempts - 1:
                     break
                 wait = reply.headers.get("Retry-After")
-                time.sleep(float(wait) if wait and wait.isdigit() else min(30.0, 0.5 * 2**attempt))
+                time.sleep(float(wait) if wait and wait.isdecimal() else min(30.0, 0.5 * 2**attempt))
                 continue
             if reply.status_code >= 400:
                 raise ApiError(f"{method} {path}: {reply.status_code} {reply.text[:500]}")
@@ -177,26 +178,27 @@ def _write_rejected(
     """One line per task that was not created: its index in the file, the task, and why."""
     with target.open("w", encoding="utf-8") as out:
         for first, operation_id in operations:
-            details = finals[operation_id]["details"]
-            if not int(details["failed_count"]):
+            if not int(finals[operation_id]["details"]["failed_count"]):
                 continue
-            after: int | None = None
-            while True:
-                params: dict[str, Any] = {"limit": 10_000}
-                if after is not None:
-                    params["after"] = after
-                page = client.call("GET", f"/operations/{operation_id}/log", params=params)
-                for entry in page["log"]:
-                    if not entry["success"]:
-                        line = {
-                            "index": first + entry["index"],
-                            "task": entry.get("input"),
-                            "errors": entry["output"],
-                        }
-                        out.write(json.dumps(line, ensure_ascii=False) + "\n")
-                after = page.get("next")
-                if after is None:
-                    break
+            for entry in _log(client, operation_id):
+                if not entry["success"]:
+                    line = {
+                        "index": first + entry["index"],
+                        "task": entry.get("input"),
+                        "errors": entry["output"],
+                    }
+                    out.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+def _log(client: Client, operation_id: str) -> Iterator[dict[str, Any]]:
+    """Every entry of the operation's log, page after page."""
+    params: dict[str, Any] = {"limit": 10_000}
+    while True:
+        page = client.call("GET", f"/operations/{operation_id}/log", params=params)
+        yield from page["log"]
+        if page.get("next") is None:
+            return
+        params["after"] = page["next"]
 
 
 def _token(args: argparse.Namespace) -> str:

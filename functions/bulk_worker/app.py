@@ -7,26 +7,33 @@ operation then says FAIL and its log lists the items), so nothing fails silently
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from crowdtask import lazy
 from crowdtask.observability import logger, metrics
 
-# Message kind -> "module:function" of the service doing the work (imported on first use). Each must
-# be safe to run again on redelivery.
-HANDLERS: dict[str, str] = {
-    "tasks.create": "crowdtask.services.bulk:store_chunk",
-    "throughput.rows": "crowdtask.services.throughput_uploads:store_rows",
+if TYPE_CHECKING:
+    from crowdtask.services import bulk, throughput_uploads
+else:  # services load with the first message of their kind (cold start)
+    bulk = lazy.load("crowdtask.services.bulk")
+    throughput_uploads = lazy.load("crowdtask.services.throughput_uploads")
+
+Service = Callable[[dict[str, Any]], None]
+# Message kind -> the service doing the work (a lambda: the service loads with its first message).
+# Each must be safe to run again on redelivery.
+HANDLERS: dict[str, Service] = {
+    "tasks.create": lambda message: bulk.store_chunk(message),  # noqa: PLW0108
+    "throughput.rows": lambda message: throughput_uploads.store_rows(message),  # noqa: PLW0108
 }
 # What to do with a message of that kind that could not be processed.
-DEAD_HANDLERS: dict[str, str] = {
-    "tasks.create": "crowdtask.services.bulk:dead_chunk",
+DEAD_HANDLERS: dict[str, Service] = {
+    "tasks.create": lambda message: bulk.dead_chunk(message),  # noqa: PLW0108
 }
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -35,12 +42,6 @@ dead_processor = BatchProcessor(event_type=EventType.SQS)
 
 class UnknownMessage(Exception):
     """A message this worker cannot handle: it fails, is retried, and ends in the dead-letter queue."""
-
-
-def _service(path: str) -> Callable[[dict[str, Any]], None]:
-    module, _, name = path.partition(":")
-    function: Callable[[dict[str, Any]], None] = getattr(importlib.import_module(module), name)
-    return function
 
 
 def _message(record: SQSRecord) -> tuple[dict[str, Any], str | None]:
@@ -54,10 +55,10 @@ def _message(record: SQSRecord) -> tuple[dict[str, Any], str | None]:
 
 def handle_message(record: SQSRecord) -> None:
     message, kind = _message(record)
-    path = HANDLERS.get(kind) if kind else None
-    if path is None:
+    handler = HANDLERS.get(kind) if kind else None
+    if handler is None:
         raise UnknownMessage(f"message {record.message_id} has no known kind: {kind!r}")
-    _service(path)(message)
+    handler(message)
 
 
 def handle_dead_letter(record: SQSRecord) -> None:
@@ -66,13 +67,13 @@ def handle_dead_letter(record: SQSRecord) -> None:
     except UnknownMessage:
         logger.error("dead letter is not JSON; dropped", extra={"message_id": record.message_id})
         return
-    path = DEAD_HANDLERS.get(kind) if kind else None
-    if path is None:
+    handler = DEAD_HANDLERS.get(kind) if kind else None
+    if handler is None:
         logger.error(
             "dead letter of an unknown kind; dropped", extra={"message_id": record.message_id, "kind": kind}
         )
         return
-    _service(path)(message)
+    handler(message)
 
 
 @metrics.log_metrics(raise_on_empty_metrics=False)

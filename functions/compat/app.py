@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from crowdtask import lazy
 from crowdtask.http.app import ApiApp, Reply, entrypoint
+from crowdtask.http.pagination import link_header
 from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.http.task_uploads import upload_routes
 
@@ -86,12 +87,8 @@ def operation_log(
     entries: list[dict[str, Any]] = [
         entry.model_dump(mode="json", include={"type", "success", "input", "output"}) for entry in log.log
     ]
-    more = (
-        {"Link": f'</api/v1/operations/{id}/log?after={log.next}>; rel="next"'}
-        if log.next is not None
-        else None
-    )
-    return app.reply_list(entries, headers=more)
+    links = {} if log.next is None else {"next": {"href": f"/api/v1/operations/{id}/log?after={log.next}"}}
+    return app.reply_list(entries, headers=link_header(links))
 
 
 lambda_handler = entrypoint(app)

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from crowdtask import lazy
 from crowdtask.http.app import ApiApp, Reply, entrypoint
-from crowdtask.http.pagination import decode_cursor, encode_cursor
+from crowdtask.http.pagination import decode_cursor, encode_cursor, link_header
 from crowdtask.http.schemas import TOKEN_AUTH, responses
 
 if TYPE_CHECKING:
@@ -77,11 +77,7 @@ def operation_log(
     links: dict[str, dict[str, str]] = {"self": {"href": f"/operations/{id}/log"}}
     if log.next is not None:
         links["next"] = {"href": f"/operations/{id}/log?limit={limit}&after={log.next}"}
-    return app.reply(
-        log,
-        links=links,
-        headers={"Link": f'<{links["next"]["href"]}>; rel="next"'} if log.next is not None else None,
-    )
+    return app.reply(log, links=links, headers=link_header(links))
 
 
 lambda_handler = entrypoint(app)

@@ -6,6 +6,7 @@ import json
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,6 +55,10 @@ def _count_tasks(requester: Session) -> int:
     return count
 
 
+def _cli_argv(requester: Session, path: Path, *options: str) -> list[str]:
+    return ["--url", requester.api.url, "--token", requester.token, "upload", str(path), *options, "--quiet"]
+
+
 def test_an_async_upload_is_stored_by_the_bulk_worker_through_the_queue(requester: Session):
     pool = _pool(requester)
     reply = requester.call("POST", "/tasks?async_mode=true", json=_items(pool, 3000))
@@ -98,17 +103,7 @@ def test_the_command_line_client_uploads_reports_rejects_and_resumes_without_dou
         lines[broken] = {"pool_id": pool, "input_values": {"animal": "no image"}, "overlap": 1}
     path = tmp_path / "tasks.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    argv = [
-        "--url",
-        requester.api.url,
-        "--token",
-        requester.token,
-        "upload",
-        str(path),
-        "--chunk",
-        "1000",
-        "--quiet",
-    ]
+    argv = _cli_argv(requester, path, "--chunk", "1000")
     assert cli.main(argv) == 2  # some tasks were rejected
     rejected = [json.loads(line) for line in (tmp_path / "tasks.rejected.jsonl").read_text().splitlines()]
     assert [r["index"] for r in rejected] == [7, 1500, 2499]
@@ -123,18 +118,7 @@ def test_a_csv_file_fills_input_values_from_its_columns(requester: Session, tmp_
     pool = _pool(requester)
     path = tmp_path / "cats.csv"
     path.write_text("animal,image,overlap\ntom,https://x/tom.png,2\nfelix,https://x/felix.png,1\n")
-    argv = [
-        "--url",
-        requester.api.url,
-        "--token",
-        requester.token,
-        "upload",
-        str(path),
-        "--pool",
-        pool,
-        "--quiet",
-    ]
-    assert cli.main(argv) == 0
+    assert cli.main(_cli_argv(requester, path, "--pool", pool)) == 0
     names = {t["name"] for t in requester.call("GET", "/tasks?limit=10").json()["tasks"]}
     assert names == {"Is tom a cat?", "Is felix a cat?"}
 

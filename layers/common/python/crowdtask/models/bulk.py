@@ -2,9 +2,9 @@
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from crowdtask.models.base import ApiModel, OutModel, id_text
+from crowdtask.models.base import ApiModel, OutModel, ResourceId
 
 OperationStatus = Literal["PENDING", "RUNNING", "SUCCESS", "FAIL"]
 OPERATION_TYPE = "TASK.BATCH_CREATE"
@@ -23,7 +23,7 @@ class Solution(ApiModel):
 class PoolTaskIn(ApiModel):
     """A task of the bulk API: input values for a campaign (`pool_id`) whose `taskTemplate` they fill."""
 
-    pool_id: str = Field(min_length=1, max_length=64, description="id of the campaign the task is for")
+    pool_id: ResourceId = Field(description="id of the campaign the task is for")
     input_values: dict[str, Any] = Field(description="input data of the task, by placeholder name")
     overlap: int | None = Field(
         default=None,
@@ -51,14 +51,6 @@ class PoolTaskIn(ApiModel):
     unavailable_for: list[str] | None = Field(
         default=None, max_length=1000, description="ids of the workers who may not take the task"
     )
-
-    @field_validator("pool_id", mode="before")
-    @classmethod
-    def _id(cls, value: Any) -> Any:
-        return id_text(value)
-
-
-POOL_FIELDS = tuple(PoolTaskIn.model_fields)
 
 
 class BulkTaskOut(OutModel):

@@ -157,7 +157,7 @@ def claim(
 
     for _ in range(40):
         try:
-            assignment = market.retry_conflicts(attempt)
+            assignment = dynamo.retry_contended(attempt)
         except _SlotMoved:
             continue
         events.publish(
@@ -209,7 +209,7 @@ def end_assignment(item: dict[str, Any], state: str) -> bool:
         market_store.transact(end_changes(item, state, now_iso, open_path=open_path))
 
     try:
-        market.retry_conflicts(lambda: attempt(True))
+        dynamo.retry_contended(lambda: attempt(True))
         return False
     except dynamo.TransactionConflict as exc:
         if market.failed(exc, 0):
@@ -217,7 +217,7 @@ def end_assignment(item: dict[str, Any], state: str) -> bool:
         if not market.failed(exc, 2):
             raise
     try:
-        market.retry_conflicts(lambda: attempt(False))
+        dynamo.retry_contended(lambda: attempt(False))
     except dynamo.TransactionConflict as exc:
         if market.failed(exc, 0):
             raise NotOpen(item["sk"]) from exc

@@ -39,11 +39,7 @@ LIVE_STATES = ("active", "paused")
 ENDED_STATES = ("finished", "cancelled")
 
 
-# ---------------------------------------------------------------- retries
-retry_conflicts = dynamo.retry_contended  # the name the market's callers know
-contended = dynamo.contended
-
-
+# ---------------------------------------------------------------- transaction outcomes
 def failed(exc: dynamo.TransactionConflict, index: int) -> bool:
     """Did the operation at `index` fail its condition?"""
     return len(exc.reasons) > index and exc.reasons[index] == "ConditionalCheckFailed"
@@ -207,13 +203,15 @@ def _repeat_data(terms: dict[str, Any]) -> dict[str, Any]:
 def close_campaign(account_id: str, campaign_id: str) -> None:
     """The campaign ended: its jobs leave the market (slots given back later are dead)."""
     campaign = require_campaign(account_id, campaign_id, consistent=True)
+    job_ids = list(dict.fromkeys(campaign.get("job_ids", [])))
+    list(_POOL.map(lambda job_id: close_item(campaign_id, job_id), job_ids))
 
-    def close(job_id: str) -> None:
-        change = market_store.close_change(market_store.market_change(job_id, campaign_id))
-        with contextlib.suppress(dynamo.TransactionConflict):  # never on the market: nothing to close
-            market_store.transact([change])
 
-    list(_POOL.map(close, list(dict.fromkeys(campaign.get("job_ids", [])))))
+def close_item(campaign_id: str, job_id: str) -> None:
+    """The campaign's market item of this job (or pool task) is closed for good, if it exists."""
+    change = market_store.close_change(market_store.market_change(job_id, campaign_id))
+    with contextlib.suppress(dynamo.TransactionConflict):  # never on the market: nothing to close
+        market_store.transact([change])
 
 
 def parse_time(value: str | None) -> datetime | None:

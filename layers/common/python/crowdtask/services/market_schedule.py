@@ -235,7 +235,7 @@ def _reopen_calendar(item: dict[str, Any], now: datetime) -> str:
 
 
 def _transact(changes: list[Change | dict[str, Any]]) -> None:
-    market.retry_conflicts(lambda: market_store.transact(changes))
+    dynamo.retry_contended(lambda: market_store.transact(changes))
 
 
 def _transact_quietly(changes: list[Change | dict[str, Any]]) -> None:

@@ -13,7 +13,7 @@ from crowdtask.store import dynamo
 from crowdtask.store import operations as store
 
 LOG_LIMIT = 10_000
-_INPUT_FIELDS = ("pool_id", "input_values", "overlap", "name", "createdAt")
+_INPUT_FIELDS = ("pool_id", "input_values", "overlap", "name")
 
 
 def _require(account_id: str, operation_id: str) -> dict[str, Any]:
@@ -58,7 +58,7 @@ def _entries(item: dict[str, Any], records: list[dict[str, Any]]) -> dict[int, d
         else:
             for start, end in record["ranges"]:
                 for index in range(int(start), int(end)):
-                    found[int(index)] = {"type": "TASK_CREATE", "success": True, "task_id": True}
+                    found[index] = {"type": "TASK_CREATE", "success": True, "task_id": True}
     if item.get("refused_all"):
         # nothing was stored: the valid items failed with the others
         for index in range(int(item["total_count"])):
@@ -94,7 +94,7 @@ def operation_log(account_id: str, operation_id: str, after: int | None, limit: 
         if outcome.get("task_id"):
             task_id = task_ids[index]
             task = by_id.get(task_id, {})
-            inputs = {k: task[k] for k in _INPUT_FIELDS[:4] if k in task}
+            inputs = {k: task[k] for k in _INPUT_FIELDS if k in task}
             if "pool_id" in inputs:
                 inputs.pop("name", None)
             entries.append(

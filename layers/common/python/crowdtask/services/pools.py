@@ -17,7 +17,6 @@ stays due (the campaign's `market` / `pool-close` steps) and the scheduler carri
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,7 +28,7 @@ from crowdtask.store import dynamo, keys
 from crowdtask.store import market as market_store
 
 STEP = 2_000
-LIVE = ("active", "paused")
+LIVE = market_store.LIVE_STATES
 
 
 def needed(content: dict[str, Any]) -> int:
@@ -83,7 +82,7 @@ def chunk_changes(
     """
     from crowdtask.services.campaigns import CAMPAIGNS
 
-    by_id = _campaigns(account_id, per_pool) if per_pool else {}
+    by_id = _campaigns(account_id, per_pool)
     operations: list[dict[str, Any]] = []
     live: list[str] = []
     frozen = Decimal(0)
@@ -157,11 +156,9 @@ def _market_items(campaign: dict[str, Any], tasks: Iterable[dict[str, Any]]) -> 
     return items
 
 
-def put_on_market(campaign: dict[str, Any], tasks: list[dict[str, Any]]) -> int:
+def put_on_market(campaign: dict[str, Any], tasks: list[dict[str, Any]]) -> None:
     """Market items for these tasks of a live campaign (those that exist are kept as they are)."""
-    if not tasks:
-        return 0
-    return sum(parallel.each(market_store.put_new, _market_items(campaign, tasks)))
+    parallel.each(market_store.put_new, _market_items(campaign, tasks))
 
 
 def read_tasks(account_id: str, task_ids: Iterable[str]) -> list[dict[str, Any]]:
@@ -174,21 +171,20 @@ def read_tasks(account_id: str, task_ids: Iterable[str]) -> list[dict[str, Any]]
 
 def open_chunk(account_id: str, campaign_ids: list[str], tasks: list[dict[str, Any]]) -> None:
     """The market items of a counted chunk's tasks, for the campaigns that were live when it was counted."""
-    from crowdtask.services.campaigns import CAMPAIGNS
-
+    by_id = _campaigns(account_id, campaign_ids)
     for campaign_id in campaign_ids:
-        campaign = CAMPAIGNS.get(account_id, campaign_id, consistent=True)
+        campaign = by_id.get(campaign_id)
         if campaign is None or campaign.get("state") not in LIVE:
             continue  # ended meanwhile: nothing to open
         put_on_market(campaign, [t for t in tasks if t.get("pool_id") == campaign_id])
 
 
 # ---------------------------------------------------------------- walking a campaign's pool
-def _next_to_close(account_id: str, campaign: dict[str, Any], step: int) -> tuple[list[dict[str, Any]], bool]:
-    """Up to `step` more of the campaign's pool tasks past the `pool_closed` cursors; (tasks, done)."""
+def _next_to_close(account_id: str, campaign: dict[str, Any], step: int) -> tuple[list[str], bool]:
+    """Up to `step` more of the campaign's pool task ids past the `pool_closed` cursors; (ids, done)."""
     campaign_id = campaign["sk"]
     cursors: dict[str, str] = dict(campaign.get("pool_closed") or {})
-    picked: list[tuple[str, str]] = []
+    picked: list[str] = []
     done = True
     for partition in keys.pool_tasks_partitions(campaign_id):
         room = step - len(picked)
@@ -200,14 +196,13 @@ def _next_to_close(account_id: str, campaign: dict[str, Any], step: int) -> tupl
             condition += " AND gsi2sk > :c"
             vals[":c"] = cursors[partition]
         rows, more = dynamo.query(index="gsi2", key_condition=condition, vals=vals, limit=room)
-        picked.extend((partition, row["sk"]) for row in rows)
+        picked.extend(row["sk"] for row in rows)
         if rows:
             cursors[partition] = rows[-1]["sk"]
         if more is not None:
             done = False  # this partition has more: the next step carries on from its cursor
-    tasks = read_tasks(account_id, (t for _, t in picked))
     dynamo.update(*_campaign_key(account_id, campaign_id), "SET pool_closed = :c", vals={":c": cursors})
-    return tasks, done
+    return picked, done
 
 
 def _campaign_key(account_id: str, campaign_id: str) -> tuple[str, str]:
@@ -226,8 +221,7 @@ def open_pool(account_id: str, campaign: dict[str, Any], step: int | None = None
         return True
     step = step or STEP
     campaign_id = campaign["sk"]
-    pk = keys.pool_chunk(campaign_id, "", 0)[0]
-    condition, vals = "pk = :p", {":p": pk}
+    condition, vals = "pk = :p", {":p": keys.pool_chunks_partition(campaign_id)}
     if campaign.get("pool_opened"):
         condition += " AND sk > :c"
         vals[":c"] = campaign["pool_opened"]
@@ -260,19 +254,14 @@ def open_pool(account_id: str, campaign: dict[str, Any], step: int | None = None
 
 def close_pool(account_id: str, campaign_id: str, step: int | None = None) -> bool:
     """The campaign ended: up to `step` more of its pool tasks leave the market; True when all have."""
+    from crowdtask.services import market
     from crowdtask.services.campaigns import CAMPAIGNS
 
     campaign = CAMPAIGNS.get(account_id, campaign_id, consistent=True)
     if campaign is None or not int(campaign.get("pool_tasks", 0)):
         return True
-    tasks, done = _next_to_close(account_id, campaign, step or STEP)
-
-    def close(task: dict[str, Any]) -> None:
-        change = market_store.close_change(market_store.market_change(task["sk"], campaign_id))
-        with contextlib.suppress(dynamo.TransactionConflict):  # never on the market: nothing to close
-            market_store.transact([change])
-
-    parallel.each(close, tasks)
+    task_ids, done = _next_to_close(account_id, campaign, step or STEP)
+    parallel.each(lambda task_id: market.close_item(campaign_id, task_id), task_ids)
     return done
 
 

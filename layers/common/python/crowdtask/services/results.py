@@ -251,7 +251,7 @@ def submit(worker_id: str, assignment_id: str, body: SubmitIn) -> ResultOut:
         result_store.campaign_worker_change(campaign_id, worker_id).add("in_review", 1),
     ]
     try:
-        market.retry_conflicts(lambda: market_store.transact(changes))
+        dynamo.retry_contended(lambda: market_store.transact(changes))
     except dynamo.TransactionConflict as exc:
         if market.failed(exc, 0):
             current = assignments.require_assignment(worker_id, assignment_id)
@@ -329,7 +329,7 @@ def approval_changes(
 def approve_settlement(s: dict[str, Any], message: str | None = None, *, auto: bool = False) -> None:
     """Write one approval; AlreadyReviewed when someone else reviewed the result first."""
     try:
-        market.retry_conflicts(lambda: market_store.transact(approval_changes(s, clock.now(), message, auto)))
+        dynamo.retry_contended(lambda: market_store.transact(approval_changes(s, clock.now(), message, auto)))
     except dynamo.TransactionConflict as exc:
         if market.failed(exc, 0):
             raise AlreadyReviewed(s["sk"]) from exc
@@ -470,7 +470,7 @@ def reject(requester_id: str, result_id: str, reason: str) -> ResultOut:
         return ops
 
     def attempt(open_path: bool) -> None:
-        market.retry_conflicts(lambda: market_store.transact(changes(open_path)))
+        dynamo.retry_contended(lambda: market_store.transact(changes(open_path)))
 
     dead = False
     for _ in range(8):
@@ -542,7 +542,7 @@ def soft_reject(requester_id: str, result_id: str, reason: str, until: str) -> R
         dynamo.put_op(redo, "attribute_not_exists(pk)"),
     ]
     try:
-        market.retry_conflicts(lambda: market_store.transact(changes))
+        dynamo.retry_contended(lambda: market_store.transact(changes))
     except dynamo.TransactionConflict as exc:
         if market.failed(exc, 0):
             raise _reviewed(requester_id, result_id, "soft-rejected") from exc

@@ -94,13 +94,13 @@ def replace_task(account_id: str, task_id: str, task: TaskIn) -> TaskOut:
             vals={":true": True},
         )
     except dynamo.ConditionFailed as exc:
-        _explain_refusal(account_id, task_id, "changed")
+        _explain_refusal(_require(account_id, task_id), "changed")
         raise errors.Conflict(f"Task {task_id} cannot be changed now.") from exc
     return to_task(stored)
 
 
-def _explain_refusal(account_id: str, task_id: str, verb: str) -> None:
-    current = _require(account_id, task_id)
+def _explain_refusal(current: dict[str, Any], verb: str) -> None:
+    task_id = current["sk"]
     if current.get("pool_id"):
         raise errors.Conflict(
             f"Task {task_id} was made for campaign {current['pool_id']} from its template and input values; "
@@ -141,7 +141,7 @@ def set_archived(account_id: str, task_id: str, archived: bool) -> TaskOut:
     except dynamo.ConditionFailed:
         current = _require(account_id, task_id)
         if archived and current.get("pool_id") and not current.get("archived"):
-            _explain_refusal(account_id, task_id, "archived")
+            _explain_refusal(current, "archived")
         if archived and current.get("locked_by") and not current.get("archived"):
             raise errors.Conflict(
                 f"Task {task_id} is used by a published campaign; it cannot be archived."

@@ -244,7 +244,7 @@ POOL_TASK_SHARDS = 16
 
 
 def operation(account_id: str, operation_id: str) -> tuple[str, str]:
-    return f"OP#{account_id}#{operation_id}", OPERATION_SK
+    return operation_partition(account_id, operation_id), OPERATION_SK
 
 
 def operation_partition(account_id: str, operation_id: str) -> str:
@@ -274,7 +274,11 @@ def pool_tasks_partition(campaign_id: str, task_id: str) -> str:
 
 def pool_chunk(campaign_id: str, operation_id: str, chunk: int) -> tuple[str, str]:
     """A chunk of pool tasks counted while its campaign was unpublished: publishing opens exactly these."""
-    return f"POOLCHUNKS#{campaign_id}", f"{operation_id}#{chunk:06d}"
+    return pool_chunks_partition(campaign_id), f"{operation_id}#{chunk:06d}"
+
+
+def pool_chunks_partition(campaign_id: str) -> str:
+    return f"POOLCHUNKS#{campaign_id}"
 
 
 def pool_tasks_partitions(campaign_id: str) -> list[str]:

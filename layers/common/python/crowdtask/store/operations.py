@@ -141,18 +141,17 @@ def clear_market_pending(pk: str, sk: str) -> None:
     dynamo.update(pk, sk, "REMOVE market_pending, due_pk, due_sk", condition="attribute_exists(pk)")
 
 
-def finish(account_id: str, operation_id: str, status: str, now_iso: str) -> bool:
-    """Mark the operation ended; True for the one caller that did it."""
+def finish(account_id: str, operation_id: str, status: str, now_iso: str) -> dict[str, Any] | None:
+    """Mark the operation ended: the operation as it is now for the one caller that did it, else None."""
     try:
-        dynamo.update(
+        return dynamo.update(
             *keys.operation(account_id, operation_id),
             "SET final_status = :status, finished = :now",
             condition="attribute_not_exists(final_status) AND chunks_done = chunk_count",
             vals={":status": status, ":now": now_iso},
         )
     except dynamo.ConditionFailed:
-        return False
-    return True
+        return None
 
 
 def mark_ended(account_id: str, operation_id: str) -> None:

@@ -55,7 +55,16 @@ def reserve(account_id: str, count: int, found: list[Window]) -> dict[str, int]:
             if reason == "ConditionalCheckFailed":
                 raise QuotaRefused(window, used(account_id, window)) from exc
         raise
-    return {window.name: window.limit - used(account_id, window) for window in found}
+    return left(account_id, found)
+
+
+def left(account_id: str, found: list[Window]) -> dict[str, int]:
+    """What each window has left (one strongly consistent read of them all)."""
+    wanted = {keys.task_quota(account_id, window.sort_key): window for window in found}
+    items = dynamo.batch_get(wanted, consistent=True)
+    return {
+        window.name: window.limit - int(items.get(key, {}).get("used", 0)) for key, window in wanted.items()
+    }
 
 
 def used(account_id: str, window: Window) -> int:
