@@ -101,7 +101,7 @@ def test_async_upload_then_operation_and_log_over_the_handlers(requester, pool, 
     assert invoke("operations", "operations_get", token=stranger.token, path_params=params).status == 404
 
 
-def test_the_bulk_apis_own_paths_answer_in_its_shapes(requester, pool, queue):
+def test_the_bulk_apis_own_paths_answer_in_its_shapes(requester, pool, queue, monkeypatch):
     body = [
         {"pool_id": pool, "input_values": {"image": "https://x/1.png"}, "overlap": 3},
         {"pool_id": pool, "input_values": {"image": None}, "overlap": 3},
@@ -133,6 +133,13 @@ def test_the_bulk_apis_own_paths_answer_in_its_shapes(requester, pool, queue):
     assert (log.body[0]["type"], log.body[0]["success"]) == ("TASK_CREATE", True)
     assert (log.body[1]["type"], log.body[1]["success"]) == ("TASK_VALIDATE", False)
     assert log.body[1]["output"]["input_values.image"]["code"] == "VALUE_REQUIRED"
+    assert log.header("Link") is None  # one page held it all
+    from crowdtask.services import operations
+
+    monkeypatch.setattr(operations, "LOG_LIMIT", 1)
+    first = invoke("compat", "compat_operation_log", headers=_oauth(requester.token), path_params=params)
+    assert first.body == log.body[:1]
+    assert first.header("Link") == f'</api/v1/operations/{params["id"]}/log?after=0>; rel="next"'
     task_id = log.body[0]["output"]["task_id"]
     task = invoke("compat", "compat_task_get", headers=_oauth(requester.token), path_params={"id": task_id})
     assert task.status == 200
@@ -143,7 +150,7 @@ def test_the_bulk_apis_own_paths_answer_in_its_shapes(requester, pool, queue):
 
 def test_a_synchronous_bulk_api_call_answers_items_and_validation_errors(requester, pool):
     body = [
-        {"pool_id": 0 or pool, "input_values": {"image": "https://x/1.png"}, "overlap": 3},
+        {"pool_id": pool, "input_values": {"image": "https://x/1.png"}, "overlap": 3},
         {"pool_id": pool, "input_values": {}, "overlap": 3},
     ]
     query = {"skip_invalid_items": ["true"]}
@@ -170,18 +177,34 @@ def test_over_quota_is_a_429_with_retry_after(requester):
     assert invoke("tasks", "tasks_create", token=requester.token).status == 429
 
 
+def test_a_task_that_could_not_be_stored_gives_its_quota_back(requester, monkeypatch):
+    from crowdtask.services import tasks
+    from crowdtask.store import dynamo, keys
+
+    dynamo.update(*keys.account(requester.id), "SET taskQuotaPerMinute = :m", vals={":m": 1})
+
+    def table_down(*_args: object) -> None:
+        raise RuntimeError("the table is unavailable")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(tasks, "create_task", table_down)
+        assert invoke("tasks", "tasks_create", token=requester.token).status == 500
+    one = invoke("tasks", "tasks_create", token=requester.token)  # the failed one took nothing
+    assert one.status == 201 and one.header("X-Task-Quota-Minute-Remaining") == "0"
+
+
 @pytest.mark.parametrize(
-    "query",
+    ("query", "field"),
     [
-        {"async_mode": ["maybe"]},
-        {"operation_id": ["x" * 65]},
-        {"async_mode": ["true"], "operation_id": ["12345"]},
+        ({"async_mode": ["maybe"]}, "async_mode"),
+        ({"operation_id": ["x" * 65]}, "operation_id"),
+        ({"async_mode": ["true"], "operation_id": ["12345"]}, "operation_id"),
     ],
 )
-def test_bad_upload_parameters_are_422_naming_them(requester, query):
+def test_bad_upload_parameters_are_422_naming_them(requester, query, field):
     reply = invoke("tasks", "tasks_create_bulk", token=requester.token, query=query)
     assert reply.status == 422
-    assert {e["field"] for e in reply.body["errors"]} & {"async_mode", "operation_id"}
+    assert {e["field"] for e in reply.body["errors"]} == {field}
 
 
 def test_the_worker_sample_event_of_an_unknown_operation_fails_and_its_dead_letter_is_dropped(requester):
@@ -209,7 +232,10 @@ def test_one_skipped_pool_task_is_a_422_not_a_crash(requester, pool):
 def test_one_pool_task_that_cannot_be_stored_now_is_handed_to_the_bulk_worker(
     requester, pool, queue, monkeypatch
 ):
-    monkeypatch.setattr(bulk, "store_chunk", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("slow")))
+    def slow_store(*_args, **_kwargs):
+        raise ConnectionError("slow")
+
+    monkeypatch.setattr(bulk, "store_chunk", slow_store)
     body = {"pool_id": pool, "input_values": {"image": "https://x/1.png"}, "overlap": 1}
     reply = invoke("tasks", "tasks_create", token=requester.token, body=body)
     assert reply.status == 202, reply.body

@@ -68,12 +68,8 @@ def record_body(workstream: TestWorkstream, **overrides: Any) -> dict[str, Any]:
 def one_call_at_a_time(monkeypatch: Any) -> None:
     """moto is not thread-safe for writes: the services' parallel calls run one after the other."""
     from crowdtask import parallel
-    from crowdtask.services import throughput_uploads
-    from crowdtask.store import datasets
 
     monkeypatch.setattr(parallel, "WORKERS", 1)
-    monkeypatch.setattr(throughput_uploads, "ROW_WRITERS", 1)
-    monkeypatch.setattr(datasets, "PARALLEL_CALLS", 1)
 
 
 @contextmanager

@@ -551,6 +551,32 @@ def test_json_that_cannot_be_stored_is_refused_item_by_item(owner, odd):
     assert reservation.left["minute"] == left - 1  # only the stored task took quota
 
 
+@pytest.mark.parametrize("number", [10**39, -(10**40), 1e200, 1e-200])
+def test_a_number_the_table_cannot_hold_is_refused_by_its_field(owner, number):
+    odd = {"name": "t", "properties": {"deep": [{"n": number}]}}
+    reply, _ = bulk.create_now(owner.id, [odd, {"name": "fine"}], BulkParams(skip_invalid_items=True))
+    assert set(reply.items) == {"1"}
+    assert (reply.validation_errors or {})["0"]["properties.deep[0].n"].code == "INVALID_VALUE"
+
+
+def test_numbers_at_the_edge_the_table_can_hold_are_stored(owner):
+    edge = {"n": int("9" * 38), "small": 1e-130, "large": 9.9e125, "text": "1234567890" * 5 + "e-123"}
+    reply, _ = bulk.create_now(owner.id, [{"name": "t", "properties": edge}], BulkParams())
+    assert set(reply.items) == {"0"} and not reply.validation_errors
+
+
+def test_a_pool_task_too_large_once_its_template_is_filled_is_refused(owner):
+    template = {"name": "t", "components": [{"type": "Text", "text": "{{v}}"}], "properties": {"v": "{{v}}"}}
+    body = CampaignIn.model_validate(
+        {"name": "Big", "workerPayment": Decimal("0.05"), "taskTemplate": template}
+    )
+    big = campaigns.create_campaign(owner.id, body).id
+    item = {"pool_id": big, "input_values": {"v": "y" * 120_000}, "overlap": 1}  # fits as sent, not as stored
+    reply, _ = bulk.create_now(owner.id, [item], BulkParams(skip_invalid_items=True))
+    assert reply.items == {}
+    assert (reply.validation_errors or {})["0"]["task"].code == "TOO_LONG"
+
+
 def test_the_log_shows_items_that_were_not_objects(owner, queue):
     operation = _submit(owner, [{"name": "ok"}, 5, "x"], skip_invalid_items=True)
     _worker(receive_sqs_event(queue))

@@ -169,6 +169,28 @@ def test_a_big_pool_opens_and_closes_in_steps(requester, queue, monkeypatch, fro
     assert balances(requester.id) == ("100 USD", "0 USD")
 
 
+def test_a_pool_still_leaves_the_market_when_ending_crashes_after_its_transaction(
+    requester, queue, monkeypatch, frozen_clock
+):
+    pool = _pool(requester)
+    task_ids = _task_ids(requester, _upload(requester, queue, _items(pool, 3, overlap=1)).id)
+    campaigns.publish(requester.id, pool)
+    assert all(_market_item(t, pool) is not None for t in task_ids)
+
+    def crash(*_args: Any) -> None:
+        raise RuntimeError("the container died")
+
+    with monkeypatch.context() as patched, pytest.raises(RuntimeError):
+        patched.setattr(campaigns, "apply_locks", crash)  # the first step after the state change
+        campaigns.cancel(requester.id, pool)
+    assert campaigns.require_campaign(requester.id, pool)["state"] == "cancelled"
+    assert not any(_market_item(t, pool).get("closed") for t in task_ids)  # type: ignore[union-attr]
+    frozen_clock.advance(seconds=60)
+    assert campaigns.sweep_due()["pool-close"] == 1
+    assert all(_market_item(t, pool)["closed"] for t in task_ids)  # type: ignore[index]
+    assert campaigns.sweep_due()["pool-close"] == 0  # done: not due again
+
+
 def test_publishing_counts_only_what_was_there_when_it_decided(requester, queue):
     # tasks counted between publishing's read and its write move the campaign's version: publish decides again
     pool = _pool(requester)

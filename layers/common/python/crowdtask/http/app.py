@@ -7,6 +7,7 @@ body limits, JSON parsing, error bodies, 405s, HAL replies, idempotency keys and
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -248,10 +249,22 @@ def _precheck(event: dict[str, Any]) -> errors.CrowdtaskError | None:
         and body.strip()
     ):
         try:
-            json.loads(body)
+            json.loads(body, parse_constant=_not_json, parse_float=_finite)
         except ValueError as exc:
             return errors.BadRequest(f"The request body is not valid JSON: {exc}.")
     return None
+
+
+def _not_json(constant: str) -> float:
+    """NaN and Infinity: Python's json reads them, JSON has no such thing (they would vanish on the way)."""
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise ValueError(f"{text} is beyond what a number can hold here")
+    return value
 
 
 def _finish(response: dict[str, Any], request_id: str) -> dict[str, Any]:

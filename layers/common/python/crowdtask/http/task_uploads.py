@@ -7,10 +7,20 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import ValidationError
 
-from crowdtask import errors
+from crowdtask import errors, lazy
 from crowdtask.http.app import ApiApp, Reply
 from crowdtask.http.schemas import TOKEN_AUTH, model_of, responses
 from crowdtask.http.validation import field_errors
+
+if TYPE_CHECKING:
+    from crowdtask.models import tasks as task_models
+    from crowdtask.models.tasks import TaskOut
+    from crowdtask.services import bulk, quotas, tasks
+else:  # services and the task model load with the first upload (cold start), as in the functions
+    bulk = lazy.load("crowdtask.services.bulk")
+    quotas = lazy.load("crowdtask.services.quotas")
+    tasks = lazy.load("crowdtask.services.tasks")
+    task_models = lazy.load("crowdtask.models.tasks")
 
 UPLOAD_DESCRIPTION = (
     "One task (a JSON object) or many (a JSON array). A task is a task in either task form, or a task of "
@@ -20,9 +30,7 @@ UPLOAD_DESCRIPTION = (
     "tasks a minute and 2,000,000 a day: a request over it is refused whole (429, Retry-After), and the "
     "X-Task-Quota-* headers say what is left."
 )
-if TYPE_CHECKING:
-    from crowdtask.models.tasks import TaskOut
-
+_CREATED = "one task sent: the task; an array: created tasks and refused items by index"
 TaskBody = Annotated[dict[str, Any] | list[Any], Body(description=UPLOAD_DESCRIPTION)]
 AsyncMode = Annotated[
     bool, Query(description="true: answer at once with an operation that stores the tasks in the background")
@@ -68,8 +76,6 @@ def upload_routes(
         open_pool: OpenPool = False,
         operation_id: OperationId = None,
     ) -> Reply:
-        from crowdtask.services import bulk
-
         account_id = app.requester().account_id
         one = isinstance(body, dict)
         if isinstance(body, dict) and not async_mode and not bulk.is_pool_task(body):
@@ -103,8 +109,6 @@ def upload_routes(
         if "0" not in created.items:  # refused, and skip_invalid_items=true skipped it
             skipped = (created.validation_errors or {}).get("0", {})
             raise _refusal({name: problem.model_dump() for name, problem in skipped.items()})
-        from crowdtask.services import tasks
-
         return task_reply(app, tasks.get_task(account_id, created.items["0"].id), reservation.headers())
 
     app.post(
@@ -140,17 +144,13 @@ def _upload_responses() -> dict[int, Any]:
     return documented
 
 
-_CREATED = "one task sent: the task; an array: created tasks and refused items by index"
-
-
 def create_one(account_id: str, body: dict[str, Any]) -> tuple["TaskOut", dict[str, str]]:
     """One task of either task form, counted against the quota like any other; the quota headers."""
-    from crowdtask.models.tasks import TaskIn
-    from crowdtask.services import quotas, tasks
-
     try:
-        task = TaskIn.model_validate(body)
+        task = task_models.TaskIn.model_validate(body)
     except ValidationError as exc:
         raise errors.ValidationFailed(field_errors(cast("list[dict[str, Any]]", exc.errors()))) from None
     reservation = quotas.reserve(account_id, 1)
-    return tasks.create_task(account_id, task), reservation.headers()
+    with reservation.given_back_on_failure():
+        created = tasks.create_task(account_id, task)
+    return created, reservation.headers()

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, cast
 
 from pydantic import ValidationError
 
-from crowdtask import clock, errors, ids, parallel
+from crowdtask import clock, errors, ids
 from crowdtask.http.validation import field_errors
 from crowdtask.models.bulk import BulkCreateOut, BulkTaskOut, OperationOut, PoolTaskIn
 from crowdtask.models.tasks import TaskIn
@@ -41,7 +43,8 @@ POOLS_PER_CHUNK = 40  # a chunk's counting transaction takes up to 2 actions per
 # A request that has not put all of its chunks on the queue after this long died half way: it is
 # shown as FAIL until the same request (same operation_id) is sent again, which resumes it.
 QUEUEING_GRACE = timedelta(minutes=5)
-_DEFAULTS: dict[str, Any] = {}
+# 39 digits in a row, or a 3-digit exponent: the only ways JSON can write a number DynamoDB cannot hold
+_LONG_NUMBER = re.compile(r"\d{39}|[eE][+-]?\d{3}")
 _INVALID_PART_BYTES = 300_000  # refused items are stored in parts below DynamoDB's 400 KB item limit
 
 
@@ -90,15 +93,15 @@ class BulkRefused(errors.ValidationFailed):
 
 
 # ---------------------------------------------------------------- validation
-def _problems(exc: ValidationError) -> dict[str, dict[str, str]]:
+def _by_field(problems: list[dict[str, str]]) -> dict[str, dict[str, str]]:
     found: dict[str, dict[str, str]] = {}
-    for problem in field_errors(cast("list[dict[str, Any]]", exc.errors())):
+    for problem in problems:
         found.setdefault(problem["field"], {"code": problem["code"], "message": problem["message"]})
     return found
 
 
-def _problems_of(refusal: errors.ValidationFailed) -> dict[str, dict[str, str]]:
-    return {p["field"]: {"code": p["code"], "message": p["message"]} for p in refusal.errors}
+def _problems(exc: ValidationError) -> dict[str, dict[str, str]]:
+    return _by_field(field_errors(cast("list[dict[str, Any]]", exc.errors())))
 
 
 class _Campaigns:
@@ -160,7 +163,7 @@ def _pool_task(raw: dict[str, Any], params: BulkParams, campaigns: _Campaigns) -
     try:
         rendered = templates.render(campaign["taskTemplate"], item.input_values, campaign["placeholders"])
     except errors.ValidationFailed as refusal:
-        raise _Refused(_problems_of(refusal)) from None
+        raise _Refused(_by_field(refusal.errors)) from None
     if isinstance(rendered.get("task"), dict):  # a task-JSON template: the name lives inside `task`
         rendered["task"].setdefault("name", campaign.get("title") or campaign.get("name"))
     else:
@@ -172,6 +175,7 @@ def _pool_task(raw: dict[str, Any], params: BulkParams, campaigns: _Campaigns) -
     content = task_content(task)
     content.update(item.model_dump(mode="json", exclude_none=True, exclude={"overlap"}))
     content["overlap"] = overlap
+    _check_storable(content)  # the template may repeat an input value: the task as stored must fit too
     return content
 
 
@@ -183,15 +187,21 @@ def _plain_task(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_storable(raw: dict[str, Any]) -> None:
-    """JSON that parses but cannot be stored or queued: lone surrogates, NaN and infinities, > 250 KB."""
+    """JSON that parses but cannot be stored or queued: lone surrogates, NaN and infinities, > 250 KB,
+    numbers beyond DynamoDB's (refused by field, like any other invalid value)."""
     try:
-        size = len(json.dumps(raw, allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode())
+        encoded = json.dumps(raw, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+        size = len(encoded.encode())
     except (ValueError, UnicodeEncodeError):
         raise _refuse(
             "task", "INVALID_VALUE", "holds text that is not valid Unicode, or NaN / Infinity"
         ) from None
     if size > MAX_TASK_BYTES:
         raise _refuse("task", "TOO_LONG", f"the task has {size} bytes; at most {MAX_TASK_BYTES}")
+    if _LONG_NUMBER.search(encoded):  # only then can a number be one the table cannot hold
+        field = dynamo.unstorable_number_at(raw)
+        if field is not None:
+            raise _refuse(field, "INVALID_VALUE", f"Expected {dynamo.NUMBER_RULE}")
 
 
 def is_pool_task(raw: dict[str, Any]) -> bool:
@@ -249,12 +259,12 @@ def check_operation_id(operation_id: str | None) -> str | None:
 
 
 # ---------------------------------------------------------------- stored form
+@lru_cache(maxsize=1)
 def _defaults() -> dict[str, Any]:
     """A task's content when nothing is set but its name: what a message can leave out."""
-    if not _DEFAULTS:
-        _DEFAULTS.update(task_content(TaskIn(name="-")))
-        _DEFAULTS.pop("name")
-    return _DEFAULTS
+    defaults = task_content(TaskIn(name="-"))
+    defaults.pop("name")
+    return defaults
 
 
 def compact(content: dict[str, Any]) -> dict[str, Any]:
@@ -285,12 +295,6 @@ def task_records(
     return records
 
 
-def write_tasks(records: list[dict[str, Any]], capacity: list[float] | None = None) -> None:
-    """BatchWriteItem in 25s, several calls at a time."""
-    batches = [records[n : n + 25] for n in range(0, len(records), 25)]
-    parallel.each(lambda batch: dynamo.batch_put(batch, capacity=capacity), batches)
-
-
 def _bulk_out(task_id: str, content: dict[str, Any], created: str) -> BulkTaskOut:
     return BulkTaskOut(
         id=task_id,
@@ -319,7 +323,7 @@ def create_now(
     if existing is not None:  # sent before: finish what is left of it and answer the same
         if existing.get("digest") != digest:
             raise _other_upload(operation_id)
-        item, messages = existing, _messages_again(account_id, existing, raw_items, params)
+        item, messages = existing, _messages_again(existing, prepared)
         reservation = quotas.reserve(account_id, 0)
     else:
         started = _start(account_id, operation_id, raw_items, params, prepared, digest=digest)
@@ -447,23 +451,21 @@ def chunk_messages(
 def _invalid_parts(
     raw_items: list[Any], invalid: dict[int, dict[str, dict[str, str]]]
 ) -> list[dict[str, Any]]:
-    parts: list[dict[str, Any]] = []
-    current: list[dict[str, Any]] = []
+    parts: list[list[str]] = [[]]
     size = 0
     for index, problems in sorted(invalid.items()):
         entry = {"index": index, "input": raw_items[index], "errors": problems}
-        entry_size = len(json.dumps(entry, default=str))
-        if entry_size > _INVALID_PART_BYTES:
+        encoded = json.dumps(entry, default=str)
+        if len(encoded) > _INVALID_PART_BYTES:
             entry["input"] = None  # too large to keep: the errors still say what is wrong
-            entry_size = len(json.dumps(entry, default=str))
-        if current and size + entry_size > _INVALID_PART_BYTES:
-            parts.append({"entries_json": json.dumps(current, default=str)})
-            current, size = [], 0
-        current.append(entry)
-        size += entry_size
-    if current:
-        parts.append({"entries_json": json.dumps(current, default=str)})
-    return parts
+            encoded = json.dumps(entry, default=str)
+        if parts[-1] and size + len(encoded) > _INVALID_PART_BYTES:
+            parts.append([])
+            size = 0
+        parts[-1].append(encoded)
+        size += len(encoded)
+    # each entry encoded once: joined as json.dumps would write the list
+    return [{"entries_json": "[" + ", ".join(part) + "]"} for part in parts if part]
 
 
 def submit(
@@ -503,11 +505,8 @@ def _start(
     refuse_all = bool(prepared.invalid) and not params.skip_invalid_items
     to_store = [] if refuse_all else prepared.valid
     reservation = quotas.reserve(account_id, len(to_store))
-    try:
+    with reservation.given_back_on_failure():  # nothing of it was stored
         started = _put_operation(account_id, operation_id, raw_items, params, prepared, refuse_all, digest)
-    except BaseException:
-        reservation.give_back()  # nothing of it was stored
-        raise
     if started is None:
         reservation.give_back()
         return None
@@ -526,12 +525,13 @@ def _put_operation(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
     to_store = [] if refuse_all else prepared.valid
     now = clock.now()
+    submitted_precise = clock.iso_precise(now)
     base_id = ids.new_id()
-    messages = chunk_messages(account_id, operation_id, base_id, clock.iso_precise(now), to_store)
+    messages = chunk_messages(account_id, operation_id, base_id, submitted_precise, to_store)
     item = store.operation_item(
         account_id,
         operation_id,
-        clock.iso_precise(now),
+        submitted_precise,
         {
             "account_id": account_id,
             "operation_id": operation_id,
@@ -539,7 +539,7 @@ def _put_operation(
             "digest": digest,
             "parameters": params.stored(),
             "submitted": clock.iso(now),
-            "submitted_precise": clock.iso_precise(now),
+            "submitted_precise": submitted_precise,
             "total_count": prepared.total,
             "valid_count": len(prepared.valid),
             "not_valid_count": len(prepared.invalid),
@@ -584,16 +584,14 @@ def _again(
     if existing.get("digest") != digest:
         raise _other_upload(existing["operation_id"])
     if not existing.get("queued_at"):
-        _queue(account_id, existing["operation_id"], _messages_again(account_id, existing, raw_items, params))
+        messages = _messages_again(existing, prepare(account_id, raw_items, params))
+        _queue(account_id, existing["operation_id"], messages)
         existing = store.get(account_id, existing["operation_id"], consistent=True) or existing
     return to_operation(existing)
 
 
-def _messages_again(
-    account_id: str, existing: dict[str, Any], raw_items: list[Any], params: BulkParams
-) -> list[dict[str, Any]]:
+def _messages_again(existing: dict[str, Any], prepared: Prepared) -> list[dict[str, Any]]:
     """The operation's chunks, cut as they were the first time (same items, same numbers)."""
-    prepared = prepare(account_id, raw_items, params)
     to_store = [] if existing.get("refused_all") else prepared.valid
     if _ranges([index for index, _ in to_store]) != [
         list(map(int, r)) for r in existing.get("valid_ranges", [])
@@ -604,7 +602,7 @@ def _messages_again(
         )
     sizes = [int(n) for n in existing.get("chunk_sizes", [])]
     return chunk_messages(
-        account_id,
+        existing["account_id"],
         existing["operation_id"],
         existing["base_id"],
         existing["submitted_precise"],
@@ -625,7 +623,7 @@ def _ranges(indexes: list[int]) -> list[list[int]]:
     return found
 
 
-def store_chunk(message: dict[str, Any], capacity: list[float] | None = None) -> None:
+def store_chunk(message: dict[str, Any]) -> None:
     """Store one chunk of an operation (a bulk queue message of kind `tasks.create`); safe to run again."""
     account_id, operation_id, chunk = message["account_id"], message["operation_id"], int(message["chunk"])
     exists, counted_before = store.operation_and_chunk(account_id, operation_id, chunk)
@@ -640,7 +638,7 @@ def store_chunk(message: dict[str, Any], capacity: list[float] | None = None) ->
         for index, content in message["items"]
     ]
     records = task_records(account_id, entries, created, operation_id)
-    write_tasks(records, capacity)
+    dynamo.batch_put_parallel(records)
     indexes = [int(index) for index, _ in message["items"]]
     record = {"ranges": _ranges(indexes), "stored": len(indexes), "base_id": message["base_id"]}
     per_pool: dict[str, tuple[int, int]] = {}
@@ -729,14 +727,16 @@ def dead_chunk(message: dict[str, Any]) -> None:
         "dead_json": json.dumps([[index, content] for index, content in message["items"]], default=str),
     }
     # the operation exists: store_chunk would have said OperationGone otherwise
-    counted = store.count_chunk(
-        account_id,
-        operation_id,
-        chunk,
-        record,
-        success=0,
-        failed=len(indexes),
-        now_iso=clock.iso(clock.now()),
+    counted = dynamo.retry_contended(  # other chunks counted into the operation meanwhile
+        lambda: store.count_chunk(
+            account_id,
+            operation_id,
+            chunk,
+            record,
+            success=0,
+            failed=len(indexes),
+            now_iso=clock.iso(clock.now()),
+        )
     )
     if counted:
         logger.warning("bulk chunk dead-lettered", extra={"operation": operation_id, "chunk": chunk})
@@ -753,8 +753,11 @@ def _maybe_finish(account_id: str, operation_id: str) -> None:
             return
         # Refused items were skipped as asked; a valid task that could not be stored fails the operation.
         status = "FAIL" if _store_failures(item) > 0 else "SUCCESS"
-        store.finish(account_id, operation_id, status, clock.iso(clock.now()))
-        item = store.get(account_id, operation_id, consistent=True) or item
+        item = (
+            store.finish(account_id, operation_id, status, clock.iso(clock.now()))
+            or store.get(account_id, operation_id, consistent=True)
+            or item
+        )
     # Opening the campaigns and the event: done again if a crash came first (both are safe twice).
     _ended(item)
     store.mark_ended(account_id, operation_id)
@@ -789,12 +792,12 @@ def _ended(item: dict[str, Any]) -> None:
 
 
 # ---------------------------------------------------------------- reading
-def status_of(item: dict[str, Any], now: datetime | None = None) -> str:
+def status_of(item: dict[str, Any]) -> str:
     if item.get("final_status"):
         return str(item["final_status"])
     if not item.get("queued_at"):
         submitted = datetime.fromisoformat(item["submitted_precise"])
-        if (now or clock.now()) - submitted > QUEUEING_GRACE:
+        if clock.now() - submitted > QUEUEING_GRACE:
             return "FAIL"  # the request died before its chunks were queued; sending it again resumes it
     return "RUNNING" if int(item.get("chunks_done", 0)) else "PENDING"
 

@@ -310,6 +310,9 @@ def _move(account_id: str, campaign_id: str, action: str) -> CampaignOut:
                 campaign_store.due_marker_op(account_id, campaign_id, "locks", fields["lastModifiedAt"])
             )
             extra.append(dynamo.delete_op(*keys.campaign_due_marker(account_id, campaign_id, "end")))
+            if int(campaign.get("pool_tasks", 0)):  # its pool leaves the market even after a crash here
+                at = fields["lastModifiedAt"]
+                extra.append(campaign_store.due_marker_op(account_id, campaign_id, "pool-close", at))
         try:
             campaign_store.transition(
                 CAMPAIGNS.pk(account_id, campaign_id),
@@ -330,8 +333,9 @@ def _move(account_id: str, campaign_id: str, action: str) -> CampaignOut:
             market.close_campaign(account_id, campaign_id)
             from crowdtask.services import pools
 
-            if not pools.close_pool(account_id, campaign_id):  # many: the campaign scheduler carries on
-                campaign_store.set_due(account_id, campaign_id, "pool-close", fields["lastModifiedAt"])
+            # a big pool closes in steps: the scheduler carries on from the due mark
+            if int(campaign.get("pool_tasks", 0)) and pools.close_pool(account_id, campaign_id):
+                campaign_store.clear_due(account_id, campaign_id, "pool-close")
         events.publish(
             transition.event, {"accountId": account_id, "campaignId": campaign_id, "released": str(remaining)}
         )

@@ -8,6 +8,8 @@ headers say what is left in each window.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from crowdtask import clock, errors
@@ -30,7 +32,17 @@ class Reservation:
         return quota_headers(self.windows, self.left)
 
     def give_back(self) -> None:
-        store.give_back(self.account_id, self.count, self.windows)
+        if self.count:
+            store.give_back(self.account_id, self.count, self.windows)
+
+    @contextmanager
+    def given_back_on_failure(self) -> Iterator[None]:
+        """Around the work the quota was taken for: if it fails, nothing was made and the quota returns."""
+        try:
+            yield
+        except BaseException:
+            self.give_back()
+            raise
 
 
 def quota_headers(windows: list[store.Window], left: dict[str, int]) -> dict[str, str]:
@@ -56,8 +68,7 @@ def reserve(account_id: str, count: int) -> Reservation:
     now = clock.now()
     windows = store.windows(now, per_minute, per_day)
     if count <= 0:
-        left = {w.name: w.limit - store.used(account_id, w) for w in windows}
-        return Reservation(account_id, 0, windows, left)
+        return Reservation(account_id, 0, windows, store.left(account_id, windows))
     try:
         # another request of the account may reserve at the same moment: that one is tried again
         left = dynamo.retry_contended(lambda: store.reserve(account_id, count, windows), attempts=20)

@@ -13,12 +13,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 from pydantic import ValidationError
 
-from crowdtask import clock, errors, ids
+from crowdtask import clock, errors, ids, parallel
 from crowdtask.http.validation import field_errors
 from crowdtask.models.throughput import (
     QueuedRow,
@@ -43,9 +42,7 @@ _REQUIRED = ("worker_id", "use_case_id", "task_definition_id", "task_started_at"
 _OBJECT_FIELDS = {"measures", "task_parameters"}
 _PLAIN_COLUMNS = set(ThroughputIn.model_fields) - _OBJECT_FIELDS
 _PARAMETER_COLUMNS = {"dataset_id", "parent_asset_id"}
-# Rows of different records are stored in parallel (a record's own rows in file order).
-ROW_WRITERS = 8
-_POOL = ThreadPoolExecutor(max_workers=ROW_WRITERS)
+# Rows of different records are stored in parallel (crowdtask.parallel; a record's own rows in file order).
 
 
 # ---------------------------------------------------------------- receiving a file
@@ -303,10 +300,7 @@ def store_rows(message: dict[str, Any]) -> None:
         return failures
 
     groups = _identity_groups(rows)
-    if ROW_WRITERS > 1:
-        outcomes = list(_POOL.map(store_group, groups))
-    else:
-        outcomes = [store_group(group) for group in groups]
+    outcomes = parallel.each(store_group, groups)
     failures = [failure for failed in outcomes for failure in failed]
     failed_rows = len({f["row"] for f in failures})
     counted = store.finish_chunk(

@@ -101,14 +101,18 @@ class Collection:
         expression = ("SET " + ", ".join(sets) if sets else "") + (
             " REMOVE " + ", ".join(removes) if removes else ""
         )
-        return dynamo.update(
-            self.pk(account_id, item_id),
-            item_id,
-            expression.strip(),
-            condition=condition,
-            names=all_names,
-            vals=all_vals or None,
-        )
+        try:
+            return dynamo.update(
+                self.pk(account_id, item_id),
+                item_id,
+                expression.strip(),
+                condition=condition,
+                names=all_names,
+                vals=all_vals or None,
+            )
+        except dynamo.UNSTORABLE:
+            dynamo.refuse_unstorable(derived)  # named by attribute, as to_item names them
+            raise
 
     def list(self, account_id: str, query: ListQuery) -> Page:
         index, sort_attr = SORT_KEYS[query.order]

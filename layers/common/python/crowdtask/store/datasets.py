@@ -8,25 +8,14 @@ done is in by_due under the account, so delayed tasks cost reads in proportion t
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from crowdtask import parallel
 from crowdtask.store import dynamo, keys
 from crowdtask.store.collections import Collection
 
 DATASETS = Collection("DATASET")
-# Parallel calls for the many tasks and shards of a dataset (1: one after the other).
-PARALLEL_CALLS = 16
-_POOL = ThreadPoolExecutor(max_workers=PARALLEL_CALLS)
-_BATCH = 25  # BatchWriteItem's limit
-
-
-def _each(work: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-    if PARALLEL_CALLS > 1 and len(items) > 1:
-        return list(_POOL.map(work, items))
-    return [work(item) for item in items]
 
 
 # ---------------------------------------------------------------- datasets
@@ -61,21 +50,7 @@ def task_item(account_id: str, task: Mapping[str, Any]) -> dict[str, Any]:
 
 def put_tasks(account_id: str, tasks: list[dict[str, Any]]) -> None:
     """Write new tasks of a new dataset in parallel batches (nobody else can know their ids yet)."""
-    items = [dynamo.to_item(task_item(account_id, task)) for task in tasks]
-    batches = [items[start : start + _BATCH] for start in range(0, len(items), _BATCH)]
-    _each(_write_batch, batches)
-
-
-def _write_batch(items: list[dict[str, Any]]) -> None:
-    pending = [{"PutRequest": {"Item": item}} for item in items]
-    for attempt in range(10):
-        if attempt:
-            time.sleep(min(2.0, 0.05 * 2**attempt))
-        response = dynamo.client().batch_write_item(RequestItems={dynamo.table(): pending})
-        pending = response.get("UnprocessedItems", {}).get(dynamo.table(), [])
-        if not pending:
-            return
-    raise RuntimeError(f"{len(pending)} tasks still unwritten after retries")
+    dynamo.batch_put_parallel([task_item(account_id, task) for task in tasks])
 
 
 def put_task_if_new(account_id: str, task: Mapping[str, Any]) -> bool:
@@ -88,7 +63,7 @@ def put_task_if_new(account_id: str, task: Mapping[str, Any]) -> bool:
 
 
 def put_tasks_if_new(account_id: str, tasks: Iterable[dict[str, Any]]) -> int:
-    return sum(_each(lambda task: put_task_if_new(account_id, task), list(tasks)))
+    return sum(parallel.each(lambda task: put_task_if_new(account_id, task), list(tasks)))
 
 
 def get_task(account_id: str, dataset_id: str, task_id: str) -> dict[str, Any] | None:
@@ -109,7 +84,7 @@ def list_tasks(account_id: str, dataset_id: str) -> list[dict[str, Any]]:
             if start is None:
                 return found
 
-    shards = _each(read, keys.dataset_task_partitions(account_id, dataset_id))
+    shards = parallel.each(read, keys.dataset_task_partitions(account_id, dataset_id))
     return [task for shard in shards for task in shard]
 
 

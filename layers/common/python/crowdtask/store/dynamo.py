@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from decimal import Decimal
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from decimal import Clamped, Context, Decimal, Inexact, Overflow, Rounded, Underflow
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from crowdtask import errors
 from crowdtask.config import settings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,9 +69,60 @@ def _clean(value: Any) -> Any:
     return value
 
 
+# DynamoDB's number type, as boto3 checks it (boto3.dynamodb.types.DYNAMODB_CONTEXT, not imported
+# here so that validating a bulk upload does not load boto3): 38 significant digits, 1E-130..1E+125.
+_NUMBERS = Context(Emin=-128, Emax=126, prec=38, traps=[Clamped, Overflow, Inexact, Rounded, Underflow])
+NUMBER_RULE = "a number of at most 38 significant digits, between 1E-130 and 1E+125 in size"
+
+
+def storable_number(value: float | Decimal) -> bool:
+    """Whether DynamoDB holds `value` exactly (floats are stored by their shortest repr, see _clean)."""
+    number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    if not number.is_finite():
+        return False
+    try:
+        _NUMBERS.create_decimal(number)
+    except ArithmeticError:
+        return False
+    return True
+
+
+def unstorable_number_at(value: Any, path: str = "") -> str | None:
+    """The path (`a.b[2].c`) of the first number in JSON `value` that DynamoDB cannot hold, or None."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found = unstorable_number_at(item, f"{path}.{key}" if path else str(key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = unstorable_number_at(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    elif isinstance(value, int | float) and not isinstance(value, bool) and not storable_number(value):
+        return path or "body"
+    return None
+
+
+UNSTORABLE = (ArithmeticError, TypeError)  # what boto3's serializer raises for such a number
+
+
+def refuse_unstorable(data: Mapping[str, Any]) -> None:
+    """ValidationFailed (422) naming the first number of `data` the table cannot hold, if any."""
+    field = unstorable_number_at(data)
+    if field is not None:
+        raise errors.ValidationFailed.one(field, f"Expected {NUMBER_RULE} (not NaN or Infinity)")
+
+
 def to_item(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The item in DynamoDB's wire format. A number the table cannot hold is the caller's input
+    (stored fields carry the names clients sent): 422 naming it, not a failed write."""
     serializer, _ = _codecs()
-    return {k: serializer.serialize(_clean(v)) for k, v in data.items() if v is not None}
+    try:
+        return {k: serializer.serialize(_clean(v)) for k, v in data.items() if v is not None}
+    except UNSTORABLE:
+        refuse_unstorable(data)
+        raise
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -214,36 +266,39 @@ _THROTTLED = {
 }
 
 
-def batch_put(items: Iterable[Mapping[str, Any]], *, capacity: list[float] | None = None) -> None:
+def batch_put(items: Iterable[Mapping[str, Any]]) -> None:
     """Unconditional puts in batches of 25, for bulk loads.
 
     Unprocessed items and throttled calls are retried with exponential backoff (the SDK's own
     retries stop early under a long throttle); RuntimeError if a batch is still not through.
-    `capacity`, when given, collects the write units each call reports.
     """
     pending_items = [{"PutRequest": {"Item": to_item(item)}} for item in items]
     for start in range(0, len(pending_items), 25):
-        _write_batch(pending_items[start : start + 25], capacity)
+        _write_batch(pending_items[start : start + 25])
+
+
+def batch_put_parallel(items: Sequence[Mapping[str, Any]]) -> None:
+    """batch_put for many items: their batches of 25 go in side by side (crowdtask.parallel)."""
+    from crowdtask import parallel
+
+    parallel.each(batch_put, [items[start : start + 25] for start in range(0, len(items), 25)])
 
 
 def batch_delete(keys_: Iterable[tuple[str, str]]) -> None:
     """Delete items by key in batches of 25 (absent ones are fine), with the same retries as batch_put."""
     requests = [{"DeleteRequest": {"Key": key(pk, sk)}} for pk, sk in keys_]
     for start in range(0, len(requests), 25):
-        _write_batch(requests[start : start + 25], None)
+        _write_batch(requests[start : start + 25])
 
 
-def _write_batch(pending: list[dict[str, Any]], capacity: list[float] | None) -> None:
-    extra: dict[str, Any] = {"ReturnConsumedCapacity": "TOTAL"} if capacity is not None else {}
+def _write_batch(pending: list[dict[str, Any]]) -> None:
     for _attempt in _backoff(attempts=10):
         try:
-            response = client().batch_write_item(RequestItems={table(): pending}, **extra)
+            response = client().batch_write_item(RequestItems={table(): pending})
         except Exception as exc:
             if _error_code(exc) in _THROTTLED:
                 continue
             raise
-        if capacity is not None:
-            capacity.extend(float(c.get("CapacityUnits", 0)) for c in response.get("ConsumedCapacity", []))
         pending = response.get("UnprocessedItems", {}).get(table(), [])
         if not pending:
             return
