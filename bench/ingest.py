@@ -247,8 +247,7 @@ def _raw_batch_writes(url: str, pool: str) -> dict[str, Any]:
 
     from crowdtask import clock, ids, parallel
     from crowdtask.models.tasks import TaskIn
-    from crowdtask.services import bulk
-    from crowdtask.services.campaigns import CAMPAIGNS  # noqa: F401 - loads the services the records use
+    from crowdtask.services import bulk_chunks
     from crowdtask.services.tasks import task_content
     from crowdtask.store import dynamo
     from tests.support.infra import template
@@ -278,7 +277,7 @@ def _raw_batch_writes(url: str, pool: str) -> dict[str, Any]:
         )
         content.update(pool_id=pool, input_values=item["input_values"], overlap=3)
         contents.append((ids.derived_id(base, n), content))
-    records = bulk.task_records(account, contents, now, operation_id=str(uuid.uuid4()))
+    records = bulk_chunks.task_records(account, contents, now, operation_id=str(uuid.uuid4()))
     wire = [{"PutRequest": {"Item": dynamo.to_item(r)}} for r in records]
     props = template()["Resources"]["MainTable"]["Properties"]
     floor = floor_units(wire[0]["PutRequest"]["Item"], props["GlobalSecondaryIndexes"], {"pk", "sk"})

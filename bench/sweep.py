@@ -91,7 +91,7 @@ def _published_campaign() -> tuple[str, list[str]]:
     from crowdtask.models.campaigns import CampaignIn
     from crowdtask.models.jobs import JobIn
     from crowdtask.models.tasks import TaskIn
-    from crowdtask.services import accounts, campaigns, jobs, tasks
+    from crowdtask.services import accounts, campaigns, flows, jobs, tasks
 
     requester = accounts.create_account(
         AccountCreateIn(
@@ -114,7 +114,7 @@ def _published_campaign() -> tuple[str, list[str]]:
         }
     )
     campaign_id = campaigns.create_campaign(requester, campaign, job_ids).id
-    campaigns.publish(requester, campaign_id)
+    flows.publish(requester, campaign_id)
     return requester, [campaign_id, *job_ids]
 
 
@@ -123,8 +123,8 @@ def _store_results(requester: str, campaign_id: str, job_ids: list[str]) -> None
     from crowdtask import ids
     from crowdtask.models.accounts import AccountCreateIn
     from crowdtask.services import accounts, results
-    from crowdtask.services.campaigns import CAMPAIGNS
     from crowdtask.store import dynamo, keys
+    from crowdtask.store.campaigns import CAMPAIGNS
 
     workers = [
         accounts.create_account(
@@ -152,7 +152,7 @@ def _store_results(requester: str, campaign_id: str, job_ids: list[str]) -> None
     def record(n: int) -> dict[str, Any]:
         submitted = PUBLISHED + timedelta(minutes=10 if n < DUE else 70)
         assignment = {
-            "sk": ids.new_id(int(submitted.timestamp() * 1000)),
+            "id": ids.new_id(int(submitted.timestamp() * 1000)),
             "requester_id": requester,
             "campaign_id": campaign_id,
             "job_id": job_ids[n % JOBS],
@@ -160,9 +160,11 @@ def _store_results(requester: str, campaign_id: str, job_ids: list[str]) -> None
             "claimedAt": "2026-03-14T03:05:00",
             **terms,
         }
-        return results.result_record(
+        stored = results.result_record(
             assignment, ids.new_id(int(submitted.timestamp() * 1000)), answer, submitted
         )
+        stored.pop("id")  # the services' view of the item: its id is its sort key
+        return stored
 
     def write(start: int) -> None:
         dynamo.batch_put(record(n) for n in range(start, min(start + 500, STORED)))
@@ -197,7 +199,7 @@ def measure() -> dict[str, Any]:
         _environment(server.url)
         _create_table(server.url)
         from crowdtask import clock
-        from crowdtask.services import market_schedule
+        from crowdtask.services import flows
         from crowdtask.store import dynamo, events
 
         events.publish_many = lambda entries: None  # no bus here; publishing is not what is measured
@@ -212,7 +214,7 @@ def measure() -> dict[str, Any]:
         dynamo.client().meta.events.register("after-call.dynamodb", counter)
         counter.counting = True
         started = time.perf_counter()
-        done = market_schedule.sweep()
+        done = flows.sweep_market()
         sweep_s = time.perf_counter() - started
         counter.counting = False
         approved = done["results"]["approved"]

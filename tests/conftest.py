@@ -23,6 +23,9 @@ os.environ.update(
         "TABLE_NAME": infra.TABLE_NAMES["MainTable"],
         "IDEMPOTENCY_TABLE_NAME": infra.TABLE_NAMES["IdempotencyTable"],
         "EVENT_BUS_NAME": infra.BUS_NAME,
+        "API_VERSION": "1.0",
+        # the functions that queue bulk work need a queue to start; the `queue` fixture makes a real one
+        "BULK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/no-queue-in-this-test",
         "ADMIN_KEY": "test-admin-key-0123456789abcdef",
         "PASSWORD_HASH_COST": "cheapest",
         "POWERTOOLS_TRACE_DISABLED": "true",
@@ -39,13 +42,13 @@ ADMIN_KEY = os.environ["ADMIN_KEY"]
 
 
 def _reset_clients() -> None:
-    from crowdtask.http import idempotency
     from crowdtask.services import passwords
     from crowdtask.store import dynamo, events
+    from crowdtask.store import idempotency as idempotency_store
 
     dynamo.client.cache_clear()
     events._client.cache_clear()
-    idempotency._persistence.cache_clear()
+    idempotency_store.persistence.cache_clear()
     passwords._hasher.cache_clear()
 
 

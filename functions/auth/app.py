@@ -82,4 +82,4 @@ def credit_account(
     return app.reply(accounts.credit(id, credit.amount))
 
 
-lambda_handler = entrypoint(app)
+lambda_handler = entrypoint(app, needs=("admin_key",))

@@ -16,25 +16,28 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from crowdtask import lazy
+from crowdtask.config import settings
 from crowdtask.observability import logger, metrics
 
 if TYPE_CHECKING:
-    from crowdtask.services import bulk, throughput_uploads
+    from crowdtask.services import flows, throughput_uploads
 else:  # services load with the first message of their kind (cold start)
-    bulk = lazy.load("crowdtask.services.bulk")
+    flows = lazy.load("crowdtask.services.flows")
     throughput_uploads = lazy.load("crowdtask.services.throughput_uploads")
 
 Service = Callable[[dict[str, Any]], None]
 # Message kind -> the service doing the work (a lambda: the service loads with its first message).
 # Each must be safe to run again on redelivery.
 HANDLERS: dict[str, Service] = {
-    "tasks.create": lambda message: bulk.store_chunk(message),  # noqa: PLW0108
+    "tasks.create": lambda message: flows.store_task_chunk(message),  # noqa: PLW0108
     "throughput.rows": lambda message: throughput_uploads.store_rows(message),  # noqa: PLW0108
 }
 # What to do with a message of that kind that could not be processed.
 DEAD_HANDLERS: dict[str, Service] = {
-    "tasks.create": lambda message: bulk.dead_chunk(message),  # noqa: PLW0108
+    "tasks.create": lambda message: flows.dead_task_chunk(message),  # noqa: PLW0108
 }
+
+settings()  # validated at cold start: a function whose environment lacks a variable fails its init
 
 processor = BatchProcessor(event_type=EventType.SQS)
 dead_processor = BatchProcessor(event_type=EventType.SQS)

@@ -5,17 +5,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from crowdtask import lazy
+from crowdtask.config import settings
 from crowdtask.observability import logger, metrics
 
 if TYPE_CHECKING:
-    from crowdtask.services import campaigns
+    from crowdtask.services import flows
 else:  # services load with the first route that uses them (cold start)
-    campaigns = lazy.load("crowdtask.services.campaigns")
+    flows = lazy.load("crowdtask.services.flows")
+
+
+settings()  # validated at cold start: a function whose environment lacks a variable fails its init
 
 
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
-    done = campaigns.sweep_due()
+    done = flows.sweep_campaign_steps()
     logger.info("campaign steps run", extra=done)
     return done

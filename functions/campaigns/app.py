@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
@@ -23,10 +24,12 @@ from crowdtask.http.schemas import TOKEN_AUTH, responses
 
 if TYPE_CHECKING:
     from crowdtask.models import campaigns as campaign_models
-    from crowdtask.services import campaigns
+    from crowdtask.models.campaigns import CampaignOut
+    from crowdtask.services import campaigns, flows
 else:  # services and models load with the first route that uses them (cold start)
     campaign_models = lazy.load("crowdtask.models.campaigns")
     campaigns = lazy.load("crowdtask.services.campaigns")
+    flows = lazy.load("crowdtask.services.flows")
 
 app = ApiApp()
 CampaignId = Annotated[str, Path(max_length=64, description="id of the campaign")]
@@ -126,8 +129,8 @@ member_routes(
 )
 
 
-def _lifecycle_route(action: str, summary: str, service: str) -> None:
-    """POST /campaigns/{id}/<action>, answered by the campaigns service's function named `service`."""
+def _lifecycle_route(action: str, summary: str, move: Callable[[str, str], CampaignOut]) -> None:
+    """POST /campaigns/{id}/<action>, answered by `move` (account id, campaign id)."""
 
     @app.post(
         f"/campaigns/<id>/{action}",
@@ -137,13 +140,13 @@ def _lifecycle_route(action: str, summary: str, service: str) -> None:
         operation_id=f"campaign_{action}",
         responses=responses("campaigns:CampaignOut", "the campaign in its new state", 401, 403, 404, 409),
     )
-    def move(id: CampaignId) -> Reply:
-        return _reply_campaign(getattr(campaigns, service)(app.requester().account_id, id))
+    def moved(id: CampaignId) -> Reply:
+        return _reply_campaign(move(app.requester().account_id, id))
 
 
-_lifecycle_route("publish", "Publish a Campaign", "publish")
-_lifecycle_route("pause", "Pause an active Campaign", "pause")
-_lifecycle_route("continue", "Continue a paused Campaign", "resume")
-_lifecycle_route("cancel", "Cancel a published Campaign", "cancel")
+_lifecycle_route("publish", "Publish a Campaign", lambda account, id: flows.publish(account, id))  # noqa: PLW0108
+_lifecycle_route("pause", "Pause an active Campaign", lambda account, id: campaigns.pause(account, id))  # noqa: PLW0108
+_lifecycle_route("continue", "Continue a paused Campaign", lambda account, id: campaigns.resume(account, id))  # noqa: PLW0108
+_lifecycle_route("cancel", "Cancel a published Campaign", lambda account, id: flows.cancel(account, id))  # noqa: PLW0108
 
 lambda_handler = entrypoint(app)

@@ -91,4 +91,4 @@ def operation_log(
     return app.reply_list(entries, headers=link_header(links))
 
 
-lambda_handler = entrypoint(app)
+lambda_handler = entrypoint(app, needs=("bulk_queue_url",))

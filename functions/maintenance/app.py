@@ -5,12 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from crowdtask import lazy
+from crowdtask.config import settings
 from crowdtask.observability import logger, metrics
 
 if TYPE_CHECKING:
     from crowdtask.services import maintenance
 else:  # services load with the first route that uses them (cold start)
     maintenance = lazy.load("crowdtask.services.maintenance")
+
+
+settings()  # validated at cold start: a function whose environment lacks a variable fails its init
 
 
 @metrics.log_metrics(raise_on_empty_metrics=False)

@@ -16,11 +16,12 @@ if TYPE_CHECKING:
     from crowdtask.models import market as market_models
     from crowdtask.models import submissions as submission_models
     from crowdtask.models.market import AssignmentOut
-    from crowdtask.services import assignments, market, results, workers
+    from crowdtask.services import assignments, flows, market, results, workers
 else:  # services and models load with the first route that uses them (cold start)
     market_models = lazy.load("crowdtask.models.market")
     submission_models = lazy.load("crowdtask.models.submissions")
     assignments = lazy.load("crowdtask.services.assignments")
+    flows = lazy.load("crowdtask.services.flows")
     market = lazy.load("crowdtask.services.market")
     results = lazy.load("crowdtask.services.results")
     workers = lazy.load("crowdtask.services.workers")
@@ -162,7 +163,7 @@ def submit_assignment(id: AssignmentId, submission: Annotated[submission_models.
     responses=responses("market:AssignmentOut", "the released assignment", 401, 403, 404, 409),
 )
 def release_assignment(id: AssignmentId) -> Reply:
-    return _reply_assignment(assignments.release(app.worker().account_id, id))
+    return _reply_assignment(flows.release(app.worker().account_id, id))
 
 
 @app.get(

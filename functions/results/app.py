@@ -15,11 +15,12 @@ from crowdtask.http.schemas import TOKEN_AUTH, responses
 if TYPE_CHECKING:
     from crowdtask.models import campaigns as campaign_models
     from crowdtask.models import results as result_models
-    from crowdtask.services import results, workers
+    from crowdtask.services import flows, results, workers
 else:  # services and models load with the first route that uses them (cold start)
     campaign_models = lazy.load("crowdtask.models.campaigns")
     result_models = lazy.load("crowdtask.models.results")
     results = lazy.load("crowdtask.services.results")
+    flows = lazy.load("crowdtask.services.flows")
     workers = lazy.load("crowdtask.services.workers")
 
 app = ApiApp()
@@ -162,7 +163,7 @@ def get_result(id: ResultId) -> Reply:
 )
 def approve(id: ResultId, review: Annotated[result_models.ApproveIn | None, Body()] = None) -> Reply:
     message = review.message if review else None
-    return _reply_result(results.approve(app.requester().account_id, id, message))
+    return _reply_result(flows.approve(app.requester().account_id, id, message))
 
 
 @app.post(
@@ -174,7 +175,7 @@ def approve(id: ResultId, review: Annotated[result_models.ApproveIn | None, Body
     responses=responses("results:ResultOut", "the rejected result", 401, 403, 404, 409),
 )
 def reject(id: ResultId, review: Annotated[result_models.RejectIn, Body()]) -> Reply:
-    return _reply_result(results.reject(app.requester().account_id, id, review.reason))
+    return _reply_result(flows.reject(app.requester().account_id, id, review.reason))
 
 
 @app.post(
@@ -201,7 +202,7 @@ def approve_all_of_worker(
     workerId: WorkerId,  # noqa: N803 - the path's name
     review: Annotated[result_models.ApproveIn | None, Body()] = None,
 ) -> Reply:
-    done = results.approve_all(app.requester().account_id, id, workerId, review.message if review else None)
+    done = flows.approve_all(app.requester().account_id, id, workerId, review.message if review else None)
     return app.reply(done, links={"results": {"href": f"/campaigns/{id}/workers/{workerId}/results"}})
 
 
@@ -215,7 +216,7 @@ def approve_all_of_worker(
 def approve_all_of_campaign(
     id: CampaignId, review: Annotated[result_models.ApproveIn | None, Body()] = None
 ) -> Reply:
-    done = results.approve_all(app.requester().account_id, id, None, review.message if review else None)
+    done = flows.approve_all(app.requester().account_id, id, None, review.message if review else None)
     return app.reply(done, links={"results": {"href": f"/campaigns/{id}/results"}})
 
 

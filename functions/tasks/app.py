@@ -107,4 +107,4 @@ copy_and_archive_routes(
     unarchive=lambda account, id, _deep: tasks.set_archived(account, id, False),
 )
 
-lambda_handler = entrypoint(app)
+lambda_handler = entrypoint(app, needs=("bulk_queue_url",))

@@ -199,4 +199,4 @@ def get_upload(
     return app.reply(throughput_uploads.get_upload(workstream, upload_id))
 
 
-lambda_handler = entrypoint(app)
+lambda_handler = entrypoint(app, needs=("bulk_queue_url",))

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from crowdtask.models.campaigns import CampaignIn
-from crowdtask.services import bulk, campaigns
+from crowdtask.services import bulk_chunks, campaigns
 from tests.support.accounts import make_account
 from tests.support.context import FakeLambdaContext
 from tests.support.handlers import function_module, invoke, sample_event
@@ -235,7 +235,7 @@ def test_one_pool_task_that_cannot_be_stored_now_is_handed_to_the_bulk_worker(
     def slow_store(*_args, **_kwargs):
         raise ConnectionError("slow")
 
-    monkeypatch.setattr(bulk, "store_chunk", slow_store)
+    monkeypatch.setattr(bulk_chunks, "store_chunk", slow_store)
     body = {"pool_id": pool, "input_values": {"image": "https://x/1.png"}, "overlap": 1}
     reply = invoke("tasks", "tasks_create", token=requester.token, body=body)
     assert reply.status == 202, reply.body

@@ -16,7 +16,7 @@ def published_job(
     from crowdtask.models.campaigns import CampaignIn
     from crowdtask.models.jobs import JobIn
     from crowdtask.models.tasks import TaskIn
-    from crowdtask.services import campaigns, jobs
+    from crowdtask.services import campaigns, flows, jobs
     from crowdtask.services import tasks as task_service
 
     specs = tasks or [{}]
@@ -30,7 +30,7 @@ def published_job(
     job_id = jobs.create_job(requester_id, JobIn(name="job"), task_ids).id
     body = {"name": "campaign", "workerPayment": Decimal("0.5"), "results": 2, **campaign}
     campaign_id = campaigns.create_campaign(requester_id, CampaignIn.model_validate(body), [job_id]).id
-    campaigns.publish(requester_id, campaign_id)
+    flows.publish(requester_id, campaign_id)
     return campaign_id, job_id
 
 

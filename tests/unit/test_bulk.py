@@ -14,9 +14,10 @@ from botocore.stub import Stubber
 
 from crowdtask import errors
 from crowdtask.models.campaigns import CampaignIn
-from crowdtask.services import bulk, campaigns, operations, quotas, tasks
+from crowdtask.services import bulk, bulk_chunks, bulk_items, campaigns, flows, operations, quotas, tasks
 from crowdtask.services.bulk import BulkParams
 from crowdtask.store import dynamo, queues
+from crowdtask.store import tasks as task_store
 from tests.support.accounts import make_account
 from tests.support.builders import job
 from tests.support.context import FakeLambdaContext
@@ -49,7 +50,7 @@ def _item(pool: str, n: int, **extra: Any) -> dict[str, Any]:
 
 def _all_tasks(account_id: str) -> list[dict[str, Any]]:
     found = []
-    for pk in tasks.TASKS.shard_pks(account_id):
+    for pk in task_store.TASKS.shard_pks(account_id):
         start = None
         while True:
             page, start = dynamo.query(key_condition="pk = :pk", vals={":pk": pk}, start_key=start)
@@ -74,7 +75,7 @@ def _dead_letters(event: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------- synchronous
 def test_a_synchronous_array_answers_each_created_task_by_its_index(owner, pool):
     items = [_item(pool, n, overlap=2) for n in range(3)] + [{"name": "plain", "components": []}]
-    reply, reservation = bulk.create_now(owner.id, items, BulkParams())
+    reply, reservation = flows.create_tasks_now(owner.id, items, BulkParams())
     assert set(reply.items) == {"0", "1", "2", "3"}
     assert reply.validation_errors is None
     first = reply.items["0"]
@@ -95,7 +96,7 @@ def test_a_synchronous_array_answers_each_created_task_by_its_index(owner, pool)
 def test_one_invalid_item_creates_nothing_unless_invalid_items_are_skipped(owner, pool):
     items = [_item(pool, 0, overlap=1), {"pool_id": pool, "input_values": {"steps": 5}, "overlap": 1}]
     with pytest.raises(bulk.BulkRefused) as refused:
-        bulk.create_now(owner.id, items, BulkParams())
+        flows.create_tasks_now(owner.id, items, BulkParams())
     assert refused.value.validation_errors == {
         "1": {
             "input_values.image": {
@@ -107,7 +108,7 @@ def test_one_invalid_item_creates_nothing_unless_invalid_items_are_skipped(owner
     assert refused.value.errors[0]["field"] == "[1].input_values.image"
     assert _all_tasks(owner.id) == []
 
-    reply, _ = bulk.create_now(owner.id, items, BulkParams(skip_invalid_items=True))
+    reply, _ = flows.create_tasks_now(owner.id, items, BulkParams(skip_invalid_items=True))
     assert set(reply.items) == {"0"}
     assert set(reply.validation_errors or {}) == {"1"}
     assert len(_all_tasks(owner.id)) == 1
@@ -115,10 +116,10 @@ def test_one_invalid_item_creates_nothing_unless_invalid_items_are_skipped(owner
 
 def test_overlap_is_required_unless_defaults_are_allowed(owner, pool):
     params = BulkParams(skip_invalid_items=True)
-    reply, _ = bulk.create_now(owner.id, [_item(pool, 0)], params)
+    reply, _ = flows.create_tasks_now(owner.id, [_item(pool, 0)], params)
     assert reply.validation_errors is not None
     assert reply.validation_errors["0"]["overlap"].code == "VALUE_REQUIRED"
-    reply, _ = bulk.create_now(
+    reply, _ = flows.create_tasks_now(
         owner.id, [_item(pool, 0), _item(pool, 1, overlap=7)], BulkParams(allow_defaults=True)
     )
     assert (reply.items["0"].overlap, reply.items["1"].overlap) == (3, 7)  # the campaign's `results`
@@ -135,7 +136,7 @@ def test_items_are_checked_field_by_field(owner, pool):
         {"pool_id": pool, "input_values": {"image": "x", "steps": 5}, "overlap": 1, "colour": "red"},
         {"name": "", "components": [{"type": "Nope"}]},
     ]
-    reply, _ = bulk.create_now(owner.id, items, BulkParams(skip_invalid_items=True))
+    reply, _ = flows.create_tasks_now(owner.id, items, BulkParams(skip_invalid_items=True))
     problems = reply.validation_errors or {}
     assert reply.items == {}
     assert problems["0"]["task"].code == "INVALID_VALUE"
@@ -148,17 +149,17 @@ def test_items_are_checked_field_by_field(owner, pool):
 
 def test_a_synchronous_request_has_a_size_limit(owner, pool):
     with pytest.raises(errors.ValidationFailed) as refused:
-        bulk.create_now(owner.id, [{"name": "t"}] * (bulk.SYNC_LIMIT + 1), BulkParams())
+        flows.create_tasks_now(owner.id, [{"name": "t"}] * (bulk_items.SYNC_LIMIT + 1), BulkParams())
     assert "async_mode=true" in refused.value.errors[0]["message"]
     with pytest.raises(errors.ValidationFailed):
-        bulk.create_now(owner.id, [], BulkParams())
+        flows.create_tasks_now(owner.id, [], BulkParams())
 
 
 def test_ended_campaigns_take_no_tasks(owner):
     campaign_id = campaigns.create_campaign(owner.id, CampaignIn(name="c", results=1), [job(owner.id)]).id
-    campaigns.publish(owner.id, campaign_id)
-    campaigns.cancel(owner.id, campaign_id)
-    reply, _ = bulk.create_now(
+    flows.publish(owner.id, campaign_id)
+    flows.cancel(owner.id, campaign_id)
+    reply, _ = flows.create_tasks_now(
         owner.id,
         [{"pool_id": campaign_id, "input_values": {}, "overlap": 1}],
         BulkParams(skip_invalid_items=True),
@@ -168,7 +169,7 @@ def test_ended_campaigns_take_no_tasks(owner):
 
 # ---------------------------------------------------------------- asynchronous
 def _submit(owner, items, **params: Any):
-    operation, _ = bulk.submit(owner.id, items, BulkParams(async_mode=True, **params))
+    operation, _ = flows.submit_tasks(owner.id, items, BulkParams(async_mode=True, **params))
     return operation
 
 
@@ -419,19 +420,19 @@ def _quota(account_id: str, per_minute: int, per_day: int) -> None:
 def test_the_minute_quota_refuses_a_whole_request_with_retry_after(owner, pool, frozen_clock):
     _quota(owner.id, 10, 15)
     items = [{"name": f"t{n}"} for n in range(6)]
-    _, reservation = bulk.create_now(owner.id, items, BulkParams())
+    _, reservation = flows.create_tasks_now(owner.id, items, BulkParams())
     assert reservation.headers()["X-Task-Quota-Minute-Remaining"] == "4"
     assert reservation.headers()["X-Task-Quota-Day-Remaining"] == "9"
     with pytest.raises(errors.TooManyRequests) as refused:
-        bulk.create_now(owner.id, items, BulkParams())
+        flows.create_tasks_now(owner.id, items, BulkParams())
     assert refused.value.headers["Retry-After"] == "45"  # the clock stands at 03:14:15
     assert refused.value.headers["X-Task-Quota-Minute-Remaining"] == "4"
     assert len(_all_tasks(owner.id)) == 6  # refused whole: nothing of it was created
     frozen_clock.advance(seconds=60)
-    bulk.create_now(owner.id, items, BulkParams())
+    flows.create_tasks_now(owner.id, items, BulkParams())
     frozen_clock.advance(seconds=60)
     with pytest.raises(errors.TooManyRequests) as refused:
-        bulk.create_now(owner.id, items, BulkParams())  # 12 of 15 today: 6 more do not fit the day
+        flows.create_tasks_now(owner.id, items, BulkParams())  # 12 of 15 today: 6 more do not fit the day
     assert "per day" in refused.value.description
     assert int(refused.value.headers["Retry-After"]) > 3600
 
@@ -447,13 +448,13 @@ def test_an_asynchronous_upload_over_quota_is_refused_and_creates_no_operation(o
 def test_a_single_request_larger_than_the_window_is_told_to_split(owner):
     _quota(owner.id, 3, 100)
     with pytest.raises(errors.TooManyRequests) as refused:
-        bulk.create_now(owner.id, [{"name": "t"}] * 4, BulkParams())
+        flows.create_tasks_now(owner.id, [{"name": "t"}] * 4, BulkParams())
     assert "split it" in refused.value.description
 
 
 def test_messages_fit_the_queue_and_keep_the_index_order():
     content = {"name": "x" * 2000, "pool_id": "P", "input_values": {"v": "y" * 1000}, "overlap": 1}
-    messages = bulk.chunk_messages(
+    messages = bulk_chunks.chunk_messages(
         "A",
         "op",
         "01HZZZZZZZZZZZZZZZZZZZZZZZ",
@@ -477,7 +478,7 @@ def test_an_admin_sets_an_accounts_task_quotas_when_creating_it(aws, frozen_cloc
     account = accounts.create_account(AccountCreateIn.model_validate(body))
     assert quotas.limits(account.id) == (2, quotas.DEFAULT_PER_DAY)
     with pytest.raises(errors.TooManyRequests):
-        bulk.create_now(account.id, [{"name": "t"}] * 3, BulkParams())
+        flows.create_tasks_now(account.id, [{"name": "t"}] * 3, BulkParams())
 
 
 def test_a_redelivery_after_the_count_still_ends_the_operation(owner, pool, queue, monkeypatch):
@@ -512,7 +513,7 @@ def test_contended_counting_is_retried_not_dead_lettered(owner, pool, queue, mon
 
 def test_a_chunk_names_at_most_forty_campaigns():
     items = [(n, {"name": "t", "pool_id": f"P{n}", "overlap": 1}) for n in range(45)]
-    messages = bulk.chunk_messages(
+    messages = bulk_chunks.chunk_messages(
         "A", "op", "01HZZZZZZZZZZZZZZZZZZZZZZZ", "2026-01-01T00:00:00.000000", items
     )
     assert [len(m["items"]) for m in messages] == [40, 5]
@@ -543,7 +544,7 @@ def test_resuming_refuses_when_the_tasks_validate_differently_now(owner, pool, q
 )
 def test_json_that_cannot_be_stored_is_refused_item_by_item(owner, odd):
     left = quotas.reserve(owner.id, 0).left["minute"]
-    reply, reservation = bulk.create_now(
+    reply, reservation = flows.create_tasks_now(
         owner.id, [odd, {"name": "fine"}], BulkParams(skip_invalid_items=True)
     )
     assert set(reply.items) == {"1"}
@@ -554,14 +555,14 @@ def test_json_that_cannot_be_stored_is_refused_item_by_item(owner, odd):
 @pytest.mark.parametrize("number", [10**39, -(10**40), 1e200, 1e-200])
 def test_a_number_the_table_cannot_hold_is_refused_by_its_field(owner, number):
     odd = {"name": "t", "properties": {"deep": [{"n": number}]}}
-    reply, _ = bulk.create_now(owner.id, [odd, {"name": "fine"}], BulkParams(skip_invalid_items=True))
+    reply, _ = flows.create_tasks_now(owner.id, [odd, {"name": "fine"}], BulkParams(skip_invalid_items=True))
     assert set(reply.items) == {"1"}
     assert (reply.validation_errors or {})["0"]["properties.deep[0].n"].code == "INVALID_VALUE"
 
 
 def test_numbers_at_the_edge_the_table_can_hold_are_stored(owner):
     edge = {"n": int("9" * 38), "small": 1e-130, "large": 9.9e125, "text": "1234567890" * 5 + "e-123"}
-    reply, _ = bulk.create_now(owner.id, [{"name": "t", "properties": edge}], BulkParams())
+    reply, _ = flows.create_tasks_now(owner.id, [{"name": "t", "properties": edge}], BulkParams())
     assert set(reply.items) == {"0"} and not reply.validation_errors
 
 
@@ -572,7 +573,7 @@ def test_a_pool_task_too_large_once_its_template_is_filled_is_refused(owner):
     )
     big = campaigns.create_campaign(owner.id, body).id
     item = {"pool_id": big, "input_values": {"v": "y" * 120_000}, "overlap": 1}  # fits as sent, not as stored
-    reply, _ = bulk.create_now(owner.id, [item], BulkParams(skip_invalid_items=True))
+    reply, _ = flows.create_tasks_now(owner.id, [item], BulkParams(skip_invalid_items=True))
     assert reply.items == {}
     assert (reply.validation_errors or {})["0"]["task"].code == "TOO_LONG"
 
@@ -587,8 +588,8 @@ def test_the_log_shows_items_that_were_not_objects(owner, queue):
 def test_a_synchronous_upload_with_an_operation_id_is_idempotent(owner, pool):
     operation_id = str(uuid.uuid4())
     items = [_item(pool, n, overlap=1) for n in range(3)]
-    first, _ = bulk.create_now(owner.id, items, BulkParams(operation_id=operation_id))
-    again, _ = bulk.create_now(owner.id, items, BulkParams(operation_id=operation_id))
+    first, _ = flows.create_tasks_now(owner.id, items, BulkParams(operation_id=operation_id))
+    again, _ = flows.create_tasks_now(owner.id, items, BulkParams(operation_id=operation_id))
     assert again.items == first.items
     assert len(_all_tasks(owner.id)) == 3
     assert operations.get_operation(owner.id, operation_id).status == "SUCCESS"
@@ -597,11 +598,13 @@ def test_a_synchronous_upload_with_an_operation_id_is_idempotent(owner, pool):
 def test_a_synchronous_upload_that_cannot_finish_is_handed_to_the_bulk_worker(
     owner, pool, queue, monkeypatch
 ):
-    real = bulk.store_chunk
-    monkeypatch.setattr(bulk, "store_chunk", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("slow")))
+    real = bulk_chunks.store_chunk
+    monkeypatch.setattr(
+        bulk_chunks, "store_chunk", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("slow"))
+    )
     with pytest.raises(bulk.Deferred) as deferred:
-        bulk.create_now(owner.id, [_item(pool, n, overlap=1) for n in range(3)], BulkParams())
-    monkeypatch.setattr(bulk, "store_chunk", real)
+        flows.create_tasks_now(owner.id, [_item(pool, n, overlap=1) for n in range(3)], BulkParams())
+    monkeypatch.setattr(bulk_chunks, "store_chunk", real)
     _worker(receive_sqs_event(queue))
     done = operations.get_operation(owner.id, deferred.value.operation.id)
     assert (done.status, done.details.success_count) == ("SUCCESS", 3)

@@ -10,7 +10,7 @@ from crowdtask import errors
 from crowdtask.models.campaigns import CampaignIn
 from crowdtask.models.jobs import JobIn
 from crowdtask.models.tasks import TaskIn
-from crowdtask.services import accounts, campaigns, jobs, lifecycle, tasks, templates
+from crowdtask.services import accounts, campaigns, flows, jobs, lifecycle, tasks, templates
 from tests.support import builders
 from tests.support.accounts import make_account
 from tests.support.eventbus import EventTap
@@ -31,7 +31,7 @@ def test_publish_freezes_payment_times_results_times_jobs_plus_commission(owner)
     campaign_id = builders.campaign(owner.id, jobs=2, payment="0.5", results=2)
     tap = EventTap()
     # When it is published
-    published = campaigns.publish(owner.id, campaign_id)
+    published = flows.publish(owner.id, campaign_id)
     # Then 2 x 2 x 0.5 = 2 USD plus 0.4 commission is frozen
     assert published.state == "active"
     assert _balance(owner.id) == ("97.6 USD", "2.4 USD")
@@ -40,15 +40,15 @@ def test_publish_freezes_payment_times_results_times_jobs_plus_commission(owner)
 
 def test_every_allowed_transition(owner):
     campaign_id = builders.campaign(owner.id)
-    assert campaigns.publish(owner.id, campaign_id).state == "active"
+    assert flows.publish(owner.id, campaign_id).state == "active"
     assert campaigns.pause(owner.id, campaign_id).state == "paused"
     assert campaigns.resume(owner.id, campaign_id).state == "active"
     assert campaigns.pause(owner.id, campaign_id).state == "paused"
-    assert campaigns.cancel(owner.id, campaign_id).state == "cancelled"
+    assert flows.cancel(owner.id, campaign_id).state == "cancelled"
     assert _balance(owner.id) == ("100 USD", "0 USD")
     other = builders.campaign(owner.id)
-    campaigns.publish(owner.id, other)
-    assert campaigns.finish(owner.id, other).state == "finished"
+    flows.publish(owner.id, other)
+    assert flows.finish(owner.id, other).state == "finished"
     assert _balance(owner.id) == ("100 USD", "0 USD")
 
 
@@ -74,11 +74,11 @@ def test_every_allowed_transition(owner):
 def test_every_refused_transition_names_the_states(owner, path, action):
     campaign_id = builders.campaign(owner.id)
     steps = {
-        "publish": campaigns.publish,
+        "publish": flows.publish,
         "pause": campaigns.pause,
         "continue": campaigns.resume,
-        "cancel": campaigns.cancel,
-        "finish": campaigns.finish,
+        "cancel": flows.cancel,
+        "finish": flows.finish,
     }
     for step in path:
         steps[step](owner.id, campaign_id)
@@ -95,14 +95,14 @@ def test_every_refused_transition_names_the_states(owner, path, action):
 def test_publish_needs_jobs_with_tasks_and_enough_balance(owner):
     empty = campaigns.create_campaign(owner.id, CampaignIn(name="empty")).id
     with pytest.raises(errors.Conflict, match="at least one job"):
-        campaigns.publish(owner.id, empty)
+        flows.publish(owner.id, empty)
     taskless = jobs.create_job(owner.id, JobIn(name="no tasks")).id
     campaigns.change_jobs(owner.id, empty, [taskless], append=False)
     with pytest.raises(errors.Conflict, match="without tasks"):
-        campaigns.publish(owner.id, empty)
+        flows.publish(owner.id, empty)
     costly = builders.campaign(owner.id, jobs=1, payment="60", results=2)
     with pytest.raises(errors.Conflict, match=r"needs 144 USD.*100 USD is available"):
-        campaigns.publish(owner.id, costly)
+        flows.publish(owner.id, costly)
     assert campaigns.get_campaign(owner.id, costly).state == "unpublished"
     assert _balance(owner.id) == ("100 USD", "0 USD")
 
@@ -111,7 +111,7 @@ def test_published_campaign_locks_its_jobs_and_tasks_until_it_ends(owner):
     campaign_id = builders.campaign(owner.id, jobs=1)
     job_id = campaigns.jobs_page(owner.id, campaign_id, 10, None)[0][0].id
     task_id = jobs.tasks_page(owner.id, job_id, 10, None)[0][0].id
-    campaigns.publish(owner.id, campaign_id)
+    flows.publish(owner.id, campaign_id)
     assert jobs.get_job(owner.id, job_id).readOnly and tasks.get_task(owner.id, task_id).readOnly
     with pytest.raises(errors.Conflict, match="read-only"):
         tasks.replace_task(owner.id, task_id, TaskIn(name="changed"))
@@ -123,7 +123,7 @@ def test_published_campaign_locks_its_jobs_and_tasks_until_it_ends(owner):
         campaigns.change_jobs(owner.id, campaign_id, [builders.job(owner.id)], append=True)
     with pytest.raises(errors.Conflict):
         tasks.set_archived(owner.id, task_id, True)
-    campaigns.cancel(owner.id, campaign_id)
+    flows.cancel(owner.id, campaign_id)
     assert not jobs.get_job(owner.id, job_id).readOnly
     assert tasks.replace_task(owner.id, task_id, TaskIn(name="changed")).name == "changed"
 
@@ -131,17 +131,17 @@ def test_published_campaign_locks_its_jobs_and_tasks_until_it_ends(owner):
 def test_a_task_shared_by_two_campaigns_stays_locked_while_either_runs(owner):
     job_id = builders.job(owner.id, tasks=1)
     first, second = (campaigns.create_campaign(owner.id, CampaignIn(name=n), [job_id]).id for n in "ab")
-    campaigns.publish(owner.id, first)
-    campaigns.publish(owner.id, second)
-    campaigns.cancel(owner.id, first)
+    flows.publish(owner.id, first)
+    flows.publish(owner.id, second)
+    flows.cancel(owner.id, first)
     assert jobs.get_job(owner.id, job_id).readOnly
-    campaigns.cancel(owner.id, second)
+    flows.cancel(owner.id, second)
     assert not jobs.get_job(owner.id, job_id).readOnly
 
 
 def test_active_campaign_keeps_payment_and_work_but_may_be_renamed(owner):
     campaign_id = builders.campaign(owner.id, payment="0.5", results=2, maxWorkTime="10 min")
-    campaigns.publish(owner.id, campaign_id)
+    flows.publish(owner.id, campaign_id)
     current = campaigns.get_campaign(owner.id, campaign_id).model_dump(include=set(CampaignIn.model_fields))
     renamed = campaigns.replace_campaign(
         owner.id, campaign_id, CampaignIn.model_validate({**current, "name": "new"})
@@ -157,7 +157,7 @@ def test_active_campaign_keeps_payment_and_work_but_may_be_renamed(owner):
             campaigns.replace_campaign(
                 owner.id, campaign_id, CampaignIn.model_validate({**current, **change})
             )
-    campaigns.cancel(owner.id, campaign_id)
+    flows.cancel(owner.id, campaign_id)
     with pytest.raises(errors.Conflict, match="no longer be changed"):
         campaigns.replace_campaign(owner.id, campaign_id, CampaignIn.model_validate(current))
 
@@ -199,25 +199,25 @@ def test_durations_and_dates_are_normalised():
 
 def test_start_and_end_dates_publish_and_finish_through_the_sweep(owner, frozen_clock):
     campaign_id = builders.campaign(owner.id, startDate="2026-03-14T04:00", endDate="2026-03-14T06:00")
-    assert campaigns.sweep_due() == {"start": 0, "end": 0, "locks": 0, "pool-close": 0}
+    assert flows.sweep_campaign_steps() == {"start": 0, "end": 0, "locks": 0, "pool-close": 0}
     frozen_clock.advance(hours=1)
-    assert campaigns.sweep_due()["start"] == 1
+    assert flows.sweep_campaign_steps()["start"] == 1
     assert campaigns.get_campaign(owner.id, campaign_id).state == "active"
     frozen_clock.advance(hours=2)
-    assert campaigns.sweep_due()["end"] == 1
+    assert flows.sweep_campaign_steps()["end"] == 1
     assert campaigns.get_campaign(owner.id, campaign_id).state == "finished"
     assert _balance(owner.id) == ("100 USD", "0 USD")
-    assert campaigns.sweep_due() == {"start": 0, "end": 0, "locks": 0, "pool-close": 0}
+    assert flows.sweep_campaign_steps() == {"start": 0, "end": 0, "locks": 0, "pool-close": 0}
 
 
 def test_a_failed_scheduled_publish_is_reported_and_not_retried(owner, frozen_clock):
     tap = EventTap()
     campaign_id = builders.campaign(owner.id, payment="100", startDate="2026-03-14T04:00")
     frozen_clock.advance(hours=1)
-    assert campaigns.sweep_due()["start"] == 1
+    assert flows.sweep_campaign_steps()["start"] == 1
     assert campaigns.get_campaign(owner.id, campaign_id).state == "unpublished"
     assert [e["detail-type"] for e in tap.drain()] == ["campaign.publish_failed"]
-    assert campaigns.sweep_due()["start"] == 0
+    assert flows.sweep_campaign_steps()["start"] == 0
 
 
 def test_moving_the_start_date_reschedules(owner, frozen_clock):
@@ -227,7 +227,7 @@ def test_moving_the_start_date_reschedules(owner, frozen_clock):
         owner.id, campaign_id, CampaignIn.model_validate({**current, "startDate": None})
     )
     frozen_clock.advance(hours=2)
-    assert campaigns.sweep_due()["start"] == 0
+    assert flows.sweep_campaign_steps()["start"] == 0
     assert campaigns.get_campaign(owner.id, campaign_id).state == "unpublished"
 
 
@@ -235,11 +235,11 @@ def test_sweep_repairs_locks_left_pending_by_a_crash(owner, frozen_clock, monkey
     campaign_id = builders.campaign(owner.id, jobs=1)
     job_id = campaigns.jobs_page(owner.id, campaign_id, 10, None)[0][0].id
     monkeypatch.setattr(campaigns, "apply_locks", lambda *_: None)  # the function dies after the transaction
-    campaigns.publish(owner.id, campaign_id)
+    flows.publish(owner.id, campaign_id)
     assert not jobs.get_job(owner.id, job_id).readOnly
     monkeypatch.undo()
     frozen_clock.advance(seconds=5)
-    assert campaigns.sweep_due()["locks"] == 1
+    assert flows.sweep_campaign_steps()["locks"] == 1
     assert jobs.get_job(owner.id, job_id).readOnly
 
 
@@ -257,7 +257,7 @@ def test_deep_copy_and_deep_archive(owner, frozen_clock):
     campaigns.set_archived(owner.id, deep.id, True, deep=True)
     assert all(j.archived for j in campaigns.jobs_page(owner.id, deep.id, 10, None)[0])
     assert all(t.archived for j in deep_jobs for t in jobs.tasks_page(owner.id, j.id, 10, None)[0])
-    campaigns.publish(owner.id, campaign_id)
+    flows.publish(owner.id, campaign_id)
     with pytest.raises(errors.Conflict):
         campaigns.set_archived(owner.id, campaign_id, True)
 
@@ -265,7 +265,7 @@ def test_deep_copy_and_deep_archive(owner, frozen_clock):
 def test_campaigns_are_isolated(owner):
     campaign_id = builders.campaign(owner.id)
     stranger = make_account(balance=Decimal(100))
-    for action in (campaigns.publish, campaigns.pause, campaigns.cancel, campaigns.get_campaign):
+    for action in (flows.publish, campaigns.pause, flows.cancel, campaigns.get_campaign):
         with pytest.raises(errors.NotFound):
             action(stranger.id, campaign_id)
     with pytest.raises(errors.ValidationFailed):
@@ -284,7 +284,7 @@ def test_hal_actions_follow_the_state(owner):
         "paused": {"continue", "cancel", "update"},
         "cancelled": {"archive"},
     }
-    moves = {"active": campaigns.publish, "paused": campaigns.pause, "cancelled": campaigns.cancel}
+    moves = {"active": flows.publish, "paused": campaigns.pause, "cancelled": flows.cancel}
     for state, actions in expected.items():
         if state in moves:
             moves[state](owner.id, campaign_id)

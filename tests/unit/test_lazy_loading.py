@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from crowdtask import lazy
+from crowdtask import config, lazy
 from crowdtask.http import schemas
 from tests.support.infra import ROOT
 
@@ -19,9 +19,9 @@ def test_a_lazy_module_imports_on_first_use():
 
 
 def test_answer_models_are_named_and_only_imported_to_write_the_document(monkeypatch):
-    monkeypatch.delenv(schemas.DOCUMENTING, raising=False)
+    monkeypatch.delenv(config.DOCUMENTING, raising=False)
     assert "content" not in schemas.responses("tasks:TaskPage", "a page")[200]
-    monkeypatch.setenv(schemas.DOCUMENTING, "1")
+    monkeypatch.setenv(config.DOCUMENTING, "1")
     from crowdtask.models.tasks import TaskPage
 
     assert (

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from crowdtask import errors, geo
-from crowdtask.services import assignments, campaigns, market, market_schedule
+from crowdtask.services import assignments, campaigns, flows, market
 from crowdtask.store import dynamo, keys
 from tests.support.accounts import make_account
 from tests.support.eventbus import EventTap
@@ -65,7 +65,7 @@ def test_max_results_per_worker_counts_claims_until_released(requester, worker):
     assignments.claim(worker.id, job_id, None, None, None)
     with pytest.raises(errors.Conflict, match="2 time"):
         assignments.claim(worker.id, job_id, None, None, None)
-    assignments.release(worker.id, first.id)
+    flows.release(worker.id, first.id)
     assert assignments.claim(worker.id, job_id, None, None, None).state == "open"
 
 
@@ -78,7 +78,7 @@ def test_a_full_job_leaves_the_listing_index_and_refuses_claims(requester):
     with pytest.raises(errors.Conflict, match="no open slot"):
         assignments.claim(late.id, job_id, None, None, None)
     # When the taker gives it back, it is listed and claimable again
-    assignments.release(taker.id, claimed.id)
+    flows.release(taker.id, claimed.id)
     assert _market_item(job_id, campaign_id)["gsi1pk"].startswith("MARKET#")
     assert _listed(late.id) == [job_id]
     assert assignments.claim(late.id, job_id, None, None, None).state == "open"
@@ -111,7 +111,7 @@ def test_paused_and_ended_campaigns_are_not_on_the_market(requester, worker):
         assignments.claim(worker.id, job_id, None, None, None)
     campaigns.resume(requester.id, campaign_id)
     assert _listed(worker.id) == [job_id]
-    campaigns.cancel(requester.id, campaign_id)
+    flows.cancel(requester.id, campaign_id)
     assert _listed(worker.id) == []
     assert _market_item(job_id, campaign_id)["closed"] is True
     with pytest.raises(errors.Conflict, match="no longer on the market"):
@@ -191,12 +191,12 @@ def test_release_and_isolation(requester, worker):
     claimed = assignments.claim(worker.id, job_id, None, None, None)
     other = make_account("worker")
     with pytest.raises(errors.NotFound):
-        assignments.release(other.id, claimed.id)
+        flows.release(other.id, claimed.id)
     with pytest.raises(errors.NotFound):
         assignments.get_assignment(other.id, claimed.id)
-    assert assignments.release(worker.id, claimed.id).state == "released"
+    assert flows.release(worker.id, claimed.id).state == "released"
     with pytest.raises(errors.Conflict, match="is released"):
-        assignments.release(worker.id, claimed.id)
+        flows.release(worker.id, claimed.id)
 
 
 def test_sweep_expires_assignments_past_their_upload_deadline(requester, worker, frozen_clock):
@@ -204,10 +204,10 @@ def test_sweep_expires_assignments_past_their_upload_deadline(requester, worker,
     claimed = assignments.claim(worker.id, job_id, None, None, None)
     tap = EventTap()
     frozen_clock.advance(minutes=14)  # past the deadline, not past submitBy
-    assert market_schedule.sweep()["assignments_expired"] == 0
+    assert flows.sweep_market()["assignments_expired"] == 0
     frozen_clock.advance(minutes=2)
-    assert market_schedule.sweep()["assignments_expired"] == 1
-    assert market_schedule.sweep()["assignments_expired"] == 0  # running again changes nothing
+    assert flows.sweep_market()["assignments_expired"] == 1
+    assert flows.sweep_market()["assignments_expired"] == 0  # running again changes nothing
     assert assignments.get_assignment(worker.id, claimed.id).state == "expired"
     assert _market_item(job_id, campaign_id)["remaining"] == 1
     assert "assignment.expired" in [e["detail-type"] for e in tap.drain()]
@@ -225,15 +225,14 @@ def claim_and_submit_after(worker_id: str, assignment_id: str) -> None:
 def test_task_ttl_sweep_closes_the_job_and_the_campaign_finishes(requester, frozen_clock):
     # Given a 2-result job that expires after 30 minutes, and one result approved before that
     campaign_id, job_id = published_job(requester.id, [{"task_ttl": 30}], results=2)
-    from crowdtask.services import results
 
     result = claim_and_submit(make_account("worker").id, job_id)
-    results.approve(requester.id, result.id, None)
+    flows.approve(requester.id, result.id, None)
     assert campaigns.get_campaign(requester.id, campaign_id).state == "active"
     # When the job expires and the sweep runs
     frozen_clock.advance(minutes=31)
-    assert market_schedule.sweep()["jobs_expired"] == 1
-    assert market_schedule.sweep()["jobs_expired"] == 0
+    assert flows.sweep_market()["jobs_expired"] == 1
+    assert flows.sweep_market()["jobs_expired"] == 0
     # Then the job is closed, the campaign needs nothing more, finishes, and releases the rest
     assert _market_item(job_id, campaign_id)["closed"] is True
     assert campaigns.get_campaign(requester.id, campaign_id).state == "finished"
@@ -247,6 +246,6 @@ def test_an_expired_job_drops_slots_given_back_later(requester, frozen_clock):
     taker = make_account("worker")
     claimed = assignments.claim(taker.id, job_id, None, None, None)
     frozen_clock.advance(minutes=31)
-    market_schedule.sweep()  # closes the job; the assignment is still open
-    assignments.release(taker.id, claimed.id)  # the slot cannot reopen: the campaign is done
+    flows.sweep_market()  # closes the job; the assignment is still open
+    flows.release(taker.id, claimed.id)  # the slot cannot reopen: the campaign is done
     assert campaigns.get_campaign(requester.id, campaign_id).state == "finished"

@@ -9,6 +9,7 @@ from crowdtask.models.listing import ListQuery
 from crowdtask.models.tasks import TaskIn
 from crowdtask.services import tasks
 from crowdtask.store import dynamo
+from crowdtask.store import tasks as task_store
 from tests.support.accounts import make_account
 
 SWARMS_TASK = {
@@ -124,7 +125,7 @@ def test_archived_and_read_only_tasks_cannot_be_replaced(owner):
     with pytest.raises(errors.Conflict, match="archived"):
         tasks.replace_task(owner.id, archived.id, TaskIn(name="new"))
     locked = tasks.create_task(owner.id, TaskIn(name="published"))
-    tasks.TASKS.update(owner.id, locked.id, {"locked_by": {"01CAMPAIGN"}})
+    task_store.TASKS.update(owner.id, locked.id, {"locked_by": {"01CAMPAIGN"}})
     with pytest.raises(errors.Conflict, match="read-only"):
         tasks.replace_task(owner.id, locked.id, TaskIn(name="new"))
 

@@ -27,3 +27,10 @@ def iso(moment: datetime) -> str:
 def iso_precise(moment: datetime) -> str:
     """UTC ISO 8601 with microseconds: sortable, for keys."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse(value: str | None) -> datetime | None:
+    """A stored UTC time (`2026-03-14T03:14:15`, offset optional) as an aware datetime."""
+    if not value:
+        return None
+    return datetime.fromisoformat(value + "+00:00") if "+" not in value else datetime.fromisoformat(value)

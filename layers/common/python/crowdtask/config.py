@@ -1,42 +1,83 @@
-"""Settings read once per container from the environment that template.yaml sets."""
+"""Settings: every environment variable the code reads, validated once per container.
+
+template.yaml sets them. Resource names have no default: a function whose environment lacks
+one fails its init naming the variable, instead of writing to a table that is not its own.
+Tunables (token lifetime, login limits, body limit) have the defaults the template documents.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
-class Settings(NamedTuple):
-    table_name: str
-    idempotency_table_name: str
-    event_bus_name: str
-    bulk_queue_url: str
-    admin_key: str
-    api_version: str
-    max_body_bytes: int
-    token_lifetime_seconds: int
-    login_max_failures: int
-    login_lock_seconds: int
+class SettingsError(RuntimeError):
+    """The environment lacks a variable (or holds a bad value): the function cannot start."""
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "")
-    return int(raw) if raw.strip() else default
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    table_name: str = Field(alias="TABLE_NAME", min_length=1, description="the main DynamoDB table")
+    idempotency_table_name: str = Field(
+        alias="IDEMPOTENCY_TABLE_NAME", min_length=1, description="Powertools idempotency records"
+    )
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1, description="the domain event bus")
+    api_version: str = Field(alias="API_VERSION", min_length=1, description="sent as X-API-Version")
+    max_body_bytes: int = Field(5 * 1024 * 1024, alias="MAX_BODY_BYTES", gt=0)
+    # Only some functions have these; `require` says which one a function needs.
+    bulk_queue_url: str | None = Field(None, alias="BULK_QUEUE_URL", min_length=1)
+    admin_key: str | None = Field(None, alias="ADMIN_KEY", min_length=1)
+    token_lifetime_seconds: int = Field(86400, alias="TOKEN_LIFETIME_SECONDS", gt=0)
+    login_max_failures: int = Field(5, alias="LOGIN_MAX_FAILURES", gt=0)
+    login_lock_seconds: int = Field(300, alias="LOGIN_LOCK_SECONDS", gt=0)
+    # "cheapest" is for test suites only: the deployed template never sets it.
+    password_hash_cost: Literal["standard", "cheapest"] = Field("standard", alias="PASSWORD_HASH_COST")
+
+    def require(self, *fields: str) -> Settings:
+        """These settings, or SettingsError naming each listed variable that is not set."""
+        missing = [self._env_name(name) for name in fields if getattr(self, name) is None]
+        if missing:
+            raise SettingsError(f"environment variable(s) not set: {', '.join(missing)}")
+        return self
+
+    @classmethod
+    def _env_name(cls, field: str) -> str:
+        return cls.model_fields[field].alias or field.upper()
+
+
+def from_environment(environ: Mapping[str, str]) -> Settings:
+    """Settings from `environ` (blank values count as unset); SettingsError names what is wrong."""
+    names = {info.alias for info in Settings.model_fields.values() if info.alias}
+    given = {name: value for name, value in environ.items() if name in names and value.strip()}
+    try:
+        return Settings.model_validate(given)
+    except ValidationError as exc:
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise SettingsError("bad environment: " + "; ".join(problems)) from None
 
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
-    """The environment as typed settings; cached because a container's environment never changes."""
-    return Settings(
-        table_name=os.environ.get("TABLE_NAME", "crowdtask-main"),
-        idempotency_table_name=os.environ.get("IDEMPOTENCY_TABLE_NAME", "crowdtask-idempotency"),
-        event_bus_name=os.environ.get("EVENT_BUS_NAME", "crowdtask-events"),
-        bulk_queue_url=os.environ.get("BULK_QUEUE_URL", ""),
-        admin_key=os.environ.get("ADMIN_KEY", ""),
-        api_version=os.environ.get("API_VERSION", "1.0"),
-        max_body_bytes=_int("MAX_BODY_BYTES", 5 * 1024 * 1024),
-        token_lifetime_seconds=_int("TOKEN_LIFETIME_SECONDS", 86400),
-        login_max_failures=_int("LOGIN_MAX_FAILURES", 5),
-        login_lock_seconds=_int("LOGIN_LOCK_SECONDS", 300),
-    )
+    """The container's settings; cached because its environment never changes."""
+    return from_environment(os.environ)
+
+
+# Switches that are not settings of a deployed function: where the code runs, and whether the
+# OpenAPI document is being written (scripts/openapi.py), read here like every other variable.
+DOCUMENTING = "CROWDTASK_WRITING_OPENAPI"
+
+
+def writing_openapi() -> bool:
+    return bool(os.environ.get(DOCUMENTING))
+
+
+def tracing_enabled() -> bool:
+    """X-Ray runs only inside Lambda with tracing on (Powertools' own rule)."""
+    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in {"1", "true"}:
+        return False
+    return bool(os.environ.get("LAMBDA_TASK_ROOT")) and not os.environ.get("AWS_SAM_LOCAL")

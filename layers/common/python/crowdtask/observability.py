@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -13,13 +12,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = Logger()
 metrics = Metrics()
-
-
-def tracing_enabled() -> bool:
-    """X-Ray runs only inside Lambda with tracing on (Powertools' own rule)."""
-    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in {"1", "true"}:
-        return False
-    return bool(os.environ.get("LAMBDA_TASK_ROOT")) and not os.environ.get("AWS_SAM_LOCAL")
 
 
 @lru_cache(maxsize=1)

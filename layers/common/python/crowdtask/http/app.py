@@ -20,12 +20,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel
 
 from crowdtask import errors
-from crowdtask.config import settings
+from crowdtask.config import settings, tracing_enabled
 from crowdtask.http import auth, pagination
 from crowdtask.http.idempotency import run_idempotent
-from crowdtask.http.validation import field_errors
 from crowdtask.models.listing import ListQuery, Page
-from crowdtask.observability import logger, metrics, tracer, tracing_enabled
+from crowdtask.observability import logger, metrics, tracer
+from crowdtask.validation import field_errors
 
 SUPPORTED_VERSIONS = ("1.0",)
 HAL = "application/hal+json"
@@ -296,12 +296,16 @@ def _serialise(app: ApiApp, error: errors.CrowdtaskError, event: dict[str, Any])
     }
 
 
-def entrypoint(app: ApiApp, *, idempotency: bool = True) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+def entrypoint(
+    app: ApiApp, *, idempotency: bool = True, needs: tuple[str, ...] = ()
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda handler for `app`: logging context, pre-checks, idempotency, headers.
 
     `idempotency=False` for functions whose POSTs create nothing (previews, docs): they
-    ignore Idempotency-Key and need no access to the idempotency table.
+    ignore Idempotency-Key and need no access to the idempotency table. The settings are
+    validated here, at cold start; `needs` names the optional ones this function cannot do without.
     """
+    settings().require(*needs)
 
     @metrics.log_metrics(raise_on_empty_metrics=False)
     @logger.inject_lambda_context(clear_state=True)

@@ -49,7 +49,7 @@ def authenticate(headers: Mapping[str, str] | None) -> Caller:
 def require_admin(headers: Mapping[str, str] | None) -> None:
     import hmac  # only the admin routes compare secrets here (hashlib's C module is slow to load)
 
-    expected = settings().admin_key
+    expected = settings().require("admin_key").admin_key or ""
     given = _get(headers, "X-Admin-Key") or ""
-    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+    if not hmac.compare_digest(given.encode(), expected.encode()):
         raise errors.Unauthorized("The X-Admin-Key header is missing or wrong.")

@@ -8,11 +8,9 @@ are not remembered, so they can be retried.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 from crowdtask import errors
-from crowdtask.config import settings
 
 KEY_HEADER = "idempotency-key"
 _CREDENTIAL_HEADERS = ("x-auth-token", "authorization", "x-admin-key", "x-api-key")
@@ -27,13 +25,6 @@ class _ServerError(Exception):
 
 def _headers(event: dict[str, Any]) -> dict[str, str]:
     return {k.lower(): v for k, v in (event.get("headers") or {}).items() if isinstance(v, str)}
-
-
-@lru_cache(maxsize=1)
-def _persistence() -> Any:
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
-    return DynamoDBPersistenceLayer(table_name=settings().idempotency_table_name)
 
 
 def _mark_replayed(response: Any, idempotent_data: Any) -> Any:
@@ -61,6 +52,8 @@ def run_idempotent(
         IdempotencyValidationError,
     )
 
+    from crowdtask.store import idempotency as idempotency_store
+
     credential = "|".join(headers.get(h, "") for h in _CREDENTIAL_HEADERS)
     request = {
         "scope": hashlib.sha256(credential.encode()).hexdigest(),
@@ -77,7 +70,9 @@ def run_idempotent(
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
         config.register_lambda_context(context)
 
-    @idempotent_function(data_keyword_argument="request", persistence_store=_persistence(), config=config)
+    @idempotent_function(
+        data_keyword_argument="request", persistence_store=idempotency_store.persistence(), config=config
+    )
     def once(request: dict[str, Any]) -> dict[str, Any]:
         response = resolve(event, context)
         if int(response.get("statusCode", 500)) >= 500:

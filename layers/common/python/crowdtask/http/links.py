@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crowdtask.services.lifecycle import allowed_actions
+from crowdtask.services import lifecycle
 
 
 def _action(href: str, method: str = "POST") -> dict[str, str]:
@@ -51,15 +51,14 @@ def campaign_links(campaign: Any) -> dict[str, Any]:
         "jobs": {"href": f"{base}/jobs"},
         "copy": _action(f"{base}/copy?deep=false"),
     }
-    for action in allowed_actions(campaign.state):
+    for action in lifecycle.allowed_actions(campaign.state):
         links[action] = _action(f"{base}/{action}")
-    if campaign.state == "unpublished":
+    if lifecycle.settings_editable(campaign.state):
         links["update"] = _action(base, "PUT")
+    if lifecycle.jobs_editable(campaign.state):
         links["setJobs"] = _action(f"{base}/jobs", "PUT")
         links["addJobs"] = _action(f"{base}/jobs")
-    elif campaign.state in {"active", "paused"}:
-        links["update"] = _action(base, "PUT")
-    if campaign.state not in {"active", "paused"}:
+    if lifecycle.archivable(campaign.state):
         links["unarchive" if campaign.archived else "archive"] = _action(
             f"{base}/unarchive" if campaign.archived else f"{base}/archive?deep=false"
         )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import importlib
-import os
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel
+
+from crowdtask.config import writing_openapi
 
 if TYPE_CHECKING:  # pragma: no cover
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -34,7 +35,6 @@ _DESCRIPTIONS = {
 # Set while the OpenAPI document is written (scripts/openapi.py). A deployed function never builds
 # its document (the docs function serves the committed one), so it does not import the models that
 # only document its answers: `responses("tasks:TaskPage", ...)` names crowdtask.models.tasks.TaskPage.
-DOCUMENTING = "CROWDTASK_WRITING_OPENAPI"
 ModelRef = type[BaseModel] | str
 
 
@@ -50,7 +50,7 @@ def resolve(ref: ModelRef) -> Any:
 
 def model_of(body: ModelRef | None) -> Any:
     """The model a documented answer names; a name is imported only while documenting."""
-    if body is None or (isinstance(body, str) and not os.environ.get(DOCUMENTING)):
+    if body is None or (isinstance(body, str) and not writing_openapi()):
         return None
     return resolve(body)
 

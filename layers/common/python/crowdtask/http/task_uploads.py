@@ -2,25 +2,20 @@
 
 # No postponed annotations: Powertools reads the parameter types of the routes made here.
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
-from pydantic import ValidationError
 
-from crowdtask import errors, lazy
+from crowdtask import lazy
 from crowdtask.http.app import ApiApp, Reply
 from crowdtask.http.schemas import TOKEN_AUTH, model_of, responses
-from crowdtask.http.validation import field_errors
 
 if TYPE_CHECKING:
-    from crowdtask.models import tasks as task_models
     from crowdtask.models.tasks import TaskOut
-    from crowdtask.services import bulk, quotas, tasks
-else:  # services and the task model load with the first upload (cold start), as in the functions
-    bulk = lazy.load("crowdtask.services.bulk")
-    quotas = lazy.load("crowdtask.services.quotas")
-    tasks = lazy.load("crowdtask.services.tasks")
-    task_models = lazy.load("crowdtask.models.tasks")
+    from crowdtask.services import bulk_items, flows
+else:  # services load with the first upload (cold start), as in the functions
+    bulk_items = lazy.load("crowdtask.services.bulk_items")
+    flows = lazy.load("crowdtask.services.flows")
 
 UPLOAD_DESCRIPTION = (
     "One task (a JSON object) or many (a JSON array). A task is a task in either task form, or a task of "
@@ -76,40 +71,21 @@ def upload_routes(
         open_pool: OpenPool = False,
         operation_id: OperationId = None,
     ) -> Reply:
-        account_id = app.requester().account_id
-        one = isinstance(body, dict)
-        if isinstance(body, dict) and not async_mode and not bulk.is_pool_task(body):
-            task, headers = create_one(account_id, body)
-            return task_reply(app, task, headers)
-        items = body if isinstance(body, list) else [body]
-        params = bulk.BulkParams(
+        params = bulk_items.BulkParams(
             async_mode=async_mode,
             allow_defaults=allow_defaults,
             skip_invalid_items=skip_invalid_items,
             open_pool=open_pool,
             operation_id=operation_id,
         )
-        if async_mode:
-            operation, reservation = bulk.submit(account_id, items, params)
-            headers = {"Location": f"{operations_path}/{operation.id}"}
-            return app.reply(
-                operation, status=202, headers={**headers, **(reservation.headers() if reservation else {})}
-            )
-        try:
-            created, reservation = bulk.create_now(account_id, items, params)
-        except bulk.Deferred as deferred:  # could not finish in time: the bulk worker finishes it
-            location = {"Location": f"{operations_path}/{deferred.operation.id}"}
-            return app.reply(deferred.operation, status=202, headers=location)
-        except bulk.BulkRefused as refused:
-            if one:  # one pool task: its fields, as for any single task
-                raise _refusal(refused.validation_errors["0"]) from None
-            raise
-        if not one:
-            return app.reply(created, status=201, headers=reservation.headers())
-        if "0" not in created.items:  # refused, and skip_invalid_items=true skipped it
-            skipped = (created.validation_errors or {}).get("0", {})
-            raise _refusal({name: problem.model_dump() for name, problem in skipped.items()})
-        return task_reply(app, tasks.get_task(account_id, created.items["0"].id), reservation.headers())
+        upload = flows.upload_tasks(app.requester().account_id, body, params)
+        headers = upload.quota_headers or {}
+        if upload.task is not None:
+            return task_reply(app, upload.task, headers)
+        if upload.operation is not None:
+            location = {"Location": f"{operations_path}/{upload.operation.id}"}
+            return app.reply(upload.operation, status=202, headers={**location, **headers})
+        return app.reply(upload.items, status=201, headers=headers)
 
     app.post(
         path,
@@ -120,10 +96,6 @@ def upload_routes(
         operation_id=operation_id,
         responses=_upload_responses(),
     )(upload)
-
-
-def _refusal(problems: dict[str, dict[str, str]]) -> errors.ValidationFailed:
-    return errors.ValidationFailed([{"field": name, **problem} for name, problem in problems.items()])
 
 
 def _upload_responses() -> dict[int, Any]:
@@ -142,15 +114,3 @@ def _upload_responses() -> dict[int, Any]:
         documented[201]["content"] = {"application/json": {"model": task | items}}
         documented[202]["content"] = {"application/json": {"model": operation}}
     return documented
-
-
-def create_one(account_id: str, body: dict[str, Any]) -> tuple["TaskOut", dict[str, str]]:
-    """One task of either task form, counted against the quota like any other; the quota headers."""
-    try:
-        task = task_models.TaskIn.model_validate(body)
-    except ValidationError as exc:
-        raise errors.ValidationFailed(field_errors(cast("list[dict[str, Any]]", exc.errors()))) from None
-    reservation = quotas.reserve(account_id, 1)
-    with reservation.given_back_on_failure():
-        created = tasks.create_task(account_id, task)
-    return created, reservation.headers()

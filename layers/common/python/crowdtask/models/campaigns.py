@@ -97,21 +97,6 @@ class CampaignIn(ApiModel):
         return self
 
 
-# Fields that decide what workers are paid or must do: frozen once a campaign is published.
-LOCKED_WHEN_PUBLISHED = (
-    "workerPayment",
-    "results",
-    "maxResultsPerWorker",
-    "workerGroup",
-    "maxWorkTime",
-    "maxUploadTime",
-    "maxReviewTime",
-    "training",
-    "startDate",
-    "taskTemplate",
-)
-
-
 class CampaignOut(OutModel):
     """The campaign object."""
 

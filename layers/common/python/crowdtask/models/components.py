@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from crowdtask import validation
 from crowdtask.errors import ValidationFailed
 from crowdtask.models.base import ApiModel
 
@@ -63,7 +64,7 @@ SIZE_ESTIMATES: Final[Mapping[str, int]] = MappingProxyType(
 )
 _URL_MAX_LENGTH: Final = 2048
 
-# Result errors use the codes http/validation.py gives the same pydantic error types.
+# Result errors use the codes crowdtask/validation.py gives the same pydantic error types.
 _CODES: Final[Mapping[str, str]] = MappingProxyType(
     {
         "missing": "VALUE_REQUIRED",
@@ -660,6 +661,7 @@ CATALOGUE: Final[Mapping[str, ComponentSpec]] = MappingProxyType(
     _specs(SwarmsComponent, "type") | _specs(TaskJsonComponent, "component_type")
 )
 COMPONENT_TAGS: Final[frozenset[str]] = frozenset(CATALOGUE)
+validation.UNION_TAGS.update(COMPONENT_TAGS)  # error locations name a component's tag after its index
 INTERACTIVE_TYPES: Final[frozenset[str]] = frozenset(
     tag for tag, spec in CATALOGUE.items() if spec.interactive
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from crowdtask import clock, errors, ids, money
+from crowdtask import clock, errors, ids, money, store
 from crowdtask.models.accounts import AccountCreateIn, Balance, ProfileOut, ProfileUpdateIn, SignupIn
 from crowdtask.services import passwords
 from crowdtask.store import accounts as account_store
@@ -99,18 +99,14 @@ def update_profile(account_id: str, changes: ProfileUpdateIn) -> ProfileOut:
     fields = {name: getattr(changes, name) for name in _EDITABLE if name in changes.model_fields_set}
     if not fields:
         return get_profile(account_id)
-    from crowdtask.store.dynamo import ConditionFailed
-
     try:
         record = account_store.update_fields(account_id, fields, clock.iso(clock.now()))
-    except ConditionFailed as exc:
+    except store.Refused as exc:
         raise errors.NotFound("The account of this token no longer exists.") from exc
     return to_profile(record)
 
 
 def credit(account_id: str, amount: Decimal) -> ProfileOut:
-    from crowdtask.store.dynamo import ConditionFailed
-
     existing = account_store.get(account_id)
     if existing is None:
         raise errors.NotFound(f"No account {account_id}.")
@@ -118,6 +114,6 @@ def credit(account_id: str, amount: Decimal) -> ProfileOut:
         raise errors.Conflict("Only requester accounts hold a balance to fund campaigns.")
     try:
         record = account_store.add_available(account_id, money.amount(amount), clock.iso(clock.now()))
-    except ConditionFailed as exc:
+    except store.Refused as exc:
         raise errors.NotFound(f"No account {account_id}.") from exc
     return to_profile(record)

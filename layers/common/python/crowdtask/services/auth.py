@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from crowdtask import clock, credentials, errors
 from crowdtask.config import settings
@@ -35,8 +35,6 @@ def _check_not_locked(email: str) -> None:
     now = clock.now()
     until = guard["locked_until"]
     if until > clock.iso(now):
-        from datetime import datetime
-
         wait = max(1, int((datetime.fromisoformat(until + "+00:00") - now).total_seconds()) + 1)
         raise errors.TooManyRequests(
             "Too many failed logins for this e-mail; try again later.", headers={"Retry-After": str(wait)}

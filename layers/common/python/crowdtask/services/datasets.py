@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from crowdtask import clock, errors, ids
+from crowdtask import clock, errors, ids, store
 from crowdtask.models.datasets import (
     MAX_TASKS,
     DatasetIn,
@@ -32,9 +32,10 @@ from crowdtask.models.datasets import (
     UserTasks,
     iso_due,
 )
+from crowdtask.numbers import plain_numbers
 from crowdtask.store import accounts as account_store
-from crowdtask.store import datasets as store
-from crowdtask.store import dynamo, events, keys
+from crowdtask.store import datasets as dataset_store
+from crowdtask.store import events
 
 FINAL = frozenset({"accepted", "retired"})
 LABEL_FIELDS = ("objects", "frame_attributes", "dataset_attributes")
@@ -129,7 +130,7 @@ def require_client(account_id: str, client_id: str) -> None:
 
 # ---------------------------------------------------------------- conversions
 def to_task(item: Mapping[str, Any]) -> TaskResource:
-    plain = dynamo.plain_numbers(dict(item))
+    plain = plain_numbers(dict(item))
     return TaskResource.model_validate(
         {
             **plain,
@@ -147,27 +148,18 @@ def to_task(item: Mapping[str, Any]) -> TaskResource:
 
 
 def to_dataset(item: Mapping[str, Any]) -> DatasetOut:
-    return DatasetOut.model_validate(
-        {**dynamo.plain_numbers(dict(item)), "id": item["sk"], **_definition(item)}
-    )
+    return DatasetOut.model_validate({**plain_numbers(dict(item)), **_definition(item)})
 
 
 def _index_fields(account_id: str, task: Mapping[str, Any]) -> dict[str, Any]:
-    """The index keys a task must carry in its state: gsi1 by assignee, by_due while it is not done."""
-    fields: dict[str, Any] = {"gsi1pk": None, "gsi1sk": None, "due_pk": None, "due_sk": None}
-    if task.get("assignee"):
-        fields["gsi1pk"], fields["gsi1sk"] = keys.dataset_task_assignee(
-            account_id, task["assignee"], task["dataset_id"], task["id"]
-        )
-    if task.get("due_date") and task["status"] not in FINAL:
-        fields["due_pk"], fields["due_sk"] = keys.dataset_task_due(account_id, task["due_date"], task["id"])
-    return fields
+    """What the task is listed under in its state: its assignee, and its due date while not done."""
+    return dataset_store.index_fields(account_id, task, due_open=task["status"] not in FINAL)
 
 
 def _new_task(
     account_id: str, dataset: Mapping[str, Any], slot: Slot, stages: list[str], now: str
 ) -> dict[str, Any]:
-    dataset_id = dataset["sk"]
+    dataset_id = dataset["id"]
     previous = stages[slot.stage_index - 1] if slot.stage_index > 0 else None
     following = stages[slot.stage_index + 1] if slot.stage_index + 1 < len(stages) else None
     task: dict[str, Any] = {
@@ -224,7 +216,7 @@ def create_dataset(account_id: str, data: DatasetIn) -> DatasetOut:
     now = clock.iso(clock.now())
     dataset_id = ids.new_id()
     # The dataset first: should writing its tasks fail half-way, a re-sync completes them.
-    dataset = store.put_dataset(
+    dataset = dataset_store.put_dataset(
         account_id,
         dataset_id,
         {
@@ -240,7 +232,9 @@ def create_dataset(account_id: str, data: DatasetIn) -> DatasetOut:
         },
     )
     stages = list(definition["stages"])
-    store.put_tasks(account_id, [_new_task(account_id, dataset, s, stages, now) for s in slots(definition)])
+    dataset_store.put_tasks(
+        account_id, [_new_task(account_id, dataset, s, stages, now) for s in slots(definition)]
+    )
     created = to_dataset(dataset)
     events.publish(
         "dataset.created", {"datasetId": created.id, "clientId": created.client_id, "tasks": count}
@@ -249,7 +243,7 @@ def create_dataset(account_id: str, data: DatasetIn) -> DatasetOut:
 
 
 def _require_dataset(account_id: str, dataset_id: str) -> dict[str, Any]:
-    dataset = store.get_dataset(account_id, dataset_id)
+    dataset = dataset_store.get_dataset(account_id, dataset_id)
     if dataset is None:
         raise errors.NotFound(f"No dataset {dataset_id} in your account.")
     return dataset
@@ -287,7 +281,7 @@ def list_dataset_tasks(
 ) -> tuple[list[TaskResource], str | None]:
     """One page of the dataset's tasks in their order, and the id to continue after (None at the end)."""
     dataset = _require_dataset(account_id, dataset_id)
-    tasks = sorted(store.list_tasks(account_id, dataset_id), key=_task_order(_definition(dataset)))
+    tasks = sorted(dataset_store.list_tasks(account_id, dataset_id), key=_task_order(_definition(dataset)))
     start = 0
     if after is not None:
         position = next((n for n, task in enumerate(tasks) if task["id"] == after), None)
@@ -306,7 +300,7 @@ def _change(
     """Apply decide(current) to the task, conditioned on the version read; re-read and re-decide on a race."""
     dataset_id = _dataset_of(task)
     for _attempt in range(_MAX_ATTEMPTS):
-        current = store.get_task(account_id, dataset_id, task)
+        current = dataset_store.get_task(account_id, dataset_id, task)
         if current is None:
             raise errors.NotFound(f"No dataset task {task} in your account.")
         changes = decide(current)
@@ -320,16 +314,10 @@ def _change(
             "version": int(current["version"]) + 1,
         }
         try:
-            return store.update_task(
-                account_id,
-                dataset_id,
-                task,
-                fields,
-                condition="#version = :expected",
-                names={"#version": "version"},
-                vals={":expected": current["version"]},
+            return dataset_store.update_task(
+                account_id, dataset_id, task, fields, expected_version=int(current["version"])
             )
-        except dynamo.ConditionFailed:
+        except store.Refused:
             continue
     raise errors.Conflict(f"Task {task} is being changed by other requests right now; retry shortly.")
 
@@ -421,7 +409,9 @@ def _unblock(account_id: str, next_task: str | None) -> None:
 # ---------------------------------------------------------------- per client
 def user_tasks(account_id: str, client_id: str, email: str) -> UserTasks:
     require_client(account_id, client_id)
-    found = [t for t in store.tasks_of_assignee(account_id, email.strip()) if t["status"] != "retired"]
+    found = [
+        t for t in dataset_store.tasks_of_assignee(account_id, email.strip()) if t["status"] != "retired"
+    ]
     found.sort(
         key=lambda t: (t["dataset_id"], int(t["stage_index"]), t.get("file") or "", t["category"], t["label"])
     )
@@ -435,7 +425,7 @@ def delayed_tasks(account_id: str, client_id: str) -> DelayedTasks:
     """Tasks past their due date that are not accepted (nor retired), most delayed first."""
     require_client(account_id, client_id)
     now = clock.now()
-    found = [t for t in store.tasks_due_before(account_id, iso_due(now)) if t["status"] not in FINAL]
+    found = [t for t in dataset_store.tasks_due_before(account_id, iso_due(now)) if t["status"] not in FINAL]
     delayed = []
     for task in found:
         due = datetime.fromisoformat(task["due_date"].replace("Z", "+00:00"))
@@ -471,14 +461,14 @@ def _resync(account_id: str, dataset_id: str, changes: dict[str, Any]) -> None:
             break
         _check_size({**_definition(dataset), **changes})
         try:
-            dataset = store.update_dataset(
+            dataset = dataset_store.update_dataset(
                 account_id,
                 dataset_id,
                 {**changes, "updated_at": clock.iso(clock.now()), "version": int(dataset["version"]) + 1},
                 expected_version=int(dataset["version"]),
             )
             break
-        except dynamo.ConditionFailed:
+        except store.Refused:
             dataset = _require_dataset(account_id, dataset_id)
     else:
         raise errors.Conflict(f"Dataset {dataset_id} is being changed by other requests right now; retry.")
@@ -488,10 +478,10 @@ def _resync(account_id: str, dataset_id: str, changes: dict[str, Any]) -> None:
         latest = _require_dataset(account_id, dataset_id)
         if latest["version"] == dataset["version"]:
             try:
-                store.update_dataset(
+                dataset_store.update_dataset(
                     account_id, dataset_id, {"task_count": count}, expected_version=int(dataset["version"])
                 )
-            except dynamo.ConditionFailed:
+            except store.Refused:
                 continue
             return
         dataset = latest
@@ -499,12 +489,12 @@ def _resync(account_id: str, dataset_id: str, changes: dict[str, Any]) -> None:
 
 def _sync_tasks(account_id: str, dataset: Mapping[str, Any]) -> int:
     """Add the missing tasks, retire the orphaned, keep the accepted; returns the tasks not retired."""
-    dataset_id = dataset["sk"]
+    dataset_id = dataset["id"]
     definition = _definition(dataset)
     wanted = {_slot_id(dataset_id, slot): slot for slot in slots(definition)}
-    existing = {task["id"]: task for task in store.list_tasks(account_id, dataset_id)}
+    existing = {task["id"]: task for task in dataset_store.list_tasks(account_id, dataset_id)}
     now = clock.iso(clock.now())
-    store.put_tasks_if_new(
+    dataset_store.put_tasks_if_new(
         account_id,
         [
             _new_task(account_id, dataset, slot, definition["stages"], now)
@@ -528,7 +518,7 @@ def _sync_tasks(account_id: str, dataset: Mapping[str, Any]) -> int:
             _change(account_id, identifier, retire)
     # Read again and unblock what waits on an accepted task (accept does the same from its side,
     # so whichever of a concurrent accept and re-sync writes last still sees the other's write).
-    current = {task["id"]: task for task in store.list_tasks(account_id, dataset_id)}
+    current = {task["id"]: task for task in dataset_store.list_tasks(account_id, dataset_id)}
     for task in current.values():
         previous = current.get(task.get("previous_task_id") or "")
         if task["status"] == "blocked" and previous is not None and previous["status"] == "accepted":

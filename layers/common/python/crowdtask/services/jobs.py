@@ -5,18 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from crowdtask import clock, errors, ids
+from crowdtask import clock, errors, ids, store
 from crowdtask.models.base import MAX_MEMBERS
 from crowdtask.models.components import format_size
 from crowdtask.models.jobs import JobIn, JobOut
 from crowdtask.models.listing import ListQuery, Page
+from crowdtask.numbers import plain_numbers
 from crowdtask.services import tasks as task_service
 from crowdtask.services.members import MemberList
-from crowdtask.services.tasks import TASKS
-from crowdtask.store import dynamo
-from crowdtask.store.collections import Collection
-
-JOBS = Collection("JOB", shards=4)
+from crowdtask.store import jobs as job_store
+from crowdtask.store import tasks as task_store
 
 
 def _locked_reason(item: dict[str, Any]) -> str | None:
@@ -24,8 +22,8 @@ def _locked_reason(item: dict[str, Any]) -> str | None:
 
 
 JOB_TASKS = MemberList(
-    owners=JOBS,
-    members=TASKS,
+    owners=job_store,
+    members=task_store,
     attribute="task_ids",
     owner_noun="job",
     member_noun="task",
@@ -45,15 +43,11 @@ def _stamp(created: bool) -> dict[str, str]:
 def _sizes(account_id: str, items: Iterable[dict[str, Any]]) -> dict[str, tuple[int, int]]:
     """Per job: its tasks' download and upload sizes added up (one batched, projected read)."""
     items = list(items)
-    keys = {(TASKS.pk(account_id, t), t) for item in items for t in item.get("task_ids", [])}
-    found = dynamo.batch_get(keys, attributes=["resources_bytes", "upload_bytes"])
-    per_task = {
-        sk: (int(v.get("resources_bytes", 0)), int(v.get("upload_bytes", 0))) for (_, sk), v in found.items()
-    }
+    per_task = task_store.sizes(account_id, {t for item in items for t in item.get("task_ids", [])})
     sizes = {}
     for item in items:
         task_sizes = [per_task.get(t, (0, 0)) for t in item.get("task_ids", [])]
-        sizes[item["sk"]] = (sum(s[0] for s in task_sizes), sum(s[1] for s in task_sizes))
+        sizes[item["id"]] = (sum(s[0] for s in task_sizes), sum(s[1] for s in task_sizes))
     return sizes
 
 
@@ -62,10 +56,9 @@ def to_jobs(account_id: str, items: list[dict[str, Any]]) -> list[JobOut]:
     return [
         JobOut.model_validate(
             {
-                **dynamo.plain_numbers(item),
-                "id": item["sk"],
-                "resourcesSize": format_size(sizes[item["sk"]][0]),
-                "estimatedUploadSize": format_size(sizes[item["sk"]][1]),
+                **plain_numbers(item),
+                "resourcesSize": format_size(sizes[item["id"]][0]),
+                "estimatedUploadSize": format_size(sizes[item["id"]][1]),
                 "taskCount": len(item.get("task_ids", [])),
                 "readOnly": bool(item.get("locked_by")),
                 "archived": bool(item.get("archived", False)),
@@ -76,7 +69,7 @@ def to_jobs(account_id: str, items: list[dict[str, Any]]) -> list[JobOut]:
 
 
 def require_job(account_id: str, job_id: str) -> dict[str, Any]:
-    item = JOBS.get(account_id, job_id)
+    item = job_store.get(account_id, job_id)
     if item is None:
         raise errors.NotFound(f"No job {job_id} in your account.")
     return item
@@ -91,7 +84,7 @@ def create_job(account_id: str, job: JobIn, task_ids: list[str] | None = None) -
         "task_ids": task_ids or [],
         "version": 0,
     }
-    stored = JOBS.put_new(account_id, job_id, data)
+    stored = job_store.put_new(account_id, job_id, data)
     return to_jobs(account_id, [stored])[0]
 
 
@@ -102,14 +95,8 @@ def get_job(account_id: str, job_id: str) -> JobOut:
 def replace_job(account_id: str, job_id: str, job: JobIn) -> JobOut:
     content = job.model_dump(mode="json")
     try:
-        stored = JOBS.update(
-            account_id,
-            job_id,
-            {**content, **_stamp(created=False)},
-            condition="attribute_exists(pk) AND attribute_not_exists(locked_by) AND archived <> :true",
-            vals={":true": True},
-        )
-    except dynamo.ConditionFailed as exc:
+        stored = job_store.replace(account_id, job_id, {**content, **_stamp(created=False)})
+    except store.Refused as exc:
         current = require_job(account_id, job_id)
         state = "used by a published campaign" if current.get("locked_by") else "archived"
         raise errors.Conflict(f"Job {job_id} is {state}; it cannot be changed now.") from exc
@@ -117,7 +104,7 @@ def replace_job(account_id: str, job_id: str, job: JobIn) -> JobOut:
 
 
 def list_jobs(account_id: str, query: ListQuery) -> tuple[list[JobOut], Page]:
-    page = JOBS.list(account_id, query)
+    page = job_store.list_page(account_id, query)
     return to_jobs(account_id, page.items), page
 
 
@@ -128,19 +115,16 @@ def copy_job(account_id: str, job_id: str, deep: bool) -> JobOut:
     if deep:
         task_ids = [task_service.copy_task(account_id, task_id).id for task_id in task_ids]
     content = JobIn.model_validate(
-        {k: v for k, v in dynamo.plain_numbers(source).items() if k in JobIn.model_fields}
+        {k: v for k, v in plain_numbers(source).items() if k in JobIn.model_fields}
     )
     return create_job(account_id, content, task_ids)
 
 
 def set_archived(account_id: str, job_id: str, archived: bool, deep: bool = False) -> JobOut:
     """(Un)archive a job; `deep` does the same to its tasks. A job in use cannot be archived."""
-    condition = "attribute_exists(pk)" + (" AND attribute_not_exists(locked_by)" if archived else "")
     try:
-        stored = JOBS.update(
-            account_id, job_id, {"archived": archived, **_stamp(created=False)}, condition=condition
-        )
-    except dynamo.ConditionFailed as exc:
+        stored = job_store.set_archived(account_id, job_id, archived, _stamp(created=False))
+    except store.Refused as exc:
         require_job(account_id, job_id)
         raise errors.Conflict(
             f"Job {job_id} is used by a published campaign; it cannot be archived."
@@ -158,6 +142,4 @@ def change_tasks(account_id: str, job_id: str, task_ids: list[str], *, append: b
 def tasks_page(account_id: str, job_id: str, limit: int, after: str | None) -> tuple[list[Any], bool]:
     job = require_job(account_id, job_id)
     page_ids, has_more = JOB_TASKS.page(job, limit, after)
-    found = dynamo.batch_get((TASKS.pk(account_id, t), t) for t in page_ids)
-    by_id = {sk: item for (_, sk), item in found.items()}
-    return [task_service.to_task(by_id[t]) for t in page_ids if t in by_id], has_more
+    return [task_service.to_task(t) for t in task_store.in_order(account_id, page_ids)], has_more

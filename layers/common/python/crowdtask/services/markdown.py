@@ -2,7 +2,7 @@
 
 markdown-it-py renders (raw HTML in the text stays text); our renderer rules turn media links into
 `<video>`, `<audio>` and YouTube players; nh3 then keeps only the tags, attributes and URL schemes
-listed here. The libraries are imported on first use, not at cold start.
+listed here.
 """
 
 from __future__ import annotations
@@ -11,16 +11,15 @@ import re
 from collections.abc import Sequence
 from functools import cache
 from html import escape
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
-if TYPE_CHECKING:  # pragma: no cover
-    import nh3
-    from markdown_it import MarkdownIt
-    from markdown_it.renderer import RendererHTML
-    from markdown_it.rules_core import StateCore
-    from markdown_it.token import Token
-    from markdown_it.utils import EnvType, OptionsDict
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
+from markdown_it.rules_core import StateCore
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
 
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mov", ".m4v", ".ogv")
 AUDIO_EXTENSIONS = (".mp3", ".aac", ".m4a", ".wav", ".ogg", ".oga", ".flac")
@@ -117,8 +116,6 @@ def _player_html(video_id: str, title: str) -> str:
 # ---------------------------------------------------------------------- markdown-it
 @cache
 def _parser() -> MarkdownIt:
-    from markdown_it import MarkdownIt
-
     parser = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
     # Every destination becomes a link or image token and the sanitiser alone judges its URL: a
     # refused `javascript:` link then keeps its label instead of showing up as source text.
@@ -202,8 +199,6 @@ def _with_players(children: list[Token], *, alone: bool) -> list[Token]:
 
 
 def _player_token(video_id: str, title: str) -> Token:
-    from markdown_it.token import Token
-
     return Token("youtube", "iframe", 0, meta={"video_id": video_id, "title": title})
 
 
@@ -230,8 +225,6 @@ def _table_align(state: StateCore) -> None:
 # ---------------------------------------------------------------------- nh3
 @cache
 def _sanitiser() -> nh3.Cleaner:
-    import nh3
-
     return nh3.Cleaner(
         tags=_TAGS,
         clean_content_tags={"script", "style"},

@@ -6,21 +6,42 @@ The list lives on the owner item; every change is a conditional write on the own
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from crowdtask import clock, errors
-from crowdtask.store import dynamo
-from crowdtask.store.collections import Collection
+from crowdtask import clock, errors, store
 
 _ATTEMPTS = 8
 
 
+class Owners(Protocol):
+    """The store of the owning resource (store.jobs, store.campaigns)."""
+
+    def get(self, account_id: str, item_id: str, *, consistent: bool = False) -> dict[str, Any] | None: ...
+
+    def update_if_version(
+        self, account_id: str, item_id: str, fields: Mapping[str, Any], version: int
+    ) -> dict[str, Any]: ...
+
+
+class Members(Protocol):
+    """The store of the listed resource (store.tasks, store.jobs)."""
+
+    def get_many(
+        self,
+        account_id: str,
+        item_ids: Iterable[str],
+        *,
+        attributes: Sequence[str] | None = None,
+        consistent: bool = False,
+    ) -> dict[str, dict[str, Any]]: ...
+
+
 @dataclass(frozen=True)
 class MemberList:
-    owners: Collection
-    members: Collection
+    owners: Owners
+    members: Members
     attribute: str
     owner_noun: str
     member_noun: str
@@ -42,11 +63,7 @@ class MemberList:
                     }
                 )
             seen.add(member_id)
-        found = dynamo.batch_get(
-            ((self.members.pk(account_id, member_id), member_id) for member_id in seen),
-            attributes=["archived"],
-        )
-        by_id = {sk: item for (_, sk), item in found.items()}
+        by_id = self.members.get_many(account_id, seen, attributes=["archived"])
         for position, member_id in enumerate(ids):
             item = by_id.get(member_id)
             if item is None:
@@ -101,20 +118,17 @@ class MemberList:
                 )
             now = clock.now()
             try:
-                return self.owners.update(
+                return self.owners.update_if_version(
                     account_id,
                     owner_id,
                     {
                         self.attribute: wanted,
-                        "version": int(owner.get("version", 0)) + 1,
                         "lastModifiedAt": clock.iso(now),
                         "modified_precise": clock.iso_precise(now),
                     },
-                    condition="attribute_exists(pk) AND (attribute_not_exists(#v) OR #v = :v)",
-                    names={"#v": "version"},
-                    vals={":v": int(owner.get("version", 0))},
+                    int(owner.get("version", 0)),
                 )
-            except dynamo.ConditionFailed:
+            except store.Refused:
                 continue  # someone else changed the owner first: read again and redo
         raise errors.Conflict(f"The {self.owner_noun} is changing too often right now; retry.")
 

@@ -1,19 +1,73 @@
-"""Bulk operations as their owner reads them: one, a page of them, and the outcome of every item."""
+"""Bulk operations as their owner reads them: status, one, a page of them, and the outcome of every item."""
 
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
-from crowdtask import errors, ids
+from crowdtask import clock, errors, ids
 from crowdtask.models.bulk import LogEntry, OperationLog, OperationOut
-from crowdtask.services.bulk import canonical_uuid, to_operation
-from crowdtask.services.tasks import TASKS
-from crowdtask.store import dynamo
+from crowdtask.numbers import plain_numbers
 from crowdtask.store import operations as store
+from crowdtask.store import tasks as task_store
 
 LOG_LIMIT = 10_000
 _INPUT_FIELDS = ("pool_id", "input_values", "overlap", "name")
+# A request that has not put all of its chunks on the queue after this long died half way: it is
+# shown as FAIL until the same request (same operation_id) is sent again, which resumes it.
+QUEUEING_GRACE = timedelta(minutes=5)
+
+
+def canonical_uuid(value: str) -> str | None:
+    """The UUID's canonical form (lower case, hyphens), or None if the text is not one."""
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        return None
+
+
+def store_failures(item: dict[str, Any]) -> int:
+    """Valid tasks that could not be stored (dead-lettered chunks)."""
+    return int(item.get("failed_count", 0)) - int(item.get("not_valid_count", 0))
+
+
+def status_of(item: dict[str, Any]) -> str:
+    if item.get("final_status"):
+        return str(item["final_status"])
+    if not item.get("queued_at"):
+        submitted = datetime.fromisoformat(item["submitted_precise"])
+        if clock.now() - submitted > QUEUEING_GRACE:
+            return "FAIL"  # the request died before its chunks were queued; sending it again resumes it
+    return "RUNNING" if int(item.get("chunks_done", 0)) else "PENDING"
+
+
+def to_operation(item: dict[str, Any]) -> OperationOut:
+    to_store = int(item.get("to_store_count", 0))
+    handled = int(item.get("success_count", 0)) + store_failures(item) if not item.get("refused_all") else 0
+    progress = 100 if item.get("final_status") else (int(100 * handled / to_store) if to_store else 0)
+    return OperationOut.model_validate(
+        {
+            "id": item["operation_id"],
+            "status": status_of(item),
+            "submitted": item["submitted"],
+            "started": item.get("started"),
+            "finished": item.get("finished"),
+            "progress": min(progress, 100),
+            "parameters": item["parameters"],
+            "details": {
+                "total_count": int(item["total_count"]),
+                "valid_count": int(item["valid_count"]),
+                "not_valid_count": int(item["not_valid_count"]),
+                "success_count": int(item.get("success_count", 0)),
+                "failed_count": int(item.get("failed_count", 0)),
+            },
+            "pools": list(item.get("pools", [])),
+            "openPoolErrors": item.get("open_pool_errors"),
+            "unfundedCount": int(item.get("unfunded_count", 0)) or None,
+        }
+    )
 
 
 def _require(account_id: str, operation_id: str) -> dict[str, Any]:
@@ -36,7 +90,7 @@ def _entries(item: dict[str, Any], records: list[dict[str, Any]]) -> dict[int, d
     """index -> what became of it (without the input of stored tasks, read afterwards)."""
     found: dict[int, dict[str, Any]] = {}
     for record in records:
-        if record["sk"].startswith("INVALID#"):
+        if record["kind"] == "invalid":
             for entry in json.loads(record["entries_json"]):
                 found[int(entry["index"])] = {
                     "type": "TASK_VALIDATE",
@@ -84,10 +138,8 @@ def operation_log(account_id: str, operation_id: str, after: int | None, limit: 
     wanted = sorted(i for i in outcomes if after is None or i > after)
     page, more = wanted[:limit], len(wanted) > limit
     task_ids = {i: ids.derived_id(item["base_id"], i) for i in page if outcomes[i].get("task_id")}
-    stored = dynamo.batch_get(
-        ((TASKS.pk(account_id, t), t) for t in task_ids.values()), attributes=_INPUT_FIELDS
-    )
-    by_id = {sk: dynamo.plain_numbers(found) for (_, sk), found in stored.items()}
+    stored = task_store.get_many(account_id, task_ids.values(), attributes=_INPUT_FIELDS)
+    by_id = {task_id: plain_numbers(found) for task_id, found in stored.items()}
     entries = []
     for index in page:
         outcome = outcomes[index]

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
-from typing import Any
+
+from argon2 import PasswordHasher, profiles
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from crowdtask.config import settings
 
 
 @lru_cache(maxsize=1)
-def _hasher() -> Any:
-    from argon2 import PasswordHasher, profiles
-
-    # "cheapest" exists for test suites only: the deployed template never sets it.
-    if os.environ.get("PASSWORD_HASH_COST") == "cheapest":
+def _hasher() -> PasswordHasher:
+    if settings().password_hash_cost == "cheapest":  # noqa: S105 - a cost profile, not a secret
         return PasswordHasher.from_parameters(profiles.CHEAPEST)
     return PasswordHasher.from_parameters(profiles.RFC_9106_LOW_MEMORY)
 
@@ -23,8 +23,6 @@ def hash_password(password: str) -> str:
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
     """Constant work whether or not the account exists (no user enumeration by timing)."""
-    from argon2.exceptions import InvalidHashError, VerificationError
-
     hasher = _hasher()
     try:
         return bool(hasher.verify(stored_hash or _dummy_hash(), password)) and stored_hash is not None

@@ -12,10 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from crowdtask import clock, errors
+from crowdtask import clock, errors, store
 from crowdtask.store import accounts as account_store
-from crowdtask.store import dynamo
-from crowdtask.store import quotas as store
+from crowdtask.store import quotas as quota_store
 
 DEFAULT_PER_MINUTE = 100_000
 DEFAULT_PER_DAY = 2_000_000
@@ -25,7 +24,7 @@ DEFAULT_PER_DAY = 2_000_000
 class Reservation:
     account_id: str
     count: int
-    windows: list[store.Window]
+    windows: list[quota_store.Window]
     left: dict[str, int]
 
     def headers(self) -> dict[str, str]:
@@ -33,7 +32,7 @@ class Reservation:
 
     def give_back(self) -> None:
         if self.count:
-            store.give_back(self.account_id, self.count, self.windows)
+            quota_store.give_back(self.account_id, self.count, self.windows)
 
     @contextmanager
     def given_back_on_failure(self) -> Iterator[None]:
@@ -45,7 +44,7 @@ class Reservation:
             raise
 
 
-def quota_headers(windows: list[store.Window], left: dict[str, int]) -> dict[str, str]:
+def quota_headers(windows: list[quota_store.Window], left: dict[str, int]) -> dict[str, str]:
     headers: dict[str, str] = {}
     for window in windows:
         label = "Minute" if window.name == "minute" else "Day"
@@ -66,22 +65,21 @@ def reserve(account_id: str, count: int) -> Reservation:
     """Take `count` tasks from the account's quota; TooManyRequests (429, Retry-After) if it is full."""
     per_minute, per_day = limits(account_id)
     now = clock.now()
-    windows = store.windows(now, per_minute, per_day)
+    windows = quota_store.windows(now, per_minute, per_day)
     if count <= 0:
-        return Reservation(account_id, 0, windows, store.left(account_id, windows))
+        return Reservation(account_id, 0, windows, quota_store.left(account_id, windows))
     try:
-        # another request of the account may reserve at the same moment: that one is tried again
-        left = dynamo.retry_contended(lambda: store.reserve(account_id, count, windows), attempts=20)
-    except store.QuotaRefused as refused:
+        left = quota_store.reserve(account_id, count, windows)
+    except quota_store.QuotaRefused as refused:
         raise _refusal(refused, count) from None
-    except dynamo.TransactionConflict:
+    except store.Contended:
         raise errors.TooManyRequests(
             "Too many task uploads of this account at the same moment; retry.", headers={"Retry-After": "1"}
         ) from None
     return Reservation(account_id, count, windows, left)
 
 
-def _refusal(refused: store.QuotaRefused, count: int) -> errors.TooManyRequests:
+def _refusal(refused: quota_store.QuotaRefused, count: int) -> errors.TooManyRequests:
     window = refused.window
     wait = max(1, math.ceil((window.resets_at - clock.now()).total_seconds()))
     left = max(0, window.limit - refused.used)

@@ -5,15 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from crowdtask import clock, errors, ids
+from crowdtask import clock, errors, ids, store
 from crowdtask.models.components import estimate_sizes, format_size
 from crowdtask.models.listing import ListQuery, Page
 from crowdtask.models.tasks import TaskIn, TaskOut
-from crowdtask.store import dynamo
-from crowdtask.store.collections import Collection
-
-# 16 shards keep each partition under ~110 writes/s at 100,000 tasks a minute for one account.
-TASKS = Collection("TASK", shards=16)
+from crowdtask.numbers import plain_numbers
+from crowdtask.services import quotas
+from crowdtask.store import tasks as task_store
 
 _CONTENT_FIELDS = (*TaskIn.model_fields, "resources_bytes", "upload_bytes")
 
@@ -41,11 +39,10 @@ def new_task_data(content: dict[str, Any], created: datetime) -> dict[str, Any]:
 
 
 def to_task(stored: dict[str, Any]) -> TaskOut:
-    item: dict[str, Any] = dynamo.plain_numbers(stored)
+    item: dict[str, Any] = plain_numbers(stored)
     return TaskOut.model_validate(
         {
             **item,
-            "id": item["sk"],
             "resourcesSize": format_size(int(item.get("resources_bytes", 0))),
             "estimatedUploadSize": format_size(int(item.get("upload_bytes", 0))),
             "readOnly": bool(item.get("locked_by")),
@@ -58,10 +55,17 @@ def create_task(account_id: str, task: TaskIn, task_id: str | None = None) -> Ta
     task_id = task_id or ids.new_id()
     data = new_task_data(task_content(task), clock.now())
     try:
-        stored = TASKS.put_new(account_id, task_id, data)
-    except dynamo.ConditionFailed as exc:
+        stored = task_store.put_new(account_id, task_id, data)
+    except store.Refused as exc:
         raise errors.Conflict(f"A task with id {task_id} already exists.") from exc
     return to_task(stored)
+
+
+def create_counted(account_id: str, task: TaskIn) -> tuple[TaskOut, quotas.Reservation]:
+    """One task, counted against the account's task quota like any other (429 when it is full)."""
+    reservation = quotas.reserve(account_id, 1)
+    with reservation.given_back_on_failure():
+        return create_task(account_id, task), reservation
 
 
 def get_task(account_id: str, task_id: str) -> TaskOut:
@@ -69,7 +73,7 @@ def get_task(account_id: str, task_id: str) -> TaskOut:
 
 
 def _require(account_id: str, task_id: str) -> dict[str, Any]:
-    item = TASKS.get(account_id, task_id)
+    item = task_store.get(account_id, task_id)
     if item is None:
         raise errors.NotFound(f"No task {task_id} in your account.")
     return item
@@ -81,26 +85,15 @@ def replace_task(account_id: str, task_id: str, task: TaskIn) -> TaskOut:
     fields: dict[str, Any] = {name: content.get(name) for name in _CONTENT_FIELDS}
     fields.update(_timestamps(created=False))
     try:
-        stored = TASKS.update(
-            account_id,
-            task_id,
-            fields,
-            # locked_by holds the published campaigns using the task (see services/campaigns.py);
-            # a pool task is its campaign's template filled from input values, and stays so
-            condition=(
-                "attribute_exists(pk) AND attribute_not_exists(locked_by) AND attribute_not_exists(pool_id) "
-                "AND archived <> :true"
-            ),
-            vals={":true": True},
-        )
-    except dynamo.ConditionFailed as exc:
+        stored = task_store.replace(account_id, task_id, fields)
+    except store.Refused as exc:
         _explain_refusal(_require(account_id, task_id), "changed")
         raise errors.Conflict(f"Task {task_id} cannot be changed now.") from exc
     return to_task(stored)
 
 
 def _explain_refusal(current: dict[str, Any], verb: str) -> None:
-    task_id = current["sk"]
+    task_id = current["id"]
     if current.get("pool_id"):
         raise errors.Conflict(
             f"Task {task_id} was made for campaign {current['pool_id']} from its template and input values; "
@@ -117,7 +110,7 @@ def _explain_refusal(current: dict[str, Any], verb: str) -> None:
 def copy_task(account_id: str, task_id: str) -> TaskOut:
     source = _require(account_id, task_id)
     content = TaskIn.model_validate(
-        {k: v for k, v in dynamo.plain_numbers(source).items() if k in TaskIn.model_fields}
+        {k: v for k, v in plain_numbers(source).items() if k in TaskIn.model_fields}
     )
     return create_task(account_id, content)
 
@@ -127,18 +120,9 @@ def set_archived(account_id: str, task_id: str, archived: bool) -> TaskOut:
 
     A task that a published campaign uses cannot be archived until the campaign ends.
     """
-    condition = "attribute_exists(pk) AND archived <> :state"
-    if archived:
-        condition += " AND attribute_not_exists(locked_by) AND attribute_not_exists(pool_id)"
     try:
-        stored = TASKS.update(
-            account_id,
-            task_id,
-            {"archived": archived, **_timestamps(created=False)},
-            condition=condition,
-            vals={":state": archived},
-        )
-    except dynamo.ConditionFailed:
+        stored = task_store.set_archived(account_id, task_id, archived, _timestamps(created=False))
+    except store.Refused:
         current = _require(account_id, task_id)
         if archived and current.get("pool_id") and not current.get("archived"):
             _explain_refusal(current, "archived")
@@ -151,5 +135,5 @@ def set_archived(account_id: str, task_id: str, archived: bool) -> TaskOut:
 
 
 def list_tasks(account_id: str, query: ListQuery) -> tuple[list[TaskOut], Page]:
-    page = TASKS.list(account_id, query)
+    page = task_store.list_page(account_id, query)
     return [to_task(item) for item in page.items], page

@@ -27,8 +27,8 @@ from crowdtask.models.throughput import (
     Totals,
     iso_millis,
 )
+from crowdtask.numbers import plain_numbers
 from crowdtask.services.workstreams import Workstream
-from crowdtask.store import dynamo, keys
 from crowdtask.store import throughput as store
 from crowdtask.store.throughput import MEASURE_PREFIX, AggregateDelta
 
@@ -127,7 +127,7 @@ def receive(
         raise errors.ValidationFailed(problems)
     record = record_fields(workstream, data, default_source)
     digest = identity_digest(workstream.id, data, fallback_identity)
-    shard = keys.shard_of(digest, keys.THROUGHPUT_AGGREGATE_SHARDS)
+    shard = store.aggregate_shard(digest)
     for attempt in range(MAX_ATTEMPTS):
         old = store.get_record(workstream.id, digest) if data.replace else None
         deltas = aggregate_deltas(shard, record, old)
@@ -197,7 +197,7 @@ def aggregate_deltas(
 
 # ---------------------------------------------------------------- reading totals
 def _plain(amount: Decimal) -> int | float:
-    number: int | float = dynamo.plain_numbers(amount)
+    number: int | float = plain_numbers(amount)
     return number
 
 

@@ -18,7 +18,6 @@ from typing import Any, cast
 from pydantic import ValidationError
 
 from crowdtask import clock, errors, ids, parallel
-from crowdtask.http.validation import field_errors
 from crowdtask.models.throughput import (
     QueuedRow,
     RowError,
@@ -31,6 +30,7 @@ from crowdtask.services import throughput, workstreams
 from crowdtask.services.workstreams import Workstream
 from crowdtask.store import queues
 from crowdtask.store import throughput as store
+from crowdtask.validation import field_errors
 
 MESSAGE_KIND = "throughput.rows"
 CSV_SOURCES = ("csv_manual", "csv_automated")

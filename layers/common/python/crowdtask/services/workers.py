@@ -50,12 +50,12 @@ def me(worker_id: str) -> WorkerMeOut:
 
 def _stats(requester_id: str, rows: list[dict[str, Any]]) -> list[WorkerStatsOut]:
     """Campaign rows (`CW#` items) joined with the requester's and the platform's figures: 2 batch reads."""
-    worker_ids = [row["sk"] for row in rows]
+    worker_ids = [row["worker"] for row in rows]
     mine = result_store.requester_worker_stats(requester_id, worker_ids)
     overall = result_store.worker_totals(worker_ids)
     found = []
     for row in rows:
-        worker_id = row["sk"]
+        worker_id = row["worker"]
         with_me, everywhere = mine.get(worker_id, {}), overall.get(worker_id, {})
         me_approved, me_rejected = _int(with_me, "approved"), _int(with_me, "rejected")
         all_approved, all_rejected = (

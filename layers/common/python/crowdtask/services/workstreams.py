@@ -6,10 +6,9 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
-from crowdtask import clock, credentials, errors, ids
+from crowdtask import clock, credentials, errors, ids, store
 from crowdtask.models.throughput import WorkstreamIn, WorkstreamOut
-from crowdtask.store import dynamo
-from crowdtask.store import throughput as store
+from crowdtask.store import throughput as throughput_store
 
 
 @dataclass(frozen=True)
@@ -71,12 +70,12 @@ def create_workstream(account_id: str, data: WorkstreamIn) -> WorkstreamOut:
         "created_at": now,
         "updated_at": now,
     }
-    store.put_workstream(workstream_id, item)
+    throughput_store.put_workstream(workstream_id, item)
     return _to_out(item, api_key)
 
 
 def _owned(account_id: str, workstream_id: str) -> dict[str, Any]:
-    item = store.get_workstream(workstream_id)
+    item = throughput_store.get_workstream(workstream_id)
     if item is None or item["account_id"] != account_id:
         raise errors.NotFound(f"No workstream {workstream_id} in your account.")
     return item
@@ -92,7 +91,7 @@ def owned_workstream(account_id: str, workstream_id: str) -> Workstream:
 
 def find_workstream(workstream_id: str) -> Workstream | None:
     """A workstream by id alone, for work already authorised (the bulk worker's queued rows)."""
-    item = store.get_workstream(workstream_id)
+    item = throughput_store.get_workstream(workstream_id)
     return _to_workstream(item) if item else None
 
 
@@ -101,8 +100,8 @@ def rotate_api_key(account_id: str, workstream_id: str) -> WorkstreamOut:
     api_key = credentials.new_secret("cws")
     try:
         digest = credentials.digest(api_key)
-        item = store.set_api_key_hash(workstream_id, account_id, digest, clock.iso(clock.now()))
-    except dynamo.ConditionFailed as exc:
+        item = throughput_store.set_api_key_hash(workstream_id, account_id, digest, clock.iso(clock.now()))
+    except store.Refused as exc:
         raise errors.NotFound(f"No workstream {workstream_id} in your account.") from exc
     return _to_out(item, api_key)
 
@@ -111,7 +110,7 @@ def authenticate_key(workstream_id: str, api_key: str | None) -> Workstream:
     """The workstream whose key this is; 401 for a missing key, a wrong one or another workstream's."""
     if not api_key or not api_key.strip():
         raise errors.Unauthorized("Send the workstream's API key in the x-api-key header.")
-    item = store.get_workstream(workstream_id)
+    item = throughput_store.get_workstream(workstream_id)
     expected = item.get("api_key_hash", "") if item else ""
     given = credentials.digest(api_key.strip())
     if not hmac.compare_digest(given.encode(), expected.encode()) or item is None:

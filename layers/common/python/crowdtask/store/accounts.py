@@ -1,14 +1,16 @@
-"""Accounts, their unique e-mail, tokens and the failed-login guard."""
+"""Accounts, their unique e-mail, tokens, the failed-login guard, balances and the platform's revenue."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from crowdtask.store import dynamo, keys
+from crowdtask.store import Refused, dynamo, keys
+from crowdtask.store.changes import Change
 
 
-class EmailTaken(Exception):
+class EmailTaken(Refused):
     """Another account already uses this e-mail."""
 
 
@@ -34,6 +36,13 @@ def create(record: dict[str, Any]) -> None:
 
 def get(account_id: str) -> dict[str, Any] | None:
     return dynamo.get(*keys.account(account_id))
+
+
+def get_many(account_ids: Iterable[str], attributes: list[str]) -> dict[str, dict[str, Any]]:
+    """id -> those attributes of each account that exists (one batched read)."""
+    wanted = {keys.account(account_id): account_id for account_id in account_ids}
+    found = dynamo.batch_get(wanted, attributes=attributes)
+    return {wanted[key]: item for key, item in found.items() if key in wanted}
 
 
 def account_id_for_email(address: str) -> str | None:
@@ -125,3 +134,44 @@ def lock_login(address: str, locked_until: str, expire_epoch: int) -> None:
 
 def clear_login_guard(address: str) -> None:
     dynamo.delete(*keys.login_guard(address))
+
+
+# ---------------------------------------------------------------- money (parts of other transactions)
+def balance_change(account_id: str) -> Change:
+    """The account's part of a transaction that moves its money or its worker totals."""
+    return Change(*keys.account(account_id))
+
+
+def freeze(change: Change, amount: Decimal) -> Change:
+    """Available -> frozen; refused when the available balance cannot cover it."""
+    return (
+        change.add("balance_available", -amount)
+        .add("balance_frozen", amount)
+        .require("{balance_available} >= :amount", amount=amount)
+    )
+
+
+def unfreeze(change: Change, amount: Decimal) -> Change:
+    """Frozen -> available."""
+    return (
+        change.add("balance_frozen", -amount)
+        .add("balance_available", amount)
+        .require("{balance_frozen} >= :amount", amount=amount)
+    )
+
+
+def spend_frozen(change: Change, amount: Decimal) -> Change:
+    """Frozen money leaves the account (paid to a worker and the platform)."""
+    return change.add("balance_frozen", -amount).require("{balance_frozen} >= :amount", amount=amount)
+
+
+def revenue_change(result_id: str) -> Change:
+    """The platform revenue shard a result's commission goes to."""
+    return Change(*keys.platform_revenue(keys.platform_revenue_shard(result_id)))
+
+
+def platform_revenue() -> Decimal:
+    """Commission earned so far: the sum of the revenue shards."""
+    shards = [keys.platform_revenue(n) for n in range(keys.REVENUE_SHARDS)]
+    found = dynamo.batch_get(shards, attributes=["commission"], consistent=True)
+    return sum((Decimal(str(item.get("commission", 0))) for item in found.values()), Decimal(0))

@@ -9,12 +9,15 @@ cursor is a position that concurrent writes cannot shift.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from crowdtask import parallel
 from crowdtask.models.listing import ListQuery, Page, words
+from crowdtask.numbers import refuse_unstorable
 from crowdtask.store import dynamo, keys
 
 _SEPARATOR = "\x1f"  # sorts before any printable character: "ab" < "ab c"
@@ -61,16 +64,42 @@ class Collection:
             stored["modified_key"] = modified_key(str(data["modified_precise"]), item_id)
         return stored
 
+    def key(self, account_id: str, item_id: str) -> tuple[str, str]:
+        return self.pk(account_id, item_id), item_id
+
     # ------------------------------------------------------------ reads and writes
     def get(self, account_id: str, item_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
+        """The item with its `id`, or None (another account's id is simply not there)."""
         if not item_id or len(item_id) > 64:
             return None
-        return dynamo.get(self.pk(account_id, item_id), item_id, consistent=consistent)
+        return with_id(dynamo.get(self.pk(account_id, item_id), item_id, consistent=consistent))
+
+    def get_many(
+        self,
+        account_id: str,
+        item_ids: Iterable[str],
+        *,
+        attributes: Sequence[str] | None = None,
+        consistent: bool = False,
+    ) -> dict[str, dict[str, Any]]:
+        """id -> item for those of `item_ids` that exist (one batched read; `attributes` projects)."""
+        found = dynamo.batch_get(
+            (self.key(account_id, i) for i in item_ids if i and len(i) <= 64),
+            attributes=attributes,
+            consistent=consistent,
+        )
+        return {sk: {**item, "id": sk} for (_, sk), item in found.items()}
+
+    def in_order(self, account_id: str, item_ids: Sequence[str], **read: Any) -> list[dict[str, Any]]:
+        """The items of `item_ids` that exist, in that order."""
+        found = self.get_many(account_id, item_ids, **read)
+        return [found[i] for i in item_ids if i in found]
 
     def put_new(self, account_id: str, item_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Create the item; Refused when one with this id exists."""
         stored = self.item(account_id, item_id, data)
         dynamo.put(stored, condition="attribute_not_exists(pk)")
-        return stored
+        return {**stored, "id": item_id}
 
     def update(
         self,
@@ -102,7 +131,7 @@ class Collection:
             " REMOVE " + ", ".join(removes) if removes else ""
         )
         try:
-            return dynamo.update(
+            updated = dynamo.update(
                 self.pk(account_id, item_id),
                 item_id,
                 expression.strip(),
@@ -111,8 +140,42 @@ class Collection:
                 vals=all_vals or None,
             )
         except dynamo.UNSTORABLE:
-            dynamo.refuse_unstorable(derived)  # named by attribute, as to_item names them
+            refuse_unstorable(derived)  # named by attribute, as to_item names them
             raise
+        return {**updated, "id": item_id}
+
+    def update_if_version(
+        self, account_id: str, item_id: str, fields: Mapping[str, Any], version: int
+    ) -> dict[str, Any]:
+        """update() while the item's `version` is still `version` (absent counts as 0); Refused if not."""
+        return self.update(
+            account_id,
+            item_id,
+            {**fields, "version": version + 1},
+            condition="attribute_exists(pk) AND (attribute_not_exists(#v) OR #v = :v)",
+            names={"#v": "version"},
+            vals={":v": version},
+        )
+
+    def mark(self, account_id: str, item_ids: Iterable[str], attribute: str, value: str, on: bool) -> None:
+        """Add `value` to (or remove it from) each item's string set `attribute`; idempotent.
+
+        Items that are gone are skipped: there is nothing to mark.
+        """
+        expression = ("ADD" if on else "DELETE") + " #set :value"
+
+        def apply(item_id: str) -> None:
+            with contextlib.suppress(dynamo.ConditionFailed):
+                dynamo.update(
+                    self.pk(account_id, item_id),
+                    item_id,
+                    expression,
+                    condition="attribute_exists(pk)",
+                    names={"#set": attribute},
+                    vals={":value": {value}},
+                )
+
+        parallel.each(apply, list(dict.fromkeys(item_ids)))
 
     def list(self, account_id: str, query: ListQuery) -> Page:
         index, sort_attr = SORT_KEYS[query.order]
@@ -146,15 +209,22 @@ class Collection:
             rows.reverse()
         if index is not None:
             found = dynamo.batch_get((r["pk"], r["sk"]) for r in rows)
-            items = [found[(r["pk"], r["sk"])] for r in rows if (r["pk"], r["sk"]) in found]
+            items = [with_id(found[(r["pk"], r["sk"])]) for r in rows if (r["pk"], r["sk"]) in found]
         else:
-            items = rows
+            items = [with_id(r) for r in rows]
         return Page(
             items=items,
             has_more=has_more,
             first_key=rows[0][sort_attr] if rows else None,
             last_key=rows[-1][sort_attr] if rows else None,
         )
+
+
+def with_id(item: dict[str, Any] | None) -> Any:
+    """A collection item as services see it: its id under `id` (the sort key holds it)."""
+    if item is None:
+        return None
+    return {**item, "id": item["sk"]}
 
 
 def _filters(query: ListQuery) -> tuple[str | None, dict[str, str], dict[str, Any]]:

@@ -30,7 +30,7 @@ def get_dataset(account_id: str, dataset_id: str) -> dict[str, Any] | None:
 def update_dataset(
     account_id: str, dataset_id: str, fields: Mapping[str, Any], *, expected_version: int | None = None
 ) -> dict[str, Any]:
-    """SET fields; with expected_version, only if nobody changed the dataset since (ConditionFailed)."""
+    """SET fields; with expected_version, only if nobody changed the dataset since (Refused)."""
     if expected_version is None:
         return DATASETS.update(account_id, dataset_id, fields)
     return DATASETS.update(
@@ -43,6 +43,19 @@ def update_dataset(
 
 
 # ---------------------------------------------------------------- tasks
+def index_fields(account_id: str, task: Mapping[str, Any], *, due_open: bool) -> dict[str, Any]:
+    """The index keys a task carries in its state: gsi1 by assignee, by_due while it is not done
+    (`due_open`); None for the ones it must not carry."""
+    fields: dict[str, Any] = {"gsi1pk": None, "gsi1sk": None, "due_pk": None, "due_sk": None}
+    if task.get("assignee"):
+        fields["gsi1pk"], fields["gsi1sk"] = keys.dataset_task_assignee(
+            account_id, task["assignee"], task["dataset_id"], task["id"]
+        )
+    if task.get("due_date") and due_open:
+        fields["due_pk"], fields["due_sk"] = keys.dataset_task_due(account_id, task["due_date"], task["id"])
+    return fields
+
+
 def task_item(account_id: str, task: Mapping[str, Any]) -> dict[str, Any]:
     pk, sk = keys.dataset_task(account_id, task["dataset_id"], task["id"])
     return {"pk": pk, "sk": sk, "type": "dataset_task", "account_id": account_id, **task}
@@ -89,18 +102,12 @@ def list_tasks(account_id: str, dataset_id: str) -> list[dict[str, Any]]:
 
 
 def update_task(
-    account_id: str,
-    dataset_id: str,
-    task_id: str,
-    fields: Mapping[str, Any],
-    *,
-    condition: str,
-    names: Mapping[str, str],
-    vals: Mapping[str, Any],
+    account_id: str, dataset_id: str, task_id: str, fields: Mapping[str, Any], *, expected_version: int
 ) -> dict[str, Any]:
-    """SET the fields (None removes one) under `condition`; returns the task as it is now."""
-    all_names: dict[str, str] = dict(names)
-    values: dict[str, Any] = dict(vals)
+    """SET the fields (None removes one) while the task is still at `expected_version` (Refused if
+    not); returns the task as it is now."""
+    all_names: dict[str, str] = {"#version": "version"}
+    values: dict[str, Any] = {":expected": expected_version}
     sets, removes = [], []
     for n, (attribute, value) in enumerate(sorted(fields.items())):
         all_names[f"#f{n}"] = attribute
@@ -115,7 +122,7 @@ def update_task(
     return dynamo.update(
         *keys.dataset_task(account_id, dataset_id, task_id),
         expression.strip(),
-        condition=condition,
+        condition="#version = :expected",
         names=all_names,
         vals=values,
     )

@@ -9,18 +9,19 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from decimal import Clamped, Context, Decimal, Inexact, Overflow, Rounded, Underflow
+from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from crowdtask import errors
 from crowdtask.config import settings
+from crowdtask.numbers import refuse_unstorable
+from crowdtask.store import Refused
 
 if TYPE_CHECKING:  # pragma: no cover
     from botocore.client import BaseClient
 
 
-class ConditionFailed(Exception):
+class ConditionFailed(Refused):
     """A conditional write found the item in another state than the condition required."""
 
 
@@ -34,6 +35,10 @@ class TransactionConflict(Exception):
     def __init__(self, reasons: list[str]):
         super().__init__(", ".join(reasons))
         self.reasons = reasons
+
+    def failed(self, index: int) -> bool:
+        """Did the operation at `index` fail its condition?"""
+        return len(self.reasons) > index and self.reasons[index] == "ConditionalCheckFailed"
 
 
 @lru_cache(maxsize=1)
@@ -69,49 +74,7 @@ def _clean(value: Any) -> Any:
     return value
 
 
-# DynamoDB's number type, as boto3 checks it (boto3.dynamodb.types.DYNAMODB_CONTEXT, not imported
-# here so that validating a bulk upload does not load boto3): 38 significant digits, 1E-130..1E+125.
-_NUMBERS = Context(Emin=-128, Emax=126, prec=38, traps=[Clamped, Overflow, Inexact, Rounded, Underflow])
-NUMBER_RULE = "a number of at most 38 significant digits, between 1E-130 and 1E+125 in size"
-
-
-def storable_number(value: float | Decimal) -> bool:
-    """Whether DynamoDB holds `value` exactly (floats are stored by their shortest repr, see _clean)."""
-    number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
-    if not number.is_finite():
-        return False
-    try:
-        _NUMBERS.create_decimal(number)
-    except ArithmeticError:
-        return False
-    return True
-
-
-def unstorable_number_at(value: Any, path: str = "") -> str | None:
-    """The path (`a.b[2].c`) of the first number in JSON `value` that DynamoDB cannot hold, or None."""
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            found = unstorable_number_at(item, f"{path}.{key}" if path else str(key))
-            if found is not None:
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found = unstorable_number_at(item, f"{path}[{index}]")
-            if found is not None:
-                return found
-    elif isinstance(value, int | float) and not isinstance(value, bool) and not storable_number(value):
-        return path or "body"
-    return None
-
-
 UNSTORABLE = (ArithmeticError, TypeError)  # what boto3's serializer raises for such a number
-
-
-def refuse_unstorable(data: Mapping[str, Any]) -> None:
-    """ValidationFailed (422) naming the first number of `data` the table cannot hold, if any."""
-    field = unstorable_number_at(data)
-    if field is not None:
-        raise errors.ValidationFailed.one(field, f"Expected {NUMBER_RULE} (not NaN or Infinity)")
 
 
 def to_item(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -128,17 +91,6 @@ def to_item(data: Mapping[str, Any]) -> dict[str, Any]:
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
     _, deserializer = _codecs()
     return {k: deserializer.deserialize(v) for k, v in item.items()}
-
-
-def plain_numbers(value: Any) -> Any:
-    """DynamoDB numbers come back as Decimal; free-form JSON (components, properties) wants int/float."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, Mapping):
-        return {k: plain_numbers(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [plain_numbers(v) for v in value]
-    return value
 
 
 def values(data: Mapping[str, Any]) -> dict[str, Any]:

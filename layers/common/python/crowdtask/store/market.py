@@ -1,5 +1,5 @@
 """The job market in the table: market items (a campaign's job and its open slots), per-worker counters,
-assignments' and repeats' writes, and the listing index.
+the listing index, and the repeats that open slots again.
 
 A market item's `remaining` counts the results still open to claim. It sits in the listing
 index (gsi1) exactly while `remaining > 0`: taking the last slot removes `gsi1pk` in the same
@@ -10,15 +10,17 @@ leaves the index for good.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from crowdtask.store import dynamo, keys
+from crowdtask.store import Contended, Refused, accounts, campaigns, dynamo, keys, sweeps
 from crowdtask.store.changes import Change
 
-ACTIVE = "active"
-LIVE_STATES = ("active", "paused")
+
+class SlotMoved(Refused):
+    """The item's slots changed between the read and the write: read it again."""
 
 
 # ---------------------------------------------------------------- market items
@@ -45,7 +47,12 @@ def put_new(item: Mapping[str, Any]) -> bool:
     return True
 
 
-def market_items_of_job(job_id: str) -> list[dict[str, Any]]:
+def open_job(terms: Mapping[str, Any], cell: str | None) -> bool:
+    """Put a job (or pool task) on the market with its terms, unless it is there; True if created."""
+    return put_new(market_item(terms, cell))
+
+
+def items_of_job(job_id: str) -> list[dict[str, Any]]:
     """The market items of a job: one per campaign that published it (usually one)."""
     items, _ = dynamo.query(
         key_condition="pk = :p", vals={":p": keys.market_job_partition(job_id)}, consistent=True
@@ -53,11 +60,11 @@ def market_items_of_job(job_id: str) -> list[dict[str, Any]]:
     return items
 
 
-def get_market_item(job_id: str, campaign_id: str) -> dict[str, Any] | None:
+def get_item(job_id: str, campaign_id: str) -> dict[str, Any] | None:
     return dynamo.get(*keys.market_job(job_id, campaign_id), consistent=True)
 
 
-def market_change(job_id: str, campaign_id: str) -> Change:
+def item_change(job_id: str, campaign_id: str) -> Change:
     return Change(*keys.market_job(job_id, campaign_id))
 
 
@@ -77,16 +84,67 @@ def give_back_slot(change: Change, slots: int = 1) -> Change:
     )
 
 
-def require_closed(change: Change) -> Change:
-    return change.require("{closed} = :yes", yes=True)
-
-
 def close_change(change: Change, seen_remaining: int | None = None) -> Change:
     """Closed for good: no slot is taken or given back any more; out of the listing and due index."""
     change.set("closed", True).set("remaining", 0).remove("gsi1pk", "due_pk", "due_sk")
     if seen_remaining is None:
         return change.require("attribute_exists({pk})")
     return change.require("attribute_not_exists({closed}) AND {remaining} = :seen", seen=seen_remaining)
+
+
+def slot_back(
+    *, open_path: bool, requester_id: str, campaign_id: str, job_id: str, campaign: Change | None = None
+) -> list[Change]:
+    """The changes that give one slot of a job back.
+
+    On an open item the slot is listed again. On a closed one (expired, campaign ended) it can
+    never be filled: the campaign needs one result fewer, so it can still finish. Pass the
+    campaign's Change when the caller already changes the campaign in the same transaction.
+    """
+    market = item_change(job_id, campaign_id)
+    if open_path:
+        return [give_back_slot(market)]
+    market.require("{closed} = :yes", yes=True)
+    own = campaign is None
+    campaign = campaign or campaigns.change(requester_id, campaign_id)
+    campaigns.fewer_outstanding(campaign)
+    return [market, campaign] if own else [market]
+
+
+def close_item(campaign_id: str, job_id: str) -> None:
+    """The campaign's market item of this job (or pool task) is closed for good, if it exists."""
+    with contextlib.suppress(dynamo.TransactionConflict):  # never on the market: nothing to close
+        transact([close_change(item_change(job_id, campaign_id))])
+
+
+def expire_job(job_id: str, campaign_id: str) -> dict[str, Any] | None:
+    """Close a job whose time on the market is over; its unfilled slots (and a calendar repeat) no longer
+    count as needed. The item as it was, or None when it was closed already."""
+    for _attempt in range(8):
+        item = get_item(job_id, campaign_id)
+        if item is None or item.get("closed"):
+            return None  # closed by another sweep, or with its campaign
+        remaining = int(item.get("remaining", 0))
+        calendar = bool(item.get("repeat")) and "repeat_after" not in item
+        changes: list[Change | dict[str, Any]] = [close_change(item_change(job_id, campaign_id), remaining)]
+        if remaining or calendar:
+            campaign = campaigns.change(item["account_id"], campaign_id)
+            changes.append(campaigns.fewer_outstanding(campaign, remaining + int(calendar)))
+        if calendar:
+            changes.append(dynamo.delete_op(*keys.repeat_calendar(campaign_id, job_id)))
+        try:
+            _transact(changes)
+        except dynamo.TransactionConflict as exc:
+            if exc.failed(0):
+                continue  # a slot moved meanwhile: read again
+            raise Contended(job_id) from exc
+        return item
+    return None
+
+
+def due_to_expire(now_iso: str, limit: int) -> list[tuple[str, str]]:
+    """(job, campaign) of the market items whose task_ttl has passed, from the due index."""
+    return [(e["job_id"], e["campaign_id"]) for e in sweeps.due_items("market-ttl", now_iso, limit)]
 
 
 def listed_items(
@@ -122,6 +180,16 @@ def listed_items(
     return found[:wanted]
 
 
+def listing_partitions(cells: Iterable[str]) -> list[str]:
+    """The listing partitions a worker reads: every market shard, and the geohash cells given."""
+    return [*keys.market_partitions(), *(keys.geo_partition(cell) for cell in cells)]
+
+
+def listing_order(item: Mapping[str, Any]) -> str:
+    """Where an item sorts in the listing: longest on the market first."""
+    return str(item["gsi1sk"])
+
+
 # ---------------------------------------------------------------- per-worker counters
 def worker_job_change(worker_id: str, campaign_id: str, job_id: str) -> Change:
     return Change(*keys.worker_job(worker_id, campaign_id, job_id))
@@ -145,24 +213,6 @@ def taken_counts(worker_id: str, pairs: Iterable[tuple[str, str]]) -> dict[tuple
     return {wanted[k]: int(v.get("taken", 0)) for k, v in found.items() if k in wanted}
 
 
-# ---------------------------------------------------------------- campaigns, as the market checks them
-def campaign_change(campaign_pk: str, campaign_id: str) -> Change:
-    return Change(campaign_pk, campaign_id)
-
-
-def require_active(change: Change, now_iso: str) -> Change:
-    """Claims need an active campaign whose endDate (if any) is still ahead."""
-    return change.require(
-        "{state} = :active AND (attribute_not_exists({endDate}) OR {endDate} > :now)",
-        active=ACTIVE,
-        now=now_iso,
-    )
-
-
-def campaign_states(keys_: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-    return dynamo.batch_get(keys_, attributes=["state", "endDate", "results_outstanding"])
-
-
 # ---------------------------------------------------------------- repeats
 def after_completion_repeat(
     campaign_id: str, job_id: str, result_id: str, due_iso: str, data: Mapping[str, Any]
@@ -174,64 +224,100 @@ def after_completion_repeat(
     return dynamo.put_op({**item, "due_pk": due_pk, "due_sk": due_sk})
 
 
-def calendar_repeat_item(
-    campaign_id: str, job_id: str, due_iso: str, data: Mapping[str, Any]
-) -> dict[str, Any]:
+def put_calendar_repeat(campaign_id: str, job_id: str, due_iso: str, data: Mapping[str, Any]) -> bool:
+    """A calendar repeat of the job (unless there is one): it tops the job up at `due_iso`."""
     pk, sk = keys.repeat_calendar(campaign_id, job_id)
     due_pk, due_sk = keys.due("repeat", due_iso, pk)
-    return {"pk": pk, "sk": sk, "type": "repeat", "kind": "calendar", "at": due_iso, **data,
-            "due_pk": due_pk, "due_sk": due_sk}  # fmt: skip
+    item = {"pk": pk, "sk": sk, "type": "repeat", "kind": "calendar", "at": due_iso, **data}
+    return put_new({**item, "due_pk": due_pk, "due_sk": due_sk})
 
 
-def rearm_change(pk: str, sk: str, current_due_sk: str, next_iso: str) -> Change:
-    """Move a calendar repeat to its next occurrence, once (the due key it was found under must hold)."""
-    due_pk, due_sk = keys.due("repeat", next_iso, pk)
-    change = Change(pk, sk).set("at", next_iso).set("due_pk", due_pk).set("due_sk", due_sk)
-    return change.require("{due_sk} = :current", current=current_due_sk)
+def due_repeats(now_iso: str, limit: int) -> list[dict[str, Any]]:
+    """The repeats due now, each as it is stored (those done or re-armed meanwhile are left out)."""
+    found = []
+    for entry in sweeps.due_items("repeat", now_iso, limit):
+        item = dynamo.get(entry["pk"], entry["sk"], consistent=True)
+        if item is not None and item.get("due_sk") == entry.get("due_sk"):
+            found.append(item)
+    return found
 
 
-def delete_if_exists(pk: str, sk: str) -> dict[str, Any]:
-    return dynamo.delete_op(pk, sk, "attribute_exists(pk)")
-
-
-# ---------------------------------------------------------------- money of a requester account
-def account_change(account_id: str) -> Change:
-    return Change(*keys.account(account_id))
-
-
-def freeze(change: Change, amount: Decimal) -> Change:
-    """Available -> frozen; refused when the available balance cannot cover it."""
-    return (
-        change.add("balance_available", -amount)
-        .add("balance_frozen", amount)
-        .require("{balance_available} >= :amount", amount=amount)
+def _repeat_money(repeat: Mapping[str, Any], slots: int, live_states: Iterable[str]) -> tuple[Change, Change]:
+    """The campaign and account changes that freeze what `slots` more results will cost."""
+    cost = (Decimal(str(repeat["payment"])) + Decimal(str(repeat["commission"]))) * slots
+    campaign = campaigns.add_to_budget(
+        campaigns.change(repeat["account_id"], repeat["campaign_id"]), cost, live_states
     )
+    return campaign, accounts.freeze(accounts.balance_change(repeat["account_id"]), cost)
 
 
-def unfreeze(change: Change, amount: Decimal) -> Change:
-    """Frozen -> available."""
-    return (
-        change.add("balance_frozen", -amount)
-        .add("balance_available", amount)
-        .require("{balance_frozen} >= :amount", amount=amount)
-    )
+def reopen_once(repeat: Mapping[str, Any], live_states: Iterable[str]) -> str:
+    """after_completion: one more slot, paid for now. "reopened"; "done" when another sweep did it;
+    "dropped" when it cannot be (campaign ended, job closed, no money): the slot no longer counts."""
+    delete = dynamo.delete_op(repeat["pk"], repeat["sk"], "attribute_exists(pk)")
+    campaign, account = _repeat_money(repeat, 1, live_states)
+    slot = give_back_slot(item_change(repeat["job_id"], repeat["campaign_id"]))
+    try:
+        _transact([delete, slot, campaign, account])
+    except dynamo.TransactionConflict as exc:
+        if exc.failed(0):
+            return "done"
+        drop = campaigns.fewer_outstanding(campaigns.change(repeat["account_id"], repeat["campaign_id"]))
+        try:
+            _transact([dynamo.delete_op(repeat["pk"], repeat["sk"], "attribute_exists(pk)"), drop])
+        except dynamo.TransactionConflict:
+            return "done"
+        return "dropped"
+    return "reopened"
 
 
-def spend_frozen(change: Change, amount: Decimal) -> Change:
-    """Frozen money leaves the account (paid to a worker and the platform)."""
-    return change.add("balance_frozen", -amount).require("{balance_frozen} >= :amount", amount=amount)
+def reopen_calendar(repeat: Mapping[str, Any], next_iso: str, live_states: Iterable[str]) -> tuple[str, int]:
+    """A calendar repeat: top the job up to its needed results, then wait until `next_iso`.
+
+    (outcome, slots opened): "reopened" (possibly 0 slots: the job was full), "done" (another sweep
+    did it), "closed" (the job is closed: the repeat is removed), "skipped" (the job changed, the
+    campaign ended or the balance cannot pay: re-armed for next time).
+    """
+
+    def rearm() -> Change:
+        due_pk, due_sk = keys.due("repeat", next_iso, repeat["pk"])
+        change = Change(repeat["pk"], repeat["sk"]).set("at", next_iso).set("due_pk", due_pk)
+        return change.set("due_sk", due_sk).require("{due_sk} = :current", current=str(repeat["due_sk"]))
+
+    item = get_item(repeat["job_id"], repeat["campaign_id"])
+    if item is None or item.get("closed"):
+        _transact_quietly([dynamo.delete_op(repeat["pk"], repeat["sk"], "attribute_exists(pk)")])
+        return "closed", 0
+    remaining = int(item.get("remaining", 0))
+    top_up = max(0, int(repeat.get("needed", 1)) - remaining)
+    if not top_up:
+        _transact_quietly([rearm()])
+        return "reopened", 0
+    campaign, account = _repeat_money(repeat, top_up, live_states)
+    campaign.add("results_outstanding", top_up)
+    slots = give_back_slot(item_change(repeat["job_id"], repeat["campaign_id"]), top_up)
+    slots.require("{remaining} = :seen", seen=remaining)
+    try:
+        _transact([rearm(), slots, campaign, account])
+    except dynamo.TransactionConflict as exc:
+        if exc.failed(0):
+            return "done", 0  # re-armed by another sweep
+        _transact_quietly([rearm()])
+        return "skipped", 0
+    return "reopened", top_up
 
 
-def revenue_change(result_id: str) -> Change:
-    return Change(*keys.platform_revenue(keys.platform_revenue_shard(result_id)))
-
-
-def platform_revenue() -> Decimal:
-    shards = [keys.platform_revenue(n) for n in range(keys.REVENUE_SHARDS)]
-    found = dynamo.batch_get(shards, attributes=["commission"], consistent=True)
-    return sum((Decimal(str(item.get("commission", 0))) for item in found.values()), Decimal(0))
-
-
+# ---------------------------------------------------------------- transactions
 def transact(changes: Iterable[Change | dict[str, Any]]) -> None:
     """Write Changes (and ready-made operations) in one transaction."""
     dynamo.transact([c.op() if isinstance(c, Change) else c for c in changes])
+
+
+def _transact(changes: list[Change | dict[str, Any]]) -> None:
+    dynamo.retry_contended(lambda: transact(changes))
+
+
+def _transact_quietly(changes: list[Change | dict[str, Any]]) -> None:
+    """For writes whose condition failing means another sweep did them already."""
+    with contextlib.suppress(dynamo.TransactionConflict):
+        _transact(changes)

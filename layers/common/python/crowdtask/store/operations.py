@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from crowdtask import clock
-from crowdtask.store import dynamo, keys
+from crowdtask.store import Contended, Refused, dynamo, keys, sweeps
 
 
 class OperationGone(LookupError):
@@ -78,7 +78,7 @@ def chunk_done(account_id: str, operation_id: str, chunk: int) -> bool:
     return dynamo.get(*keys.operation_chunk(account_id, operation_id, chunk), consistent=True) is not None
 
 
-class Refused(Exception):
+class ExtraRefused(Refused):
     """An extra operation of the counting transaction failed its condition (`index` of the extras)."""
 
     def __init__(self, index: int):
@@ -102,7 +102,9 @@ def count_chunk(
     """Record one chunk and add its counts to the operation (and `extra` with them); False if counted before.
 
     With `market_pending` (live campaigns whose market items are still to be made), the record
-    is due in the sweep index until clear_market_pending.
+    is due in the sweep index until clear_market_pending. OperationGone when the operation is not
+    there; ExtraRefused when an operation of `extra` failed its condition; Contended when other
+    chunks counting into the same items kept cancelling this one.
     """
     pk, sk = keys.operation_chunk(account_id, operation_id, chunk)
     stored = {"pk": pk, "sk": sk, "type": "op-chunk", "account_id": account_id, **record}
@@ -111,34 +113,55 @@ def count_chunk(
         # the worker opens them right after; the market scheduler steps in if it did not a minute later
         later = clock.iso(datetime.fromisoformat(now_iso + "+00:00") + timedelta(minutes=1))
         stored["due_pk"], stored["due_sk"] = keys.due("pool-chunk", later, pk + sk)
+    operations = [
+        dynamo.put_op(stored, "attribute_not_exists(pk)"),
+        dynamo.update_op(
+            *keys.operation(account_id, operation_id),
+            "ADD success_count :s, failed_count :f, chunks_done :one, unfunded_count :u "
+            "SET started = if_not_exists(started, :now)",
+            "attribute_exists(pk)",
+            vals={":s": success, ":f": failed, ":one": 1, ":u": unfunded, ":now": now_iso},
+        ),
+        *(extra or []),
+    ]
     try:
-        dynamo.transact(
-            [
-                dynamo.put_op(stored, "attribute_not_exists(pk)"),
-                dynamo.update_op(
-                    *keys.operation(account_id, operation_id),
-                    "ADD success_count :s, failed_count :f, chunks_done :one, unfunded_count :u "
-                    "SET started = if_not_exists(started, :now)",
-                    "attribute_exists(pk)",
-                    vals={":s": success, ":f": failed, ":one": 1, ":u": unfunded, ":now": now_iso},
-                ),
-                *(extra or []),
-            ]
-        )
+        dynamo.retry_contended(lambda: dynamo.transact(operations))
     except dynamo.TransactionConflict as exc:
-        if exc.reasons and exc.reasons[0] == "ConditionalCheckFailed":
+        if exc.failed(0):
             return False
-        if len(exc.reasons) > 1 and exc.reasons[1] == "ConditionalCheckFailed":
+        if exc.failed(1):
             raise OperationGone(f"operation {operation_id} of account {account_id} does not exist") from exc
-        for index, reason in enumerate(exc.reasons[2:]):
-            if reason == "ConditionalCheckFailed":
-                raise Refused(index) from exc
-        raise
+        for index in range(len(exc.reasons) - 2):
+            if exc.failed(index + 2):
+                raise ExtraRefused(index) from exc
+        raise Contended(operation_id) from exc
     return True
 
 
-def clear_market_pending(pk: str, sk: str) -> None:
+def clear_market_pending(account_id: str, operation_id: str, chunk: int) -> None:
+    """The chunk's pool tasks are all on the market: it is no longer due."""
+    _clear_pending(*keys.operation_chunk(account_id, operation_id, chunk))
+
+
+def _clear_pending(pk: str, sk: str) -> None:
     dynamo.update(pk, sk, "REMOVE market_pending, due_pk, due_sk", condition="attribute_exists(pk)")
+
+
+def pending_market_chunks(now_iso: str, limit: int) -> list[dict[str, Any]]:
+    """Chunk records counted into live campaigns whose market items may not all exist (a crash in
+    between), due a minute after they were counted: `account_id`, `base_id`, `ranges`,
+    `market_pending` (the campaigns) and `cursor` (which record it is)."""
+    found = []
+    for entry in sweeps.due_items("pool-chunk", now_iso, limit):
+        record = dynamo.get(entry["pk"], entry["sk"], consistent=True)
+        if record is not None and record.get("market_pending"):
+            found.append({**record, "cursor": f"{record['pk']}/{record['sk']}"})
+    return found
+
+
+def clear_pending(record: dict[str, Any]) -> None:
+    """clear_market_pending for a record of pending_market_chunks."""
+    _clear_pending(record["pk"], record["sk"])
 
 
 def finish(account_id: str, operation_id: str, status: str, now_iso: str) -> dict[str, Any] | None:
@@ -177,7 +200,9 @@ def records(account_id: str, operation_id: str) -> list[dict[str, Any]]:
             start_key=start,
             consistent=True,
         )
-        found.extend(page)
+        found.extend(
+            {**row, "kind": "invalid" if row["sk"].startswith("INVALID#") else "chunk"} for row in page
+        )
         if start is None:
             return found
 

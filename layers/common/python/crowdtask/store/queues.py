@@ -31,8 +31,6 @@ def send_bulk(messages: list[dict[str, Any]]) -> None:
     """One SQS message per JSON message, in order (each may be close to the size limit)."""
     if not messages:
         return
-    url = settings().bulk_queue_url
-    if not url:
-        raise RuntimeError("BULK_QUEUE_URL is not set")
+    url = settings().require("bulk_queue_url").bulk_queue_url
     for message in messages:
         _client().send_message(QueueUrl=url, MessageBody=encode(message).decode())

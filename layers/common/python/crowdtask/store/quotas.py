@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from crowdtask.store import dynamo, keys
+from crowdtask.store import Contended, dynamo, keys
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,18 @@ class QuotaRefused(Exception):
 
 
 def reserve(account_id: str, count: int, found: list[Window]) -> dict[str, int]:
-    """Take `count` tasks from every window at once, or from none; returns what each has left."""
+    """Take `count` tasks from every window at once, or from none; returns what each has left.
+
+    QuotaRefused names the window that is full; Contended when other reservations of the account
+    kept cancelling this one (they are retried for a while first).
+    """
+    try:
+        return dynamo.retry_contended(lambda: _reserve(account_id, count, found), attempts=20)
+    except dynamo.TransactionConflict as exc:
+        raise Contended(account_id) from exc
+
+
+def _reserve(account_id: str, count: int, found: list[Window]) -> dict[str, int]:
     for window in found:
         if count > window.limit:
             raise QuotaRefused(window, 0)

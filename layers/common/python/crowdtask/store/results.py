@@ -1,21 +1,30 @@
-"""Results and the counters their reviews move: lists by campaign and by worker, per-worker statistics.
+"""Results and the counters their reviews move: lists by campaign and by worker, per-worker statistics,
+and the transactions of a submission and of each review.
 
 A result lives in its requester's RESULT collection (so another account's result is simply not
 there). gsi1 lists a campaign's results (sharded; ids sort by submission, so shards merge by id),
-gsi2 one worker's results in a campaign. A worker's counts live in three places, each moved in
-the review's own transaction: per campaign (`CW#`), per requester (`RW#`, the "me" figures) and
-on the worker's account (the "global" figures, points and earnings).
+gsi2 one worker's results in a campaign. A result in review is in the sweep index until its
+review window closes, with what its approval writes projected (the settlement), so auto-approval
+reads nothing else. A worker's counts live in three places, each moved in the review's own
+transaction: per campaign (`CW#`), per requester (`RW#`, the "me" figures) and on the worker's
+account (the "global" figures, points and earnings). Each review is conditioned on the result
+still being in review, so a result is reviewed (and paid) at most once.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
-from crowdtask.store import dynamo, keys
+from crowdtask import parallel
+from crowdtask.store import Contended, Refused, accounts, assignments, campaigns, dynamo, keys, market, sweeps
 from crowdtask.store.changes import Change
+from crowdtask.store.collections import Collection, with_id
 
+RESULTS = Collection("RESULT", shards=16)
+IN_REVIEW = "InReview"
 WORKER_TOTALS = (
     "points",
     "earnings_pending",
@@ -24,23 +33,300 @@ WORKER_TOTALS = (
     "results_approved",
     "results_rejected",
 )
+# What approving a result writes from; the sweep index projects these, so auto-approval reads nothing else.
+SETTLEMENT = (
+    "account_id",
+    "worker_id",
+    "campaign_id",
+    "job_id",
+    "payment",
+    "commission",
+    "points",
+    "repeat_after",
+)
 
 
-def index_keys(campaign_id: str, worker_id: str, result_id: str) -> dict[str, str]:
-    """The list-index keys of a result."""
-    return {
-        "gsi1pk": keys.campaign_results_partition(campaign_id, result_id),
-        "gsi1sk": result_id,
-        "gsi2pk": keys.campaign_worker_results_partition(campaign_id, worker_id),
-        "gsi2sk": result_id,
-    }
+class AlreadyReviewed(Refused):
+    """The result was no longer in review when the review was written."""
 
 
-def review_due(review_by_iso: str, pk: str) -> dict[str, str]:
-    due_pk, due_sk = keys.due("review", review_by_iso, pk, shards=keys.BUSY_DUE_SHARDS)
-    return {"due_pk": due_pk, "due_sk": due_sk}
+class CampaignNotLive(Refused):
+    """The campaign is not live: it takes no results and no redo."""
 
 
+class CampaignMoved(Refused):
+    """The campaign changed state between the read and the write: decide again."""
+
+
+class JobClosed(Refused):
+    """The job's market item is closed: a slot given back can never be filled."""
+
+
+class BudgetShort(Refused):
+    """An approval would take more than the campaign (or the account) holds frozen."""
+
+
+# ---------------------------------------------------------------- the stored result
+def record(requester_id: str, result_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored form of a new result in review: listed by campaign and worker, due at `reviewBy`."""
+    campaign_id, worker_id = str(data["campaign_id"]), str(data["worker_id"])
+    pk = RESULTS.pk(requester_id, result_id)
+    due_pk, due_sk = keys.due("review", str(data["reviewBy"]), pk, shards=keys.BUSY_DUE_SHARDS)
+    stored = RESULTS.item(
+        requester_id,
+        result_id,
+        {
+            **data,
+            "gsi1pk": keys.campaign_results_partition(campaign_id, result_id),
+            "gsi1sk": result_id,
+            "gsi2pk": keys.campaign_worker_results_partition(campaign_id, worker_id),
+            "gsi2sk": result_id,
+            "due_pk": due_pk,
+            "due_sk": due_sk,
+        },
+    )
+    return {**stored, "id": result_id}
+
+
+def get(requester_id: str, result_id: str) -> dict[str, Any] | None:
+    return RESULTS.get(requester_id, result_id, consistent=True)
+
+
+def settlement(result: Mapping[str, Any]) -> dict[str, Any]:
+    """What approving `result` (as read, or as the sweep index holds it) writes from, and its id."""
+    found = {k: result[k] for k in SETTLEMENT if k in result}
+    return {**found, "id": result["id"] if "id" in result else result["sk"]}
+
+
+def _result_change(settlement: Mapping[str, Any], state: str, now_iso: str) -> Change:
+    change = Change(*RESULTS.key(settlement["account_id"], settlement["id"]))
+    change.set("state", state).set("reviewedAt", now_iso).remove("due_pk", "due_sk", "reviewBy")
+    return change.require("{state} = :in_review", in_review=IN_REVIEW)
+
+
+def _worker_account(worker_id: str) -> Change:
+    return accounts.balance_change(worker_id)
+
+
+def _campaign_worker(campaign_id: str, worker_id: str) -> Change:
+    return Change(*keys.campaign_worker(campaign_id, worker_id))
+
+
+def _requester_worker(requester_id: str, worker_id: str) -> Change:
+    return Change(*keys.requester_worker(requester_id, worker_id))
+
+
+def _write(changes: list[Change | dict[str, Any]]) -> None:
+    dynamo.retry_contended(lambda: market.transact(changes))
+
+
+# ---------------------------------------------------------------- submitting
+def submit(
+    assignment: Mapping[str, Any],
+    result: Mapping[str, Any],
+    *,
+    payment: Decimal,
+    cost: Decimal,
+    now_iso: str,
+    live_states: Iterable[str],
+) -> None:
+    """The assignment becomes `result` (from record()), in review: what it may cost is owed by the
+    campaign and pending for the worker. assignments.NotOpen when the assignment is no longer open
+    or past submitBy; CampaignNotLive when its campaign is not live."""
+    worker_id, campaign_id = str(assignment["worker_id"]), str(assignment["campaign_id"])
+    changes: list[Change | dict[str, Any]] = [
+        assignments.submitted_change(assignment, str(result["id"]), now_iso),
+        dynamo.put_op({k: v for k, v in result.items() if k != "id"}, "attribute_not_exists(pk)"),
+        campaigns.require_state_in(
+            campaigns.owe(campaigns.change(str(assignment["requester_id"]), campaign_id), cost), live_states
+        ),
+        _worker_account(worker_id).add("earnings_pending", payment).add("results_in_review", 1),
+        _campaign_worker(campaign_id, worker_id).add("in_review", 1),
+    ]
+    try:
+        _write(changes)
+    except dynamo.TransactionConflict as exc:
+        if exc.failed(0):
+            raise assignments.NotOpen(str(assignment["id"])) from exc
+        if exc.failed(2):
+            raise CampaignNotLive(campaign_id) from exc
+        raise Contended(str(result["id"])) from exc
+
+
+# ---------------------------------------------------------------- reviewing
+def approve(
+    settlement: Mapping[str, Any],
+    *,
+    payment: Decimal,
+    cost: Decimal,
+    now_iso: str,
+    message: str | None,
+    auto: bool,
+    repeat_at: str | None,
+) -> None:
+    """Pay one result from its settlement alone (no read): its cost leaves the campaign's frozen budget
+    and the requester's frozen balance, to the worker's paid earnings and the platform's revenue.
+
+    `repeat_at`: the job repeats after completion, so this approval schedules one more slot then
+    (and the campaign is no closer to done). AlreadyReviewed when the result was reviewed first;
+    BudgetShort when the frozen money would not cover it.
+    """
+    result_id, requester, worker = (
+        str(settlement["id"]),
+        str(settlement["account_id"]),
+        str(settlement["worker_id"]),
+    )
+    campaign_id = str(settlement["campaign_id"])
+    result = _result_change(settlement, "Approved", now_iso)
+    if message:
+        result.set("message", message)
+    if auto:
+        result.set("autoApproved", True)
+    campaign = campaigns.owe(campaigns.pay_from_budget(campaigns.change(requester, campaign_id), cost), -cost)
+    if repeat_at is None:
+        campaigns.fewer_outstanding(campaign)
+    changes: list[Change | dict[str, Any]] = [
+        result,
+        campaign,
+        accounts.spend_frozen(accounts.balance_change(requester), cost),
+        _worker_account(worker)
+        .add("earnings_pending", -payment)
+        .add("earnings_paid", payment)
+        .add("points", int(settlement.get("points", 0)))
+        .add("results_in_review", -1)
+        .add("results_approved", 1),
+        _campaign_worker(campaign_id, worker).add("in_review", -1).add("approved", 1),
+        _requester_worker(requester, worker).add("approved", 1),
+    ]
+    if cost - payment:
+        changes.append(accounts.revenue_change(result_id).add("commission", cost - payment))
+    if repeat_at is not None:
+        data = {k: settlement[k] for k in ("account_id", "campaign_id", "job_id", "payment", "commission")}
+        changes.append(
+            market.after_completion_repeat(campaign_id, str(settlement["job_id"]), result_id, repeat_at, data)
+        )
+    try:
+        _write(changes)
+    except dynamo.TransactionConflict as exc:
+        if exc.failed(0):
+            raise AlreadyReviewed(result_id) from exc
+        if exc.failed(1) or exc.failed(2):
+            raise BudgetShort(result_id) from exc
+        raise Contended(result_id) from exc
+
+
+def reject(
+    result: Mapping[str, Any],
+    *,
+    reason: str,
+    payment: Decimal,
+    cost: Decimal,
+    now_iso: str,
+    seen_state: str,
+    refund: bool,
+    open_path: bool,
+) -> None:
+    """Rejected: the worker is not paid and their reputation drops; the job's slot goes back.
+
+    Conditioned on the campaign still being in `seen_state`. `refund`: nothing will replace the
+    result (the campaign ended), so its money goes back to the requester. `open_path=False` when
+    the job is closed: the slot is dropped from what the campaign needs instead.
+    AlreadyReviewed, JobClosed (with open_path: try again without it) or CampaignMoved.
+    """
+    requester, worker, campaign_id = (
+        str(result["account_id"]),
+        str(result["worker_id"]),
+        str(result["campaign_id"]),
+    )
+    change = _result_change(settlement(result), "Rejected", now_iso).set("reason", reason)
+    campaign = campaigns.owe(campaigns.change(requester, campaign_id), -cost)
+    campaign.require("{state} = :seen", seen=seen_state)
+    ops: list[Change | dict[str, Any]] = [change, campaign]
+    ops += market.slot_back(
+        open_path=open_path,
+        requester_id=requester,
+        campaign_id=campaign_id,
+        job_id=str(result["job_id"]),
+        campaign=campaign,
+    )
+    if refund:
+        campaigns.pay_from_budget(campaign, cost)
+        ops.append(accounts.unfreeze(accounts.balance_change(requester), cost))
+    ops += [
+        _worker_account(worker)
+        .add("earnings_pending", -payment)
+        .add("results_in_review", -1)
+        .add("results_rejected", 1),
+        _campaign_worker(campaign_id, worker).add("in_review", -1).add("rejected", 1),
+        _requester_worker(requester, worker).add("rejected", 1),
+    ]
+    try:
+        _write(ops)
+    except dynamo.TransactionConflict as exc:
+        if exc.failed(0):
+            raise AlreadyReviewed(str(result["id"])) from exc
+        if exc.failed(2) and open_path:
+            raise JobClosed(str(result["job_id"])) from exc
+        if exc.failed(1):
+            raise CampaignMoved(campaign_id) from exc
+        raise Contended(str(result["id"])) from exc
+
+
+def soft_reject(
+    result: Mapping[str, Any],
+    *,
+    reason: str,
+    until: str,
+    payment: Decimal,
+    cost: Decimal,
+    now_iso: str,
+    redo: Mapping[str, Any],
+    live_states: Iterable[str],
+) -> None:
+    """Soft-rejected: the same worker gets `redo` (a new assignment, from assignments.item) to do the
+    job again until `until`; reputation untouched. AlreadyReviewed or CampaignNotLive."""
+    requester, worker, campaign_id = (
+        str(result["account_id"]),
+        str(result["worker_id"]),
+        str(result["campaign_id"]),
+    )
+    changes: list[Change | dict[str, Any]] = [
+        _result_change(settlement(result), "SoftRejected", now_iso).set("reason", reason).set("until", until),
+        campaigns.require_state_in(
+            campaigns.owe(campaigns.change(requester, campaign_id), -cost), live_states
+        ),
+        _worker_account(worker).add("earnings_pending", -payment).add("results_in_review", -1),
+        _campaign_worker(campaign_id, worker).add("in_review", -1),
+        assignments.put_op(redo),
+    ]
+    try:
+        _write(changes)
+    except dynamo.TransactionConflict as exc:
+        if exc.failed(0):
+            raise AlreadyReviewed(str(result["id"])) from exc
+        if exc.failed(1):
+            raise CampaignNotLive(campaign_id) from exc
+        raise Contended(str(result["id"])) from exc
+
+
+def due_for_approval(now_iso: str, limit: int) -> list[dict[str, Any]]:
+    """Settlements of the results whose review window has closed, from the sweep index.
+
+    One index item per due result carries its settlement; an entry the index does not project it
+    for is read from the table (and left out unless still in review).
+    """
+    found = []
+    for due in sweeps.due_items("review", now_iso, limit, shards=keys.BUSY_DUE_SHARDS):
+        entry = due
+        if "account_id" not in entry:
+            entry = dynamo.get(due["pk"], due["sk"], consistent=True) or {}
+            if entry.get("state") != IN_REVIEW:
+                continue
+        found.append(settlement({**entry, "id": entry["sk"]}))
+    return found
+
+
+# ---------------------------------------------------------------- lists
 def _filters(state: str | None) -> tuple[str | None, dict[str, str], dict[str, Any]]:
     if state is None:
         return None, {}, {}
@@ -80,17 +366,15 @@ def campaign_results(
     campaign_id: str, *, after: str | None, state: str | None, limit: int
 ) -> tuple[list[dict[str, Any]], bool]:
     """A page of a campaign's results in submission order (shards merged by id), and whether more follow."""
-    from concurrent.futures import ThreadPoolExecutor
 
     def shard(partition: str) -> list[dict[str, Any]]:
         return _read(
             index="gsi1", hash_attr="gsi1pk", partition=partition, after=after, state=state, wanted=limit + 1
         )
 
-    partitions = keys.campaign_results_partitions(campaign_id)
-    with ThreadPoolExecutor(max_workers=len(partitions)) as pool:
-        rows = list(heapq.merge(*pool.map(shard, partitions), key=lambda item: item["gsi1sk"]))
-    return rows[:limit], len(rows) > limit
+    shards = parallel.each(shard, keys.campaign_results_partitions(campaign_id))
+    rows = list(heapq.merge(*shards, key=lambda item: item["gsi1sk"]))
+    return [with_id(row) for row in rows[:limit]], len(rows) > limit
 
 
 def worker_results(
@@ -103,28 +387,16 @@ def worker_results(
     )
     page = rows[:limit]
     found = dynamo.batch_get((row["pk"], row["sk"]) for row in page)
-    return [found[(row["pk"], row["sk"])] for row in page if (row["pk"], row["sk"]) in found], len(
-        rows
-    ) > limit
+    items = [with_id(found[(row["pk"], row["sk"])]) for row in page if (row["pk"], row["sk"]) in found]
+    return items, len(rows) > limit
 
 
 # ---------------------------------------------------------------- per-worker counters
-def campaign_worker_change(campaign_id: str, worker_id: str) -> Change:
-    return Change(*keys.campaign_worker(campaign_id, worker_id))
-
-
-def requester_worker_change(requester_id: str, worker_id: str) -> Change:
-    return Change(*keys.requester_worker(requester_id, worker_id))
-
-
-def worker_account_change(worker_id: str) -> Change:
-    return Change(*keys.account(worker_id))
-
-
 def campaign_workers(
     campaign_id: str, *, after: str | None, in_review_only: bool, limit: int
 ) -> tuple[list[dict[str, Any]], bool]:
-    """A page of the workers who submitted results in a campaign (by id), with their counts there."""
+    """A page of the workers who submitted results in a campaign (by id), with their counts there
+    (`worker` is the worker's id)."""
     condition = "pk = :p"
     vals: dict[str, Any] = {":p": keys.campaign_workers_partition(campaign_id)}
     if after:
@@ -147,11 +419,12 @@ def campaign_workers(
         rows.extend(items)
         if start is None:
             break
-    return rows[:limit], len(rows) > limit
+    return [{**row, "worker": row["sk"]} for row in rows[:limit]], len(rows) > limit
 
 
 def campaign_worker(campaign_id: str, worker_id: str) -> dict[str, Any] | None:
-    return dynamo.get(*keys.campaign_worker(campaign_id, worker_id))
+    row = dynamo.get(*keys.campaign_worker(campaign_id, worker_id))
+    return None if row is None else {**row, "worker": worker_id}
 
 
 def requester_worker_stats(requester_id: str, worker_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -161,6 +434,4 @@ def requester_worker_stats(requester_id: str, worker_ids: Iterable[str]) -> dict
 
 
 def worker_totals(worker_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    wanted = {keys.account(w): w for w in worker_ids}
-    found = dynamo.batch_get(wanted, attributes=[*WORKER_TOTALS, "role"])
-    return {wanted[k]: v for k, v in found.items() if k in wanted}
+    return accounts.get_many(worker_ids, [*WORKER_TOTALS, "role"])

@@ -60,6 +60,11 @@ def set_api_key_hash(workstream_id: str, account_id: str, key_hash: str, issued_
 
 
 # ---------------------------------------------------------------- records and totals
+def aggregate_shard(identity_digest: str) -> int:
+    """The totals shard a record adds to (records spread over THROUGHPUT_AGGREGATE_SHARDS)."""
+    return keys.shard_of(identity_digest, keys.THROUGHPUT_AGGREGATE_SHARDS)
+
+
 def get_record(workstream_id: str, digest: str) -> dict[str, Any] | None:
     return dynamo.get(*keys.throughput_record(workstream_id, digest), consistent=True)
 

@@ -1,9 +1,13 @@
-"""Turns pydantic / Powertools validation errors into `{field, message, code}` entries."""
+"""Validation errors as the API reports them: pydantic / Powertools errors -> `{field, message, code}`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
+
+from pydantic import ValidationError
+
+from crowdtask import errors
 
 _SOURCES = {"body", "query", "path", "header", "cookie"}
 _CODES = {
@@ -23,12 +27,14 @@ _CODES = {
     "literal_error": "NOT_AN_OPTION",
     "enum": "NOT_AN_OPTION",
 }
+# Tags of discriminated unions, which pydantic puts into an error's location after the list index
+# (`components, 0, BinaryChoice, option1`). The module defining a union registers its tags here;
+# an error can only name a tag of a union whose module is loaded.
+UNION_TAGS: set[str] = set()
 
 
 def field_path(loc: Sequence[Any]) -> str:
     """('body', 'components', 0, 'BinaryChoice', 'option1') -> 'components[0].option1'."""
-    from crowdtask.models.components import COMPONENT_TAGS
-
     parts = list(loc)
     if parts and parts[0] in _SOURCES:
         parts = parts[1:]
@@ -37,7 +43,7 @@ def field_path(loc: Sequence[Any]) -> str:
     for part in parts:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif isinstance(previous, int) and part in COMPONENT_TAGS:
+        elif isinstance(previous, int) and part in UNION_TAGS:
             # pydantic puts the discriminator's value into the location of a tagged union
             pass
         elif part.startswith("function-") or (part.endswith("]") and "[" in part):
@@ -70,3 +76,8 @@ def field_errors(raw: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
             }
         )
     return problems
+
+
+def refusal(exc: ValidationError) -> errors.ValidationFailed:
+    """The 422 for a model that did not validate, naming each field."""
+    return errors.ValidationFailed(field_errors(cast("list[dict[str, Any]]", exc.errors())))
