@@ -137,7 +137,7 @@ class Function:
     routes: list[Route] = field(default_factory=list)
     sqs: list[SqsSource] = field(default_factory=list)
     schedules: list[ScheduleSource] = field(default_factory=list)
-    # What its execution role may do on AWS (nothing enforces it locally).
+    # What its execution role may do on AWS: nothing enforces it locally, local/iam.py checks calls.
     policy: tuple[Statement, ...] = ()
 
     @property
