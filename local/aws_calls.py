@@ -1,11 +1,12 @@
-"""AWS call accounting for benchmarks: botocore event hooks that count what the stack asks of AWS.
+"""AWS call accounting: botocore event hooks that record what the stack asks of AWS.
 
 Off unless LOCAL_AWS_CALL_LOG names a folder. Then the runner (its SQS pollers) and every
-function worker count their calls per service and operation, the write units DynamoDB reports
-(ReturnConsumedCapacity=INDEXES is added to every write), the writes to each partition key of
-the table and of its indexes, invocations and peak memory, and write them to
-`<folder>/<label>-<pid>.json` after each invocation (and at exit). Stdlib and botocore only:
-the function worker loads this file by path.
+function worker count their calls per service and operation, the resources each call touches
+(table or index, queue, bus: what the e2e suite checks against the functions' policies, see
+local/iam.py), the write units DynamoDB reports (ReturnConsumedCapacity=INDEXES is added to
+every write), the writes to each partition key of the table and of its indexes, invocations
+and peak memory, and write them to `<folder>/<label>-<pid>.json` after each invocation (and
+at exit). Stdlib and botocore only: the function worker loads this file by path.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from collections import Counter
 from typing import Any
 
 ENV = "LOCAL_AWS_CALL_LOG"
+RUNNER_LABEL = "runner"  # the runner's own calls (its SQS pollers); the functions' are their names
+# A "touched" entry: a call to `operation` named `resource` (for a transaction item, as its `part`).
+TOUCHED_FIELDS = ("service", "operation", "part", "resource")
 _WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 # Index key attributes of the table (template.yaml): an item that has one is written to that index too.
 _INDEX_KEYS = {
@@ -36,8 +40,11 @@ def _text(value: Any) -> str | None:
 
 class CallLog:
     def __init__(self, directory: str, label: str):
+        self.label = label
         self.path = os.path.join(directory, f"{label}-{os.getpid()}.json")
         self.calls: Counter[str] = Counter()
+        # (service, operation, part of a transaction or "", resource): calls that touched it
+        self.touched: Counter[tuple[str, str, str, str]] = Counter()
         self.write_units = 0.0
         self.partition_writes: Counter[str] = Counter()
         self.invocations = 0
@@ -54,9 +61,17 @@ class CallLog:
 
     # ------------------------------------------------------------ hooks
     def attach(self, events: Any) -> None:
-        events.register("provide-client-params.dynamodb", self._ask_capacity)
-        events.register("before-call", self._before)
-        events.register("after-call", self._after)
+        # Unique ids: a client attached twice (by hand and as a new client) still counts once.
+        events.register("provide-client-params", self._note_resources, unique_id="aws-calls-resources")
+        events.register("provide-client-params.dynamodb", self._ask_capacity, unique_id="aws-calls-capacity")
+        events.register("before-call", self._before, unique_id="aws-calls-before")
+        events.register("after-call", self._after, unique_id="aws-calls-after")
+
+    def _note_resources(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        service = model.service_model.service_name
+        with self._lock:
+            for part, resource in sorted(set(_touched(service, model.name, params))):
+                self.touched[service, model.name, part, resource] += 1
 
     def _ask_capacity(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         """DynamoDB writes: ask for the units they consume, and note the partitions they write."""
@@ -104,7 +119,12 @@ class CallLog:
             peak_mb = 0.0
         with self._lock:
             data = {
+                "label": self.label,
                 "calls": dict(self.calls),
+                "touched": [
+                    {**dict(zip(TOUCHED_FIELDS, key, strict=True)), "count": count}
+                    for key, count in sorted(self.touched.items())
+                ],
                 "write_units": self.write_units,
                 "partition_writes": dict(self.partition_writes),
                 "invocations": self.invocations,
@@ -145,17 +165,50 @@ def _written(operation: str, params: dict[str, Any]) -> list[tuple[dict[str, Any
     return found
 
 
+def _touched(service: str, operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """(part, resource) of each resource a call names: the part is a transaction item's kind, or "".
+
+    DynamoDB: the table, or "table/index/name" for an index; SQS: the queue URL (or the name
+    GetQueueUrl asks for); EventBridge: each entry's bus, "default" when it names none. A call
+    that names no resource (ListTables, ...) touches "".
+    """
+    if service == "dynamodb":
+        if operation in ("TransactWriteItems", "TransactGetItems"):
+            return [
+                (kind, str(request.get("TableName", "")))
+                for entry in params.get("TransactItems", [])
+                for kind, request in entry.items()
+            ]
+        if operation in ("BatchWriteItem", "BatchGetItem"):
+            return [("", str(table)) for table in params.get("RequestItems", {})]
+        table = str(params.get("TableName", ""))
+        index = params.get("IndexName")
+        return [("", f"{table}/index/{index}" if index and table else table)]
+    if service == "sqs":
+        return [("", str(params.get("QueueUrl") or params.get("QueueName") or ""))]
+    if service == "events" and operation == "PutEvents":
+        return [("", str(entry.get("EventBusName") or "default")) for entry in params.get("Entries", [])]
+    return [("", "")]
+
+
 def start(label: str) -> CallLog | None:
-    """Count this process's calls if LOCAL_AWS_CALL_LOG is set (hooks on boto3's default session)."""
+    """Count this process's calls if LOCAL_AWS_CALL_LOG is set: every botocore client made from now on.
+
+    Hooking each new client rather than boto3's default session also counts the clients made
+    from sessions of their own (Powertools' idempotency layer makes one).
+    """
     directory = os.environ.get(ENV)
     if not directory:
         return None
-    import boto3
+    import botocore.session
 
     log = CallLog(directory, label)
-    boto3.setup_default_session()
-    assert boto3.DEFAULT_SESSION is not None
-    log.attach(boto3.DEFAULT_SESSION.events)
+    create_client = botocore.session.Session.create_client
+
+    def create_counted_client(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return attach_client(log, create_client(self, *args, **kwargs))
+
+    botocore.session.Session.create_client = create_counted_client
     return log
 
 

@@ -235,7 +235,7 @@ class Runner:
         moto_url = self.moto.url
         from local import aws_calls
 
-        call_log = aws_calls.start("runner")
+        call_log = aws_calls.start(aws_calls.RUNNER_LABEL)
         for function in stack.functions.values():
             for source in function.sqs:
                 if not source.enabled:

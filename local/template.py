@@ -1,11 +1,18 @@
-"""Load the SAM template and resolve the resources, functions and events the local runner serves."""
+"""Load the SAM template and resolve the resources, functions and events the local runner serves.
+
+The runner implements what the template uses and refuses the rest: an intrinsic function, a pseudo
+parameter, a Fn::GetAtt attribute, a resource type, an event type or a SAM policy template it does
+not know fails loading with a TemplateError that names it and where it is. Each is one entry to add:
+an intrinsic is one `_fn_<name>` method of `_Resolver`, a pseudo parameter one line of
+`_pseudo_parameters`, a resource type (its name, ARN, Ref and attributes) one row of RESOURCE_TYPES
+or of LEFT_ALONE, an event type one row of _EVENT_SOURCES, a policy template one row of
+SAM_POLICY_TEMPLATES.
+"""
 
 from __future__ import annotations
 
-import base64
-import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +28,7 @@ API_ID = "local0api0"
 # What `sam deploy` would call the API when events name no RestApiId.
 IMPLICIT_API = "ServerlessRestApi"
 AWS_SQS_URL_BASE = f"https://sqs.{REGION}.amazonaws.com"
+SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 
 # SAM's own defaults, used when neither Globals nor the function say otherwise.
 DEFAULT_MEMORY_MB = 128
@@ -53,6 +61,7 @@ def _construct_tag(loader: CfnLoader, tag_suffix: str, node: yaml.Node) -> dict[
         # The short form takes "Resource.Attribute"; the long form a two-item list.
         logical, _, attribute = value.partition(".")
         return {"Fn::GetAtt": [logical, attribute]}
+    # Every tag loads, known or not: the resolver then refuses an unknown one by name and place.
     return {f"Fn::{tag_suffix}": value}
 
 
@@ -106,6 +115,14 @@ class ScheduleSource:
     rule_arn: str
 
 
+@dataclass(frozen=True)
+class Statement:
+    """One Allow statement of a function's IAM policy, resolved: action and resource patterns (* and ?)."""
+
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+
+
 @dataclass
 class Function:
     logical_id: str
@@ -120,10 +137,12 @@ class Function:
     routes: list[Route] = field(default_factory=list)
     sqs: list[SqsSource] = field(default_factory=list)
     schedules: list[ScheduleSource] = field(default_factory=list)
+    # What its execution role may do on AWS: nothing enforces it locally, local/iam.py checks calls.
+    policy: tuple[Statement, ...] = ()
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.name}"
+        return resource_arn("AWS::Serverless::Function", self.name)
 
 
 @dataclass(frozen=True)
@@ -190,23 +209,8 @@ class Stack:
 
 # ---------------------------------------------------------------- intrinsic functions
 
-_NO_VALUE = object()  # AWS::NoValue: the key or item disappears
 _SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
-_FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
-_ARN_SHAPES = {
-    "AWS::SQS::Queue": "arn:aws:sqs:{region}:{account}:{name}",
-    "AWS::DynamoDB::Table": "arn:aws:dynamodb:{region}:{account}:table/{name}",
-    "AWS::Events::EventBus": "arn:aws:events:{region}:{account}:event-bus/{name}",
-    "AWS::Serverless::Function": "arn:aws:lambda:{region}:{account}:function:{name}",
-    "AWS::Lambda::Function": "arn:aws:lambda:{region}:{account}:function:{name}",
-    "AWS::Serverless::LayerVersion": "arn:aws:lambda:{region}:{account}:layer:{name}:1",
-    "AWS::Lambda::LayerVersion": "arn:aws:lambda:{region}:{account}:layer:{name}:1",
-    "AWS::SNS::Topic": "arn:aws:sns:{region}:{account}:{name}",
-    "AWS::S3::Bucket": "arn:aws:s3:::{name}",
-    "AWS::Logs::LogGroup": "arn:aws:logs:{region}:{account}:log-group:{name}:*",
-    "AWS::IAM::Role": "arn:aws:iam::{account}:role/{name}",
-}
-# The properties the runner reads; nothing else is resolved (see _Resolver.pick).
+# The properties the runner reads (every property is still resolved once, by _check_supported).
 _TABLE_KEYS = frozenset(
     {
         "TableName",
@@ -251,26 +255,24 @@ _SQS_EVENT_KEYS = frozenset(
 )
 _SCHEDULE_EVENT_KEYS = frozenset({"Schedule", "ScheduleExpression", "Input", "Enabled", "State", "Name"})
 _API_KEYS = frozenset({"StageName", "GatewayResponses", "Cors", "BinaryMediaTypes"})
+_PARAMETER_TYPES = frozenset({"String", "Number"})
+_GLOBALS = frozenset({"Function"})
 
 
-def _pseudo_parameters(stack_name: str) -> dict[str, Any]:
+def _pseudo_parameters(stack_name: str) -> dict[str, str]:
     return {
         "AWS::StackName": stack_name,
         "AWS::Region": REGION,
         "AWS::AccountId": ACCOUNT_ID,
-        "AWS::Partition": "aws",
-        "AWS::URLSuffix": "amazonaws.com",
-        "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{stack_name}/local",
-        "AWS::NotificationARNs": [],
-        "AWS::NoValue": _NO_VALUE,
     }
 
 
-_LAYER_TYPES = ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion")
-
-
 class _Resolver:
-    """Evaluates intrinsic functions against parameters and the local physical ids."""
+    """Evaluates the intrinsic functions the template uses against parameters and the local physical names.
+
+    `Ref` and each supported `Fn::<Name>` (one `_fn_<name>` method each) are evaluated; `resolve`
+    refuses any other intrinsic, naming it and the place (`where`) it was found.
+    """
 
     def __init__(
         self,
@@ -279,7 +281,6 @@ class _Resolver:
         queue_url_base: str,
         stack_name: str = STACK_NAME,
     ):
-        self.template = template
         self.stack_name = stack_name
         self.pseudo_parameters = _pseudo_parameters(stack_name)
         self.resources: dict[str, Any] = template.get("Resources") or {}
@@ -287,14 +288,13 @@ class _Resolver:
         self.queue_url_base = queue_url_base.rstrip("/")
         self._names: dict[str, str] = {}
         self._naming: set[str] = set()
-        self._conditions: dict[str, bool] = {}
 
     # -- physical ids
 
-    def type_of(self, logical_id: str) -> str:
+    def type_of(self, logical_id: str, where: str = "") -> str:
         resource = self.resources.get(logical_id)
         if not isinstance(resource, Mapping):
-            raise TemplateError(f"unknown resource or parameter {logical_id!r}")
+            raise TemplateError(f"{where}: {logical_id!r} is neither a parameter nor a resource")
         return str(resource.get("Type", ""))
 
     def props(self, logical_id: str) -> Mapping[str, Any]:
@@ -305,198 +305,203 @@ class _Resolver:
         if logical_id in self._names:
             return self._names[logical_id]
         if logical_id in self._naming:
-            raise TemplateError(f"circular reference while naming {logical_id}")
+            raise TemplateError(f"Resources.{logical_id}: circular reference while naming it")
         self._naming.add(logical_id)
         kind, props = self.type_of(logical_id), self.props(logical_id)
-        explicit = {
-            "AWS::DynamoDB::Table": "TableName",
-            "AWS::SQS::Queue": "QueueName",
-            "AWS::Events::EventBus": "Name",
-            "AWS::Serverless::Function": "FunctionName",
-            "AWS::Lambda::Function": "FunctionName",
-            "AWS::Logs::LogGroup": "LogGroupName",
-            "AWS::SNS::Topic": "TopicName",
-            "AWS::S3::Bucket": "BucketName",
-        }.get(kind)
+        known = RESOURCE_TYPES.get(kind)
+        explicit = known.name_property if known else None
         if explicit and explicit in props:
-            value = str(self.resolve(props[explicit]))
+            value = str(self.resolve(props[explicit], f"Resources.{logical_id}.Properties.{explicit}"))
         else:
             value = f"{self.stack_name}-{logical_id}"
-            if kind == "AWS::SQS::Queue" and _truthy(self.resolve(props.get("FifoQueue", False))):
+            fifo = self.resolve(props.get("FifoQueue", False), f"Resources.{logical_id}.Properties.FifoQueue")
+            if kind == "AWS::SQS::Queue" and _truthy(fifo):
                 value += ".fifo"
         self._naming.discard(logical_id)
         self._names[logical_id] = value
         return value
 
     def arn(self, logical_id: str) -> str:
-        kind, name = self.type_of(logical_id), self.name(logical_id)
-        # Unknown types get an ARN of the usual shape: it only has to be a stable, unique string locally.
-        service = kind.split("::")[1].lower() if kind.count("::") == 2 else "unknown"
-        shape = _ARN_SHAPES.get(
-            kind, f"arn:aws:{service}:{{region}}:{{account}}:{kind.rsplit('::', 1)[-1].lower()}/{{name}}"
-        )
-        return shape.format(region=REGION, account=ACCOUNT_ID, name=name)
+        return resource_arn(self.type_of(logical_id), self.name(logical_id))
 
     def queue_url(self, logical_id: str) -> str:
         return f"{self.queue_url_base}/{ACCOUNT_ID}/{self.name(logical_id)}"
 
     # -- Ref / GetAtt
 
-    def ref(self, name: str) -> Any:
-        if name in self.pseudo_parameters:
+    def ref(self, name: str, where: str) -> str:
+        if name.startswith("AWS::"):
+            if name not in self.pseudo_parameters:
+                raise TemplateError(f"{where}: pseudo parameter {name} is not supported locally")
             return self.pseudo_parameters[name]
         if name in self.parameters:
             return self.parameters[name]
-        kind = self.type_of(name)
-        if kind == "AWS::SQS::Queue":
-            return self.queue_url(name)
-        if kind in ("AWS::Serverless::Api", "AWS::ApiGateway::RestApi"):
-            return API_ID
-        # A layer's Ref is its version ARN (locally only its folder matters); a topic's is its ARN.
-        return self.arn(name) if kind in (*_LAYER_TYPES, "AWS::SNS::Topic") else self.name(name)
+        kind = self.type_of(name, where)
+        known = RESOURCE_TYPES.get(kind)
+        if known is None or known.ref is None:
+            raise TemplateError(f"{where}: Ref {name} ({kind}) is not supported locally")
+        return known.ref(self, name)
 
-    def get_att(self, logical_id: str, attribute: str) -> Any:
-        kind = self.type_of(logical_id)
-        if attribute == "Arn":
-            return self.arn(logical_id)
-        attributes = {
-            ("AWS::SQS::Queue", "QueueName"): self.name,
-            ("AWS::SQS::Queue", "QueueUrl"): self.queue_url,
-            ("AWS::Events::EventBus", "Name"): self.name,
-            ("AWS::DynamoDB::Table", "StreamArn"): lambda logical: f"{self.arn(logical)}/stream/local",
-        }
-        if (kind, attribute) not in attributes:
-            raise TemplateError(f"Fn::GetAtt {logical_id}.{attribute} is not supported locally")
-        return attributes[kind, attribute](logical_id)
-
-    # -- conditions
-
-    def condition(self, name: str) -> bool:
-        if name not in self._conditions:
-            conditions = self.template.get("Conditions") or {}
-            if name not in conditions:
-                raise TemplateError(f"unknown condition {name!r}")
-            self._conditions[name] = bool(self.resolve(conditions[name]))
-        return self._conditions[name]
-
-    def resource_enabled(self, logical_id: str) -> bool:
-        condition = self.resources[logical_id].get("Condition")
-        return True if condition is None else self.condition(condition)
+    def get_att(self, logical_id: str, attribute: str, where: str) -> str:
+        known = RESOURCE_TYPES.get(self.type_of(logical_id, where))
+        evaluate = known.attributes.get(attribute) if known else None
+        if evaluate is None:
+            raise TemplateError(f"{where}: Fn::GetAtt {logical_id}.{attribute} is not supported locally")
+        return evaluate(self, logical_id)
 
     # -- evaluation
 
-    def pick(self, props: Mapping[str, Any], keys: frozenset[str]) -> dict[str, Any]:
-        """Only the properties the runner uses are resolved: the others may use what it cannot emulate."""
-        picked = {key: self.resolve(value) for key, value in props.items() if key in keys}
-        return {key: value for key, value in picked.items() if value is not _NO_VALUE}
+    def pick(self, props: Mapping[str, Any], keys: frozenset[str], where: str) -> dict[str, Any]:
+        """The properties the runner reads, resolved."""
+        return {key: self.resolve(value, f"{where}.{key}") for key, value in props.items() if key in keys}
 
-    def resolve(self, value: Any) -> Any:
+    def resolve(self, value: Any, where: str) -> Any:
         if isinstance(value, list):
-            items = [self.resolve(item) for item in value]
-            return [item for item in items if item is not _NO_VALUE]
+            return [self.resolve(item, f"{where}[{index}]") for index, item in enumerate(value)]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
             ((key, arg),) = value.items()
             if key == "Ref":
-                return self.ref(str(arg))
-            if key == "Condition" and isinstance(arg, str):
-                return self.condition(arg)
+                return self.ref(str(arg), where)
             if key.startswith("Fn::"):
-                return self._function(key[4:], arg)
-        resolved = {key: self.resolve(item) for key, item in value.items()}
-        return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
+                evaluate = getattr(self, f"_fn_{key[4:].lower()}", None)
+                if evaluate is None:
+                    raise TemplateError(f"{where}: {key} is not supported locally")
+                return evaluate(arg, where)
+        return {key: self.resolve(item, f"{where}.{key}") for key, item in value.items()}
 
-    def _function(self, name: str, arg: Any) -> Any:
-        evaluate = getattr(self, f"_fn_{name.lower()}", None)
-        if evaluate is None:
-            raise TemplateError(f"Fn::{name} is not supported locally")
-        return evaluate(arg)
+    def _fn_getatt(self, arg: Any, where: str) -> str:
+        parts = arg.split(".", 1) if isinstance(arg, str) else arg
+        if not (isinstance(parts, list) and len(parts) == 2 and all(isinstance(p, str) for p in parts)):
+            raise TemplateError(f"{where}: Fn::GetAtt takes [Resource, Attribute], got {arg!r}")
+        return self.get_att(parts[0], parts[1], where)
 
-    def _fn_getatt(self, arg: Any) -> Any:
-        parts = arg.split(".", 1) if isinstance(arg, str) else [self.resolve(part) for part in arg]
-        return self.get_att(str(parts[0]), str(parts[1]))
-
-    def _fn_join(self, arg: Any) -> str:
-        separator, items = arg
-        return str(separator).join(_text(item) for item in self.resolve(items))
-
-    def _fn_if(self, arg: Any) -> Any:
-        condition, when_true, when_false = arg
-        return self.resolve(when_true if self.condition(condition) else when_false)
-
-    def _fn_equals(self, arg: Any) -> bool:
-        left, right = (self.resolve(item) for item in arg)
-        return _text(left) == _text(right)
-
-    def _fn_not(self, arg: Any) -> bool:
-        return not self.resolve(arg[0])
-
-    def _fn_and(self, arg: Any) -> bool:
-        return all(self.resolve(item) for item in arg)
-
-    def _fn_or(self, arg: Any) -> bool:
-        return any(self.resolve(item) for item in arg)
-
-    def _fn_select(self, arg: Any) -> Any:
-        index, items = self.resolve(arg)
-        return items[int(index)]
-
-    def _fn_split(self, arg: Any) -> list[str]:
-        separator, text = self.resolve(arg)
-        return str(text).split(str(separator))
-
-    def _fn_findinmap(self, arg: Any) -> Any:
-        table, first, second = self.resolve(arg)
-        try:
-            return self.template["Mappings"][table][first][second]
-        except KeyError as exc:
-            raise TemplateError(f"Fn::FindInMap {table}/{first}/{second}: no such entry") from exc
-
-    def _fn_getazs(self, arg: Any) -> list[str]:
-        return [f"{REGION}{zone}" for zone in "abc"]
-
-    def _fn_base64(self, arg: Any) -> str:
-        return base64.b64encode(_text(self.resolve(arg)).encode()).decode()
-
-    def _fn_tojsonstring(self, arg: Any) -> str:
-        return json.dumps(self.resolve(arg), separators=(",", ":"))
-
-    def _fn_sub(self, arg: Any) -> str:
-        return self._sub(arg)
-
-    def _sub(self, arg: Any) -> str:
-        if isinstance(arg, list):
-            text, variables = arg[0], arg[1] if len(arg) > 1 else {}
-        else:
-            text, variables = arg, {}
-        variables = {key: self.resolve(item) for key, item in (variables or {}).items()}
+    def _fn_sub(self, arg: Any, where: str) -> str:
+        if not isinstance(arg, str):
+            raise TemplateError(f"{where}: Fn::Sub with a variable map is not supported locally")
 
         def replace(match: re.Match[str]) -> str:
             name = match.group(1).strip()
             if name.startswith("!"):  # ${!Literal} stays a literal ${Literal}
                 return "${" + name[1:] + "}"
-            if name in variables:
-                return _text(variables[name])
             if "." in name and not name.startswith("AWS::"):
                 logical, _, attribute = name.partition(".")
-                return _text(self.get_att(logical, attribute))
-            return _text(self.ref(name))
+                return self.get_att(logical, attribute, where)
+            return self.ref(name, where)
 
-        return _SUB_VARIABLE.sub(replace, str(text))
+        return _SUB_VARIABLE.sub(replace, arg)
 
 
-def _text(value: Any) -> str:
+# ---------------------------------------------------------------- what the runner knows of each type
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """What the runner knows of a resource type: the property naming it, its ARN, its Ref, its attributes."""
+
+    arn: str | None  # shape with {region}, {account} and {name}
+    ref: Callable[[_Resolver, str], str] | None
+    attributes: Mapping[str, Callable[[_Resolver, str], str]] = field(default_factory=dict)
+    name_property: str | None = None
+
+
+RESOURCE_TYPES: dict[str, ResourceType] = {
+    "AWS::DynamoDB::Table": ResourceType(
+        arn="arn:aws:dynamodb:{region}:{account}:table/{name}",
+        ref=_Resolver.name,
+        attributes={"Arn": _Resolver.arn},
+        name_property="TableName",
+    ),
+    "AWS::SQS::Queue": ResourceType(
+        arn="arn:aws:sqs:{region}:{account}:{name}",
+        ref=_Resolver.queue_url,
+        attributes={"Arn": _Resolver.arn},
+        name_property="QueueName",
+    ),
+    "AWS::Events::EventBus": ResourceType(
+        arn="arn:aws:events:{region}:{account}:event-bus/{name}",
+        ref=_Resolver.name,
+        attributes={"Arn": _Resolver.arn},
+        name_property="Name",
+    ),
+    "AWS::Serverless::Function": ResourceType(
+        arn="arn:aws:lambda:{region}:{account}:function:{name}",
+        ref=_Resolver.name,
+        name_property="FunctionName",
+    ),
+    # A layer's Ref is its version ARN; locally only its folder matters.
+    "AWS::Serverless::LayerVersion": ResourceType(
+        arn="arn:aws:lambda:{region}:{account}:layer:{name}:1", ref=_Resolver.arn
+    ),
+    "AWS::Serverless::Api": ResourceType(arn=None, ref=lambda resolver, logical: API_ID),
+}
+# Types the runner knowingly leaves alone: nothing to emulate (logs go to stderr, nothing local
+# enforces IAM; a function's own Policies are read). They are neither created nor referable:
+# a Ref or Fn::GetAtt to one is refused.
+LEFT_ALONE = frozenset(
+    {
+        "AWS::Logs::LogGroup",
+        "AWS::IAM::Role",
+        "AWS::IAM::Policy",
+        "AWS::IAM::ManagedPolicy",
+    }
+)
+
+
+def resource_arn(kind: str, name: str) -> str:
+    """The ARN of the resource of type `kind` named `name` (a table's index: name "table/index/index")."""
+    known = RESOURCE_TYPES.get(kind)
+    if known is None or known.arn is None:
+        raise TemplateError(f"no ARN is known locally for {kind}")
+    return known.arn.format(region=REGION, account=ACCOUNT_ID, name=name)
+
+
+# SAM policy templates the templates use, as SAM's policy_templates.json expands them
+# (samtranslator/policy_templates_data): each is (actions, resource shapes) per statement;
+# the shapes take {region}, {account} and the template's parameters.
+SAM_POLICY_TEMPLATES: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]] = {
+    "DynamoDBCrudPolicy": (
+        (
+            (
+                "dynamodb:GetItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:PutItem",
+                "dynamodb:Scan",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+                "dynamodb:BatchWriteItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:DescribeTable",
+                "dynamodb:ConditionCheckItem",
+            ),
+            (
+                "arn:aws:dynamodb:{region}:{account}:table/{TableName}",
+                "arn:aws:dynamodb:{region}:{account}:table/{TableName}/index/*",
+            ),
+        ),
+    ),
+}
+
+
+def _text(value: Any, where: str = "") -> str:
     """A value as CloudFormation renders it into a string (booleans lower case)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
-        raise TemplateError(f"cannot use {value!r} where a string is expected")
+        raise TemplateError(f"{where}: cannot use {value!r} where a string is expected")
     return str(value)
 
 
 def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() == "true"
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(isinstance(item, str) for item in items):
+        raise TemplateError(f"{where}: expected a string or a list of strings, got {value!r}")
+    return tuple(items)
 
 
 def _merge_globals(global_value: Any, local_value: Any) -> Any:
@@ -513,6 +518,49 @@ def _merge_globals(global_value: Any, local_value: Any) -> Any:
     return local_value
 
 
+# ---------------------------------------------------------------- policies
+
+
+def _policy(policies: Any, where: str) -> tuple[Statement, ...]:
+    """A function's resolved `Policies`: inline policy documents and the SAM policy templates above."""
+    statements: list[Statement] = []
+    for index, policy in enumerate(policies if isinstance(policies, list) else [policies]):
+        at = f"{where}[{index}]"
+        if isinstance(policy, Mapping) and "Statement" in policy:
+            document = policy["Statement"]
+            for number, statement in enumerate(document if isinstance(document, list) else [document]):
+                statements.append(_statement(statement, f"{at}.Statement[{number}]"))
+        elif isinstance(policy, Mapping) and len(policy) == 1:
+            ((name, parameters),) = policy.items()
+            if name not in SAM_POLICY_TEMPLATES:
+                raise TemplateError(f"{at}: SAM policy template {name} is not supported locally")
+            values = {key: _text(value, f"{at}.{name}.{key}") for key, value in (parameters or {}).items()}
+            for actions, shapes in SAM_POLICY_TEMPLATES[name]:
+                try:
+                    resources = tuple(s.format(region=REGION, account=ACCOUNT_ID, **values) for s in shapes)
+                except KeyError as exc:
+                    raise TemplateError(f"{at}: {name} needs the parameter {exc.args[0]}") from exc
+                statements.append(Statement(actions, resources))
+        else:
+            # A managed policy (a name or an ARN): its statements are not known here.
+            raise TemplateError(f"{at}: policy {policy!r} is not supported locally")
+    return tuple(statements)
+
+
+def _statement(statement: Any, where: str) -> Statement:
+    if not isinstance(statement, Mapping):
+        raise TemplateError(f"{where}: a statement is a mapping, got {statement!r}")
+    unsupported = sorted(set(statement) - {"Sid", "Effect", "Action", "Resource"})
+    if unsupported:
+        raise TemplateError(f"{where}: {', '.join(unsupported)} in a statement is not supported locally")
+    if statement.get("Effect") != "Allow":
+        raise TemplateError(f"{where}: Effect {statement.get('Effect')!r} is not supported locally")
+    return Statement(
+        _strings(statement.get("Action"), f"{where}.Action"),
+        _strings(statement.get("Resource"), f"{where}.Resource"),
+    )
+
+
 # ---------------------------------------------------------------- parameters
 
 
@@ -522,10 +570,13 @@ def resolve_parameters(template: Mapping[str, Any], given: Mapping[str, str]) ->
     missing = []
     for name, declared in (template.get("Parameters") or {}).items():
         spec = declared or {}
+        kind = spec.get("Type", "String")
+        if kind not in _PARAMETER_TYPES:
+            raise TemplateError(f"Parameters.{name}: parameter type {kind} is not supported locally")
         if name in given:
             value = str(given[name])
         elif "Default" in spec:
-            value = _text(spec["Default"])
+            value = _text(spec["Default"], f"Parameters.{name}.Default")
         else:
             missing.append(name)
             continue
@@ -561,6 +612,37 @@ def _validate_parameter(name: str, spec: Mapping[str, Any], value: str) -> None:
 # ---------------------------------------------------------------- the stack
 
 
+def _check_supported(template: Mapping[str, Any], resolver: _Resolver) -> None:
+    """Refuse, by name and place, whatever in the template the runner does not implement.
+
+    Every property is resolved once here, also those the runner never reads (Tracing,
+    MethodSettings, a log group's retention): an intrinsic it cannot evaluate fails the load
+    wherever it is, instead of being skipped silently.
+    """
+    transform = template.get("Transform")
+    for name in transform if isinstance(transform, list) else [transform] if transform else []:
+        if name != SAM_TRANSFORM:
+            raise TemplateError(f"Transform: {name} is not supported locally")
+    if template.get("Conditions"):
+        raise TemplateError("Conditions: template conditions are not supported locally")
+    for section, value in (template.get("Globals") or {}).items():
+        if section not in _GLOBALS:
+            raise TemplateError(f"Globals.{section}: not supported locally")
+        resolver.resolve(value, f"Globals.{section}")
+    for logical, resource in resolver.resources.items():
+        where = f"Resources.{logical}"
+        if not isinstance(resource, Mapping):
+            raise TemplateError(f"{where}: not a resource")
+        kind = str(resource.get("Type"))
+        if kind not in RESOURCE_TYPES and kind not in LEFT_ALONE:
+            raise TemplateError(f"{where}: resource type {kind} is not supported locally")
+        if "Condition" in resource:
+            raise TemplateError(f"{where}.Condition: template conditions are not supported locally")
+        resolver.resolve(resource.get("Properties") or {}, f"{where}.Properties")
+    for name, output in (template.get("Outputs") or {}).items():
+        resolver.resolve(output, f"Outputs.{name}")
+
+
 def load_stack(
     template_path: str | Path,
     parameters: Mapping[str, str] | None = None,
@@ -571,18 +653,18 @@ def load_stack(
     path = Path(template_path).resolve()
     template = load_yaml(path)
     resolver = _Resolver(template, resolve_parameters(template, parameters or {}), queue_url_base, stack_name)
+    _check_supported(template, resolver)
     warnings: list[str] = []
     by_type: dict[str, list[str]] = {}
-    for logical_id, resource in resolver.resources.items():
-        if isinstance(resource, Mapping) and resolver.resource_enabled(logical_id):
-            by_type.setdefault(str(resource.get("Type")), []).append(logical_id)
+    for logical, resource in resolver.resources.items():
+        by_type.setdefault(str(resource.get("Type")), []).append(logical)
 
     tables = {
         logical: Table(
             logical,
             resolver.name(logical),
             resolver.arn(logical),
-            resolver.pick(resolver.props(logical), _TABLE_KEYS),
+            resolver.pick(resolver.props(logical), _TABLE_KEYS, f"Resources.{logical}.Properties"),
         )
         for logical in by_type.get("AWS::DynamoDB::Table", [])
     }
@@ -592,7 +674,7 @@ def load_stack(
             resolver.name(logical),
             resolver.queue_url(logical),
             resolver.arn(logical),
-            resolver.pick(resolver.props(logical), _QUEUE_KEYS),
+            resolver.pick(resolver.props(logical), _QUEUE_KEYS, f"Resources.{logical}.Properties"),
         )
         for logical in by_type.get("AWS::SQS::Queue", [])
     }
@@ -603,14 +685,13 @@ def load_stack(
 
     globals_function = (template.get("Globals") or {}).get("Function") or {}
     functions: dict[str, Function] = {}
-    for kind in _FUNCTION_TYPES:
-        for logical in by_type.get(kind, []):
-            props = _merge_globals(globals_function, dict(resolver.props(logical)))
-            function = _function(resolver, path.parent, logical, props, queues, warnings)
-            if function is not None:
-                functions[logical] = function
+    for logical in by_type.get("AWS::Serverless::Function", []):
+        props = _merge_globals(globals_function, dict(resolver.props(logical)))
+        function = _function(resolver, path.parent, logical, props, queues, warnings)
+        if function is not None:
+            functions[logical] = function
 
-    api = _api(resolver, template, by_type, functions)
+    api = _api(resolver, by_type, functions)
     for route in _routes_on_other_apis(functions, api.logical_id):
         # One local server serves every route; a second API's own settings are not applied.
         warnings.append(f"{route.function} {route.method} {route.path}: served by the local {api.logical_id}")
@@ -641,23 +722,23 @@ def _function(
     queues: Mapping[str, Queue],
     warnings: list[str],
 ) -> Function | None:
-    runtime = str(resolver.resolve(props.get("Runtime", "")))
+    where = f"Resources.{logical}.Properties"
+    runtime = str(resolver.resolve(props.get("Runtime", ""), f"{where}.Runtime"))
     if runtime and not runtime.startswith("python"):
         warnings.append(f"{logical}: runtime {runtime} is not supported locally; function skipped")
         return None
-    code_uri = resolver.resolve(props.get("CodeUri"))
+    code_uri = resolver.resolve(props.get("CodeUri"), f"{where}.CodeUri")
     if not isinstance(code_uri, str):
-        raise TemplateError(f"{logical}: CodeUri must be a local folder, got {code_uri!r}")
-    handler = str(resolver.resolve(props.get("Handler", "")))
+        raise TemplateError(f"{where}.CodeUri: must be a local folder, got {code_uri!r}")
+    handler = str(resolver.resolve(props.get("Handler", ""), f"{where}.Handler"))
     if "." not in handler:
-        raise TemplateError(f"{logical}: Handler must look like module.function, got {handler!r}")
+        raise TemplateError(f"{where}.Handler: must look like module.function, got {handler!r}")
 
     layer_dirs: list[Path] = []
     for layer in props.get("Layers") or []:
         layer_id = layer.get("Ref") if isinstance(layer, Mapping) else None
-        if layer_id in resolver.resources and resolver.type_of(layer_id) in _LAYER_TYPES:
-            layer_props = resolver.props(layer_id)
-            content = layer_props.get("ContentUri") or layer_props.get("Content")
+        if layer_id in resolver.resources and resolver.type_of(layer_id) == "AWS::Serverless::LayerVersion":
+            content = resolver.props(layer_id).get("ContentUri")
             if isinstance(content, str):
                 # Lambda mounts a layer at /opt and puts /opt/python (+ its site-packages) on sys.path.
                 python_dir = (root / content / "python").resolve()
@@ -667,11 +748,10 @@ def _function(
         warnings.append(f"{logical}: layer {layer!r} is not a local folder; ignored")
 
     variables = ((props.get("Environment") or {}).get("Variables")) or {}
-    environment = {}
-    for key, value in variables.items():
-        resolved = resolver.resolve(value)
-        if resolved is not _NO_VALUE:
-            environment[str(key)] = _text(resolved)
+    environment = {
+        str(key): _text(resolver.resolve(value, f"{where}.Environment.Variables.{key}"), f"{where}.{key}")
+        for key, value in variables.items()
+    }
 
     reserved = props.get("ReservedConcurrentExecutions")
     function = Function(
@@ -681,86 +761,114 @@ def _function(
         handler=handler,
         layer_dirs=layer_dirs,
         environment=environment,
-        memory_mb=int(resolver.resolve(props.get("MemorySize", DEFAULT_MEMORY_MB))),
-        timeout_s=int(resolver.resolve(props.get("Timeout", DEFAULT_TIMEOUT_S))),
-        reserved_concurrency=None if reserved is None else int(resolver.resolve(reserved)),
+        memory_mb=int(resolver.resolve(props.get("MemorySize", DEFAULT_MEMORY_MB), f"{where}.MemorySize")),
+        timeout_s=int(resolver.resolve(props.get("Timeout", DEFAULT_TIMEOUT_S), f"{where}.Timeout")),
+        reserved_concurrency=None
+        if reserved is None
+        else int(resolver.resolve(reserved, f"{where}.ReservedConcurrentExecutions")),
+        policy=_policy(
+            resolver.resolve(props.get("Policies") or [], f"{where}.Policies"), f"{where}.Policies"
+        ),
     )
-    for event_name, event in (props.get("Events") or {}).items():
-        _attach_event(resolver, function, event_name, event or {}, queues, warnings)
+    for event_name, declared in (props.get("Events") or {}).items():
+        event = _Event(
+            event_name,
+            str((declared or {}).get("Type")),
+            (declared or {}).get("Properties") or {},
+            f"{where}.Events.{event_name}",
+        )
+        attach = _EVENT_SOURCES.get(event.kind)
+        if attach is None:
+            raise TemplateError(f"{event.where}: event type {event.kind} is not supported locally")
+        attach(resolver, function, event, queues, warnings)
     return function
 
 
-def _attach_event(
-    resolver: _Resolver,
-    function: Function,
-    name: str,
-    event: Mapping[str, Any],
-    queues: Mapping[str, Queue],
-    warnings: list[str],
+@dataclass(frozen=True)
+class _Event:
+    """One entry of a function's Events, as declared."""
+
+    name: str
+    kind: str
+    properties: Mapping[str, Any]
+    where: str  # its place in the template
+
+
+def _api_event(
+    resolver: _Resolver, function: Function, event: _Event, queues: Mapping[str, Queue], warnings: list[str]
 ) -> None:
-    kind = event.get("Type")
-    raw = event.get("Properties") or {}
-    where = f"{function.logical_id}.{name}"
-    if kind == "Api":
-        api_ref = raw.get("RestApiId")
-        api = api_ref.get("Ref") if isinstance(api_ref, Mapping) and "Ref" in api_ref else IMPLICIT_API
-        # Only Path and Method matter locally; Auth and friends may reference things not emulated.
-        path = str(resolver.resolve(raw["Path"]))
-        method = str(resolver.resolve(raw.get("Method", "ANY"))).upper()
-        function.routes.append(Route(path, method, function.logical_id, name, str(api)))
-    elif kind == "SQS":
-        props = resolver.pick(raw, _SQS_EVENT_KEYS)
-        queue_arn = str(props["Queue"])
-        queue = next((q for q in queues.values() if q.arn == queue_arn), None)
-        if queue is None:
-            warnings.append(f"{where}: queue {queue_arn} is not declared in the template; not polled")
-            return
-        visibility = int(queue.properties.get("VisibilityTimeout", 30))
-        if visibility < function.timeout_s:
-            # AWS refuses such an event source mapping; locally every slow batch would run twice.
-            warnings.append(
-                f"{where}: {queue.logical_id} VisibilityTimeout {visibility} s is less than the function's "
-                f"Timeout {function.timeout_s} s (AWS rejects this event source mapping)"
-            )
-        concurrency = (props.get("ScalingConfig") or {}).get("MaximumConcurrency")
-        function.sqs.append(
-            SqsSource(
-                event=name,
-                queue=queue.logical_id,
-                queue_arn=queue_arn,
-                batch_size=int(props.get("BatchSize", 10)),
-                window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
-                report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
-                max_concurrency=None if concurrency is None else int(concurrency),
-                enabled=_truthy(props.get("Enabled", True)),
-            )
-        )
-    elif kind in ("Schedule", "ScheduleV2"):
-        props = resolver.pick(raw, _SCHEDULE_EVENT_KEYS)
-        expression = str(props.get("Schedule" if kind == "Schedule" else "ScheduleExpression", ""))
-        state = str(props.get("State", "ENABLED")).upper()
-        rule = str(props.get("Name") or f"{resolver.stack_name}-{function.logical_id}{name}")
-        service, resource = ("events", "rule") if kind == "Schedule" else ("scheduler", "schedule/default")
-        function.schedules.append(
-            ScheduleSource(
-                event=name,
-                kind=kind,
-                expression=expression,
-                input=None if props.get("Input") is None else str(props["Input"]),
-                enabled=_truthy(props.get("Enabled", True)) and state != "DISABLED",
-                rule_arn=f"arn:aws:{service}:{REGION}:{ACCOUNT_ID}:{resource}/{rule}",
-            )
-        )
-    else:
-        warnings.append(f"{where}: event type {kind} is not run locally")
+    raw = event.properties
+    api_ref = raw.get("RestApiId")
+    api = api_ref.get("Ref") if isinstance(api_ref, Mapping) and "Ref" in api_ref else IMPLICIT_API
+    # Only Path and Method matter locally (the other properties were checked by _check_supported).
+    path = str(resolver.resolve(raw["Path"], f"{event.where}.Properties.Path"))
+    method = str(resolver.resolve(raw.get("Method", "ANY"), f"{event.where}.Properties.Method")).upper()
+    function.routes.append(Route(path, method, function.logical_id, event.name, str(api)))
 
 
-def _api(
-    resolver: _Resolver,
-    template: Mapping[str, Any],
-    by_type: Mapping[str, list[str]],
-    functions: Mapping[str, Function],
-) -> Api:
+def _sqs_event(
+    resolver: _Resolver, function: Function, event: _Event, queues: Mapping[str, Queue], warnings: list[str]
+) -> None:
+    props = resolver.pick(event.properties, _SQS_EVENT_KEYS, f"{event.where}.Properties")
+    where = f"{function.logical_id}.{event.name}"
+    queue_arn = str(props["Queue"])
+    queue = next((q for q in queues.values() if q.arn == queue_arn), None)
+    if queue is None:
+        warnings.append(f"{where}: queue {queue_arn} is not declared in the template; not polled")
+        return
+    visibility = int(queue.properties.get("VisibilityTimeout", 30))
+    if visibility < function.timeout_s:
+        # AWS refuses such an event source mapping; locally every slow batch would run twice.
+        warnings.append(
+            f"{where}: {queue.logical_id} VisibilityTimeout {visibility} s is less than the function's "
+            f"Timeout {function.timeout_s} s (AWS rejects this event source mapping)"
+        )
+    concurrency = (props.get("ScalingConfig") or {}).get("MaximumConcurrency")
+    function.sqs.append(
+        SqsSource(
+            event=event.name,
+            queue=queue.logical_id,
+            queue_arn=queue_arn,
+            batch_size=int(props.get("BatchSize", 10)),
+            window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+            report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+            max_concurrency=None if concurrency is None else int(concurrency),
+            enabled=_truthy(props.get("Enabled", True)),
+        )
+    )
+
+
+def _schedule_event(
+    resolver: _Resolver, function: Function, event: _Event, queues: Mapping[str, Queue], warnings: list[str]
+) -> None:
+    props = resolver.pick(event.properties, _SCHEDULE_EVENT_KEYS, f"{event.where}.Properties")
+    v1 = event.kind == "Schedule"
+    expression = str(props.get("Schedule" if v1 else "ScheduleExpression", ""))
+    state = str(props.get("State", "ENABLED")).upper()
+    rule = str(props.get("Name") or f"{resolver.stack_name}-{function.logical_id}{event.name}")
+    service, resource = ("events", "rule") if v1 else ("scheduler", "schedule/default")
+    function.schedules.append(
+        ScheduleSource(
+            event=event.name,
+            kind=event.kind,
+            expression=expression,
+            input=None if props.get("Input") is None else str(props["Input"]),
+            enabled=_truthy(props.get("Enabled", True)) and state != "DISABLED",
+            rule_arn=f"arn:aws:{service}:{REGION}:{ACCOUNT_ID}:{resource}/{rule}",
+        )
+    )
+
+
+# The event types the runner delivers: Api events become routes, SQS events pollers, schedules timers.
+_EVENT_SOURCES: dict[str, Callable[[_Resolver, Function, _Event, Mapping[str, Queue], list[str]], None]] = {
+    "Api": _api_event,
+    "SQS": _sqs_event,
+    "Schedule": _schedule_event,
+    "ScheduleV2": _schedule_event,
+}
+
+
+def _api(resolver: _Resolver, by_type: Mapping[str, list[str]], functions: Mapping[str, Function]) -> Api:
     """The API serving the routes: the one most events attach to (the implicit one if none is declared)."""
     counts: dict[str, int] = {}
     for function in functions.values():
@@ -770,13 +878,12 @@ def _api(
     logical = (
         max(counts, key=lambda api: counts[api]) if counts else (declared[0] if declared else IMPLICIT_API)
     )
-    globals_api = (template.get("Globals") or {}).get("Api") or {}
     raw = resolver.props(logical) if logical in declared else {}
-    props = resolver.pick(_merge_globals(globals_api, dict(raw)), _API_KEYS)
+    props = resolver.pick(raw, _API_KEYS, f"Resources.{logical}.Properties")
 
     responses = {}
-    for response_type, declared in (props.get("GatewayResponses") or {}).items():
-        spec = declared or {}
+    for response_type, spec_or_none in (props.get("GatewayResponses") or {}).items():
+        spec = spec_or_none or {}
         headers = ((spec.get("ResponseParameters") or {}).get("Headers")) or {}
         responses[str(response_type)] = GatewayResponse(
             status=None if spec.get("StatusCode") is None else int(spec["StatusCode"]),

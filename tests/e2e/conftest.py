@@ -1,31 +1,66 @@
-"""One local stack on the real template.yaml for the whole session, on the session's DynamoDB Local."""
+"""One local stack on the real template.yaml for the whole session, on the session's DynamoDB Local;
+afterwards every AWS call its functions made is checked against their policies."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from local import aws_calls
+from local.iam import recorded_calls, refused_calls
+from local.template import load_stack
 from tests.support.stack import REPO, RUNNER_ADMIN_KEY, RunningStack, start_stack
 
 pytestmark = pytest.mark.e2e
 
 
+E2E_STACK = "crowdtask-e2e"
+
+
 @pytest.fixture(scope="session")
 def api(tmp_path_factory: pytest.TempPathFactory, dynamodb_local: str) -> Iterator[RunningStack]:
+    """The local stack on template.yaml, recording every AWS call its functions make.
+
+    Once the stack has stopped, every call is checked against the calling function's policy in
+    template.yaml (local/iam.py). The check is this session fixture's finalizer, so it needs no
+    ordering of tests: pytest runs it once, at the end of a session in which any test used the
+    stack, after all tests (whichever were selected, in whatever order), and after the stack and
+    so every worker has written its last calls. A call a policy does not allow fails the run as
+    an error in that teardown, listing function, action and resource of each.
+    """
+    workdir = tmp_path_factory.mktemp("e2e")
+    calls = workdir / "aws-calls"
+    calls.mkdir()
     running = start_stack(
-        tmp_path_factory.mktemp("e2e"),
+        workdir,
         "--dynamodb-url",
         dynamodb_local,
         "--stack-name",
-        "crowdtask-e2e",
+        E2E_STACK,
         template=REPO / "template.yaml",
+        env={aws_calls.ENV: str(calls)},
     )
     yield running
     running.stop()
+    check_calls_against_policies(calls)
+
+
+def check_calls_against_policies(calls_dir: Path) -> None:
+    calls = [call for call in recorded_calls(calls_dir) if call.function != aws_calls.RUNNER_LABEL]
+    if not calls:
+        pytest.fail(f"no function's AWS call was recorded in {calls_dir}: is {aws_calls.ENV} reaching them?")
+    stack = load_stack(REPO / "template.yaml", {"AdminKey": RUNNER_ADMIN_KEY}, stack_name=E2E_STACK)
+    refused = refused_calls(stack, calls)
+    if refused:
+        pytest.fail(
+            "AWS would refuse these calls of the e2e suite (template.yaml policies):\n" + "\n".join(refused),
+            pytrace=False,
+        )
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,12 @@
-"""The benchmark's AWS call accounting: botocore hooks count calls, partitions written and write units."""
+"""AWS call accounting: botocore hooks count calls, what they touch, partitions written and write units."""
 
 from __future__ import annotations
 
 import json
+import os
 
 import boto3
+import botocore.session
 from moto import mock_aws
 
 from local import aws_calls
@@ -49,3 +51,67 @@ def test_calls_partitions_and_units_are_counted(tmp_path):
 def test_nothing_is_counted_unless_asked(monkeypatch):
     monkeypatch.delenv(aws_calls.ENV, raising=False)
     assert aws_calls.start("probe") is None
+
+
+def test_every_client_made_after_start_names_what_its_calls_touch(tmp_path, monkeypatch):
+    monkeypatch.setenv(aws_calls.ENV, str(tmp_path))
+    # start() hooks the creation of every client in the process: undone after this test.
+    monkeypatch.setattr(botocore.session.Session, "create_client", botocore.session.Session.create_client)
+    with mock_aws():
+        log = aws_calls.start("probe-function")
+        assert log is not None
+        # A client from a session of its own, as Powertools' idempotency layer makes one.
+        dynamodb = boto3.session.Session().client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="probe-table",
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "kind", "AttributeType": "S"},
+            ],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "by_kind",
+                    "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.query(
+            TableName="probe-table",
+            IndexName="by_kind",
+            KeyConditionExpression="kind = :k",
+            ExpressionAttributeValues={":k": {"S": "x"}},
+        )
+        update = {
+            "TableName": "probe-table",
+            "Key": {"pk": {"S": "A"}},
+            "UpdateExpression": "SET x = :x",
+            "ExpressionAttributeValues": {":x": {"N": "1"}},
+        }
+        put = {"TableName": "probe-table", "Item": {"pk": {"S": "B"}}}
+        dynamodb.transact_write_items(TransactItems=[{"Put": put}, {"Update": update}])
+        sqs = boto3.client("sqs", region_name="us-east-1")  # boto3's default session: hooked too
+        url = sqs.create_queue(QueueName="probe-queue")["QueueUrl"]
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "1", "MessageBody": "a"}])
+        events = boto3.client("events", region_name="us-east-1")
+        events.create_event_bus(Name="probe-bus")
+        entry = {"Source": "probe", "DetailType": "probe", "Detail": "{}"}
+        events.put_events(Entries=[{**entry, "EventBusName": "probe-bus"}, entry])
+        log.invoked()
+    data = json.loads((tmp_path / f"probe-function-{os.getpid()}.json").read_text())
+    assert data["label"] == "probe-function"
+    touched = {(t["service"], t["operation"], t["part"], t["resource"]): t["count"] for t in data["touched"]}
+    assert touched == {
+        ("dynamodb", "CreateTable", "", "probe-table"): 1,
+        ("dynamodb", "Query", "", "probe-table/index/by_kind"): 1,
+        ("dynamodb", "TransactWriteItems", "Put", "probe-table"): 1,
+        ("dynamodb", "TransactWriteItems", "Update", "probe-table"): 1,
+        ("sqs", "CreateQueue", "", "probe-queue"): 1,
+        ("sqs", "SendMessageBatch", "", url): 1,
+        ("events", "CreateEventBus", "", ""): 1,
+        ("events", "PutEvents", "", "probe-bus"): 1,
+        ("events", "PutEvents", "", "default"): 1,
+    }
+    assert data["calls"]["dynamodb.TransactWriteItems"] == 1

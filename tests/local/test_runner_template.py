@@ -1,4 +1,4 @@
-"""local.template: CloudFormation tags, intrinsic functions, parameters, and the real template.yaml."""
+"""local.template: CloudFormation tags, what it resolves, what it refuses, parameters, template.yaml."""
 
 from __future__ import annotations
 
@@ -67,10 +67,6 @@ def test_intrinsics_resolve_against_local_names(tmp_path: Path) -> None:
         """
         Parameters:
           Stage: { Type: String, Default: dev, AllowedValues: [dev, prod] }
-        Conditions:
-          IsProd: !Equals [!Ref Stage, prod]
-        Mappings:
-          Sizes: { dev: { Memory: 128 } }
         Resources:
           Table:
             Type: AWS::DynamoDB::Table
@@ -85,48 +81,58 @@ def test_intrinsics_resolve_against_local_names(tmp_path: Path) -> None:
             Type: AWS::SQS::Queue
             Properties:
               FifoQueue: true
-          ProdOnly:
-            Type: AWS::SQS::Queue
-            Condition: IsProd
+          Bus:
+            Type: AWS::Events::EventBus
+            Properties:
+              Name: !Sub "${AWS::StackName}-bus"
+          FnLogs:
+            Type: AWS::Logs::LogGroup
+            Properties:
+              LogGroupName: !Sub "/aws/lambda/${Fn}"
           Fn:
             Type: AWS::Serverless::Function
             Properties:
               CodeUri: fn/
               Handler: app.handler
               Runtime: python3.11
-              MemorySize: !FindInMap [Sizes, !Ref Stage, Memory]
               Environment:
                 Variables:
                   TABLE: !Ref Table
                   NAMED: !Ref Named
                   QUEUE: !Ref Queue
-                  QUEUE_NAME: !GetAtt Queue.QueueName
+                  BUS: !Ref Bus
                   ARN: !GetAtt [Table, Arn]
+                  QUEUE_ARN: !GetAtt Queue.Arn
+                  BUS_ARN: { "Fn::GetAtt": Bus.Arn }
+                  LABEL: !Sub "${AWS::AccountId}/${AWS::Region}/${Stage}/${Table.Arn}"
                   LITERAL: !Sub "${!NotAVariable}"
-                  VARS: !Sub ["${X}/${Table}", { X: !Ref AWS::AccountId }]
-                  JOINED: !Join [":", [!Ref Stage, !If [IsProd, p, d]]]
-                  GONE: !If [IsProd, x, !Ref AWS::NoValue]
+                  STAGE: !Ref Stage
                   FLAG: true
                   NUMBER: 5
+        Outputs:
+          Function:
+            Value: !Ref Fn
         """,
     )
     stack = load_stack(path, {}, queue_url_base="http://127.0.0.1:5000")
-    assert set(stack.queues) == {"Queue"}  # ProdOnly's condition is false
     fn = stack.functions["Fn"]
-    assert fn.memory_mb == 128
     assert fn.timeout_s == 3  # SAM's default
+    table_arn = "arn:aws:dynamodb:us-east-1:123456789012:table/crowdtask-local-Table"
     assert fn.environment == {
         "TABLE": "crowdtask-local-Table",
         "NAMED": "crowdtask-local-named-dev",
         "QUEUE": "http://127.0.0.1:5000/123456789012/crowdtask-local-Queue.fifo",
-        "QUEUE_NAME": "crowdtask-local-Queue.fifo",
-        "ARN": "arn:aws:dynamodb:us-east-1:123456789012:table/crowdtask-local-Table",
+        "BUS": "crowdtask-local-bus",
+        "ARN": table_arn,
+        "QUEUE_ARN": "arn:aws:sqs:us-east-1:123456789012:crowdtask-local-Queue.fifo",
+        "BUS_ARN": "arn:aws:events:us-east-1:123456789012:event-bus/crowdtask-local-bus",
+        "LABEL": f"123456789012/us-east-1/dev/{table_arn}",
         "LITERAL": "${NotAVariable}",
-        "VARS": "123456789012/crowdtask-local-Table",
-        "JOINED": "dev:d",
+        "STAGE": "dev",
         "FLAG": "true",
         "NUMBER": "5",
     }
+    assert fn.arn == "arn:aws:lambda:us-east-1:123456789012:function:crowdtask-local-Fn"
 
 
 def test_parameters_are_validated_like_cloudformation(tmp_path: Path) -> None:
@@ -155,23 +161,242 @@ def test_parameters_are_validated_like_cloudformation(tmp_path: Path) -> None:
     }
 
 
-def test_unsupported_intrinsic_is_an_error(tmp_path: Path) -> None:
-    path = write_template(
-        tmp_path,
-        """
-        Resources:
-          Fn:
-            Type: AWS::Serverless::Function
-            Properties:
-              CodeUri: fn/
-              Handler: app.handler
-              Environment:
-                Variables:
-                  OTHER_STACK: !ImportValue shared-output
-        """,
+# ---------------------------------------------------------------- what the runner refuses
+
+ENV_VALUE = "Resources.Fn.Properties.Environment.Variables.VALUE"
+
+
+def _template_with(value: str, extra_resources: str = "", events: str = "", top: str = "") -> str:
+    """A small template whose function's VALUE variable is `value`; `extra_resources` etc. add to it."""
+    return "\n".join(
+        [
+            top,
+            "Parameters:",
+            "  Stage: { Type: String, Default: dev }",
+            "Resources:",
+            "  Table:",
+            "    Type: AWS::DynamoDB::Table",
+            "    Properties:",
+            "      AttributeDefinitions: [{ AttributeName: pk, AttributeType: S }]",
+            "      KeySchema: [{ AttributeName: pk, KeyType: HASH }]",
+            "  Queue: { Type: AWS::SQS::Queue }",
+            "  Bus: { Type: AWS::Events::EventBus }",
+            "  Logs: { Type: AWS::Logs::LogGroup }",
+            extra_resources,
+            "  Fn:",
+            "    Type: AWS::Serverless::Function",
+            "    Properties:",
+            "      CodeUri: fn/",
+            "      Handler: app.handler",
+            "      Environment:",
+            "        Variables:",
+            f"          VALUE: {value}",
+            events,
+        ]
     )
-    with pytest.raises(TemplateError, match="ImportValue"):
+
+
+def _refused(tmp_path: Path, body: str) -> str:
+    path = tmp_path / "template.yaml"
+    path.write_text(body)
+    with pytest.raises(TemplateError) as refused:
         load_stack(path, {})
+    return str(refused.value)
+
+
+def test_the_refusal_template_itself_loads(tmp_path: Path) -> None:
+    # Every refusal below is this template with one thing added: that thing is what fails.
+    path = tmp_path / "template.yaml"
+    path.write_text(_template_with("plain"))
+    assert load_stack(path, {}).functions["Fn"].environment == {"VALUE": "plain"}
+
+
+@pytest.mark.parametrize(
+    "intrinsic",
+    [
+        "!If [IsProd, a, b]",
+        "!Equals [a, b]",
+        "!Not [!Equals [a, b]]",
+        "!And [!Equals [a, b], !Equals [c, d]]",
+        "!Or [!Equals [a, b], !Equals [c, d]]",
+        "!Select [0, [a, b]]",
+        "!Split [',', 'a,b']",
+        "!FindInMap [Sizes, dev, Memory]",
+        "!GetAZs ''",
+        "!Base64 text",
+        "!ToJsonString { a: 1 }",
+        "!Join ['-', [a, b]]",
+        "!ImportValue shared-output",
+        "!Cidr [10.0.0.0/16, 2, 8]",
+        "!Length [a, b]",
+        "!Transform { Name: AWS::Include, Parameters: { Location: s3://x/y } }",
+    ],
+)
+def test_an_intrinsic_the_runner_does_not_implement_is_refused(tmp_path: Path, intrinsic: str) -> None:
+    name = intrinsic.split(maxsplit=1)[0].lstrip("!")
+    expected = f"{ENV_VALUE}: Fn::{name} is not supported locally"
+    assert _refused(tmp_path, _template_with(intrinsic)) == expected
+
+
+@pytest.mark.parametrize(
+    "pseudo", ["AWS::Partition", "AWS::URLSuffix", "AWS::NoValue", "AWS::NotificationARNs", "AWS::StackId"]
+)
+def test_a_pseudo_parameter_the_runner_does_not_implement_is_refused(tmp_path: Path, pseudo: str) -> None:
+    expected = f"{ENV_VALUE}: pseudo parameter {pseudo} is not supported locally"
+    assert _refused(tmp_path, _template_with(f"!Ref {pseudo}")) == expected
+    assert _refused(tmp_path, _template_with(f'!Sub "arn:${{{pseudo}}}:x"')) == expected
+
+
+@pytest.mark.parametrize(
+    "attribute", ["Table.StreamArn", "Queue.QueueUrl", "Queue.QueueName", "Bus.Name", "Fn.Arn", "Logs.Arn"]
+)
+def test_an_attribute_the_runner_does_not_implement_is_refused(tmp_path: Path, attribute: str) -> None:
+    expected = f"{ENV_VALUE}: Fn::GetAtt {attribute} is not supported locally"
+    assert _refused(tmp_path, _template_with(f"!GetAtt {attribute}")) == expected
+    assert _refused(tmp_path, _template_with(f'!Sub "${{{attribute}}}/x"')) == expected
+
+
+def test_a_ref_to_a_type_left_alone_or_to_nothing_is_refused(tmp_path: Path) -> None:
+    assert _refused(tmp_path, _template_with("!Ref Logs")) == (
+        f"{ENV_VALUE}: Ref Logs (AWS::Logs::LogGroup) is not supported locally"
+    )
+    assert _refused(tmp_path, _template_with('!Sub "${Nothing}"')) == (
+        f"{ENV_VALUE}: 'Nothing' is neither a parameter nor a resource"
+    )
+
+
+def test_sub_with_a_variable_map_is_refused(tmp_path: Path) -> None:
+    assert _refused(tmp_path, _template_with('!Sub ["${X}", { X: a }]')) == (
+        f"{ENV_VALUE}: Fn::Sub with a variable map is not supported locally"
+    )
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "AWS::WAFv2::WebACL",
+        "AWS::SSM::Parameter",
+        "AWS::ApiGateway::UsagePlan",
+        "AWS::S3::Bucket",
+        "AWS::SNS::Topic",
+        "AWS::Lambda::Function",
+        "Custom::Thing",
+    ],
+)
+def test_a_resource_type_the_runner_does_not_handle_is_refused(tmp_path: Path, kind: str) -> None:
+    body = _template_with("plain", extra_resources=f"  Thing: {{ Type: '{kind}' }}")
+    assert _refused(tmp_path, body) == f"Resources.Thing: resource type {kind} is not supported locally"
+
+
+@pytest.mark.parametrize("kind", ["DynamoDB", "SNS", "S3", "HttpApi", "EventBridgeRule", "CloudWatchEvent"])
+def test_an_event_type_the_runner_does_not_deliver_is_refused(tmp_path: Path, kind: str) -> None:
+    events = f"      Events:\n        Feed: {{ Type: {kind}, Properties: {{}} }}"
+    assert _refused(tmp_path, _template_with("plain", events=events)) == (
+        f"Resources.Fn.Properties.Events.Feed: event type {kind} is not supported locally"
+    )
+
+
+def test_conditions_transforms_globals_and_parameter_types_it_does_not_implement_are_refused(
+    tmp_path: Path,
+) -> None:
+    conditions = "Conditions:\n  IsProd: !Equals [!Ref Stage, prod]"
+    assert _refused(tmp_path, _template_with("plain", top=conditions)) == (
+        "Conditions: template conditions are not supported locally"
+    )
+    guarded = "  Extra:\n    Type: AWS::SQS::Queue\n    Condition: IsProd"
+    assert _refused(tmp_path, _template_with("plain", extra_resources=guarded)) == (
+        "Resources.Extra.Condition: template conditions are not supported locally"
+    )
+    transform = "Transform: [AWS::LanguageExtensions, AWS::Serverless-2016-10-31]"
+    assert _refused(tmp_path, _template_with("plain", top=transform)) == (
+        "Transform: AWS::LanguageExtensions is not supported locally"
+    )
+    api_globals = "Globals:\n  Api:\n    TracingEnabled: true"
+    assert _refused(tmp_path, _template_with("plain", top=api_globals)) == (
+        "Globals.Api: not supported locally"
+    )
+    ssm = "Parameters:\n  Key: { Type: 'AWS::SSM::Parameter::Value<String>', Default: /a }\nResources: {}"
+    assert _refused(tmp_path, ssm) == (
+        "Parameters.Key: parameter type AWS::SSM::Parameter::Value<String> is not supported locally"
+    )
+
+
+def test_an_intrinsic_is_refused_even_where_the_runner_reads_nothing(tmp_path: Path) -> None:
+    # Properties the runner never reads are resolved all the same: nothing unsupported slips through.
+    api = (
+        "  Api:\n    Type: AWS::Serverless::Api\n    Properties:\n      StageName: v1\n"
+        "      DefinitionBody: !Transform { Name: AWS::Include, Parameters: { Location: s3://x/y } }"
+    )
+    assert _refused(tmp_path, _template_with("plain", extra_resources=api)) == (
+        "Resources.Api.Properties.DefinitionBody: Fn::Transform is not supported locally"
+    )
+    logs = "  FnLogs:\n    Type: AWS::Logs::LogGroup\n    Properties:\n      LogGroupName: !Join ['', [a, b]]"
+    assert _refused(tmp_path, _template_with("plain", extra_resources=logs)) == (
+        "Resources.FnLogs.Properties.LogGroupName: Fn::Join is not supported locally"
+    )
+    tags = "      Tags: { Owner: !ImportValue owner }"
+    assert _refused(tmp_path, _template_with("plain", events=tags)) == (
+        "Resources.Fn.Properties.Tags.Owner: Fn::ImportValue is not supported locally"
+    )
+    outputs = "Outputs:\n  Url:\n    Value: !Join ['', [a, !Ref Table]]"
+    assert _refused(tmp_path, _template_with("plain") + "\n" + outputs) == (
+        "Outputs.Url.Value: Fn::Join is not supported locally"
+    )
+
+
+@pytest.mark.parametrize(
+    ("policies", "expected"),
+    [
+        (
+            "[DynamoDBReadPolicy: { TableName: !Ref Table }]",
+            "Policies[0]: SAM policy template DynamoDBReadPolicy is not supported locally",
+        ),
+        ("[AWSLambdaBasicExecutionRole]", "Policies[0]: policy 'AWSLambdaBasicExecutionRole' is not"),
+        (
+            "[Statement: [{ Effect: Deny, Action: 'sqs:*', Resource: '*' }]]",
+            "Policies[0].Statement[0]: Effect 'Deny' is not supported locally",
+        ),
+        (
+            "[Statement: [{ Effect: Allow, NotAction: 'sqs:*', Resource: '*' }]]",
+            "Policies[0].Statement[0]: NotAction in a statement is not supported locally",
+        ),
+        (
+            "[Statement: [{ Effect: Allow, Action: 'sqs:*', Resource: '*', Condition: {} }]]",
+            "Policies[0].Statement[0]: Condition in a statement is not supported locally",
+        ),
+    ],
+)
+def test_a_policy_the_runner_cannot_read_is_refused(tmp_path: Path, policies: str, expected: str) -> None:
+    # A function's policy is known exactly or refused: nothing is read as allowing more, or less.
+    message = _refused(tmp_path, _template_with("plain", events=f"      Policies: {policies}"))
+    assert message.startswith(f"Resources.Fn.Properties.{expected}")
+
+
+def test_a_sam_policy_template_expands_to_its_statements(tmp_path: Path) -> None:
+    body = _template_with("plain", events="      Policies: [DynamoDBCrudPolicy: { TableName: !Ref Table }]")
+    path = tmp_path / "template.yaml"
+    path.write_text(body)
+    (statement,) = load_stack(path, {}).functions["Fn"].policy
+    assert statement.resources == (
+        "arn:aws:dynamodb:us-east-1:123456789012:table/crowdtask-local-Table",
+        "arn:aws:dynamodb:us-east-1:123456789012:table/crowdtask-local-Table/index/*",
+    )
+    # SAM's list (samtranslator/policy_templates_data/policy_templates.json), ConditionCheckItem included.
+    assert set(statement.actions) == {
+        f"dynamodb:{action}"
+        for action in (
+            "GetItem",
+            "DeleteItem",
+            "PutItem",
+            "Scan",
+            "Query",
+            "UpdateItem",
+            "BatchWriteItem",
+            "BatchGetItem",
+            "DescribeTable",
+            "ConditionCheckItem",
+        )
+    }
 
 
 def test_fixture_template_events(tmp_path: Path) -> None:
@@ -286,40 +511,6 @@ def test_real_template_resources_and_schedules() -> None:
         for schedule in function.schedules:
             assert schedule.expression.startswith(("rate(", "cron(", "at(")), schedule
     assert not stack.warnings
-
-
-def test_properties_the_runner_does_not_use_are_not_resolved(tmp_path: Path) -> None:
-    path = write_template(
-        tmp_path,
-        """
-        Resources:
-          Api:
-            Type: AWS::Serverless::Api
-            Properties:
-              StageName: prod
-              DefinitionBody: !Transform { Name: AWS::Include, Parameters: { Location: s3://x/y } }
-          Role:
-            Type: AWS::IAM::Role
-          Fn:
-            Type: AWS::Serverless::Function
-            Properties:
-              CodeUri: fn/
-              Handler: app.handler
-              Role: !ImportValue shared-role
-              Tags: { Owner: !ImportValue owner }
-              Events:
-                Tick:
-                  Type: ScheduleV2
-                  Properties:
-                    ScheduleExpression: rate(5 minutes)
-                    RoleArn: !GetAtt Role.Arn
-                    FlexibleTimeWindow: { Mode: "OFF" }
-                Get: { Type: Api, Properties: { RestApiId: !Ref Api, Path: /x, Method: get } }
-        """,
-    )
-    stack = load_stack(path, {})
-    assert stack.api.stage == "prod"
-    assert [s.expression for s in stack.functions["Fn"].schedules] == ["rate(5 minutes)"]
 
 
 def test_queue_visibility_below_the_consumer_timeout_is_flagged(tmp_path: Path) -> None:
