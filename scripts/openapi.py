@@ -58,10 +58,7 @@ DOCUMENTING_ENVIRONMENT = {
 
 def build() -> str:
     sys.path.insert(0, str(ROOT / "layers/common/python"))
-    from crowdtask.config import DOCUMENTING
-
     previous = dict(os.environ)
-    os.environ[DOCUMENTING] = "1"  # the models that only document answers are imported now
     for name, value in DOCUMENTING_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
     try:

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from crowdtask import lazy
 from crowdtask.http import auth
 from crowdtask.http.app import ApiApp, Reply, entrypoint
+from crowdtask.http.params import AccountId
 from crowdtask.http.schemas import ADMIN_AUTH, TOKEN_AUTH, responses
-
-if TYPE_CHECKING:
-    from crowdtask.models import accounts as account_models
-    from crowdtask.services import accounts
-    from crowdtask.services import auth as auth_service
-else:  # services and models load with the first route that uses them (cold start)
-    account_models = lazy.load("crowdtask.models.accounts")
-    accounts = lazy.load("crowdtask.services.accounts")
-    auth_service = lazy.load("crowdtask.services.auth")
+from crowdtask.models.accounts import AccountCreateIn, Credentials, CreditIn, ProfileOut, SignupIn, TokenOut
+from crowdtask.services import accounts
+from crowdtask.services import auth as auth_service
 
 app = ApiApp()
 
@@ -27,9 +21,9 @@ app = ApiApp()
     "/auth/token/request",
     summary="Request an auth token",
     tags=["Auth Token"],
-    responses=responses("accounts:TokenOut", "a new token", 401, 429),
+    responses=responses(TokenOut, "a new token", 401, 429),
 )
-def request_token(credentials: Annotated[account_models.Credentials, Body()]) -> Reply:
+def request_token(credentials: Annotated[Credentials, Body()]) -> Reply:
     return app.reply(auth_service.request_token(credentials.email, credentials.password))
 
 
@@ -49,9 +43,9 @@ def discard_token() -> Reply:
     "/workers/signup",
     summary="Sign up as a worker",
     tags=["Accounts"],
-    responses=responses("accounts:ProfileOut", "the new worker account", 409, status=201),
+    responses=responses(ProfileOut, "the new worker account", 409, status=201),
 )
-def sign_up(account: Annotated[account_models.SignupIn, Body()]) -> Reply:
+def sign_up(account: Annotated[SignupIn, Body()]) -> Reply:
     return app.reply(accounts.sign_up_worker(account), status=201)
 
 
@@ -60,9 +54,9 @@ def sign_up(account: Annotated[account_models.SignupIn, Body()]) -> Reply:
     summary="Create an account (admin)",
     tags=["Admin"],
     security=ADMIN_AUTH,
-    responses=responses("accounts:ProfileOut", "the new account", 401, 409, status=201),
+    responses=responses(ProfileOut, "the new account", 401, 409, status=201),
 )
-def create_account(account: Annotated[account_models.AccountCreateIn, Body()]) -> Reply:
+def create_account(account: Annotated[AccountCreateIn, Body()]) -> Reply:
     auth.require_admin(app.current_event.headers)
     return app.reply(accounts.create_account(account), status=201)
 
@@ -72,11 +66,11 @@ def create_account(account: Annotated[account_models.AccountCreateIn, Body()]) -
     summary="Credit a requester's available balance (admin)",
     tags=["Admin"],
     security=ADMIN_AUTH,
-    responses=responses("accounts:ProfileOut", "the account after the credit", 401, 404, 409),
+    responses=responses(ProfileOut, "the account after the credit", 401, 404, 409),
 )
 def credit_account(
-    id: Annotated[str, Path(max_length=64, description="id of the account")],
-    credit: Annotated[account_models.CreditIn, Body()],
+    id: AccountId,
+    credit: Annotated[CreditIn, Body()],
 ) -> Reply:
     auth.require_admin(app.current_event.headers)
     return app.reply(accounts.credit(id, credit.amount))

@@ -9,21 +9,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from crowdtask import lazy
 from crowdtask.config import settings
 from crowdtask.observability import logger, metrics
-
-if TYPE_CHECKING:
-    from crowdtask.services import flows, throughput_uploads
-else:  # services load with the first message of their kind (cold start)
-    flows = lazy.load("crowdtask.services.flows")
-    throughput_uploads = lazy.load("crowdtask.services.throughput_uploads")
+from crowdtask.services import flows, throughput_uploads
 
 Service = Callable[[dict[str, Any]], None]
 # Message kind -> the service doing the work (a lambda: the service loads with its first message).

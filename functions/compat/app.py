@@ -2,40 +2,29 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from crowdtask import lazy
-from crowdtask.http.app import ApiApp, Reply, entrypoint
+from crowdtask.http.app import ApiApp, Reply, dump, entrypoint
 from crowdtask.http.pagination import link_header
+from crowdtask.http.params import OperationId, TaskId
 from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.http.task_uploads import upload_routes
-
-if TYPE_CHECKING:
-    from crowdtask.models import bulk as bulk_models
-    from crowdtask.models.tasks import TaskOut
-    from crowdtask.services import operations, tasks
-else:  # services and models load with the first route that uses them (cold start)
-    bulk_models = lazy.load("crowdtask.models.bulk")
-    operations = lazy.load("crowdtask.services.operations")
-    tasks = lazy.load("crowdtask.services.tasks")
+from crowdtask.models.bulk import OperationOut, TolokaTask
+from crowdtask.models.tasks import TaskOut
+from crowdtask.services import operations, tasks
 
 app = ApiApp()
-TaskId = Annotated[str, Path(max_length=64, description="id of the task")]
-OperationId = Annotated[str, Path(max_length=64, description="id of the operation")]
 TAGS = ["Bulk API compatibility"]
 
 
-def _task_shape(task: TaskOut) -> bulk_models.TolokaTask:
-    shape = {**task.model_dump(exclude_none=True), "created": task.createdAt}
-    return bulk_models.TolokaTask.model_validate(shape)
+def _task_shape(task: TaskOut) -> TolokaTask:
+    return TolokaTask.model_validate({**dump(task), "created": task.createdAt})
 
 
 def _task_reply(api: ApiApp, task: TaskOut, headers: dict[str, str]) -> Reply:
-    return api.reply(
-        _task_shape(task), status=201, headers={"Location": f"/api/v1/tasks/{task.id}", **headers}
-    )
+    return api.created(_task_shape(task), f"/api/v1/tasks/{task.id}", headers=headers)
 
 
 upload_routes(
@@ -53,7 +42,7 @@ upload_routes(
     summary="Get a task (bulk API shape)",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("bulk:TolokaTask", "the task", 401, 403, 404),
+    responses=responses(TolokaTask, "the task", 401, 403, 404),
 )
 def get_task(id: TaskId) -> Reply:
     return app.reply(_task_shape(tasks.get_task(app.requester().account_id, id)))
@@ -64,7 +53,7 @@ def get_task(id: TaskId) -> Reply:
     summary="Get an operation (bulk API shape)",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("bulk:OperationOut", "the operation", 401, 403, 404),
+    responses=responses(OperationOut, "the operation", 401, 403, 404),
 )
 def get_operation(id: OperationId) -> Reply:
     return app.reply(operations.get_operation(app.requester().account_id, id))
@@ -84,6 +73,7 @@ def operation_log(
     after: Annotated[int | None, Query(ge=-1, description="index of the last entry already read")] = None,
 ) -> Reply:
     log = operations.operation_log(app.requester().account_id, id, after, operations.LOG_LIMIT)
+    # The bulk API's log entries: exactly these four fields, a null `input` or `output` included.
     entries: list[dict[str, Any]] = [
         entry.model_dump(mode="json", include={"type", "success", "input", "output"}) for entry in log.log
     ]

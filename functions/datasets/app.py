@@ -2,30 +2,33 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from crowdtask import lazy
-from crowdtask.http.app import ApiApp, Reply, entrypoint
+from crowdtask.http.app import ApiApp, Reply, dump_every_field, entrypoint
+from crowdtask.http.params import ClientId, DatasetId, DatasetTaskId
 from crowdtask.http.schemas import TOKEN_AUTH, responses
-
-if TYPE_CHECKING:
-    from crowdtask.models import datasets as dataset_models
-    from crowdtask.services import datasets
-else:  # services and models load with the first route that uses them (cold start)
-    dataset_models = lazy.load("crowdtask.models.datasets")
-    datasets = lazy.load("crowdtask.services.datasets")
+from crowdtask.models.datasets import (
+    DatasetIn,
+    DatasetOut,
+    DelayedTasks,
+    FilesIn,
+    LabelsIn,
+    RejectIn,
+    TaskList,
+    TaskResource,
+    TaskUpdateIn,
+    UserTasks,
+)
+from crowdtask.services import datasets
 
 app = ApiApp()
-DatasetId = Annotated[str, Path(max_length=64, description="Dataset Id of the dataset")]
-TaskId = Annotated[str, Path(max_length=100, description="Task Id of the dataset")]
-ClientId = Annotated[str, Path(max_length=64, description="client Id of the client (your customerId)")]
 TAGS = ["Dataset"]
 PAGE_LIMIT = 1000
 
 
-def _task_links(task: dataset_models.TaskResource) -> dict[str, Any]:
+def _task_links(task: TaskResource) -> dict[str, Any]:
     base = f"/dataset-tasks/{task.id}"
     links: dict[str, Any] = {"self": {"href": base}, "dataset": {"href": f"/datasets/{task.dataset_id}"}}
     if task.status != "retired":
@@ -36,9 +39,9 @@ def _task_links(task: dataset_models.TaskResource) -> dict[str, Any]:
     return links
 
 
-def _task_reply(task: dataset_models.TaskResource) -> Reply:
-    # Every field is shown, null included: a task's shape does not depend on its state.
-    return app.reply(task.model_dump(mode="json"), links=_task_links(task))
+def _task_reply(task: TaskResource) -> Reply:
+    # The dataset seed's TaskResource shows every field, null included, whatever the task's state.
+    return app.reply(dump_every_field(task), links=_task_links(task))
 
 
 def _dataset_links(dataset_id: str) -> dict[str, Any]:
@@ -61,13 +64,11 @@ def _dataset_links(dataset_id: str) -> dict[str, Any]:
     ),
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("datasets:DatasetOut", "the new dataset", 401, 403, status=201),
+    responses=responses(DatasetOut, "the new dataset", 401, 403, status=201),
 )
-def create_dataset(dataset: Annotated[dataset_models.DatasetIn, Body()]) -> Reply:
+def create_dataset(dataset: Annotated[DatasetIn, Body()]) -> Reply:
     created = datasets.create_dataset(app.requester().account_id, dataset)
-    return app.reply(
-        created, status=201, links=_dataset_links(created.id), headers={"Location": f"/datasets/{created.id}"}
-    )
+    return app.created(created, f"/datasets/{created.id}", links=_dataset_links(created.id))
 
 
 @app.get(
@@ -75,7 +76,7 @@ def create_dataset(dataset: Annotated[dataset_models.DatasetIn, Body()]) -> Repl
     summary="Get a Dataset",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("datasets:DatasetOut", "the dataset", 401, 403, 404),
+    responses=responses(DatasetOut, "the dataset", 401, 403, 404),
 )
 def get_dataset(datasetId: DatasetId) -> Reply:  # noqa: N803 - the seed's parameter name
     found = datasets.get_dataset(app.requester().account_id, datasetId)
@@ -91,7 +92,7 @@ def get_dataset(datasetId: DatasetId) -> Reply:  # noqa: N803 - the seed's param
     ),
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("datasets:TaskList", "the dataset's tasks", 401, 403, 404),
+    responses=responses(TaskList, "the dataset's tasks", 401, 403, 404),
 )
 def list_tasks(
     datasetId: DatasetId,  # noqa: N803
@@ -105,7 +106,7 @@ def list_tasks(
     if last is not None:
         links["next"] = {"href": f"{base}?limit={limit}&after={last}"}
         headers["Link"] = f'<{links["next"]["href"]}>; rel="next"'
-    body = {"tasks": [t.model_dump(mode="json") for t in found]}
+    body = {"tasks": [dump_every_field(t) for t in found]}  # TaskResource: every field, as above
     return app.reply(body, links=links, headers=headers)
 
 
@@ -123,7 +124,7 @@ def list_tasks(
 )
 def update_file_tasks(
     datasetId: DatasetId,  # noqa: N803
-    files: Annotated[dataset_models.FilesIn | None, Body()] = None,
+    files: Annotated[FilesIn | None, Body()] = None,
 ) -> Reply:
     datasets.update_files(app.requester().account_id, datasetId, files.files if files else None)
     return app.empty()
@@ -144,7 +145,7 @@ def update_file_tasks(
 )
 def update_label_tasks(
     datasetId: DatasetId,  # noqa: N803
-    labels: Annotated[dataset_models.LabelsIn | None, Body()] = None,
+    labels: Annotated[LabelsIn | None, Body()] = None,
 ) -> Reply:
     datasets.update_labels(app.requester().account_id, datasetId, labels)
     return app.empty()
@@ -159,9 +160,9 @@ def update_label_tasks(
     ),
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("datasets:TaskResource", "the updated task", 401, 403, 404, 409),
+    responses=responses(TaskResource, "the updated task", 401, 403, 404, 409),
 )
-def update_task(taskId: TaskId, changes: Annotated[dataset_models.TaskUpdateIn, Body()]) -> Reply:  # noqa: N803
+def update_task(taskId: DatasetTaskId, changes: Annotated[TaskUpdateIn, Body()]) -> Reply:  # noqa: N803
     return _task_reply(datasets.update_task(app.requester().account_id, taskId, changes))
 
 
@@ -174,9 +175,9 @@ def update_task(taskId: TaskId, changes: Annotated[dataset_models.TaskUpdateIn, 
     ),
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("datasets:TaskResource", "the accepted task", 401, 403, 404, 409),
+    responses=responses(TaskResource, "the accepted task", 401, 403, 404, 409),
 )
-def accept_task(taskId: TaskId) -> Reply:  # noqa: N803
+def accept_task(taskId: DatasetTaskId) -> Reply:  # noqa: N803
     return _task_reply(datasets.accept_task(app.requester().account_id, taskId))
 
 
@@ -189,9 +190,9 @@ def accept_task(taskId: TaskId) -> Reply:  # noqa: N803
     ),
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("datasets:TaskResource", "the rejected task", 401, 403, 404, 409),
+    responses=responses(TaskResource, "the rejected task", 401, 403, 404, 409),
 )
-def reject_task(taskId: TaskId, rejection: Annotated[dataset_models.RejectIn | None, Body()] = None) -> Reply:  # noqa: N803
+def reject_task(taskId: DatasetTaskId, rejection: Annotated[RejectIn | None, Body()] = None) -> Reply:  # noqa: N803
     reason = rejection.reason if rejection else None
     return _task_reply(datasets.reject_task(app.requester().account_id, taskId, reason))
 
@@ -205,14 +206,14 @@ def reject_task(taskId: TaskId, rejection: Annotated[dataset_models.RejectIn | N
     ),
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("datasets:UserTasks", "the user's tasks", 401, 403, 404),
+    responses=responses(UserTasks, "the user's tasks", 401, 403, 404),
 )
 def user_tasks(
     clientId: ClientId,  # noqa: N803
     email: Annotated[str, Query(min_length=3, max_length=254, description="Email of user")],
 ) -> Reply:
     found = datasets.user_tasks(app.requester().account_id, clientId, email)
-    return app.reply(found.model_dump(mode="json"))
+    return app.reply(dump_every_field(found))  # TaskResource lists: every field, as above
 
 
 @app.get(
@@ -224,11 +225,11 @@ def user_tasks(
     ),
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("datasets:DelayedTasks", "the delayed tasks", 401, 403, 404),
+    responses=responses(DelayedTasks, "the delayed tasks", 401, 403, 404),
 )
 def delayed_tasks(clientId: ClientId) -> Reply:  # noqa: N803
     found = datasets.delayed_tasks(app.requester().account_id, clientId)
-    return app.reply(found.model_dump(mode="json"))
+    return app.reply(dump_every_field(found))  # TaskResource lists: every field, as above
 
 
 lambda_handler = entrypoint(app)

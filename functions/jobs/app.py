@@ -2,41 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from crowdtask import lazy
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import job_links, task_links
-from crowdtask.http.pagination import (
-    DEFAULT_LIMIT,
-    After,
-    ArchivedFilter,
-    Before,
-    Limit,
-    Order,
-    Search,
-)
+from crowdtask.http.params import DEFAULT_LIMIT, After, ArchivedFilter, Before, JobId, Limit, Order, Search
 from crowdtask.http.routes import copy_and_archive_routes, member_routes
 from crowdtask.http.schemas import TOKEN_AUTH, responses
-
-if TYPE_CHECKING:
-    from crowdtask.models import jobs as job_models
-    from crowdtask.services import jobs
-else:  # services and models load with the first route that uses them (cold start)
-    job_models = lazy.load("crowdtask.models.jobs")
-    jobs = lazy.load("crowdtask.services.jobs")
+from crowdtask.models.jobs import JobIn, JobOut, JobPage, JobTaskIds
+from crowdtask.models.tasks import TaskPage
+from crowdtask.services import jobs
 
 app = ApiApp()
-JobId = Annotated[str, Path(max_length=64, description="id of the job")]
-Deep = Annotated[bool, Query(description="also apply to the job's tasks")]
 TAGS = ["Job"]
 
 
-def _reply_job(job: job_models.JobOut, status: int = 200) -> Reply:
-    headers = {"Location": f"/jobs/{job.id}"} if status == 201 else None
-    return app.reply(job, status=status, links=job_links(job), headers=headers)
+def _reply_job(job: JobOut) -> Reply:
+    return app.reply(job, links=job_links(job))
 
 
 @app.get(
@@ -44,9 +28,7 @@ def _reply_job(job: job_models.JobOut, status: int = 200) -> Reply:
     summary="List all Jobs",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(
-        "jobs:JobPage", "one page of jobs; the `Link` header and HAL links page on", 401, 403
-    ),
+    responses=responses(JobPage, "one page of jobs; the `Link` header and HAL links page on", 401, 403),
 )
 def list_jobs(
     limit: Limit = DEFAULT_LIMIT,
@@ -67,10 +49,11 @@ def list_jobs(
     summary="Create a Job",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("jobs:JobOut", "the new job", 401, 403, status=201),
+    responses=responses(JobOut, "the new job", 401, 403, status=201),
 )
-def create_job(job: Annotated[job_models.JobIn, Body()]) -> Reply:
-    return _reply_job(jobs.create_job(app.requester().account_id, job), status=201)
+def create_job(job: Annotated[JobIn, Body()]) -> Reply:
+    created = jobs.create_job(app.requester().account_id, job)
+    return app.created(created, f"/jobs/{created.id}", links=job_links(created))
 
 
 @app.get(
@@ -78,7 +61,7 @@ def create_job(job: Annotated[job_models.JobIn, Body()]) -> Reply:
     summary="Get a Job",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("jobs:JobOut", "the job", 401, 403, 404),
+    responses=responses(JobOut, "the job", 401, 403, 404),
 )
 def get_job(id: JobId) -> Reply:
     return _reply_job(jobs.get_job(app.requester().account_id, id))
@@ -89,9 +72,9 @@ def get_job(id: JobId) -> Reply:
     summary="Update a Job",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("jobs:JobOut", "the updated job", 401, 403, 404, 409),
+    responses=responses(JobOut, "the updated job", 401, 403, 404, 409),
 )
-def replace_job(id: JobId, job: Annotated[job_models.JobIn, Body()]) -> Reply:
+def replace_job(id: JobId, job: Annotated[JobIn, Body()]) -> Reply:
     return _reply_job(jobs.replace_job(app.requester().account_id, id, job))
 
 
@@ -99,10 +82,10 @@ copy_and_archive_routes(
     app,
     collection="jobs",
     noun="job",
-    model="jobs:JobOut",
+    model=JobOut,
     tags=TAGS,
     links=job_links,
-    copy=lambda account, id, deep: jobs.copy_job(account, id, deep),  # noqa: PLW0108 - loads the service on first use
+    copy=jobs.copy_job,
     archive=lambda account, id, deep: jobs.set_archived(account, id, True, deep),
     unarchive=lambda account, id, deep: jobs.set_archived(account, id, False, deep),
     deep="also apply to the job's tasks (copy: the copy gets copies of them; false: it shares them)",
@@ -114,10 +97,10 @@ member_routes(
     collection="jobs",
     noun="job",
     members="tasks",
-    page_model="tasks:TaskPage",
-    ids_model="jobs:JobTaskIds",
+    page_model=TaskPage,
+    ids_model=JobTaskIds,
     links=task_links,
-    page=lambda account, id, limit, after: jobs.tasks_page(account, id, limit, after),  # noqa: PLW0108
+    page=jobs.tasks_page,
     change=lambda account, id, ids, append: jobs.change_tasks(account, id, ids, append=append),
 )
 

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from crowdtask import lazy
 from crowdtask.config import settings
 from crowdtask.observability import logger, metrics
-
-if TYPE_CHECKING:
-    from crowdtask.services import maintenance
-else:  # services load with the first route that uses them (cold start)
-    maintenance = lazy.load("crowdtask.services.maintenance")
-
+from crowdtask.services import maintenance
 
 settings()  # validated at cold start: a function whose environment lacks a variable fails its init
 

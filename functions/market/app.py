@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from crowdtask import lazy
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import assignment_links, market_job_links, result_links
-from crowdtask.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, link_header, list_query, page_links
+from crowdtask.http.pagination import list_query, page_links
+from crowdtask.http.params import DEFAULT_LIMIT, After, AssignmentId, Before, JobId, Limit
 from crowdtask.http.schemas import TOKEN_AUTH, responses
-
-if TYPE_CHECKING:
-    from crowdtask.models import market as market_models
-    from crowdtask.models import submissions as submission_models
-    from crowdtask.models.market import AssignmentOut
-    from crowdtask.services import assignments, flows, market, results, workers
-else:  # services and models load with the first route that uses them (cold start)
-    market_models = lazy.load("crowdtask.models.market")
-    submission_models = lazy.load("crowdtask.models.submissions")
-    assignments = lazy.load("crowdtask.services.assignments")
-    flows = lazy.load("crowdtask.services.flows")
-    market = lazy.load("crowdtask.services.market")
-    results = lazy.load("crowdtask.services.results")
-    workers = lazy.load("crowdtask.services.workers")
+from crowdtask.models.market import AssignmentOut, AssignmentPage, MarketJobPage, WorkerMeOut
+from crowdtask.models.results import ResultOut
+from crowdtask.models.submissions import SubmitIn
+from crowdtask.services import assignments, flows, market, results, workers
 
 app = ApiApp()
-AssignmentId = Annotated[str, Path(max_length=64, description="id of the assignment")]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="elements per page, 1..100")]
 Latitude = Annotated[
     float | None, Query(ge=-90, le=90, description="the worker's latitude (region-based jobs)")
 ]
@@ -38,9 +26,8 @@ Longitude = Annotated[
 TAGS = ["Job Market"]
 
 
-def _reply_assignment(assignment: AssignmentOut, status: int = 200) -> Reply:
-    headers = {"Location": f"/assignments/{assignment.id}"} if status == 201 else None
-    return app.reply(assignment, status=status, links=assignment_links(assignment), headers=headers)
+def _reply_assignment(assignment: AssignmentOut) -> Reply:
+    return app.reply(assignment, links=assignment_links(assignment))
 
 
 @app.get(
@@ -51,7 +38,7 @@ def _reply_assignment(assignment: AssignmentOut, status: int = 200) -> Reply:
     tags=TAGS,
     security=TOKEN_AUTH,
     responses=responses(
-        "market:MarketJobPage",
+        MarketJobPage,
         "jobs this worker may take now, longest on the market first",
         401,
         403,
@@ -59,12 +46,7 @@ def _reply_assignment(assignment: AssignmentOut, status: int = 200) -> Reply:
 )
 def list_market_jobs(limit: Limit = DEFAULT_LIMIT, lat: Latitude = None, lng: Longitude = None) -> Reply:
     found = market.list_jobs(app.worker().account_id, limit, lat, lng)
-    body = market_models.MarketJobPage(jobs=found).model_dump(mode="json", exclude_none=True)
-    if app.wants_hal():
-        body["jobs"] = [
-            {"_links": market_job_links(j), **b} for j, b in zip(found, body["jobs"], strict=True)
-        ]
-    return app.reply(body, links={"self": {"href": "/market/jobs"}})
+    return app.page_reply("jobs", found, {"self": {"href": "/market/jobs"}}, market_job_links)
 
 
 @app.post(
@@ -77,7 +59,7 @@ def list_market_jobs(limit: Limit = DEFAULT_LIMIT, lat: Latitude = None, lng: Lo
     tags=TAGS,
     security=TOKEN_AUTH,
     responses=responses(
-        "market:AssignmentOut",
+        AssignmentOut,
         "the new assignment, with the job's tasks",
         401,
         403,
@@ -87,7 +69,7 @@ def list_market_jobs(limit: Limit = DEFAULT_LIMIT, lat: Latitude = None, lng: Lo
     ),
 )
 def claim_job(
-    jobId: Annotated[str, Path(max_length=64, description="id of the job")],  # noqa: N803 - the path's name
+    jobId: JobId,  # noqa: N803 - the path's name
     campaign: Annotated[
         str | None, Query(max_length=64, description="the campaign (when the job is published in several)")
     ] = None,
@@ -95,7 +77,7 @@ def claim_job(
     lng: Longitude = None,
 ) -> Reply:
     claimed = assignments.claim(app.worker().account_id, jobId, campaign, lat, lng)
-    return _reply_assignment(claimed, status=201)
+    return app.created(claimed, f"/assignments/{claimed.id}", links=assignment_links(claimed))
 
 
 @app.get(
@@ -103,7 +85,7 @@ def claim_job(
     summary="List the Worker's Assignments",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("market:AssignmentPage", "one page of assignments, newest first", 401, 403),
+    responses=responses(AssignmentPage, "one page of assignments, newest first", 401, 403),
 )
 def list_assignments(
     limit: Limit = DEFAULT_LIMIT,
@@ -111,8 +93,8 @@ def list_assignments(
         Literal["open", "submitted", "released", "expired"] | None,
         Query(description="only assignments in this state"),
     ] = None,
-    after: Annotated[str | None, Query(max_length=2000, description="cursor from a `next` link")] = None,
-    before: Annotated[str | None, Query(max_length=2000, description="cursor from a `previous` link")] = None,
+    after: After = None,
+    before: Before = None,
 ) -> Reply:
     caller = app.worker()
     params = {**(app.current_event.multi_value_query_string_parameters or {}), "order": ["-id"]}
@@ -120,12 +102,7 @@ def list_assignments(
     found, page = assignments.list_assignments(caller.account_id, query)
     shown = {k: v for k, v in params.items() if k != "order"}
     links = page_links("/assignments", shown, query, page)
-    body = market_models.AssignmentPage(assignments=found).model_dump(mode="json", exclude_none=True)
-    if app.wants_hal():
-        body["assignments"] = [
-            {"_links": assignment_links(a), **b} for a, b in zip(found, body["assignments"], strict=True)
-        ]
-    return app.reply(body, links=links, headers=link_header(links))
+    return app.page_reply("assignments", found, links, assignment_links)
 
 
 @app.get(
@@ -133,7 +110,7 @@ def list_assignments(
     summary="Get an Assignment",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("market:AssignmentOut", "the assignment, with the job's tasks", 401, 403, 404),
+    responses=responses(AssignmentOut, "the assignment, with the job's tasks", 401, 403, 404),
 )
 def get_assignment(id: AssignmentId) -> Reply:
     return _reply_assignment(assignments.get_assignment(app.worker().account_id, id))
@@ -147,9 +124,9 @@ def get_assignment(id: AssignmentId) -> Reply:
     "`submitBy`. The result is InReview until approved, rejected or auto-approved after maxReviewTime.",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("results:ResultOut", "the result, in review", 401, 403, 404, 409, status=201),
+    responses=responses(ResultOut, "the result, in review", 401, 403, 404, 409, status=201),
 )
-def submit_assignment(id: AssignmentId, submission: Annotated[submission_models.SubmitIn, Body()]) -> Reply:
+def submit_assignment(id: AssignmentId, submission: Annotated[SubmitIn, Body()]) -> Reply:
     result = results.submit(app.worker().account_id, id, submission)
     return app.reply(result, status=201, links=result_links(result))
 
@@ -160,7 +137,7 @@ def submit_assignment(id: AssignmentId, submission: Annotated[submission_models.
     description="Gives the slot back to the market; the worker may claim the job again later.",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("market:AssignmentOut", "the released assignment", 401, 403, 404, 409),
+    responses=responses(AssignmentOut, "the released assignment", 401, 403, 404, 409),
 )
 def release_assignment(id: AssignmentId) -> Reply:
     return _reply_assignment(flows.release(app.worker().account_id, id))
@@ -171,7 +148,7 @@ def release_assignment(id: AssignmentId) -> Reply:
     summary="Get the Worker's record",
     tags=["Workers"],
     security=TOKEN_AUTH,
-    responses=responses("market:WorkerMeOut", "points, earnings, reputation and experience", 401, 403),
+    responses=responses(WorkerMeOut, "points, earnings, reputation and experience", 401, 403),
 )
 def worker_me() -> Reply:
     return app.reply(workers.me(app.worker().account_id), links={"self": {"href": "/workers/me"}})

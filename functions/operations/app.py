@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from crowdtask import lazy
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.pagination import decode_cursor, encode_cursor, link_header
+from crowdtask.http.params import DEFAULT_LIMIT, After, Limit, OperationId
 from crowdtask.http.schemas import TOKEN_AUTH, responses
-
-if TYPE_CHECKING:
-    from crowdtask.services import operations
-else:  # services load with the first route that uses them (cold start)
-    operations = lazy.load("crowdtask.services.operations")
+from crowdtask.models.bulk import OperationLog, OperationOut, OperationPage
+from crowdtask.services import operations
 
 app = ApiApp()
-OperationId = Annotated[str, Path(max_length=64, description="id of the operation")]
 TAGS = ["Operation"]
 
 
@@ -26,11 +22,11 @@ TAGS = ["Operation"]
     summary="List your Operations",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("bulk:OperationPage", "one page of operations, newest first", 401, 403),
+    responses=responses(OperationPage, "one page of operations, newest first", 401, 403),
 )
 def list_operations(
-    limit: Annotated[int, Query(ge=1, le=100, description="operations per page, 1..100")] = 10,
-    after: Annotated[str | None, Query(max_length=2000, description="cursor from a `next` link")] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    after: After = None,
 ) -> Reply:
     before = decode_cursor(after, "submitted", "after") if after else None
     found, cursor = operations.list_operations(app.requester().account_id, limit, before)
@@ -45,7 +41,7 @@ def list_operations(
     summary="Get an Operation",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("bulk:OperationOut", "the operation", 401, 403, 404),
+    responses=responses(OperationOut, "the operation", 401, 403, 404),
 )
 def get_operation(id: OperationId) -> Reply:
     found = operations.get_operation(app.requester().account_id, id)
@@ -59,7 +55,7 @@ def get_operation(id: OperationId) -> Reply:
     tags=TAGS,
     security=TOKEN_AUTH,
     responses=responses(
-        "bulk:OperationLog",
+        OperationLog,
         "outcomes by index: the task id, or why the item was not created",
         401,
         403,

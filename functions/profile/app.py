@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from crowdtask import lazy
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import profile_links
 from crowdtask.http.schemas import TOKEN_AUTH, responses
-
-if TYPE_CHECKING:
-    from crowdtask.models import accounts as account_models
-    from crowdtask.services import accounts
-else:  # services and models load with the first route that uses them (cold start)
-    account_models = lazy.load("crowdtask.models.accounts")
-    accounts = lazy.load("crowdtask.services.accounts")
+from crowdtask.models.accounts import ProfileOut, ProfileUpdateIn
+from crowdtask.services import accounts
 
 app = ApiApp()
 
@@ -26,7 +20,7 @@ app = ApiApp()
     summary="Get your Profile",
     tags=["Profile"],
     security=TOKEN_AUTH,
-    responses=responses("accounts:ProfileOut", "your profile", 401),
+    responses=responses(ProfileOut, "your profile", 401),
 )
 def get_profile() -> Reply:
     return app.reply(accounts.get_profile(app.caller().account_id), links=profile_links())
@@ -37,9 +31,9 @@ def get_profile() -> Reply:
     summary="Update your Profile",
     tags=["Profile"],
     security=TOKEN_AUTH,
-    responses=responses("accounts:ProfileOut", "your updated profile", 401),
+    responses=responses(ProfileOut, "your updated profile", 401),
 )
-def update_profile(changes: Annotated[account_models.ProfileUpdateIn, Body()]) -> Reply:
+def update_profile(changes: Annotated[ProfileUpdateIn, Body()]) -> Reply:
     return app.reply(accounts.update_profile(app.caller().account_id, changes), links=profile_links())
 
 

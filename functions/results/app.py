@@ -2,32 +2,30 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from crowdtask import errors, lazy
+from crowdtask import errors
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import result_links
-from crowdtask.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, link_header, member_links
+from crowdtask.http.params import DEFAULT_LIMIT, AfterMember, CampaignId, Limit, ResultId, WorkerId
 from crowdtask.http.schemas import TOKEN_AUTH, responses
-
-if TYPE_CHECKING:
-    from crowdtask.models import campaigns as campaign_models
-    from crowdtask.models import results as result_models
-    from crowdtask.services import flows, results, workers
-else:  # services and models load with the first route that uses them (cold start)
-    campaign_models = lazy.load("crowdtask.models.campaigns")
-    result_models = lazy.load("crowdtask.models.results")
-    results = lazy.load("crowdtask.services.results")
-    flows = lazy.load("crowdtask.services.flows")
-    workers = lazy.load("crowdtask.services.workers")
+from crowdtask.models.campaigns import _utc_timestamp
+from crowdtask.models.results import (
+    ApproveAllOut,
+    ApproveIn,
+    RejectIn,
+    ResultOut,
+    ResultPage,
+    SoftRejectIn,
+    WorkerPage,
+    WorkerResultsPage,
+    WorkerStatsOut,
+)
+from crowdtask.services import flows, results, workers
 
 app = ApiApp()
-CampaignId = Annotated[str, Path(max_length=64, description="id of the campaign")]
-ResultId = Annotated[str, Path(max_length=64, description="id of the result")]
-WorkerId = Annotated[str, Path(max_length=64, description="id of the worker")]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="elements per page, 1..100")]
 State = Annotated[
     Literal["InReview", "Approved", "Rejected", "SoftRejected"] | None,
     Query(description="only results in this state"),
@@ -36,7 +34,6 @@ Since = Annotated[
     str | None,
     Query(max_length=40, description="only results submitted after this date, e.g. 2018-03-14T03:14 (UTC)"),
 ]
-After = Annotated[str | None, Query(max_length=64, description="id of the last element of the previous page")]
 TAGS = ["Result"]
 
 
@@ -44,28 +41,12 @@ def _since(value: str | None) -> str | None:
     if value is None:
         return None
     try:
-        return campaign_models._utc_timestamp(value)
+        return _utc_timestamp(value)
     except ValueError as exc:
         raise errors.ValidationFailed.one("since", str(exc)) from exc
 
 
-def _results_reply(
-    path: str, found: list[result_models.ResultOut], more: bool, extra: dict[str, Any] | None = None
-) -> Reply:
-    params = app.current_event.multi_value_query_string_parameters or {}
-    links = member_links(path, params, found[-1].id if found else None, more)
-    body = {
-        **result_models.ResultPage(results=found).model_dump(mode="json", by_alias=True, exclude_none=True),
-        **(extra or {}),
-    }
-    if app.wants_hal():
-        body["results"] = [
-            {"_links": result_links(r), **b} for r, b in zip(found, body["results"], strict=True)
-        ]
-    return app.reply(body, links=links, headers=link_header(links))
-
-
-def _reply_result(result: result_models.ResultOut) -> Reply:
+def _reply_result(result: ResultOut) -> Reply:
     return app.reply(result, links=result_links(result))
 
 
@@ -74,19 +55,19 @@ def _reply_result(result: result_models.ResultOut) -> Reply:
     summary="List all Results for a Campaign",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("results:ResultPage", "one page of results in submission order", 401, 403, 404),
+    responses=responses(ResultPage, "one page of results in submission order", 401, 403, 404),
 )
 def campaign_results(
     id: CampaignId,
     limit: Limit = DEFAULT_LIMIT,
     state: State = None,
     since: Since = None,
-    after: After = None,
+    after: AfterMember = None,
 ) -> Reply:
     found, more = results.list_campaign_results(
         app.requester().account_id, id, state=state, since=_since(since), after=after, limit=limit
     )
-    return _results_reply(f"/campaigns/{id}/results", found, more)
+    return app.members_reply("results", f"/campaigns/{id}/results", (found, more), result_links)
 
 
 @app.get(
@@ -94,7 +75,7 @@ def campaign_results(
     summary="List all Workers that participated in a Campaign",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("results:WorkerPage", "one page of the campaign's workers", 401, 403, 404),
+    responses=responses(WorkerPage, "one page of the campaign's workers", 401, 403, 404),
 )
 def campaign_workers(
     id: CampaignId,
@@ -102,14 +83,12 @@ def campaign_workers(
     InReview: Annotated[  # noqa: N803 - the seed's parameter name
         bool, Query(description="if true, only workers that currently have results in review")
     ] = False,
-    after: After = None,
+    after: AfterMember = None,
 ) -> Reply:
     found, more = workers.campaign_workers(
         app.requester().account_id, id, limit=limit, after=after, in_review_only=InReview
     )
-    params = app.current_event.multi_value_query_string_parameters or {}
-    links = member_links(f"/campaigns/{id}/workers", params, found[-1].id if found else None, more)
-    return app.reply(result_models.WorkerPage(workers=found), links=links, headers=link_header(links))
+    return app.members_reply("workers", f"/campaigns/{id}/workers", (found, more))
 
 
 @app.get(
@@ -118,7 +97,7 @@ def campaign_workers(
     tags=TAGS,
     security=TOKEN_AUTH,
     responses=responses(
-        "results:WorkerResultsPage",
+        WorkerResultsPage,
         "one page of the worker's results, and the worker",
         401,
         403,
@@ -131,15 +110,15 @@ def worker_results(
     limit: Limit = DEFAULT_LIMIT,
     state: State = None,
     since: Since = None,
-    after: After = None,
+    after: AfterMember = None,
 ) -> Reply:
     caller = app.requester()
-    worker: result_models.WorkerStatsOut = workers.campaign_worker(caller.account_id, id, workerId)
+    worker: WorkerStatsOut = workers.campaign_worker(caller.account_id, id, workerId)
     found, more = results.list_worker_results(
         caller.account_id, id, workerId, state=state, since=_since(since), after=after, limit=limit
     )
-    extra = {"worker": worker.model_dump(mode="json", by_alias=True)}
-    return _results_reply(f"/campaigns/{id}/workers/{workerId}/results", found, more, extra)
+    path = f"/campaigns/{id}/workers/{workerId}/results"
+    return app.members_reply("results", path, (found, more), result_links, extra={"worker": worker})
 
 
 @app.get(
@@ -147,7 +126,7 @@ def worker_results(
     summary="Get a Result",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("results:ResultOut", "the result", 401, 403, 404),
+    responses=responses(ResultOut, "the result", 401, 403, 404),
 )
 def get_result(id: ResultId) -> Reply:
     return _reply_result(results.get_result(app.requester().account_id, id))
@@ -159,9 +138,9 @@ def get_result(id: ResultId) -> Reply:
     description="Pays the worker (from the campaign's frozen budget) and awards the tasks' points.",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("results:ResultOut", "the approved result", 401, 403, 404, 409),
+    responses=responses(ResultOut, "the approved result", 401, 403, 404, 409),
 )
-def approve(id: ResultId, review: Annotated[result_models.ApproveIn | None, Body()] = None) -> Reply:
+def approve(id: ResultId, review: Annotated[ApproveIn | None, Body()] = None) -> Reply:
     message = review.message if review else None
     return _reply_result(flows.approve(app.requester().account_id, id, message))
 
@@ -172,9 +151,9 @@ def approve(id: ResultId, review: Annotated[result_models.ApproveIn | None, Body
     description="The worker is not paid and their reputation drops; the job is open for another result.",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("results:ResultOut", "the rejected result", 401, 403, 404, 409),
+    responses=responses(ResultOut, "the rejected result", 401, 403, 404, 409),
 )
-def reject(id: ResultId, review: Annotated[result_models.RejectIn, Body()]) -> Reply:
+def reject(id: ResultId, review: Annotated[RejectIn, Body()]) -> Reply:
     return _reply_result(flows.reject(app.requester().account_id, id, review.reason))
 
 
@@ -184,9 +163,9 @@ def reject(id: ResultId, review: Annotated[result_models.RejectIn, Body()]) -> R
     description="The same worker may redo the job until `until` (a new assignment); reputation is untouched.",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("results:ResultOut", "the soft-rejected result", 401, 403, 404, 409),
+    responses=responses(ResultOut, "the soft-rejected result", 401, 403, 404, 409),
 )
-def soft_reject(id: ResultId, review: Annotated[result_models.SoftRejectIn, Body()]) -> Reply:
+def soft_reject(id: ResultId, review: Annotated[SoftRejectIn, Body()]) -> Reply:
     return _reply_result(results.soft_reject(app.requester().account_id, id, review.reason, review.until))
 
 
@@ -195,12 +174,12 @@ def soft_reject(id: ResultId, review: Annotated[result_models.SoftRejectIn, Body
     summary="Approve all in review Results of a Worker",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("results:ApproveAllOut", "how many results were approved", 401, 403, 404),
+    responses=responses(ApproveAllOut, "how many results were approved", 401, 403, 404),
 )
 def approve_all_of_worker(
     id: CampaignId,
     workerId: WorkerId,  # noqa: N803 - the path's name
-    review: Annotated[result_models.ApproveIn | None, Body()] = None,
+    review: Annotated[ApproveIn | None, Body()] = None,
 ) -> Reply:
     done = flows.approve_all(app.requester().account_id, id, workerId, review.message if review else None)
     return app.reply(done, links={"results": {"href": f"/campaigns/{id}/workers/{workerId}/results"}})
@@ -211,11 +190,9 @@ def approve_all_of_worker(
     summary="Approve all in review Results of a Campaign",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("results:ApproveAllOut", "how many results were approved", 401, 403, 404),
+    responses=responses(ApproveAllOut, "how many results were approved", 401, 403, 404),
 )
-def approve_all_of_campaign(
-    id: CampaignId, review: Annotated[result_models.ApproveIn | None, Body()] = None
-) -> Reply:
+def approve_all_of_campaign(id: CampaignId, review: Annotated[ApproveIn | None, Body()] = None) -> Reply:
     done = flows.approve_all(app.requester().account_id, id, None, review.message if review else None)
     return app.reply(done, links={"results": {"href": f"/campaigns/{id}/results"}})
 

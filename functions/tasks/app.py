@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from crowdtask import lazy
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import task_links
-from crowdtask.http.pagination import DEFAULT_LIMIT, After, ArchivedFilter, Before, Limit, Order, Search
+from crowdtask.http.params import DEFAULT_LIMIT, After, ArchivedFilter, Before, Limit, Order, Search, TaskId
 from crowdtask.http.routes import copy_and_archive_routes
 from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.http.task_uploads import upload_routes
-
-if TYPE_CHECKING:
-    from crowdtask.models import tasks as task_models
-    from crowdtask.models.tasks import TaskOut
-    from crowdtask.services import tasks
-else:  # services load with the first route that uses them (cold start), and so does the task body:
-    # its component catalogue is the costliest import here, and only PUT needs it. Powertools reads
-    # the route's annotations on the route's first request, which is when `task_models` imports.
-    tasks = lazy.load("crowdtask.services.tasks")
-    task_models = lazy.load("crowdtask.models.tasks")
+from crowdtask.models.tasks import TaskIn, TaskOut, TaskPage
+from crowdtask.services import tasks
 
 app = ApiApp()
-TaskId = Annotated[str, Path(max_length=64, description="id of the task")]
 TAGS = ["Task"]
 
 
@@ -35,7 +25,7 @@ TAGS = ["Task"]
     tags=TAGS,
     security=TOKEN_AUTH,
     responses=responses(
-        "tasks:TaskPage",
+        TaskPage,
         "one page of tasks; the `Link` header and HAL links page on",
         401,
         403,
@@ -56,9 +46,7 @@ def list_tasks(
 
 
 def _task_reply(api: ApiApp, task: TaskOut, headers: dict[str, str]) -> Reply:
-    return api.reply(
-        task, status=201, links=task_links(task), headers={"Location": f"/tasks/{task.id}", **headers}
-    )
+    return api.created(task, f"/tasks/{task.id}", links=task_links(task), headers=headers)
 
 
 upload_routes(
@@ -76,7 +64,7 @@ upload_routes(
     summary="Get a Task",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("tasks:TaskOut", "the task", 401, 403, 404),
+    responses=responses(TaskOut, "the task", 401, 403, 404),
 )
 def get_task(id: TaskId) -> Reply:
     found = tasks.get_task(app.requester().account_id, id)
@@ -88,9 +76,9 @@ def get_task(id: TaskId) -> Reply:
     summary="Update a Task",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("tasks:TaskOut", "the updated task", 401, 403, 404, 409),
+    responses=responses(TaskOut, "the updated task", 401, 403, 404, 409),
 )
-def replace_task(id: TaskId, task: Annotated[task_models.TaskIn, Body()]) -> Reply:
+def replace_task(id: TaskId, task: Annotated[TaskIn, Body()]) -> Reply:
     updated = tasks.replace_task(app.requester().account_id, id, task)
     return app.reply(updated, links=task_links(updated))
 
@@ -99,7 +87,7 @@ copy_and_archive_routes(
     app,
     collection="tasks",
     noun="task",
-    model="tasks:TaskOut",
+    model=TaskOut,
     tags=TAGS,
     links=task_links,
     copy=lambda account, id, _deep: tasks.copy_task(account, id),

@@ -5,26 +5,28 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from crowdtask import errors, lazy
+from crowdtask import errors
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.auth import bearer_token
+from crowdtask.http.params import UploadId, WorkstreamId
 from crowdtask.http.schemas import TOKEN_AUTH, WORKSTREAM_KEY_AUTH, responses
-
-if TYPE_CHECKING:
-    from crowdtask.models import throughput as throughput_models
-    from crowdtask.services import throughput, throughput_uploads, workstreams
-else:  # services and models load with the first route that uses them (cold start)
-    throughput_models = lazy.load("crowdtask.models.throughput")
-    throughput = lazy.load("crowdtask.services.throughput")
-    throughput_uploads = lazy.load("crowdtask.services.throughput_uploads")
-    workstreams = lazy.load("crowdtask.services.workstreams")
+from crowdtask.models.throughput import (
+    RECEIVED,
+    GroupBy,
+    ReceivedOut,
+    ThroughputIn,
+    ThroughputTotalsOut,
+    UploadOut,
+    WorkstreamIn,
+    WorkstreamOut,
+)
+from crowdtask.services import throughput, throughput_uploads, workstreams
 
 app = ApiApp()
-WorkstreamId = Annotated[str, Path(max_length=64, description="id of the workstream")]
 TAGS = ["Throughput"]
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
 
@@ -66,18 +68,16 @@ def _csv_text() -> str:
     tags=TAGS,
     security=TOKEN_AUTH,
     responses=responses(
-        "throughput:WorkstreamOut",
+        WorkstreamOut,
         "the new workstream, with its api_key",
         401,
         403,
         status=201,
     ),
 )
-def create_workstream(workstream: Annotated[throughput_models.WorkstreamIn, Body()]) -> Reply:
+def create_workstream(workstream: Annotated[WorkstreamIn, Body()]) -> Reply:
     created = workstreams.create_workstream(app.requester().account_id, workstream)
-    return app.reply(
-        created, status=201, links=_links(created.id), headers={"Location": f"/workstreams/{created.id}"}
-    )
+    return app.created(created, f"/workstreams/{created.id}", links=_links(created.id))
 
 
 @app.get(
@@ -86,7 +86,7 @@ def create_workstream(workstream: Annotated[throughput_models.WorkstreamIn, Body
     description="The configuration; the api_key is never shown again.",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("throughput:WorkstreamOut", "the workstream", 401, 403, 404),
+    responses=responses(WorkstreamOut, "the workstream", 401, 403, 404),
 )
 def get_workstream(workstream_id: WorkstreamId) -> Reply:
     found = workstreams.get_workstream(app.requester().account_id, workstream_id)
@@ -99,7 +99,7 @@ def get_workstream(workstream_id: WorkstreamId) -> Reply:
     description="A new key replaces the current one at once; it is shown only in this answer.",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("throughput:WorkstreamOut", "the workstream with its new api_key", 401, 403, 404),
+    responses=responses(WorkstreamOut, "the workstream with its new api_key", 401, 403, 404),
 )
 def rotate_api_key(workstream_id: WorkstreamId) -> Reply:
     rotated = workstreams.rotate_api_key(app.requester().account_id, workstream_id)
@@ -117,14 +117,12 @@ def rotate_api_key(workstream_id: WorkstreamId) -> Reply:
     ),
     tags=TAGS,
     security=WORKSTREAM_KEY_AUTH,
-    responses=responses("throughput:ReceivedOut", "Successful", 401),
+    responses=responses(ReceivedOut, "Successful", 401),
 )
-def submit_throughput(
-    workstream_id: WorkstreamId, record: Annotated[throughput_models.ThroughputIn, Body()]
-) -> Reply:
+def submit_throughput(workstream_id: WorkstreamId, record: Annotated[ThroughputIn, Body()]) -> Reply:
     workstream = workstreams.authenticate_key(workstream_id, _api_key())
     throughput.receive(workstream, record)
-    return app.reply(throughput_models.ReceivedOut(message=throughput_models.RECEIVED))
+    return app.reply(ReceivedOut(message=RECEIVED))
 
 
 @app.get(
@@ -136,7 +134,7 @@ def submit_throughput(
     ),
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses("throughput:ThroughputTotalsOut", "the totals", 401, 403, 404),
+    responses=responses(ThroughputTotalsOut, "the totals", 401, 403, 404),
 )
 def get_totals(
     workstream_id: WorkstreamId,
@@ -146,9 +144,7 @@ def get_totals(
     last_day: Annotated[
         date | None, Query(alias="to", description="last UTC day counted, YYYY-MM-DD (inclusive)")
     ] = None,
-    group_by: Annotated[
-        throughput_models.GroupBy | None, Query(description="worker, use_case, task_definition or day")
-    ] = None,
+    group_by: Annotated[GroupBy | None, Query(description="worker, use_case, task_definition or day")] = None,
 ) -> Reply:
     workstream = workstreams.owned_workstream(app.requester().account_id, workstream_id)
     return app.reply(throughput.totals(workstream, first_day, last_day, group_by))
@@ -166,7 +162,7 @@ def get_totals(
     ),
     tags=TAGS,
     security=WORKSTREAM_KEY_AUTH,
-    responses=responses("throughput:UploadOut", "the upload, accepted", 401, 415, status=202),
+    responses=responses(UploadOut, "the upload, accepted", 401, 415, status=202),
 )
 def upload_csv(
     workstream_id: WorkstreamId,
@@ -177,7 +173,7 @@ def upload_csv(
 ) -> Reply:
     workstream = workstreams.authenticate_key(workstream_id, _api_key())
     upload = throughput_uploads.upload_csv(workstream, _csv_text(), data_source)
-    return app.reply(upload, status=202, headers={"Location": upload.errors_url})
+    return app.created(upload, upload.errors_url, status=202)
 
 
 @app.get(
@@ -186,11 +182,11 @@ def upload_csv(
     description="Its counts and per-row errors, for the workstream's owner (token) or its x-api-key.",
     tags=TAGS,
     security=[*WORKSTREAM_KEY_AUTH, *TOKEN_AUTH],
-    responses=responses("throughput:UploadOut", "the upload", 401, 403, 404),
+    responses=responses(UploadOut, "the upload", 401, 403, 404),
 )
 def get_upload(
     workstream_id: WorkstreamId,
-    upload_id: Annotated[str, Path(max_length=64, description="id of the upload")],
+    upload_id: UploadId,
 ) -> Reply:
     if bearer_token(app.current_event.headers) is not None:
         workstream = workstreams.owned_workstream(app.requester().account_id, workstream_id)

@@ -191,3 +191,37 @@ def test_campaign_states_are_named_only_by_the_lifecycle():
         found = _strings(path)
         named += [f"{path.name} line {line}: {text}" for line, text in found if text in CAMPAIGN_STATES]
     assert named == [], "ask services/lifecycle.py"
+
+
+# Imports inside functions that stay, each for a reason other than cold start (which they would
+# only move from the init to the first request): what loads there depends on the request or the
+# environment, and most requests never load it.
+CONDITIONAL_IMPORTS = {
+    # Powertools idempotency and its hashing: only a POST that carries an Idempotency-Key
+    "crowdtask/http/idempotency.py": {
+        "hashlib",
+        "aws_lambda_powertools.utilities.idempotency",
+        "aws_lambda_powertools.utilities.idempotency.exceptions",
+        "crowdtask.store",
+        "crowdtask.store.idempotency",
+    },
+    # the X-Ray SDK: only inside Lambda with tracing on
+    "crowdtask/observability.py": {"aws_lambda_powertools"},
+    # Swagger UI's page and assets: only the docs routes that serve them
+    "docs/app.py": {
+        "aws_lambda_powertools.event_handler.openapi.swagger_ui.html",
+        "aws_lambda_powertools.event_handler",
+    },
+}
+
+
+def _all_code() -> list[Path]:
+    return sorted([*PACKAGE.rglob("*.py"), *(ROOT / "functions").glob("*/app.py")])
+
+
+@pytest.mark.parametrize("path", _all_code(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_imports_are_eager_but_for_the_named_conditional_ones(path):
+    where = str(path.relative_to(PACKAGE.parent if PACKAGE in path.parents else ROOT / "functions"))
+    nested = {module for _, module, inside in _imports(path) if inside}
+    assert nested <= CONDITIONAL_IMPORTS.get(where, set()), "import at the top of the module"
+    assert "TYPE_CHECKING" not in path.read_text(), "what the type checker sees is what runs"

@@ -67,15 +67,7 @@ def settings() -> Settings:
     return from_environment(os.environ)
 
 
-# Switches that are not settings of a deployed function: where the code runs, and whether the
-# OpenAPI document is being written (scripts/openapi.py), read here like every other variable.
-DOCUMENTING = "CROWDTASK_WRITING_OPENAPI"
-
-
-def writing_openapi() -> bool:
-    return bool(os.environ.get(DOCUMENTING))
-
-
+# Where the code runs is not a setting of the function, but it is read here like every other variable.
 def tracing_enabled() -> bool:
     """X-Ray runs only inside Lambda with tracing on (Powertools' own rule)."""
     if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in {"1", "true"}:

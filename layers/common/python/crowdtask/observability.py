@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-
-if TYPE_CHECKING:  # pragma: no cover
-    from aws_lambda_powertools import Tracer
 
 logger = Logger()
 metrics = Metrics()
 
 
 @lru_cache(maxsize=1)
-def tracer() -> Tracer:
-    """The X-Ray SDK costs ~200 ms to import; load it only where traces are actually sent."""
+def tracer() -> Any:
+    """The Tracer, made where traces are sent (config.tracing_enabled): only there is the X-Ray SDK
+    (~200 ms to import) loaded at all."""
     from aws_lambda_powertools import Tracer
 
     return Tracer()

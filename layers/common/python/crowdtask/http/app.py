@@ -6,6 +6,7 @@ body limits, JSON parsing, error bodies, 405s, HAL replies, idempotency keys and
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
@@ -36,8 +37,20 @@ _BODY_METHODS = {"POST", "PUT", "PATCH"}
 TEXT_BODY_TYPES = ("text/csv",)
 
 # Routes return bodies they serialised themselves (HAL adds `_links`), so the reply type is open;
-# each route documents its real body model through `responses=`.
+# each route declares its body model through `responses=` (http/schemas.py).
 Reply = Response[Any]
+ItemLinks = Callable[[Any], dict[str, Any]]
+
+
+def dump(body: BaseModel) -> dict[str, Any]:
+    """The one serialisation rule of the API's bodies: JSON types, field aliases, nulls left out."""
+    return body.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def dump_every_field(body: BaseModel) -> dict[str, Any]:
+    """For the shapes a seed gives with every field present, null included (each use names its seed)."""
+    return body.model_dump(mode="json", by_alias=True)
+
 
 CORS = CORSConfig(
     allow_origin="*",
@@ -103,11 +116,8 @@ class ApiApp(APIGatewayRestResolver):
         links: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Reply:
-        """A JSON reply; with `Accept: application/hal+json` the body gains `_links`."""
-        if isinstance(body, BaseModel):
-            payload: dict[str, Any] = body.model_dump(mode="json", by_alias=True, exclude_none=True)
-        else:
-            payload = dict(body or {})
+        """A JSON reply (a model by dump()); with `Accept: application/hal+json` it gains `_links`."""
+        payload: dict[str, Any] = dump(body) if isinstance(body, BaseModel) else dict(body or {})
         content_type = JSON
         if self.wants_hal() and links is not None:
             payload = {"_links": dict(links), **payload}
@@ -118,6 +128,18 @@ class ApiApp(APIGatewayRestResolver):
             body=json.dumps(payload, separators=(",", ":"), ensure_ascii=False),
             headers=dict(headers or {}),
         )
+
+    def created(
+        self,
+        body: BaseModel,
+        location: str,
+        *,
+        links: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        status: int = 201,
+    ) -> Reply:
+        """A new resource: 201 (or 202 for work accepted) with its Location and links."""
+        return self.reply(body, status=status, links=links, headers={"Location": location, **(headers or {})})
 
     def reply_list(self, body: list[Any], *, headers: Mapping[str, str] | None = None) -> Reply:
         """A JSON array reply (the bulk API's operation log)."""
@@ -141,13 +163,22 @@ class ApiApp(APIGatewayRestResolver):
         key: str,
         items: Sequence[BaseModel],
         links: dict[str, Any],
-        item_links: Callable[[Any], dict[str, Any]],
+        item_links: ItemLinks | None = None,
+        extra: Mapping[str, BaseModel] | None = None,
     ) -> Reply:
-        """A page of a list: `{key: [...]}`, HAL links (on each item too) and the `Link` header."""
-        body = [item.model_dump(mode="json", by_alias=True, exclude_none=True) for item in items]
-        if self.wants_hal():
-            body = [{"_links": item_links(item), **dumped} for item, dumped in zip(items, body, strict=True)]
-        return self.reply({key: body}, links=links, headers=pagination.link_header(links))
+        """A page of a list: `{key: [...], **extra}`, HAL links (on each item too) and the `Link` header."""
+        body: dict[str, Any] = {key: self.with_item_links(items, item_links)}
+        body.update({name: dump(model) for name, model in (extra or {}).items()})
+        return self.reply(body, links=links, headers=pagination.link_header(links))
+
+    def with_item_links(
+        self, items: Sequence[BaseModel], item_links: ItemLinks | None
+    ) -> list[dict[str, Any]]:
+        """Items as a page shows them: each with its own `_links` when HAL is asked for."""
+        dumped = [dump(item) for item in items]
+        if item_links is None or not self.wants_hal():
+            return dumped
+        return [{"_links": item_links(item), **body} for item, body in zip(items, dumped, strict=True)]
 
     def collection_reply(
         self,
@@ -155,7 +186,7 @@ class ApiApp(APIGatewayRestResolver):
         path: str,
         query: ListQuery,
         found: tuple[Sequence[BaseModel], Page],
-        item_links: Callable[[Any], dict[str, Any]],
+        item_links: ItemLinks,
     ) -> Reply:
         items, page = found
         links = pagination.page_links(path, self.query_params(), query, page)
@@ -166,13 +197,14 @@ class ApiApp(APIGatewayRestResolver):
         key: str,
         path: str,
         found: tuple[Sequence[Any], bool],
-        item_links: Callable[[Any], dict[str, Any]],
+        item_links: ItemLinks | None = None,
+        extra: Mapping[str, BaseModel] | None = None,
     ) -> Reply:
-        """A page of an ordered member list (a job's tasks, a campaign's jobs), paged by member id."""
+        """A page of an ordered list paged by member id (a job's tasks, a campaign's results)."""
         items, has_more = found
         last = items[-1].id if items else None
         links = pagination.member_links(path, self.query_params(), last, has_more)
-        return self.page_reply(key, items, links, item_links)
+        return self.page_reply(key, items, links, item_links, extra)
 
     def empty(self, status: int = 204) -> Reply:
         return Response(status_code=status, content_type=None, body=None)
@@ -227,8 +259,6 @@ def _precheck(event: dict[str, Any]) -> errors.CrowdtaskError | None:
     if body is None:
         return None
     if event.get("isBase64Encoded"):
-        import base64
-
         try:
             raw = base64.b64decode(body)
         except ValueError:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from crowdtask import errors
 from crowdtask.config import settings
-
-if TYPE_CHECKING:
-    from crowdtask.services.auth import Caller
+from crowdtask.services.auth import Caller, caller_for_token
 
 __all__ = ["authenticate", "bearer_token", "require_admin"]
 
@@ -41,14 +39,10 @@ def authenticate(headers: Mapping[str, str] | None) -> Caller:
             "Send your token in the X-Auth-Token header (or Authorization: Bearer <token>); "
             "get one from POST /auth/token/request."
         )
-    from crowdtask.services.auth import caller_for_token  # accounts and tokens: loaded when first needed
-
     return caller_for_token(token)
 
 
 def require_admin(headers: Mapping[str, str] | None) -> None:
-    import hmac  # only the admin routes compare secrets here (hashlib's C module is slow to load)
-
     expected = settings().require("admin_key").admin_key or ""
     given = _get(headers, "X-Admin-Key") or ""
     if not hmac.compare_digest(given.encode(), expected.encode()):

@@ -6,30 +6,13 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
-
-from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from crowdtask import errors
 from crowdtask.models.listing import ListQuery, Page, words
 
 ORDER_FIELDS = ("id", "name", "lastModifiedAt", "createdAt")
-MAX_LIMIT = 100
-DEFAULT_LIMIT = 10
-
-# The list parameters every collection route declares (so the OpenAPI document shows them).
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="elements per page, 1..100 (default 10)")]
-Order = Annotated[str | None, Query(description="id, name, lastModifiedAt or createdAt; -field descends")]
-Search = Annotated[
-    str | None, Query(max_length=500, description="every word must match a whole word of the name")
-]
-After = Annotated[str | None, Query(max_length=2000, description="cursor from a `next` link")]
-Before = Annotated[str | None, Query(max_length=2000, description="cursor from a `previous` link")]
-ArchivedFilter = Annotated[bool | None, Query(description="only archived (true) or only live (false) ones")]
-AfterMember = Annotated[
-    str | None, Query(max_length=64, description="id of the last element of the previous page")
-]
 
 
 def encode_cursor(order: str, key: str) -> str:

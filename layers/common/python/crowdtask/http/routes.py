@@ -5,11 +5,12 @@
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from pydantic import BaseModel
 
-from crowdtask.http.app import ApiApp, Reply
-from crowdtask.http.pagination import DEFAULT_LIMIT, AfterMember, Limit
-from crowdtask.http.schemas import TOKEN_AUTH, ModelRef, resolve, responses
+from crowdtask.http.app import ApiApp, ItemLinks, Reply
+from crowdtask.http.params import DEFAULT_LIMIT, AfterMember, Limit, deep_flag, id_param
+from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.models.base import IdList
 
 Action = Callable[[str, str, bool], Any]  # (account id, resource id, deep) -> the resource
@@ -20,28 +21,29 @@ def copy_and_archive_routes(
     *,
     collection: str,
     noun: str,
-    model: ModelRef,
+    model: type[BaseModel],
     tags: list[str],
-    links: Callable[[Any], dict[str, Any]],
+    links: ItemLinks,
     copy: Action,
     archive: Action,
     unarchive: Action,
     deep: str | None = None,
 ) -> None:
     """POST /<collection>/{id}/copy, /archive and /unarchive; `deep` documents the `deep` flag."""
-    item_id = Annotated[str, Path(max_length=64, description=f"id of the {noun}")]
-    deep_flag = Annotated[bool, Query(description=deep or "")]
+    item_id = Annotated[str, id_param(noun)]
+    deep_option = Annotated[bool, deep_flag(deep or "")]
 
     def route(action: str, summary: str, description: str, act: Action, status: int, *errs: int) -> None:
         def answer(id: str, deep: bool) -> Reply:
             item = act(app.requester().account_id, id, deep)
-            headers = {"Location": f"/{collection}/{item.id}"} if status == 201 else None
-            return app.reply(item, status=status, links=links(item), headers=headers)
+            if status == 201:
+                return app.created(item, f"/{collection}/{item.id}", links=links(item))
+            return app.reply(item, links=links(item))
 
         def without_deep(id: item_id) -> Reply:
             return answer(id, False)
 
-        def with_deep(id: item_id, deep: deep_flag = False) -> Reply:
+        def with_deep(id: item_id, deep: deep_option = False) -> Reply:
             return answer(id, deep)
 
         app.post(
@@ -65,14 +67,14 @@ def member_routes(
     collection: str,
     noun: str,
     members: str,
-    page_model: ModelRef,
-    ids_model: ModelRef,
-    links: Callable[[Any], dict[str, Any]],
+    page_model: type[BaseModel],
+    ids_model: type[BaseModel],
+    links: ItemLinks,
     page: Callable[[str, str, int, str | None], tuple[list[Any], bool]],
     change: Callable[[str, str, list[str], bool], list[str]],
 ) -> None:
     """GET, POST (append) and PUT (replace) /<collection>/{id}/<members>: an ordered id list."""
-    item_id = Annotated[str, Path(max_length=64, description=f"id of the {noun}")]
+    item_id = Annotated[str, id_param(noun)]
     member = members.rstrip("s")
     title, plural = noun.capitalize(), members.capitalize()
     path = f"/{collection}/<id>/{members}"
@@ -93,9 +95,8 @@ def member_routes(
         return app.members_reply(members, f"/{collection}/{id}/{members}", found, links)
 
     def answer(id: str, ids: list[str], append: bool) -> Reply:
-        model = resolve(ids_model)  # before the change, so a bad name cannot fail after the write
         now = change(app.requester().account_id, id, ids, append)
-        body = model.model_validate({"id": id, members: now})
+        body = ids_model.model_validate({"id": id, members: now})
         return app.reply(body, links={"self": {"href": f"/{collection}/{id}/{members}"}})
 
     @app.post(

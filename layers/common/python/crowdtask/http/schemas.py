@@ -1,22 +1,18 @@
-"""Response shapes common to every route: the error body, HAL links, OpenAPI response blocks."""
+"""Response shapes common to every route: security requirements and the OpenAPI response blocks."""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
-from crowdtask.config import writing_openapi
-
-if TYPE_CHECKING:  # pragma: no cover
-    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from crowdtask.models.errors import ErrorBody
 
 # OpenAPI security requirements of the routes (schemes declared in scripts/openapi.py).
 TOKEN_AUTH: list[dict[str, list[str]]] = [{"authToken": []}]
 ADMIN_AUTH: list[dict[str, list[str]]] = [{"adminKey": []}]
 WORKSTREAM_KEY_AUTH: list[dict[str, list[str]]] = [{"workstreamKey": []}]
-
 
 _DESCRIPTIONS = {
     400: "Malformed request (bad JSON, unsupported X-API-Version, bad cursor)",
@@ -32,40 +28,17 @@ _DESCRIPTIONS = {
 }
 
 
-# Set while the OpenAPI document is written (scripts/openapi.py). A deployed function never builds
-# its document (the docs function serves the committed one), so it does not import the models that
-# only document its answers: `responses("tasks:TaskPage", ...)` names crowdtask.models.tasks.TaskPage.
-ModelRef = type[BaseModel] | str
-
-
-def resolve(ref: ModelRef) -> Any:
-    """The model a reference names: a class as it is, "<models module>:Class" imported now."""
-    if not isinstance(ref, str):
-        return ref
-    module, colon, name = ref.partition(":")
-    if not colon or not name:
-        raise ValueError(f"a model reference reads '<models module>:Class', not {ref!r}")
-    return getattr(importlib.import_module(f"crowdtask.models.{module}"), name)
-
-
-def model_of(body: ModelRef | None) -> Any:
-    """The model a documented answer names; a name is imported only while documenting."""
-    if body is None or (isinstance(body, str) and not writing_openapi()):
-        return None
-    return resolve(body)
-
-
 def responses(
-    body: ModelRef | None, description: str, *errors: int, status: int = 200
+    body: type[BaseModel] | Any | None, description: str, *errors: int, status: int = 200
 ) -> dict[int, OpenAPIResponse]:
-    """A route's documented answers: its success body, then the shared error body for each status."""
+    """A route's documented answers: its success body (a model, or a union of models), then the
+    shared error body for each status."""
     documented: dict[int, dict[str, Any]] = {status: {"description": description}}
-    model = model_of(body)
-    if model is not None:
-        documented[status]["content"] = {"application/json": {"model": model}}
-    error_body = model_of("errors:ErrorBody")
+    if body is not None:
+        documented[status]["content"] = {"application/json": {"model": body}}
     for code in sorted({400, 413, 422, *errors}):
-        documented[code] = {"description": _DESCRIPTIONS[code]}
-        if error_body is not None:
-            documented[code]["content"] = {"application/json": {"model": error_body}}
+        documented[code] = {
+            "description": _DESCRIPTIONS[code],
+            "content": {"application/json": {"model": ErrorBody}},
+        }
     return cast("dict[int, OpenAPIResponse]", documented)

@@ -2,20 +2,16 @@
 
 # No postponed annotations: Powertools reads the parameter types of the routes made here.
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from crowdtask import lazy
 from crowdtask.http.app import ApiApp, Reply
-from crowdtask.http.schemas import TOKEN_AUTH, model_of, responses
-
-if TYPE_CHECKING:
-    from crowdtask.models.tasks import TaskOut
-    from crowdtask.services import bulk_items, flows
-else:  # services load with the first upload (cold start), as in the functions
-    bulk_items = lazy.load("crowdtask.services.bulk_items")
-    flows = lazy.load("crowdtask.services.flows")
+from crowdtask.http.schemas import TOKEN_AUTH, responses
+from crowdtask.models.bulk import BulkCreateOut, OperationOut
+from crowdtask.models.tasks import TaskOut
+from crowdtask.services import flows
+from crowdtask.services.bulk_items import BulkParams
 
 UPLOAD_DESCRIPTION = (
     "One task (a JSON object) or many (a JSON array). A task is a task in either task form, or a task of "
@@ -49,7 +45,7 @@ OperationId = Annotated[
         description="a UUID (RFC 4122) for the operation: sending it again creates nothing more",
     ),
 ]
-TaskReply = Callable[[ApiApp, "TaskOut", dict[str, str]], Reply]
+TaskReply = Callable[[ApiApp, TaskOut, dict[str, str]], Reply]
 
 
 def upload_routes(
@@ -71,7 +67,7 @@ def upload_routes(
         open_pool: OpenPool = False,
         operation_id: OperationId = None,
     ) -> Reply:
-        params = bulk_items.BulkParams(
+        params = BulkParams(
             async_mode=async_mode,
             allow_defaults=allow_defaults,
             skip_invalid_items=skip_invalid_items,
@@ -83,8 +79,8 @@ def upload_routes(
         if upload.task is not None:
             return task_reply(app, upload.task, headers)
         if upload.operation is not None:
-            location = {"Location": f"{operations_path}/{upload.operation.id}"}
-            return app.reply(upload.operation, status=202, headers={**location, **headers})
+            location = f"{operations_path}/{upload.operation.id}"
+            return app.created(upload.operation, location, headers=headers, status=202)
         return app.reply(upload.items, status=201, headers=headers)
 
     app.post(
@@ -99,18 +95,13 @@ def upload_routes(
 
 
 def _upload_responses() -> dict[int, Any]:
-    """201 the task or the created items, 202 an operation (models imported only to write the document)."""
-    documented: dict[int, Any] = responses(None, _CREATED, 401, 403, 409, 429, status=201)
-    task, items, operation = (
-        model_of(ref) for ref in ("tasks:TaskOut", "bulk:BulkCreateOut", "bulk:OperationOut")
-    )
+    """201 the task or the created items, 202 an operation."""
+    documented: dict[int, Any] = responses(TaskOut | BulkCreateOut, _CREATED, 401, 403, 409, 429, status=201)
     documented[202] = {
         "description": (
             "async_mode=true (or a synchronous upload that could not finish in the request): the "
             "operation that stores the tasks"
-        )
+        ),
+        "content": {"application/json": {"model": OperationOut}},
     }
-    if task is not None:
-        documented[201]["content"] = {"application/json": {"model": task | items}}
-        documented[202]["content"] = {"application/json": {"model": operation}}
     return documented

@@ -1,8 +1,4 @@
-"""DynamoDB access: one lazily built client per container, item (de)serialisation, errors.
-
-boto3 is imported on first use, not at import time: a route that never touches the table
-(a 404, a validation error) does not pay for it, and neither does the cold-start import.
-"""
+"""DynamoDB access: one client per container (made with its first call), item (de)serialisation, errors."""
 
 from __future__ import annotations
 
@@ -11,14 +7,17 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.client import BaseClient
+from botocore.config import Config
+
+from crowdtask import parallel
 from crowdtask.config import settings
 from crowdtask.numbers import refuse_unstorable
 from crowdtask.store import Refused
-
-if TYPE_CHECKING:  # pragma: no cover
-    from botocore.client import BaseClient
 
 
 class ConditionFailed(Refused):
@@ -43,9 +42,6 @@ class TransactionConflict(Exception):
 
 @lru_cache(maxsize=1)
 def client() -> BaseClient:
-    import boto3
-    from botocore.config import Config
-
     return boto3.client(
         "dynamodb",
         config=Config(retries={"max_attempts": 8, "mode": "adaptive"}, tcp_keepalive=True),
@@ -54,8 +50,6 @@ def client() -> BaseClient:
 
 @lru_cache(maxsize=1)
 def _codecs() -> tuple[Any, Any]:
-    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
     return TypeSerializer(), TypeDeserializer()
 
 
@@ -231,8 +225,6 @@ def batch_put(items: Iterable[Mapping[str, Any]]) -> None:
 
 def batch_put_parallel(items: Sequence[Mapping[str, Any]]) -> None:
     """batch_put for many items: their batches of 25 go in side by side (crowdtask.parallel)."""
-    from crowdtask import parallel
-
     parallel.each(batch_put, [items[start : start + 25] for start in range(0, len(items), 25)])
 
 

@@ -6,6 +6,8 @@ import json
 from functools import lru_cache
 from typing import Any
 
+import boto3
+
 from crowdtask.config import settings
 from crowdtask.observability import logger
 
@@ -14,8 +16,6 @@ SOURCE = "crowdtask"
 
 @lru_cache(maxsize=1)
 def _client() -> Any:
-    import boto3
-
     return boto3.client("events")
 
 

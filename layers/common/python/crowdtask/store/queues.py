@@ -6,6 +6,8 @@ import json
 from functools import lru_cache
 from typing import Any
 
+import boto3
+
 from crowdtask.config import settings
 
 # SQS refuses messages above 256 KiB; the margin covers the attributes SQS counts in.
@@ -14,8 +16,6 @@ MAX_MESSAGE_BYTES = 256 * 1024 - 2048
 
 @lru_cache(maxsize=1)
 def _client() -> Any:
-    import boto3
-
     return boto3.client("sqs")
 
 
