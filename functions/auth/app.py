@@ -24,7 +24,8 @@ app = ApiApp()
     responses=responses(TokenOut, "a new token", 401, 429),
 )
 def request_token(credentials: Annotated[Credentials, Body()]) -> Reply:
-    return app.reply(auth_service.request_token(credentials.email, credentials.password))
+    source = app.current_event.request_context.identity.source_ip or "unknown"
+    return app.reply(auth_service.request_token(credentials.email, credentials.password, source))
 
 
 @app.post(
@@ -76,4 +77,4 @@ def credit_account(
     return app.reply(accounts.credit(id, credit.amount))
 
 
-lambda_handler = entrypoint(app, needs=("admin_key",))
+lambda_handler = entrypoint(app, needs=("admin_key",), secret_routes=("/auth/token/request",))

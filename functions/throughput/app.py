@@ -195,4 +195,6 @@ def get_upload(
     return app.reply(throughput_uploads.get_upload(workstream, upload_id))
 
 
-lambda_handler = entrypoint(app, needs=("bulk_queue_url",))
+lambda_handler = entrypoint(
+    app, needs=("bulk_queue_url",), secret_routes=("/workstreams", "/workstreams/{workstream_id}/api-key")
+)

@@ -35,6 +35,11 @@ class Settings(BaseModel):
     token_lifetime_seconds: int = Field(86400, alias="TOKEN_LIFETIME_SECONDS", gt=0)
     login_max_failures: int = Field(5, alias="LOGIN_MAX_FAILURES", gt=0)
     login_lock_seconds: int = Field(300, alias="LOGIN_LOCK_SECONDS", gt=0)
+    # an e-mail's failures are forgotten this long after its last attempt (they outlive a lock)
+    login_memory_seconds: int = Field(86400, alias="LOGIN_MEMORY_SECONDS", gt=0)
+    # failed logins one source address may make per window, whatever the e-mails
+    login_source_max_failures: int = Field(50, alias="LOGIN_SOURCE_MAX_FAILURES", gt=0)
+    login_source_window_seconds: int = Field(900, alias="LOGIN_SOURCE_WINDOW_SECONDS", gt=0)
     # "cheapest" is for test suites only: the deployed template never sets it.
     password_hash_cost: Literal["standard", "cheapest"] = Field("standard", alias="PASSWORD_HASH_COST")
 

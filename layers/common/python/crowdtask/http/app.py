@@ -327,14 +327,21 @@ def _serialise(app: ApiApp, error: errors.CrowdtaskError, event: dict[str, Any])
 
 
 def entrypoint(
-    app: ApiApp, *, idempotency: bool = True, needs: tuple[str, ...] = ()
+    app: ApiApp,
+    *,
+    idempotency: bool = True,
+    needs: tuple[str, ...] = (),
+    secret_routes: tuple[str, ...] = (),
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda handler for `app`: logging context, pre-checks, idempotency, headers.
 
     `idempotency=False` for functions whose POSTs create nothing (previews, docs): they
-    ignore Idempotency-Key and need no access to the idempotency table. The settings are
+    ignore Idempotency-Key and need no access to the idempotency table. `secret_routes` (path
+    templates such as `/auth/token/request`) answer with a credential: an Idempotency-Key is
+    ignored there, so no token or key is ever kept in the idempotency table. The settings are
     validated here, at cold start; `needs` names the optional ones this function cannot do without.
     """
+    exempt = frozenset(secret_routes)
     settings().require(*needs)
 
     @metrics.log_metrics(raise_on_empty_metrics=False)
@@ -350,7 +357,10 @@ def entrypoint(
         if tracing_enabled():
             resolve = tracer().capture_method(app.resolve)
         try:
-            response = run_idempotent(event, context, resolve) if idempotency else resolve(event, context)
+            if idempotency:
+                response = run_idempotent(event, context, resolve, exempt)
+            else:
+                response = resolve(event, context)
         except errors.CrowdtaskError as refusal_in_flight:
             response = _serialise(app, refusal_in_flight, event)
         except Exception:

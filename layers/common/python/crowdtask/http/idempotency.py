@@ -34,12 +34,20 @@ def _mark_replayed(response: Any, idempotent_data: Any) -> Any:
 
 
 def run_idempotent(
-    event: dict[str, Any], context: Any, resolve: Callable[[dict[str, Any], Any], dict[str, Any]]
+    event: dict[str, Any],
+    context: Any,
+    resolve: Callable[[dict[str, Any], Any], dict[str, Any]],
+    secret_routes: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """Resolve the event, once per Idempotency-Key when the request carries one."""
+    """Resolve the event, once per Idempotency-Key when the request carries one.
+
+    A route whose answer is a secret (a token, an API key) is in `secret_routes` (by its path
+    template, as API Gateway names the resource): its answer must never be stored, so there the
+    header is ignored and every request is answered anew.
+    """
     headers = _headers(event)
     key = headers.get(KEY_HEADER, "").strip()
-    if (event.get("httpMethod") or "").upper() != "POST" or not key:
+    if (event.get("httpMethod") or "").upper() != "POST" or not key or event.get("resource") in secret_routes:
         return resolve(event, context)
     if len(key) > 255:
         raise errors.ValidationFailed.one("Idempotency-Key", "at most 255 characters")

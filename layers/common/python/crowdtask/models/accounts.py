@@ -113,10 +113,16 @@ class ProfileUpdateIn(ProfileFields):
 
     @field_validator("website", "logo")
     @classmethod
-    def _no_script_urls(cls, value: str | None) -> str | None:
-        if value and value.strip().lower().startswith(("javascript:", "data:", "vbscript:")):
+    def _web_address(cls, value: str | None) -> str | None:
+        """An http(s) URL, or a host name (with a path) that a client will show as one."""
+        if value and not (_HTTP_URL.fullmatch(value) or _HOST_NAME.fullmatch(value)):
             raise ValueError("must be an http(s) URL or a host name")
         return value
+
+
+# Printable ASCII only, and a scheme (if any) of http or https: nothing a browser could run.
+_HTTP_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?([/?#][!-~]*)?", re.IGNORECASE)
+_HOST_NAME = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(/[!-~]*)?")
 
 
 class Balance(OutModel):

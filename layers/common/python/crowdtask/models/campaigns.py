@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
-from crowdtask import clock
+from crowdtask import clock, templates
 from crowdtask.models.base import ApiModel, OutModel, id_text
 from crowdtask.models.durations import Duration
 
@@ -89,6 +89,13 @@ class CampaignIn(ApiModel):
             "the input value of that name (a value that is only a placeholder takes the input's JSON type)"
         ),
     )
+
+    @field_validator("taskTemplate")
+    @classmethod
+    def _bounded_template(cls, template: dict[str, Any] | None) -> dict[str, Any] | None:
+        if template is not None:
+            templates.check_bounds(template)
+        return template
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Self:

@@ -106,9 +106,15 @@ def _http_url(value: str) -> str:
         host = parts.hostname
     except ValueError:
         host = None
-    if host is None or parts.scheme.lower() not in ("http", "https") or any(c.isspace() for c in value):
+    if host is None or parts.scheme.lower() not in ("http", "https") or not _printable(value):
         raise PydanticCustomError("url_scheme", "Input should be an absolute http(s) URL")
     return value
+
+
+def _printable(text: str) -> bool:
+    """No whitespace and no control character: a browser drops some of them inside a scheme, so
+    `java<TAB>script:` would pass a check of what it starts with."""
+    return not any(c.isspace() or ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in text)
 
 
 def _tag_value(value: Any) -> int | str:
@@ -323,7 +329,7 @@ class ImageOption(ApiModel):
     """An option of a BinaryImageChoice."""
 
     id: StrictStr | None = Field(None, description="Option id, returned as selectedOption")
-    url: StrictStr | None = Field(None, description="url of the option's image")
+    url: HttpUrlText | None = Field(None, description="url of the option's image")
     label: StrictStr | None = Field(None, description="Option label")
 
 
@@ -354,7 +360,7 @@ class ImageMarkerComponent(_SwarmsComponent):
 
     result_model = ImageMarkerResult
     type: Literal["ImageMarker"] = Field(description="Component type")
-    url: StrictStr | None = Field(None, description="url of the image")
+    url: HttpUrlText | None = Field(None, description="url of the image")
 
     def _sizes(self) -> tuple[int, int]:
         return (SIZE_ESTIMATES["image_bytes"] if self.url else 0), SIZE_ESTIMATES["drawing_bytes"]
@@ -455,7 +461,7 @@ class AudioComponent(_SwarmsComponent):
     """Plays an audio clip to the worker."""
 
     type: Literal["Audio"] = Field(description="Component type")
-    url: StrictStr | None = Field(None, description="url of the audio")
+    url: HttpUrlText | None = Field(None, description="url of the audio")
     autoplay: StrictBool | None = Field(None, description="Start playing when shown")
     repeat: StrictBool | None = Field(None, description="Play in a loop")
     mustListen: StrictBool | None = Field(None, description="The worker must listen to the whole clip")
@@ -468,7 +474,7 @@ class ImageComponent(_SwarmsComponent):
     """Shows an image to the worker."""
 
     type: Literal["Image"] = Field(description="Component type")
-    url: StrictStr | None = Field(None, description="url of the image")
+    url: HttpUrlText | None = Field(None, description="url of the image")
 
     def _sizes(self) -> tuple[int, int]:
         return (SIZE_ESTIMATES["image_bytes"] if self.url else 0), 0
@@ -488,7 +494,7 @@ class VideoComponent(_SwarmsComponent):
     """Plays a video to the worker."""
 
     type: Literal["Video"] = Field(description="Component type")
-    url: StrictStr | None = Field(None, description="url of the video")
+    url: HttpUrlText | None = Field(None, description="url of the video")
     autoplay: StrictBool | None = Field(None, description="Start playing when shown")
     repeat: StrictBool | None = Field(None, description="Play in a loop")
     mustWatch: StrictBool | None = Field(None, description="The worker must watch the whole video")

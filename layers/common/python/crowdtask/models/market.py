@@ -7,7 +7,7 @@ from pydantic import Field
 from crowdtask.models.base import OutModel
 from crowdtask.models.results import ResultCounts
 from crowdtask.models.submissions import ComponentResultIn, SubmitIn, TaskResultIn  # noqa: F401 - re-exported
-from crowdtask.models.tasks import TaskOut
+from crowdtask.models.tasks import WorkerTaskOut
 
 AssignmentState = Literal["open", "submitted", "released", "expired"]
 
@@ -71,7 +71,7 @@ class AssignmentOut(OutModel):
     submitBy: str = Field(
         description="last moment a result is accepted: the deadline plus the campaign's maxUploadTime"
     )
-    tasks: list[TaskOut] | None = Field(
+    tasks: list[WorkerTaskOut] | None = Field(
         default=None,
         description="the job's tasks, in order: what the worker must do (single assignment only)",
     )

@@ -1,5 +1,6 @@
 """Tasks: the Swarms task object and the task-JSON `{"task": {...}, "meta_data": [...]}` in one model."""
 
+import calendar
 import re
 from collections.abc import Callable
 from typing import Any, Literal, Self
@@ -19,6 +20,16 @@ class MetaData(ApiModel):
 
 
 _YEAR_DAY = re.compile(r"(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])")
+
+
+def _a_day_of_the_year(text: str) -> bool:
+    """mm-dd of a day that exists (02-29 does, in leap years; 02-30 never would)."""
+    if not _YEAR_DAY.fullmatch(text):
+        return False
+    month, day = (int(part) for part in text.split("-"))
+    return day <= calendar.monthrange(2000, month)[1]  # 2000 is a leap year
+
+
 _SCHEDULE_ARGUMENTS: dict[str, tuple[str, Callable[[list[str]], bool]]] = {
     "after_completion": (
         "after_completion:<seconds> expects whole seconds",
@@ -34,8 +45,8 @@ _SCHEDULE_ARGUMENTS: dict[str, tuple[str, Callable[[list[str]], bool]]] = {
         lambda items: bool(items) and all(d.isdigit() and 1 <= int(d) <= 31 for d in items),
     ),
     "yearly": (
-        "yearly:mm-dd1;mm-dd2 expects month-day pairs",
-        lambda items: bool(items) and all(_YEAR_DAY.fullmatch(d) for d in items),
+        "yearly:mm-dd1;mm-dd2 expects month-day pairs of days that exist (02-29 included)",
+        lambda items: bool(items) and all(_a_day_of_the_year(d) for d in items),
     ),
 }
 
@@ -170,6 +181,28 @@ class TaskOut(OutModel):
     reserved_for: list[str] | None = None
     unavailable_for: list[str] | None = None
     operation_id: str | None = Field(default=None, description="the bulk operation that created the task")
+
+
+class WorkerTaskOut(OutModel):
+    """A task as the worker doing it sees it: what to do and where, nothing of the requester's.
+
+    No solutions (control answers), no reservation lists, no properties, input values or
+    operation: only what the work needs.
+    """
+
+    id: str = Field(description="id of the task")
+    name: str = Field(description="name of the task")
+    show_name: bool = Field(default=True, description="whether the name is shown to the worker")
+    details: str | None = Field(default=None, description="additional details (sanitised HTML)")
+    components: list[dict[str, Any]] = Field(description="what the worker sees and answers, in order")
+    components_attributes: list[dict[str, Any]] = Field(
+        default_factory=list, description="task-JSON components (media, tags_collection, text_area)"
+    )
+    points: int = Field(default=1, description="points for an approved result")
+    region_based: bool = Field(default=False, description="the work is done within a region")
+    lat: float | None = Field(default=None, description="latitude of the region's centre (region-based)")
+    lng: float | None = Field(default=None, description="longitude of the region's centre (region-based)")
+    radius: float | None = Field(default=None, description="radius of the region in metres (region-based)")
 
 
 class TaskPage(OutModel):

@@ -14,6 +14,7 @@ from typing import Any
 from crowdtask import clock, errors, ids, store
 from crowdtask.models.listing import ListQuery, Page
 from crowdtask.models.market import AssignmentOut
+from crowdtask.models.tasks import WorkerTaskOut
 from crowdtask.numbers import plain_numbers
 from crowdtask.observability import logger
 from crowdtask.services import lifecycle, market
@@ -54,7 +55,7 @@ def new_assignment(
     return assignment_store.item(worker_id, ids.new_id(), data)
 
 
-def to_assignment(item: dict[str, Any], tasks: list[Any] | None = None) -> AssignmentOut:
+def to_assignment(item: dict[str, Any], tasks: list[WorkerTaskOut] | None = None) -> AssignmentOut:
     plain = plain_numbers(item)
     return AssignmentOut(
         id=plain["id"],
@@ -72,10 +73,10 @@ def to_assignment(item: dict[str, Any], tasks: list[Any] | None = None) -> Assig
     )
 
 
-def tasks_of(item: dict[str, Any]) -> list[Any]:
-    """The job's task objects in order (what the worker must do)."""
+def tasks_of(item: dict[str, Any]) -> list[WorkerTaskOut]:
+    """The job's tasks in order, as the worker sees them (what must be done, nothing else)."""
     found = task_store.in_order(item["requester_id"], list(item.get("task_ids", [])))
-    return [task_service.to_task(task) for task in found]
+    return [task_service.to_worker_task(task) for task in found]
 
 
 def require_assignment(worker_id: str, assignment_id: str) -> dict[str, Any]:

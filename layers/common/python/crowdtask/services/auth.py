@@ -28,39 +28,74 @@ def caller_for_token(token: str) -> Caller:
     return Caller(account_id=item["account_id"], role=item["role"], token_hash=hashed)
 
 
-def _check_not_locked(email: str) -> None:
-    guard = account_store.get_login_guard(email)
-    if not guard or not guard.get("locked_until"):
-        return
-    now = clock.now()
-    until = guard["locked_until"]
-    if until > clock.iso(now):
-        wait = max(1, int((datetime.fromisoformat(until + "+00:00") - now).total_seconds()) + 1)
-        raise errors.TooManyRequests(
-            "Too many failed logins for this e-mail; try again later.", headers={"Retry-After": str(wait)}
-        )
+def _retry_after(until: str | None, now: datetime, fallback: int) -> str:
+    if until is None:
+        return str(fallback)
+    return str(max(1, int((datetime.fromisoformat(until + "+00:00") - now).total_seconds()) + 1))
 
 
-def _count_failure(email: str) -> None:
-    cfg = settings()
-    now = clock.now()
-    expire_epoch = int((now + timedelta(seconds=cfg.login_lock_seconds * 4)).timestamp())
-    failures = account_store.record_failed_login(email, expire_epoch)
-    if failures >= cfg.login_max_failures:
-        # The count survives the lock, so one more failure after it ends locks again at once.
-        until = clock.iso(now + timedelta(seconds=cfg.login_lock_seconds))
-        account_store.lock_login(email, until, expire_epoch)
+class _Attempt:
+    """One login attempt, counted against the e-mail and the source before the password is checked."""
+
+    def __init__(self, email: str, source: str):
+        cfg = settings()
+        self.email, self.source, self.cfg = email, source, cfg
+        self.now = clock.now()
+        window_start = int(self.now.timestamp()) // cfg.login_source_window_seconds
+        self.window = f"W{cfg.login_source_window_seconds}#{window_start}"
+        self.lock_until = clock.iso(self.now + timedelta(seconds=cfg.login_lock_seconds))
+
+    def reserve(self) -> int:
+        """The count of the e-mail's attempts with this one, or 429 when no guess is allowed now."""
+        cfg = self.cfg
+        window_end = (
+            int(self.now.timestamp()) // cfg.login_source_window_seconds + 1
+        ) * cfg.login_source_window_seconds
+        if not account_store.reserve_source_attempt(
+            self.source, self.window, limit=cfg.login_source_max_failures, expire_epoch=window_end + 3600
+        ):
+            wait = max(1, window_end - int(self.now.timestamp()))
+            raise errors.TooManyRequests(
+                "Too many failed logins from this address; try again later.",
+                headers={"Retry-After": str(wait)},
+            )
+        try:
+            return account_store.reserve_login_attempt(
+                self.email,
+                limit=cfg.login_max_failures,
+                now_iso=clock.iso(self.now),
+                lock_until_iso=self.lock_until,
+                forget_iso=clock.iso(self.now + timedelta(seconds=cfg.login_memory_seconds)),
+                expire_epoch=int(self.now.timestamp()) + cfg.login_memory_seconds,
+            )
+        except account_store.LoginRefused as refused:
+            account_store.release_source_attempt(self.source, self.window)  # it got no guess
+            retry = _retry_after(refused.until, self.now, cfg.login_lock_seconds)
+            raise errors.TooManyRequests(
+                "Too many failed logins for this e-mail; try again later.", headers={"Retry-After": retry}
+            ) from None
+
+    def failed(self, count: int) -> None:
+        if count >= self.cfg.login_max_failures:
+            account_store.lock_login(self.email, self.lock_until)
+
+    def succeeded(self) -> None:
+        account_store.clear_login_guard(self.email)
+        account_store.release_source_attempt(self.source, self.window)
 
 
-def request_token(email: str, password: str) -> TokenOut:
-    _check_not_locked(email)
+def request_token(email: str, password: str, source: str = "unknown") -> TokenOut:
+    """A token for good credentials. Each attempt is counted before the password is checked (see
+    store/accounts.py), per e-mail and per source address, so parallel guesses get no more tries."""
+    attempt = _Attempt(email, source)
+    count = attempt.reserve()
     account_id = account_store.account_id_for_email(email)
     account = account_store.get(account_id) if account_id else None
     stored_hash = account.get("password_hash") if account else None
     if not passwords.verify_password(stored_hash, password) or account is None:
-        _count_failure(email)
+        attempt.failed(count)
         raise errors.InvalidCredentials("The given credentials did not match any user in our database.")
-    account_store.clear_login_guard(email)
+    attempt.succeeded()
     if stored_hash and passwords.needs_rehash(stored_hash):
         account_store.update_fields(
             account["id"], {"password_hash": passwords.hash_password(password)}, clock.iso(clock.now())

@@ -15,11 +15,11 @@ from typing import Any, cast
 
 from pydantic import ValidationError
 
-from crowdtask import errors, numbers
+from crowdtask import errors, numbers, templates
 from crowdtask.models.bulk import PoolTaskIn
 from crowdtask.models.tasks import TaskIn
 from crowdtask.numbers import plain_numbers
-from crowdtask.services import lifecycle, operations, templates
+from crowdtask.services import lifecycle, operations
 from crowdtask.services.tasks import task_content
 from crowdtask.store import campaigns as campaign_store
 from crowdtask.validation import field_errors
@@ -99,6 +99,8 @@ class _Campaigns:
             if campaign is not None:  # the template in plain JSON, once per request rather than per task
                 campaign["taskTemplate"] = plain_numbers(campaign.get("taskTemplate")) or {}
                 campaign["placeholders"] = templates.placeholders(campaign["taskTemplate"])
+                campaign["occurrences"] = templates.occurrences(campaign["taskTemplate"])
+                campaign["template_bytes"] = templates.template_size(campaign["taskTemplate"])
             self._found[campaign_id] = campaign
         return self._found[campaign_id]
 
@@ -140,6 +142,14 @@ def _pool_task(raw: dict[str, Any], params: BulkParams, campaigns: _Campaigns) -
                 "Value must be present and not equal to null (or send allow_defaults=true)",
             )
         overlap = int(campaign.get("results", 1))
+    bound = templates.rendered_size(campaign["template_bytes"], campaign["occurrences"], item.input_values)
+    if bound > MAX_TASK_BYTES:  # judged before it is made: a big input in a much repeated placeholder
+        raise _refuse(
+            "task",
+            "TOO_LONG",
+            f"the campaign's template filled with these input values would have up to {bound} bytes; "
+            f"at most {MAX_TASK_BYTES}",
+        )
     try:
         rendered = templates.render(campaign["taskTemplate"], item.input_values, campaign["placeholders"])
     except errors.ValidationFailed as refusal:

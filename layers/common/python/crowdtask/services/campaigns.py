@@ -17,7 +17,7 @@ from crowdtask.models.campaigns import CampaignIn, CampaignOut
 from crowdtask.models.listing import ListQuery, Page
 from crowdtask.numbers import plain_numbers
 from crowdtask.services import jobs as job_service
-from crowdtask.services import lifecycle, pricing
+from crowdtask.services import lifecycle, pricing, quotas
 from crowdtask.services.lifecycle import Transition
 from crowdtask.services.members import MemberList
 from crowdtask.store import accounts as account_store
@@ -153,8 +153,13 @@ def copy_campaign(account_id: str, campaign_id: str, deep: bool) -> CampaignOut:
         if content.get(date) and content[date] <= now:
             content.pop(date)  # a date already past would publish or end the copy at once
     job_ids = list(source.get("job_ids", []))
-    if deep:
-        job_ids = [job_service.copy_job(account_id, job_id, deep=True).id for job_id in job_ids]
+    if deep:  # every task of every job is copied: all of them count against the task quota at once
+        jobs = job_store.get_many(account_id, job_ids, attributes=["task_ids"])
+        reservation = quotas.reserve(account_id, sum(len(job.get("task_ids", [])) for job in jobs.values()))
+        with reservation.given_back_on_failure():
+            job_ids = [
+                job_service.copy_job(account_id, job_id, deep=True, counted=False).id for job_id in job_ids
+            ]
     return create_campaign(account_id, CampaignIn.model_validate(content), job_ids)
 
 

@@ -97,6 +97,14 @@ def slots(definition: Mapping[str, Any]) -> list[Slot]:
     return found
 
 
+def slot_count(definition: Mapping[str, Any]) -> int:
+    """len(slots(definition)), by arithmetic: a definition is judged before any task is made of it."""
+    per_file = len(definition["objects"]) + len(definition["frame_attributes"])
+    if definition["type"] == "single_frame":
+        per_file *= len(definition["files"])
+    return len(definition["stages"]) * (per_file + len(definition["dataset_attributes"]))
+
+
 def task_id(dataset_id: str, stage: str, category: str, label: str, file: str | None) -> str:
     """Stable: the same stage of the same work always has the same id (re-syncs cannot duplicate it)."""
     subject = "\x1f".join([stage, category, label, "\x1e" if file is None else file])
@@ -190,7 +198,7 @@ def _new_task(
 
 # ---------------------------------------------------------------- datasets
 def _check_size(definition: Mapping[str, Any]) -> int:
-    count = len(slots(definition))
+    count = slot_count(definition)
     if count > MAX_TASKS:
         raise errors.ValidationFailed.one(
             "files", f"the dataset would have {count} tasks; at most {MAX_TASKS} are allowed", "TOO_LONG"

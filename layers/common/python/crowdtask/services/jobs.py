@@ -11,6 +11,7 @@ from crowdtask.models.components import format_size
 from crowdtask.models.jobs import JobIn, JobOut
 from crowdtask.models.listing import ListQuery, Page
 from crowdtask.numbers import plain_numbers
+from crowdtask.services import quotas
 from crowdtask.services import tasks as task_service
 from crowdtask.services.members import MemberList
 from crowdtask.store import jobs as job_store
@@ -108,12 +109,15 @@ def list_jobs(account_id: str, query: ListQuery) -> tuple[list[JobOut], Page]:
     return to_jobs(account_id, page.items), page
 
 
-def copy_job(account_id: str, job_id: str, deep: bool) -> JobOut:
-    """A new job with the same fields; `deep` copies its tasks too, otherwise it shares them."""
+def copy_job(account_id: str, job_id: str, deep: bool, *, counted: bool = True) -> JobOut:
+    """A new job with the same fields; `deep` copies its tasks too (counted against the task quota
+    all at once, unless `counted=False`: the caller reserved them), otherwise it shares them."""
     source = require_job(account_id, job_id)
     task_ids = list(source.get("task_ids", []))
     if deep:
-        task_ids = [task_service.copy_task(account_id, task_id).id for task_id in task_ids]
+        reservation = quotas.reserve(account_id, len(task_ids) if counted else 0)
+        with reservation.given_back_on_failure():
+            task_ids = [task_service.copy_task(account_id, t, counted=False).id for t in task_ids]
     content = JobIn.model_validate(
         {k: v for k, v in plain_numbers(source).items() if k in JobIn.model_fields}
     )

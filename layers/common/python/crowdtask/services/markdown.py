@@ -69,6 +69,11 @@ def render_preview(text: str) -> str:
     return _sanitiser().clean(_parser().render(text))
 
 
+def sanitise_html(html: str) -> str:
+    """Requester HTML (a task's `details`, an Html text) as workers may see it: the preview's policy."""
+    return _sanitiser().clean(html)
+
+
 # ---------------------------------------------------------------------- media links
 def youtube_video_id(url: str) -> str | None:
     """The id of the YouTube video `url` shows (watch?v=, youtu.be/, /embed/, /shorts/), else None."""

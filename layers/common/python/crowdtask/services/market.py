@@ -170,7 +170,7 @@ def list_jobs(worker_id: str, limit: int, lat: float | None, lng: float | None) 
     candidates: list[tuple[dict[str, Any], float | None]] = []
     for row in rows:
         inside, distance = market_terms.within(row, lat, lng)
-        if inside:
+        if inside and market_terms.offered_to(row, worker_id):
             candidates.append((row, distance))
     campaigns = campaign_store.progress({(r["account_id"], r["campaign_id"]) for r, _ in candidates})
     taken = market_store.taken_counts(worker_id, [(r["campaign_id"], r["job_id"]) for r, _ in candidates])
@@ -208,6 +208,8 @@ def require_may_take(
     group = item.get("worker_group")
     if group and group not in worker_groups(worker_id):
         raise errors.Forbidden(f"Job {job_id} is offered to the members of worker group {group} only.")
+    if not market_terms.offered_to(item, worker_id):
+        raise errors.Forbidden(f"Job {job_id} is offered to other workers (reserved_for / unavailable_for).")
     if "region_radius" in item:
         if lat is None or lng is None:
             raise errors.ValidationFailed.one(

@@ -89,7 +89,8 @@ def job_terms(
 
 
 def pool_task_terms(campaign: dict[str, Any], task: dict[str, Any], published: datetime) -> dict[str, Any]:
-    """A pool task is worked like a job of one task, needing its own overlap."""
+    """A pool task is worked like a job of one task, needing its own overlap, by the workers its
+    `reserved_for` names (anyone when it names none) and not by those of its `unavailable_for`."""
     job = {
         "id": task["id"],
         "account_id": task["account_id"],
@@ -98,6 +99,9 @@ def pool_task_terms(campaign: dict[str, Any], task: dict[str, Any], published: d
     }
     terms = job_terms(campaign, job, [task], published)
     terms["remaining"] = terms["needed"] = pricing.needed(task)
+    for audience in ("reserved_for", "unavailable_for"):
+        if task.get(audience):
+            terms[audience] = sorted(set(task[audience]))
     return terms
 
 
@@ -117,6 +121,14 @@ def calendar_repeat(terms: dict[str, Any]) -> repeats.Repeat | None:
 
 def repeat_data(terms: dict[str, Any]) -> dict[str, Any]:
     return {k: terms[k] for k in REPEAT_FIELDS if k in terms}
+
+
+def offered_to(item: dict[str, Any], worker_id: str) -> bool:
+    """Whether the job is for this worker: named by its reservation (if any) and not excluded."""
+    reserved = item.get("reserved_for")
+    if reserved and worker_id not in reserved:
+        return False
+    return worker_id not in (item.get("unavailable_for") or ())
 
 
 def within(item: dict[str, Any], lat: float | None, lng: float | None) -> tuple[bool, float | None]:

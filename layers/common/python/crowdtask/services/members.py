@@ -87,7 +87,11 @@ class MemberList:
         return by_id
 
     def change(self, account_id: str, owner_id: str, ids: Sequence[str], *, append: bool) -> dict[str, Any]:
-        """Replace (PUT) or extend (POST) the owner's list; returns the owner item as stored."""
+        """Replace (PUT) or extend (POST) the owner's list; returns the owner item as stored.
+
+        A list longer than the limit is refused before any id is looked up.
+        """
+        self._check_length(len(ids))
         self.require_members(account_id, ids)
         for _ in range(_ATTEMPTS):
             owner = self.owners.get(account_id, owner_id, consistent=True)
@@ -112,10 +116,7 @@ class MemberList:
                         for r in repeated
                     ]
                 )
-            if len(wanted) > self.limit:
-                raise errors.ValidationFailed.one(
-                    "body", f"a {self.owner_noun} holds at most {self.limit} {self.member_noun}s", "TOO_MANY"
-                )
+            self._check_length(len(wanted))
             now = clock.now()
             try:
                 return self.owners.update_if_version(
@@ -131,6 +132,12 @@ class MemberList:
             except store.Refused:
                 continue  # someone else changed the owner first: read again and redo
         raise errors.Conflict(f"The {self.owner_noun} is changing too often right now; retry.")
+
+    def _check_length(self, count: int) -> None:
+        if count > self.limit:
+            raise errors.ValidationFailed.one(
+                "body", f"a {self.owner_noun} holds at most {self.limit} {self.member_noun}s", "TOO_MANY"
+            )
 
     def page(self, owner: dict[str, Any], limit: int, after: str | None) -> tuple[list[str], bool]:
         """One page of member ids in order, after the member `after` (a position that survives edits)."""

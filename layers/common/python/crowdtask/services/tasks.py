@@ -8,17 +8,26 @@ from typing import Any
 from crowdtask import clock, errors, ids, store
 from crowdtask.models.components import estimate_sizes, format_size
 from crowdtask.models.listing import ListQuery, Page
-from crowdtask.models.tasks import TaskIn, TaskOut
+from crowdtask.models.tasks import TaskIn, TaskOut, WorkerTaskOut
 from crowdtask.numbers import plain_numbers
-from crowdtask.services import quotas
+from crowdtask.services import markdown, quotas
 from crowdtask.store import tasks as task_store
 
 _CONTENT_FIELDS = (*TaskIn.model_fields, "resources_bytes", "upload_bytes")
 
 
 def task_content(task: TaskIn) -> dict[str, Any]:
-    """What is stored of a task: its fields, plus its sizes so a job can add them up cheaply."""
+    """What is stored of a task: its fields, plus its sizes so a job can add them up cheaply.
+
+    Its requester HTML (`details`, and the text of a Text component in the Html style) is kept as
+    workers may see it: sanitised with the Markdown preview's policy when it is saved.
+    """
     content = task.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if content.get("details"):
+        content["details"] = markdown.sanitise_html(content["details"])
+    for component in content.get("components", []):
+        if component.get("type") == "Text" and component.get("style") == "Html" and component.get("text"):
+            component["text"] = markdown.sanitise_html(component["text"])
     content["resources_bytes"], content["upload_bytes"] = estimate_sizes(
         [*task.components, *task.components_attributes]
     )
@@ -48,6 +57,23 @@ def to_task(stored: dict[str, Any]) -> TaskOut:
             "readOnly": bool(item.get("locked_by")),
             "archived": bool(item.get("archived", False)),
         }
+    )
+
+
+def to_worker_task(stored: dict[str, Any]) -> WorkerTaskOut:
+    """What a worker doing the task receives (models.tasks.WorkerTaskOut): never its solutions."""
+    item: dict[str, Any] = plain_numbers(stored)
+    region = {k: item.get(k) for k in ("lat", "lng", "radius")} if item.get("region_based") else {}
+    return WorkerTaskOut(
+        id=item["id"],
+        name=item["name"],
+        show_name=item.get("show_name", True),
+        details=item.get("details"),
+        components=item.get("components", []),
+        components_attributes=item.get("components_attributes", []),
+        points=int(item.get("points", 1)),
+        region_based=bool(item.get("region_based")),
+        **region,
     )
 
 
@@ -107,12 +133,16 @@ def _explain_refusal(current: dict[str, Any], verb: str) -> None:
         raise errors.Conflict(f"Task {task_id} is archived; unarchive it before it can be {verb}.")
 
 
-def copy_task(account_id: str, task_id: str) -> TaskOut:
+def copy_task(account_id: str, task_id: str, *, counted: bool = True) -> TaskOut:
+    """A new task with the same content; it counts against the task quota (`counted=False`: the
+    caller reserved it already, for a deep copy of many)."""
     source = _require(account_id, task_id)
     content = TaskIn.model_validate(
         {k: v for k, v in plain_numbers(source).items() if k in TaskIn.model_fields}
     )
-    return create_task(account_id, content)
+    if not counted:
+        return create_task(account_id, content)
+    return create_counted(account_id, content)[0]
 
 
 def set_archived(account_id: str, task_id: str, archived: bool) -> TaskOut:

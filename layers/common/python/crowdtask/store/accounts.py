@@ -99,7 +99,8 @@ def put_token(token_hash: str, account_id: str, role: str, expires_at: str, expi
 
 
 def get_token(token_hash: str) -> dict[str, Any] | None:
-    return dynamo.get(*keys.token(token_hash))
+    """Strongly consistent: a discarded token stops working at once."""
+    return dynamo.get(*keys.token(token_hash), consistent=True)
 
 
 def delete_token(token_hash: str) -> None:
@@ -107,33 +108,94 @@ def delete_token(token_hash: str) -> None:
 
 
 # ---------------------------------------------------------------- failed logins
-def get_login_guard(address: str) -> dict[str, Any] | None:
-    return dynamo.get(*keys.login_guard(address), consistent=True)
+# An attempt is counted *before* its password is checked, by a conditional write: however many
+# requests arrive at once, no more than the limit get a guess. A success clears the count; the
+# count outlives a lock (the item is forgotten only `forget` after its last attempt), so an
+# attempt after the lock that fails locks again at once.
+class LoginRefused(Refused):
+    """No guess now: the e-mail is locked (until `until`, when known) or at its limit."""
+
+    def __init__(self, address: str, until: str | None):
+        super().__init__(address)
+        self.until = until
 
 
-def record_failed_login(address: str, expire_epoch: int) -> int:
-    """Count one failure atomically; returns the count so far."""
-    item = dynamo.update(
-        *keys.login_guard(address),
-        "ADD failures :one SET expire_at = :e, #t = :t",
-        names={"#t": "type"},
-        vals={":one": 1, ":e": expire_epoch, ":t": "login_guard"},
-    )
-    return int(item.get("failures", 0))
+def reserve_login_attempt(
+    address: str, *, limit: int, now_iso: str, lock_until_iso: str, forget_iso: str, expire_epoch: int
+) -> int:
+    """Count one attempt for `address` (as a failure until it succeeds); the count with it.
+
+    Under the limit and not locked: counted. At the limit with the lock over: counted, and locked
+    again at once (so only one attempt gets through when a lock ends). Otherwise LoginRefused.
+    """
+    pk, sk = keys.login_guard(address)
+    due_pk, due_sk = keys.due("login", forget_iso, pk)
+    vals = {":one": 1, ":e": expire_epoch, ":t": "login_guard", ":max": limit, ":now": now_iso}
+    vals |= {":dp": due_pk, ":ds": due_sk}
+    names = {"#t": "type"}
+    remember = "SET expire_at = :e, #t = :t, due_pk = :dp, due_sk = :ds"
+    try:
+        item = dynamo.update(
+            pk,
+            sk,
+            "ADD failures :one " + remember,
+            condition="(attribute_not_exists(failures) OR failures < :max) "
+            "AND (attribute_not_exists(locked_until) OR locked_until <= :now)",
+            names=names,
+            vals=vals,
+        )
+        return int(item["failures"])
+    except dynamo.ConditionFailed:
+        pass
+    try:
+        item = dynamo.update(
+            pk,
+            sk,
+            "ADD failures :one " + remember + ", locked_until = :until",
+            condition="failures >= :max AND (attribute_not_exists(locked_until) OR locked_until <= :now)",
+            names=names,
+            vals={**vals, ":until": lock_until_iso},
+        )
+        return int(item["failures"])
+    except dynamo.ConditionFailed:
+        guard = dynamo.get(pk, sk, consistent=True) or {}
+        until = guard.get("locked_until")
+        raise LoginRefused(address, until if until and until > now_iso else None) from None
 
 
-def lock_login(address: str, locked_until: str, expire_epoch: int) -> None:
-    pk, _ = keys.login_guard(address)
-    due_pk, due_sk = keys.due("login", locked_until, pk)
-    dynamo.update(
-        *keys.login_guard(address),
-        "SET locked_until = :u, expire_at = :e, due_pk = :dp, due_sk = :ds",
-        vals={":u": locked_until, ":e": expire_epoch, ":dp": due_pk, ":ds": due_sk},
-    )
+def lock_login(address: str, locked_until: str) -> None:
+    """The attempt that reached the limit failed: no more guesses until `locked_until`."""
+    dynamo.update(*keys.login_guard(address), "SET locked_until = :u", vals={":u": locked_until})
 
 
 def clear_login_guard(address: str) -> None:
+    """A right password: the failures are forgotten."""
     dynamo.delete(*keys.login_guard(address))
+
+
+def reserve_source_attempt(source: str, window: str, *, limit: int, expire_epoch: int) -> bool:
+    """Count one attempt from `source` in `window`; False when the source has used up its attempts."""
+    try:
+        dynamo.update(
+            *keys.login_source(source, window),
+            "ADD attempts :one SET expire_at = :e, #t = :t",
+            condition="attribute_not_exists(attempts) OR attempts < :max",
+            names={"#t": "type"},
+            vals={":one": 1, ":e": expire_epoch, ":t": "login_source", ":max": limit},
+        )
+    except dynamo.ConditionFailed:
+        return False
+    return True
+
+
+def release_source_attempt(source: str, window: str) -> None:
+    """The attempt was not a failure (a right password, or it got no guess): it does not count."""
+    dynamo.update(
+        *keys.login_source(source, window),
+        "ADD attempts :minus",
+        condition="attempts > :zero",
+        vals={":minus": -1, ":zero": 0},
+    )
 
 
 # ---------------------------------------------------------------- money (parts of other transactions)

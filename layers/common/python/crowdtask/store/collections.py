@@ -22,6 +22,9 @@ from crowdtask.store import dynamo, keys
 
 _SEPARATOR = "\x1f"  # sorts before any printable character: "ab" < "ab c"
 _POOL = ThreadPoolExecutor(max_workers=16)
+# Items a filtered list (search, archived) may read for one page, over all shards: a filter that
+# matches little answers a short page (or none) with a cursor to go on, at a bounded cost.
+READ_BUDGET = 1600
 
 # order field -> (index name or None for the table, sort-key attribute)
 SORT_KEYS: dict[str, tuple[str | None, str]] = {
@@ -185,8 +188,9 @@ class Collection:
         cursor = query.before if backwards else query.after
         filter_expression, names, vals = _filters(query)
         wanted = query.limit + 1
+        budget = max(wanted, READ_BUDGET // self.shards)
 
-        def read_shard(pk: str) -> list[dict[str, Any]]:
+        def read_shard(pk: str) -> tuple[list[dict[str, Any]], str | None]:
             return _read_shard(
                 index=index,
                 sort_attr=sort_attr,
@@ -194,19 +198,31 @@ class Collection:
                 cursor=cursor,
                 forward=forward,
                 wanted=wanted,
+                budget=budget,
                 filter_expression=filter_expression,
                 names=names,
                 vals=vals,
             )
 
-        shard_rows = list(_POOL.map(read_shard, self.shard_pks(account_id)))
+        shards = list(_POOL.map(read_shard, self.shard_pks(account_id)))
         rows = sorted(
-            (row for rows in shard_rows for row in rows), key=lambda r: r[sort_attr], reverse=not forward
+            (row for rows, _ in shards for row in rows), key=lambda r: r[sort_attr], reverse=not forward
         )
-        has_more = len(rows) > query.limit
+        # A shard that used up its budget was read up to `stopped`: beyond the nearest such position
+        # another shard's rows may still be preceded by unread ones, so the page ends there.
+        stops = [stopped for _, stopped in shards if stopped is not None]
+        boundary = (min(stops) if forward else max(stops)) if stops else None
+        if boundary is not None:
+            rows = [r for r in rows if (r[sort_attr] <= boundary if forward else r[sort_attr] >= boundary)]
+        has_more = len(rows) > query.limit or boundary is not None
+        cut_short = boundary is not None and len(rows) <= query.limit
         rows = rows[: query.limit]
+        ends = [r[sort_attr] for r in rows]
+        if cut_short:  # the next page goes on from where the reads stopped, not from the last match
+            ends.append(str(boundary))
         if backwards:
             rows.reverse()
+            ends.reverse()
         if index is not None:
             found = dynamo.batch_get((r["pk"], r["sk"]) for r in rows)
             items = [with_id(found[(r["pk"], r["sk"])]) for r in rows if (r["pk"], r["sk"]) in found]
@@ -215,8 +231,8 @@ class Collection:
         return Page(
             items=items,
             has_more=has_more,
-            first_key=rows[0][sort_attr] if rows else None,
-            last_key=rows[-1][sort_attr] if rows else None,
+            first_key=ends[0] if ends else None,
+            last_key=ends[-1] if ends else None,
         )
 
 
@@ -250,11 +266,13 @@ def _read_shard(
     cursor: str | None,
     forward: bool,
     wanted: int,
+    budget: int,
     filter_expression: str | None,
     names: Mapping[str, str],
     vals: Mapping[str, Any],
-) -> list[dict[str, Any]]:
-    """Up to `wanted` rows of one shard past the cursor; keeps reading while a filter thins pages."""
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Up to `wanted` rows of one shard past the cursor, reading on while a filter thins pages, but at
+    most `budget` items; with them, the position the reads stopped at when the budget ran out first."""
     condition = "pk = :pk"
     all_vals: dict[str, Any] = {":pk": pk, **vals}
     all_names: dict[str, str] = dict(names)
@@ -264,18 +282,24 @@ def _read_shard(
         condition += " AND #s > :c" if forward else " AND #s < :c"
     rows: list[dict[str, Any]] = []
     start: dict[str, Any] | None = None
+    read = 0
     while len(rows) < wanted:
+        if read >= budget:
+            assert start is not None
+            return rows[:wanted], str(start[sort_attr]["S"])
+        limit = wanted if filter_expression is None else min(max(wanted, 100), budget - read)
         page, start = dynamo.query(
             index=index,
             key_condition=condition,
             vals=all_vals,
             names=all_names or None,
             forward=forward,
-            limit=wanted if filter_expression is None else max(wanted, 100),
+            limit=limit,
             filter_expression=filter_expression,
             start_key=start,
         )
+        read += limit
         rows.extend(page)
         if start is None:
             break
-    return rows[:wanted]
+    return rows[:wanted], None

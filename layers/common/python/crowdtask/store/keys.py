@@ -5,6 +5,7 @@ Layout (pk / sk):
   EMAIL#<email>           / EMAIL           unique e-mail -> account id
   TOKEN#<sha256>          / TOKEN           an access token (hash only), expiring
   LOGIN#<email>           / LOGIN           failed-login counter and lock
+  LOGINSRC#<source>       / <window>        failed logins from one source address in a window
   A#<account>#<KIND>#<nn> / <id>            a resource of an account, spread over nn shards
 Sweep index (by_due): due_pk DUE#<kind>#<nn>, due_sk <iso time>#<pk>.
 """
@@ -30,6 +31,10 @@ def token(token_hash: str) -> tuple[str, str]:
 
 def login_guard(address: str) -> tuple[str, str]:
     return f"LOGIN#{address.lower()}", "LOGIN"
+
+
+def login_source(source: str, window: str) -> tuple[str, str]:
+    return f"LOGINSRC#{source}", window
 
 
 def shard_of(item_id: str, shards: int) -> int:

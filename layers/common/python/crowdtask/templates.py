@@ -8,18 +8,56 @@ The rule:
 - keys are never templated; a placeholder without an input value is an error on
   `input_values.<name>` with code VALUE_REQUIRED (null counts as missing);
 - input values that no placeholder uses are kept on the task as `input_values`.
+
+A template is bounded when it is saved (MAX_TEMPLATE_BYTES, MAX_PLACEHOLDERS), and what filling it
+would make is bounded before it is made (rendered_size), so no input can amplify it unboundedly.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from typing import Any
 
 from crowdtask import errors
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.-]{0,99})\s*\}\}")
 _WHOLE = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_.-]{0,99})\s*\}\}$")
+MAX_TEMPLATE_BYTES = 100_000  # as JSON
+MAX_PLACEHOLDERS = 1_000  # occurrences in all of its values
+
+
+def template_size(template: Any) -> int:
+    return len(json.dumps(template, separators=(",", ":"), ensure_ascii=False, default=str).encode())
+
+
+def occurrences(template: Any) -> Counter[str]:
+    """How often each placeholder occurs in the template's values."""
+    if isinstance(template, str):
+        return Counter(PLACEHOLDER.findall(template))
+    found: Counter[str] = Counter()
+    for value in (
+        template.values() if isinstance(template, dict) else template if isinstance(template, list) else ()
+    ):
+        found.update(occurrences(value))
+    return found
+
+
+def check_bounds(template: Any) -> None:
+    """ValueError unless the template is within MAX_TEMPLATE_BYTES and MAX_PLACEHOLDERS."""
+    size = template_size(template)
+    if size > MAX_TEMPLATE_BYTES:
+        raise ValueError(f"the template has {size} bytes as JSON; at most {MAX_TEMPLATE_BYTES}")
+    used = sum(occurrences(template).values())
+    if used > MAX_PLACEHOLDERS:
+        raise ValueError(f"the template has {used} placeholders; at most {MAX_PLACEHOLDERS}")
+
+
+def rendered_size(template_bytes: int, used: Counter[str], input_values: dict[str, Any]) -> int:
+    """At most how many bytes (as JSON) the filled template has: known before filling it."""
+    added = sum(count * len(_text(input_values.get(name)).encode()) * 2 for name, count in used.items())
+    return template_bytes + added  # x2: a value's JSON escaping at most doubles its text
 
 
 def placeholders(template: Any) -> set[str]:
