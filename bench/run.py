@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,9 @@ def _coldstart(results: dict[str, Any]) -> None:
         "rounds on DynamoDB Local ...",
         flush=True,
     )
+    started = time.monotonic()
     results["coldstart"] = found = coldstart.measure()
+    took = time.monotonic() - started
     floor = found["floor"]
     print(f"  {'':26} {'import':>8} {'':7} {'+ first request':>15}")
     print(
@@ -73,7 +76,7 @@ def _coldstart(results: dict[str, Any]) -> None:
     over = found["api_functions_over_first_request_goal"]
     goal = found["goal_max_first_request_ratio_to_floor"]
     print(f"  API functions over {goal}x the floor: {', '.join(over) if over else 'none'}")
-    print(f"  ({found['samples_note']})")
+    print(f"  ({found['samples_note']}; {took / 60:.1f} minutes)")
 
 
 def _ingest(results: dict[str, Any]) -> None:
