@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown parts: {', '.join(sorted(unknown))}; choose from {', '.join(PARTS)}", file=sys.stderr)
         return 2
     sys.path.insert(0, str(ROOT))
-    from bench import coldstart
-
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results["machine"] = {
         "python": platform.python_version(),
@@ -33,12 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         "measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     if "coldstart" in wanted:
-        print("cold start: importing each function's module in fresh interpreters ...", flush=True)
-        results["coldstart"] = coldstart.measure()
-        for name, figures in results["coldstart"]["functions"].items():
-            print(
-                f"  {name:24} {figures['coldstart_import_ms']:7.1f} ms  ({figures['ratio_to_boto3']}x boto3)"
-            )
+        _coldstart(results)
     if "sweep" in wanted:
         print("auto-approval sweep: 100,000 results in review, 1,000 due, on DynamoDB Local ...", flush=True)
         from bench import sweep
@@ -54,6 +48,35 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     print(f"wrote {RESULTS.relative_to(ROOT)}")
     return 0
+
+
+def _coldstart(results: dict[str, Any]) -> None:
+    from bench import coldstart
+
+    print(
+        f"cold start: each function's import and first request in fresh interpreters, {coldstart.RUNS} "
+        "rounds on DynamoDB Local ...",
+        flush=True,
+    )
+    started = time.monotonic()
+    results["coldstart"] = found = coldstart.measure()
+    took = time.monotonic() - started
+    floor = found["floor"]
+    print(f"  {'':26} {'import':>8} {'':7} {'+ first request':>15}")
+    print(
+        f"  {'floor (bench/floor)':26} {floor['coldstart_import_ms']:6.1f} ms {'':7} "
+        f"{floor['coldstart_first_request_ms']:7.1f} ms"
+    )
+    for name, figures in found["functions"].items():
+        print(
+            f"  {name:26} {figures['coldstart_import_ms']:6.1f} ms ({figures['ratio_to_boto3']:4.2f}x boto3) "
+            f"{figures['coldstart_first_request_ms']:7.1f} ms ({figures['ratio_to_floor']:4.2f}x floor)  "
+            f"{figures['route']}"
+        )
+    over = found["api_functions_over_first_request_goal"]
+    goal = found["goal_max_first_request_ratio_to_floor"]
+    print(f"  API functions over {goal}x the floor: {', '.join(over) if over else 'none'}")
+    print(f"  ({found['samples_note']}; {took / 60:.1f} minutes)")
 
 
 def _ingest(results: dict[str, Any]) -> None:
