@@ -151,7 +151,8 @@ def _answers(assignment: Any) -> dict[str, Any]:
 
 def _queued_chunks(requester_id: str, pool_id: str, count: int) -> list[dict[str, Any]]:
     """`count` asynchronous uploads of two pool tasks each: the bulk queue message of each."""
-    from crowdtask.services import bulk
+    from crowdtask.services import flows
+    from crowdtask.services.bulk_items import BulkParams
     from crowdtask.store import queues
 
     sent: list[dict[str, Any]] = []
@@ -166,7 +167,7 @@ def _queued_chunks(requester_id: str, pool_id: str, count: int) -> list[dict[str
                 }
                 for i in range(2)
             ]
-            operation, _ = bulk.submit(requester_id, items, bulk.BulkParams(async_mode=True))
+            operation, _ = flows.submit_tasks(requester_id, items, BulkParams(async_mode=True))
             assert operation.status != "FAIL", operation
     assert len(sent) == count, f"expected one chunk per upload, got {len(sent)}"
     return sent
@@ -233,11 +234,12 @@ def compat(seed: Seeded) -> FirstRequest:
 
 
 def operations(seed: Seeded) -> FirstRequest:
-    from crowdtask.services import bulk
+    from crowdtask.services import flows
+    from crowdtask.services.bulk_items import BulkParams
 
     items = [{"name": f"task {n}", "components": [PICTURE, CHOICE]} for n in range(3)]
     operation_id = str(uuid.uuid4())
-    bulk.create_now(seed.requester_id, items, bulk.BulkParams(operation_id=operation_id))
+    flows.create_tasks_now(seed.requester_id, items, BulkParams(operation_id=operation_id))
     event = api_event(
         "operations_log", token=seed.requester_token, path_params={"id": operation_id}, query={"limit": "100"}
     )
@@ -349,12 +351,12 @@ def market_and_results(seed: Seeded) -> tuple[FirstRequest, FirstRequest]:
     """Workers claim one job of a published campaign: half submit now (their results are reviewed in
     the results function's samples), half keep the assignment open (submitted in the market's)."""
     from crowdtask.models.submissions import SubmitIn
-    from crowdtask.services import assignments, campaigns
+    from crowdtask.services import assignments, flows
     from crowdtask.services import results as result_service
 
     slots = 2 * seed.samples
     campaign_id, job_id = _campaign(seed.requester_id, slots + 1)  # never completes: samples do the same
-    campaigns.publish(seed.requester_id, campaign_id)
+    flows.publish(seed.requester_id, campaign_id)
     market = FirstRequest(
         "POST /assignments/{id}/submit",
         "submit loads the results service with the component catalogue (to check each answer)",
