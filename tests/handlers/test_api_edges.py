@@ -10,7 +10,6 @@ from tests.conftest import ADMIN_KEY
 from tests.support.accounts import make_account
 from tests.support.handlers import invoke, sample_event
 from tests.support.infra import ROOT
-from tests.support.throughput import bulk_queue
 
 API_EVENTS = sorted(
     (path.stem.split("_")[0], path.stem)
@@ -21,12 +20,6 @@ API_EVENTS = sorted(
 BODY_EVENTS = [
     (group, name) for group, name in API_EVENTS if sample_event(name)["httpMethod"] in {"POST", "PUT"}
 ]
-
-
-@pytest.fixture
-def requester(aws, frozen_clock):
-    with bulk_queue():  # async uploads put their chunks on it
-        yield make_account(balance=10)
 
 
 def _fill(name: str, requester, task_id: str, job_id: str = "", campaign_id: str = "") -> dict:
@@ -41,7 +34,7 @@ def _fill(name: str, requester, task_id: str, job_id: str = "", campaign_id: str
 
 
 @pytest.mark.parametrize(("group", "name"), API_EVENTS)
-def test_every_sample_event_is_answered_with_request_id_and_version(requester, group, name):
+def test_every_sample_event_is_answered_with_request_id_and_version(requester, queue, group, name):
     task_id = invoke("tasks", "tasks_create", token=requester.token).body["id"]
     job_id = invoke("jobs", "jobs_create", token=requester.token).body["id"]
     campaign_id = invoke("campaigns", "campaigns_create", token=requester.token).body["id"]
@@ -224,8 +217,7 @@ def test_missing_or_wrong_tokens_are_401(requester, headers):
     assert reply.status == 401 and reply.body["code"] == 1002
 
 
-def test_workers_may_not_use_requester_routes(aws, frozen_clock):
-    worker = make_account(role="worker")
+def test_workers_may_not_use_requester_routes(worker):
     assert invoke("tasks", "tasks_list", token=worker.token).status == 403
     assert invoke("profile", "profile_get_me", token=worker.token).body["role"] == "worker"
 
@@ -347,6 +339,7 @@ def test_admin_routes_need_the_admin_key(requester):
         assert reply.status == 401
 
 
+@pytest.mark.balance(10)
 def test_admin_credit_and_token_flow(requester):
     credited = invoke(
         "auth",

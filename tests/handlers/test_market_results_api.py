@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
 from tests.support.accounts import make_account
@@ -13,16 +11,6 @@ from tests.support.market import answers, published_job
 
 MARKET_EVENTS = sorted(p.stem for p in (ROOT / "events").glob("market_*.json") if "scheduler" not in p.stem)
 RESULTS_EVENTS = sorted(p.stem for p in (ROOT / "events").glob("results_*.json"))
-
-
-@pytest.fixture
-def requester(aws, frozen_clock):
-    return make_account(balance=Decimal(50))
-
-
-@pytest.fixture
-def worker(aws, frozen_clock):
-    return make_account("worker")
 
 
 @pytest.fixture

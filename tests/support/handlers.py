@@ -31,6 +31,11 @@ def sample_event(name: str) -> dict[str, Any]:
     return json.loads((ROOT / "events" / f"{name}.json").read_text())
 
 
+def sample_body(name: str) -> Any:
+    """The JSON body of events/<name>.json."""
+    return json.loads(sample_event(name)["body"])
+
+
 @dataclass
 class Reply:
     status: int
