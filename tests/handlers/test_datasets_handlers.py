@@ -6,10 +6,8 @@ import pytest
 
 from crowdtask.services import accounts
 from tests.support.accounts import make_account
-from tests.support.handlers import invoke, sample_body, sample_event
-from tests.support.infra import ROOT
+from tests.support.handlers import invoke, sample_body
 
-EVENTS = sorted(path.stem for path in (ROOT / "events").glob("datasets_*.json"))
 TASK_FIELDS = {
     "id",
     "dataset_id",
@@ -57,24 +55,6 @@ def _task(requester, dataset, stage="Labelling", **subject):
 
 def _post(requester, name, task_id, body=...):
     return invoke("datasets", name, token=requester.token, body=body, path_params={"taskId": task_id})
-
-
-@pytest.mark.parametrize("name", EVENTS)
-def test_every_sample_event_is_answered(requester, dataset, name):
-    task = _task(requester, dataset, file="frame-0001.jpg", object="car")
-    if name in {"datasets_accept_task", "datasets_reject_task"}:
-        assert _post(requester, "datasets_update_task", task["id"], {"status": "submitted"}).status == 200
-    ids = {
-        "datasetId": dataset["id"],
-        "taskId": task["id"],
-        "clientId": accounts.get_profile(requester.id).customerId,
-    }
-    params = sample_event(name).get("pathParameters")
-    reply = invoke(
-        "datasets", name, token=requester.token, path_params={k: ids[k] for k in params} if params else None
-    )
-    assert reply.status < 300, reply.body
-    assert reply.header("X-API-Version") == "1.0" and reply.header("X-Request-ID")
 
 
 def test_create_answers_the_dataset(requester, dataset):

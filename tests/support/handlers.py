@@ -98,5 +98,10 @@ def invoke(
         event["queryStringParameters"] = {k: v[-1] for k, v in query.items()} or None
     if method is not None:
         event["httpMethod"] = method
+    return call(group, event)
+
+
+def call(group: str, event: dict[str, Any]) -> Reply:
+    """functions/<group> invoked with `event`, as API Gateway would hand it over."""
     handler = function_module(group).lambda_handler
     return to_reply(handler(event, FakeLambdaContext(function_name=group)))
