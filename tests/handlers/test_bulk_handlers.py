@@ -192,12 +192,16 @@ def test_bad_upload_parameters_are_422_naming_them(requester, query, field):
 
 
 def test_the_worker_sample_event_of_an_unknown_operation_fails_and_its_dead_letter_is_dropped(requester):
+    # the sample chunk as it stands names no operation of this table (test_sample_events makes it real)
     from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
+    from crowdtask.store.operations import OperationGone
     from tests.support.handlers import function_module
 
-    with pytest.raises(BatchProcessingError):
+    with pytest.raises(BatchProcessingError) as failed:
         run_bulk_worker(sample_event("bulk_worker_tasks_chunk"))
+    [(kind, _, _)] = failed.value.child_exceptions  # failed because its operation is not there, not otherwise
+    assert kind is OperationGone
     assert run_dead_letters(sample_event("bulk_worker_dead_letter")) == {"batchItemFailures": []}
     assert (
         json.loads(sample_event("bulk_worker_tasks_chunk")["Records"][0]["body"])["kind"]

@@ -6,7 +6,7 @@ import pytest
 
 from tests.support.accounts import make_account
 from tests.support.handlers import FakeLambdaContext, function_module, invoke, sample_event
-from tests.support.market import answers, published_job
+from tests.support.market import answers, claim_and_submit, published_job
 
 
 @pytest.fixture
@@ -187,9 +187,14 @@ def test_worker_me_and_groups_at_sign_up(aws, frozen_clock):
     assert me.body["earnings"] == {"pending": "0 USD", "paid": "0 USD"} and me.body["reputation"] == 100
 
 
-def test_the_scheduler_runs_from_its_event(aws, frozen_clock):
+def test_the_scheduler_runs_from_its_event(requester, worker, frozen_clock):
     handler = function_module("market_scheduler").lambda_handler
-    done = handler(
-        sample_event("market_scheduler_schedule"), FakeLambdaContext(function_name="market_scheduler")
-    )
+    event = sample_event("market_scheduler_schedule")
+    done = handler(event, FakeLambdaContext(function_name="market_scheduler"))
     assert done["results"] == {"approved": 0, "skipped": 0, "finished": 0}
+    # Given a result past its review window, the next run from the same event approves it
+    _, job_id = published_job(requester.id, maxReviewTime="1 hour")
+    claim_and_submit(worker.id, job_id)
+    frozen_clock.advance(hours=2)
+    done = handler(event, FakeLambdaContext(function_name="market_scheduler"))
+    assert done["results"] == {"approved": 1, "skipped": 0, "finished": 0}

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from crowdtask import errors
@@ -382,8 +383,10 @@ def test_throttling_and_unprocessed_items_are_retried_with_backoff(requester, mo
             dynamo.batch_put(items)
     with Stubber(client) as stub:
         stub.add_client_error("batch_write_item", "ValidationException", http_status_code=400)
-        with pytest.raises(Exception, match="ValidationException"):
+        with pytest.raises(ClientError) as refused:
             dynamo.batch_put(items)  # not a throttle: no retry
+        assert refused.value.response["Error"]["Code"] == "ValidationException"
+        stub.assert_no_pending_responses()
 
 
 def _quota(account_id: str, per_minute: int, per_day: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -12,10 +13,41 @@ from crowdtask.http import schemas
 from tests.support.infra import ROOT
 
 
-def test_a_lazy_module_imports_on_first_use():
-    module = lazy.load("json")
-    assert "lazy module json" in repr(module)
-    assert module.dumps([1]) == "[1]"
+def test_a_lazy_module_is_imported_at_its_first_attribute_not_before(tmp_path, monkeypatch):
+    # Given a module nothing has imported yet (json, say, is imported by everything already)
+    (tmp_path / "lazy_probe.py").write_text("VALUE = 42\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "lazy_probe", raising=False)
+    # When it is loaded lazily, it is not imported
+    module = lazy.load("lazy_probe")
+    assert "lazy_probe" not in sys.modules
+    assert repr(module) == "<lazy module lazy_probe>"
+    # Then its first attribute imports it, once
+    assert module.VALUE == 42
+    assert sys.modules["lazy_probe"].VALUE == 42
+    sys.modules["lazy_probe"].VALUE = 43
+    assert module.VALUE == 43  # the same module object, not imported again
+    # And a name that is no module fails at its first use, not at load
+    missing = lazy.load("no_such_module_for_lazy_probe")
+    with pytest.raises(ModuleNotFoundError):
+        getattr(missing, "anything")  # noqa: B009
+
+
+def _models_imported_after(code: str, **env: str) -> set[str]:
+    """The crowdtask.models modules a fresh interpreter holds after running `code` (with `env` only)."""
+    probe = (
+        f"import sys; {code}; print(' '.join(m for m in sys.modules if m.startswith('crowdtask.models.')))"
+    )
+    inherited = {k: v for k, v in os.environ.items() if k != schemas.DOCUMENTING}
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={**inherited, "PYTHONPATH": str(ROOT / "layers" / "common" / "python"), **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(done.stdout.split())
 
 
 def test_answer_models_are_named_and_only_imported_to_write_the_document(monkeypatch):
@@ -27,6 +59,10 @@ def test_answer_models_are_named_and_only_imported_to_write_the_document(monkeyp
     assert (
         schemas.responses("tasks:TaskPage", "a page")[200]["content"]["application/json"]["model"] is TaskPage
     )
+    # in a fresh interpreter: naming the model imports nothing, unless the document is being written
+    name = "from crowdtask.http import schemas; schemas.responses('tasks:TaskPage', 'a page')"
+    assert "crowdtask.models.tasks" not in _models_imported_after(name)
+    assert "crowdtask.models.tasks" in _models_imported_after(name, **{schemas.DOCUMENTING: "1"})
 
 
 def test_a_model_reference_must_name_module_and_class():
