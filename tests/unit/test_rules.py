@@ -117,6 +117,13 @@ def test_what_is_not_an_amount_is_a_value_error_naming_it(value):
         amount(value)
 
 
+def test_nan_is_not_an_amount_either():
+    # Infinity and sNaN are refused as "not an amount", but a quiet NaN comes back as Decimal('NaN'):
+    # quantize() only signals on signalling NaNs. The request models refuse NaN before it gets here.
+    with pytest.raises(ValueError, match="not an amount: 'NaN'"):
+        amount("NaN")
+
+
 @pytest.mark.parametrize(
     ("value", "shown"),
     [
