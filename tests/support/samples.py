@@ -104,12 +104,12 @@ class SampleWorld:
             UPLOAD: self._upload,
         }
         self._stream: Any = None
-        self.name = ""
+        self.event_name = ""  # the sample event being made real
 
     # ------------------------------------------------------------ the event
     def event(self, name: str, caller: TestAccount) -> dict[str, Any]:
         """events/<name>.json with what it names made, in the state its route acts on, and put in."""
-        self.name = name
+        self.event_name = name
         PREPARE.get(name, lambda _world: None)(self)
         return json.loads(self.fill(json.dumps(sample_event(name)), caller))
 
@@ -117,7 +117,7 @@ class SampleWorld:
         """`text` with each placeholder in it replaced by what it names, made now if need be."""
         values = {TOKEN: caller.token} if caller else {}
         for placeholder in sorted(self._makers, key=len, reverse=True):  # a dataset id starts its tasks' ids
-            if placeholder in text and CREATED_BY.get(placeholder) != self.name:
+            if placeholder in text and CREATED_BY.get(placeholder) != self.event_name:
                 values[placeholder] = self.real(placeholder)
         for placeholder, value in values.items():
             text = text.replace(placeholder, value)
@@ -140,14 +140,16 @@ class SampleWorld:
         from crowdtask.models.jobs import JobIn
         from crowdtask.services import jobs
 
-        task_ids = [] if self.name == "jobs_tasks_add" else [self.real(TASK)]  # adding it again is refused
+        task_ids = (
+            [] if self.event_name == "jobs_tasks_add" else [self.real(TASK)]
+        )  # adding it again is refused
         return jobs.create_job(self.requester.id, JobIn(name="sample job"), task_ids).id
 
     def _campaign(self) -> str:
         from crowdtask.models.campaigns import CampaignIn
         from crowdtask.services import campaigns
 
-        job_ids = [] if self.name == "campaigns_jobs_add" else [self.real(JOB)]
+        job_ids = [] if self.event_name == "campaigns_jobs_add" else [self.real(JOB)]
         body = CampaignIn.model_validate({"name": "sample campaign", "workerPayment": "0.5", "results": 2})
         return campaigns.create_campaign(self.requester.id, body, job_ids).id
 
@@ -170,7 +172,7 @@ class SampleWorld:
         from crowdtask.services import assignments, results
 
         assignment = assignments.get_assignment(self.worker.id, self.real(ASSIGNMENT))
-        submission = json.loads(json.dumps(sample_body("market_submit")).replace(TASK, self.real(TASK)))
+        submission = json.loads(self.fill(json.dumps(sample_body("market_submit"))))
         return results.submit(self.worker.id, assignment.id, SubmitIn.model_validate(submission)).id
 
     # ------------------------------------------------------------ pools and operations
