@@ -1,4 +1,4 @@
-"""Shared fixtures: environment, moto-backed AWS built from template.yaml, a frozen clock."""
+"""Shared fixtures: environment, moto-backed AWS built from template.yaml, a frozen clock, accounts."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import os
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -13,6 +15,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "layers", "common", "python"))
 
 from tests.support import infra  # noqa: E402
+
+if TYPE_CHECKING:
+    from tests.support.accounts import TestAccount
 
 os.environ.update(
     {
@@ -39,6 +44,14 @@ for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
     os.environ.pop(name, None)
 
 ADMIN_KEY = os.environ["ADMIN_KEY"]
+# What the `requester` fixture's account holds unless a test or module says `pytest.mark.balance(n)`.
+DEFAULT_BALANCE = Decimal(100)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "balance(amount): the USD the `requester` fixture's account holds (100 unless set)"
+    )
 
 
 def _reset_clients() -> None:
@@ -53,11 +66,12 @@ def _reset_clients() -> None:
 
 
 @pytest.fixture
-def aws() -> Iterator[None]:
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Fresh moto DynamoDB/EventBridge for one test, tables exactly as template.yaml declares them."""
     import boto3
     from moto import mock_aws
 
+    infra.one_call_at_a_time(monkeypatch)
     with mock_aws():
         _reset_clients()
         infra.create_tables(boto3.client("dynamodb"))
@@ -69,7 +83,7 @@ def aws() -> Iterator[None]:
 @pytest.fixture
 def queue(aws: None) -> Iterator[str]:
     """The bulk queue of template.yaml, inside moto, wired into the settings."""
-    from tests.support.throughput import bulk_queue
+    from tests.support.bulk import bulk_queue
 
     with bulk_queue() as url:
         yield url
@@ -108,3 +122,20 @@ def frozen_clock() -> Iterator[FrozenClock]:
     clock.set_clock(fake)
     yield fake
     clock.set_clock(None)
+
+
+@pytest.fixture
+def requester(aws: None, frozen_clock: FrozenClock, request: pytest.FixtureRequest) -> TestAccount:
+    """A requester account with a token, holding DEFAULT_BALANCE or what `pytest.mark.balance` says."""
+    from tests.support.accounts import make_account
+
+    marker = request.node.get_closest_marker("balance")
+    return make_account(balance=Decimal(marker.args[0]) if marker else DEFAULT_BALANCE)
+
+
+@pytest.fixture
+def worker(aws: None, frozen_clock: FrozenClock) -> TestAccount:
+    """A worker account with a token."""
+    from tests.support.accounts import make_account
+
+    return make_account("worker")

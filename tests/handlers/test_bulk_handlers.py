@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-import copy
 import json
-from decimal import Decimal
 
 import pytest
 
-from crowdtask.models.campaigns import CampaignIn
-from crowdtask.services import bulk_chunks, campaigns
+from crowdtask.services import bulk_chunks
+from tests.support import builders
 from tests.support.accounts import make_account
-from tests.support.context import FakeLambdaContext
-from tests.support.handlers import function_module, invoke, sample_event
-from tests.support.throughput import one_call_at_a_time, receive_sqs_event
+from tests.support.bulk import receive_sqs_event, run_bulk_worker, run_dead_letters, work_off
+from tests.support.handlers import invoke, sample_event
 
 TEMPLATE = {"name": "Is it a cat?", "components": [{"type": "Image", "url": "{{image}}"}]}
 
 
 @pytest.fixture
-def requester(aws, frozen_clock, monkeypatch):
-    one_call_at_a_time(monkeypatch)
-    return make_account(balance=10)
-
-
-@pytest.fixture
 def pool(requester):
-    body = CampaignIn.model_validate(
-        {"name": "Cats", "workerPayment": Decimal("0.01"), "taskTemplate": TEMPLATE}
-    )
-    return campaigns.create_campaign(requester.id, body).id
+    return builders.pool(requester.id, TEMPLATE, payment="0.01")
 
 
 def _oauth(token: str) -> dict[str, str]:
@@ -37,11 +25,7 @@ def _oauth(token: str) -> dict[str, str]:
 
 
 def _work(queue: str) -> None:
-    event = receive_sqs_event(queue)
-    reply = function_module("bulk_worker").lambda_handler(
-        copy.deepcopy(event), FakeLambdaContext("bulk_worker")
-    )
-    assert reply == {"batchItemFailures": []}
+    assert work_off(queue) == {"batchItemFailures": []}
 
 
 def test_an_array_is_created_synchronously_with_quota_headers(requester):
@@ -208,15 +192,20 @@ def test_bad_upload_parameters_are_422_naming_them(requester, query, field):
 
 
 def test_the_worker_sample_event_of_an_unknown_operation_fails_and_its_dead_letter_is_dropped(requester):
+    # the sample chunk as it stands names no operation of this table (test_sample_events makes it real)
     from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-    worker = function_module("bulk_worker")
-    with pytest.raises(BatchProcessingError):
-        worker.lambda_handler(sample_event("bulk_worker_tasks_chunk"), FakeLambdaContext("bulk_worker"))
-    dead = worker.dead_letter_handler(sample_event("bulk_worker_dead_letter"), FakeLambdaContext("dead"))
-    assert dead == {"batchItemFailures": []}
+    from crowdtask.store.operations import OperationGone
+    from tests.support.handlers import function_module
+
+    with pytest.raises(BatchProcessingError) as failed:
+        run_bulk_worker(sample_event("bulk_worker_tasks_chunk"))
+    [(kind, _, _)] = failed.value.child_exceptions  # failed because its operation is not there, not otherwise
+    assert kind is OperationGone
+    assert run_dead_letters(sample_event("bulk_worker_dead_letter")) == {"batchItemFailures": []}
     assert (
-        json.loads(sample_event("bulk_worker_tasks_chunk")["Records"][0]["body"])["kind"] in worker.HANDLERS
+        json.loads(sample_event("bulk_worker_tasks_chunk")["Records"][0]["body"])["kind"]
+        in function_module("bulk_worker").HANDLERS
     )
 
 

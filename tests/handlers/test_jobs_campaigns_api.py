@@ -8,11 +8,6 @@ from tests.support.accounts import make_account
 from tests.support.handlers import invoke
 
 
-@pytest.fixture
-def requester(aws, frozen_clock):
-    return make_account(balance=50)
-
-
 def _task(requester, name="t") -> str:
     return invoke("tasks", "tasks_create", token=requester.token, body={"name": name}).body["id"]
 
@@ -89,6 +84,7 @@ def test_job_tasks_page_in_order_with_links(requester):
     assert seen == task_ids
 
 
+@pytest.mark.balance(50)
 def test_lifecycle_over_the_handlers_with_hal(requester):
     hal = {"Accept": "application/hal+json"}
     job_id = _job(requester, [_task(requester)])

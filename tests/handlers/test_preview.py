@@ -6,18 +6,7 @@ import json
 
 import pytest
 
-from tests.support.accounts import make_account
 from tests.support.handlers import invoke, sample_event
-
-
-@pytest.fixture
-def requester(aws, frozen_clock):
-    return make_account("requester")
-
-
-@pytest.fixture
-def worker(aws, frozen_clock):
-    return make_account("worker")
 
 
 def test_a_requester_gets_the_sample_message_as_html(requester):

@@ -16,15 +16,23 @@ class TestAccount:
 
 
 def make_account(
-    role: str = "requester", balance: Decimal | int = 0, password: str = "correct horse"
+    role: str = "requester",
+    balance: Decimal | int = 0,
+    password: str = "correct horse",
+    groups: list[str] | None = None,
 ) -> TestAccount:
+    """A requester (holding `balance` USD) or a worker (in worker `groups`), with a token."""
     from crowdtask.models.accounts import AccountCreateIn
     from crowdtask.services import accounts, auth
 
     email = f"{role}-{uuid.uuid4().hex[:10]}@example.com"
     profile = accounts.create_account(
         AccountCreateIn(
-            email=email, password=password, role=role, balance=balance if role == "requester" else None
+            email=email,
+            password=password,
+            role=role,
+            balance=balance if role == "requester" else None,
+            workerGroups=groups,
         )
     )
     token = auth.request_token(email, password).accessToken

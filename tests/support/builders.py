@@ -31,3 +31,10 @@ def campaign(account_id: str, jobs: int = 2, payment: str = "0.5", results: int 
         {"name": "campaign", "workerPayment": Decimal(payment), "results": results, **fields}
     )
     return campaigns.create_campaign(account_id, body, job_ids).id
+
+
+def pool(
+    account_id: str, template: dict[str, Any], payment: str = "0.5", results: int = 1, **fields: Any
+) -> str:
+    """A campaign without jobs whose tasks are made from `template` (pool tasks, made with `pool_id`)."""
+    return campaign(account_id, jobs=0, payment=payment, results=results, taskTemplate=template, **fields)

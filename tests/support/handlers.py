@@ -31,6 +31,11 @@ def sample_event(name: str) -> dict[str, Any]:
     return json.loads((ROOT / "events" / f"{name}.json").read_text())
 
 
+def sample_body(name: str) -> Any:
+    """The JSON body of events/<name>.json."""
+    return json.loads(sample_event(name)["body"])
+
+
 @dataclass
 class Reply:
     status: int
@@ -93,5 +98,10 @@ def invoke(
         event["queryStringParameters"] = {k: v[-1] for k, v in query.items()} or None
     if method is not None:
         event["httpMethod"] = method
+    return call(group, event)
+
+
+def call(group: str, event: dict[str, Any]) -> Reply:
+    """functions/<group> invoked with `event`, as API Gateway would hand it over."""
     handler = function_module(group).lambda_handler
     return to_reply(handler(event, FakeLambdaContext(function_name=group)))

@@ -47,3 +47,10 @@ def create_tables(client: Any) -> None:
         if props.get("GlobalSecondaryIndexes"):
             kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
         client.create_table(**kwargs)
+
+
+def one_call_at_a_time(monkeypatch: Any) -> None:
+    """moto is not thread-safe for writes: the services' parallel calls run one after the other."""
+    from crowdtask import parallel
+
+    monkeypatch.setattr(parallel, "WORKERS", 1)

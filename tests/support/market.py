@@ -72,17 +72,8 @@ def balances(account_id: str) -> tuple[str, str]:
     return profile.balance.available, profile.balance.frozen
 
 
-def worker_account(groups: list[str] | None = None) -> Any:
-    """A worker (optionally in worker groups) with a token."""
-    import uuid
+def market_item(job_id: str, campaign_id: str) -> Any:
+    """The market item of a job (or a pool task) in a campaign, read consistently; None when there is none."""
+    from crowdtask.store import dynamo, keys
 
-    from crowdtask.models.accounts import AccountCreateIn
-    from crowdtask.services import accounts, auth
-    from tests.support.accounts import TestAccount
-
-    email = f"worker-{uuid.uuid4().hex[:10]}@example.com"
-    profile = accounts.create_account(
-        AccountCreateIn(email=email, password="correct horse", role="worker", workerGroups=groups)
-    )
-    token = auth.request_token(email, "correct horse").accessToken
-    return TestAccount(id=profile.id, email=email, password="correct horse", token=token)
+    return dynamo.get(*keys.market_job(job_id, campaign_id), consistent=True)

@@ -6,50 +6,41 @@ from decimal import Decimal
 
 import pytest
 
-from crowdtask import errors, templates
+from crowdtask import errors
 from crowdtask.models.campaigns import CampaignIn
 from crowdtask.models.jobs import JobIn
 from crowdtask.models.tasks import TaskIn
-from crowdtask.services import accounts, campaigns, flows, jobs, lifecycle, tasks
+from crowdtask.services import campaigns, flows, jobs, lifecycle, tasks, templates
 from tests.support import builders
 from tests.support.accounts import make_account
 from tests.support.eventbus import EventTap
+from tests.support.market import balances
 
 
-@pytest.fixture
-def owner(aws, frozen_clock):
-    return make_account(balance=Decimal(100))
-
-
-def _balance(account_id: str) -> tuple[str, str]:
-    profile = accounts.get_profile(account_id)
-    return profile.balance.available, profile.balance.frozen
-
-
-def test_publish_freezes_payment_times_results_times_jobs_plus_commission(owner):
+def test_publish_freezes_payment_times_results_times_jobs_plus_commission(requester):
     # Given 2 jobs, 2 results each, 0.5 USD per result, commission 20%
-    campaign_id = builders.campaign(owner.id, jobs=2, payment="0.5", results=2)
+    campaign_id = builders.campaign(requester.id, jobs=2, payment="0.5", results=2)
     tap = EventTap()
     # When it is published
-    published = flows.publish(owner.id, campaign_id)
+    published = flows.publish(requester.id, campaign_id)
     # Then 2 x 2 x 0.5 = 2 USD plus 0.4 commission is frozen
     assert published.state == "active"
-    assert _balance(owner.id) == ("97.6 USD", "2.4 USD")
+    assert balances(requester.id) == ("97.6 USD", "2.4 USD")
     assert [e["detail-type"] for e in tap.drain()] == ["campaign.published"]
 
 
-def test_every_allowed_transition(owner):
-    campaign_id = builders.campaign(owner.id)
-    assert flows.publish(owner.id, campaign_id).state == "active"
-    assert campaigns.pause(owner.id, campaign_id).state == "paused"
-    assert campaigns.resume(owner.id, campaign_id).state == "active"
-    assert campaigns.pause(owner.id, campaign_id).state == "paused"
-    assert flows.cancel(owner.id, campaign_id).state == "cancelled"
-    assert _balance(owner.id) == ("100 USD", "0 USD")
-    other = builders.campaign(owner.id)
-    flows.publish(owner.id, other)
-    assert flows.finish(owner.id, other).state == "finished"
-    assert _balance(owner.id) == ("100 USD", "0 USD")
+def test_every_allowed_transition(requester):
+    campaign_id = builders.campaign(requester.id)
+    assert flows.publish(requester.id, campaign_id).state == "active"
+    assert campaigns.pause(requester.id, campaign_id).state == "paused"
+    assert campaigns.resume(requester.id, campaign_id).state == "active"
+    assert campaigns.pause(requester.id, campaign_id).state == "paused"
+    assert flows.cancel(requester.id, campaign_id).state == "cancelled"
+    assert balances(requester.id) == ("100 USD", "0 USD")
+    other = builders.campaign(requester.id)
+    flows.publish(requester.id, other)
+    assert flows.finish(requester.id, other).state == "finished"
+    assert balances(requester.id) == ("100 USD", "0 USD")
 
 
 @pytest.mark.parametrize(
@@ -71,8 +62,8 @@ def test_every_allowed_transition(owner):
         (["publish", "finish"], "continue"),
     ],
 )
-def test_every_refused_transition_names_the_states(owner, path, action):
-    campaign_id = builders.campaign(owner.id)
+def test_every_refused_transition_names_the_states(requester, path, action):
+    campaign_id = builders.campaign(requester.id)
     steps = {
         "publish": flows.publish,
         "pause": campaigns.pause,
@@ -81,70 +72,72 @@ def test_every_refused_transition_names_the_states(owner, path, action):
         "finish": flows.finish,
     }
     for step in path:
-        steps[step](owner.id, campaign_id)
-    before = _balance(owner.id)
-    state = campaigns.get_campaign(owner.id, campaign_id).state
+        steps[step](requester.id, campaign_id)
+    before = balances(requester.id)
+    state = campaigns.get_campaign(requester.id, campaign_id).state
     with pytest.raises(errors.Conflict) as refused:
-        steps[action](owner.id, campaign_id)
+        steps[action](requester.id, campaign_id)
     assert f"that is {state}" in refused.value.description
     for allowed in lifecycle.TRANSITIONS[action].sources:
         assert allowed in refused.value.description
-    assert _balance(owner.id) == before
+    assert balances(requester.id) == before
 
 
-def test_publish_needs_jobs_with_tasks_and_enough_balance(owner):
-    empty = campaigns.create_campaign(owner.id, CampaignIn(name="empty")).id
+def test_publish_needs_jobs_with_tasks_and_enoughbalances(requester):
+    empty = campaigns.create_campaign(requester.id, CampaignIn(name="empty")).id
     with pytest.raises(errors.Conflict, match="at least one job"):
-        flows.publish(owner.id, empty)
-    taskless = jobs.create_job(owner.id, JobIn(name="no tasks")).id
-    campaigns.change_jobs(owner.id, empty, [taskless], append=False)
+        flows.publish(requester.id, empty)
+    taskless = jobs.create_job(requester.id, JobIn(name="no tasks")).id
+    campaigns.change_jobs(requester.id, empty, [taskless], append=False)
     with pytest.raises(errors.Conflict, match="without tasks"):
-        flows.publish(owner.id, empty)
-    costly = builders.campaign(owner.id, jobs=1, payment="60", results=2)
+        flows.publish(requester.id, empty)
+    costly = builders.campaign(requester.id, jobs=1, payment="60", results=2)
     with pytest.raises(errors.Conflict, match=r"needs 144 USD.*100 USD is available"):
-        flows.publish(owner.id, costly)
-    assert campaigns.get_campaign(owner.id, costly).state == "unpublished"
-    assert _balance(owner.id) == ("100 USD", "0 USD")
+        flows.publish(requester.id, costly)
+    assert campaigns.get_campaign(requester.id, costly).state == "unpublished"
+    assert balances(requester.id) == ("100 USD", "0 USD")
 
 
-def test_published_campaign_locks_its_jobs_and_tasks_until_it_ends(owner):
-    campaign_id = builders.campaign(owner.id, jobs=1)
-    job_id = campaigns.jobs_page(owner.id, campaign_id, 10, None)[0][0].id
-    task_id = jobs.tasks_page(owner.id, job_id, 10, None)[0][0].id
-    flows.publish(owner.id, campaign_id)
-    assert jobs.get_job(owner.id, job_id).readOnly and tasks.get_task(owner.id, task_id).readOnly
+def test_published_campaign_locks_its_jobs_and_tasks_until_it_ends(requester):
+    campaign_id = builders.campaign(requester.id, jobs=1)
+    job_id = campaigns.jobs_page(requester.id, campaign_id, 10, None)[0][0].id
+    task_id = jobs.tasks_page(requester.id, job_id, 10, None)[0][0].id
+    flows.publish(requester.id, campaign_id)
+    assert jobs.get_job(requester.id, job_id).readOnly and tasks.get_task(requester.id, task_id).readOnly
     with pytest.raises(errors.Conflict, match="read-only"):
-        tasks.replace_task(owner.id, task_id, TaskIn(name="changed"))
+        tasks.replace_task(requester.id, task_id, TaskIn(name="changed"))
     with pytest.raises(errors.Conflict):
-        jobs.replace_job(owner.id, job_id, JobIn(name="changed"))
+        jobs.replace_job(requester.id, job_id, JobIn(name="changed"))
     with pytest.raises(errors.Conflict):
-        jobs.change_tasks(owner.id, job_id, [builders.task(owner.id)], append=True)
+        jobs.change_tasks(requester.id, job_id, [builders.task(requester.id)], append=True)
     with pytest.raises(errors.Conflict):
-        campaigns.change_jobs(owner.id, campaign_id, [builders.job(owner.id)], append=True)
+        campaigns.change_jobs(requester.id, campaign_id, [builders.job(requester.id)], append=True)
     with pytest.raises(errors.Conflict):
-        tasks.set_archived(owner.id, task_id, True)
-    flows.cancel(owner.id, campaign_id)
-    assert not jobs.get_job(owner.id, job_id).readOnly
-    assert tasks.replace_task(owner.id, task_id, TaskIn(name="changed")).name == "changed"
+        tasks.set_archived(requester.id, task_id, True)
+    flows.cancel(requester.id, campaign_id)
+    assert not jobs.get_job(requester.id, job_id).readOnly
+    assert tasks.replace_task(requester.id, task_id, TaskIn(name="changed")).name == "changed"
 
 
-def test_a_task_shared_by_two_campaigns_stays_locked_while_either_runs(owner):
-    job_id = builders.job(owner.id, tasks=1)
-    first, second = (campaigns.create_campaign(owner.id, CampaignIn(name=n), [job_id]).id for n in "ab")
-    flows.publish(owner.id, first)
-    flows.publish(owner.id, second)
-    flows.cancel(owner.id, first)
-    assert jobs.get_job(owner.id, job_id).readOnly
-    flows.cancel(owner.id, second)
-    assert not jobs.get_job(owner.id, job_id).readOnly
+def test_a_task_shared_by_two_campaigns_stays_locked_while_either_runs(requester):
+    job_id = builders.job(requester.id, tasks=1)
+    first, second = (campaigns.create_campaign(requester.id, CampaignIn(name=n), [job_id]).id for n in "ab")
+    flows.publish(requester.id, first)
+    flows.publish(requester.id, second)
+    flows.cancel(requester.id, first)
+    assert jobs.get_job(requester.id, job_id).readOnly
+    flows.cancel(requester.id, second)
+    assert not jobs.get_job(requester.id, job_id).readOnly
 
 
-def test_active_campaign_keeps_payment_and_work_but_may_be_renamed(owner):
-    campaign_id = builders.campaign(owner.id, payment="0.5", results=2, maxWorkTime="10 min")
-    flows.publish(owner.id, campaign_id)
-    current = campaigns.get_campaign(owner.id, campaign_id).model_dump(include=set(CampaignIn.model_fields))
+def test_active_campaign_keeps_payment_and_work_but_may_be_renamed(requester):
+    campaign_id = builders.campaign(requester.id, payment="0.5", results=2, maxWorkTime="10 min")
+    flows.publish(requester.id, campaign_id)
+    current = campaigns.get_campaign(requester.id, campaign_id).model_dump(
+        include=set(CampaignIn.model_fields)
+    )
     renamed = campaigns.replace_campaign(
-        owner.id, campaign_id, CampaignIn.model_validate({**current, "name": "new"})
+        requester.id, campaign_id, CampaignIn.model_validate({**current, "name": "new"})
     )
     assert renamed.name == "new" and renamed.workerPayment == 0.5
     for change in (
@@ -155,11 +148,11 @@ def test_active_campaign_keeps_payment_and_work_but_may_be_renamed(owner):
     ):
         with pytest.raises(errors.Conflict, match=next(iter(change))):
             campaigns.replace_campaign(
-                owner.id, campaign_id, CampaignIn.model_validate({**current, **change})
+                requester.id, campaign_id, CampaignIn.model_validate({**current, **change})
             )
-    flows.cancel(owner.id, campaign_id)
+    flows.cancel(requester.id, campaign_id)
     with pytest.raises(errors.Conflict, match="no longer be changed"):
-        campaigns.replace_campaign(owner.id, campaign_id, CampaignIn.model_validate(current))
+        campaigns.replace_campaign(requester.id, campaign_id, CampaignIn.model_validate(current))
 
 
 @pytest.mark.parametrize(
@@ -197,87 +190,89 @@ def test_durations_and_dates_are_normalised():
     )
 
 
-def test_start_and_end_dates_publish_and_finish_through_the_sweep(owner, frozen_clock):
-    campaign_id = builders.campaign(owner.id, startDate="2026-03-14T04:00", endDate="2026-03-14T06:00")
+def test_start_and_end_dates_publish_and_finish_through_the_sweep(requester, frozen_clock):
+    campaign_id = builders.campaign(requester.id, startDate="2026-03-14T04:00", endDate="2026-03-14T06:00")
     assert flows.sweep_campaign_steps() == {"start": 0, "end": 0, "locks": 0, "pool-close": 0}
     frozen_clock.advance(hours=1)
     assert flows.sweep_campaign_steps()["start"] == 1
-    assert campaigns.get_campaign(owner.id, campaign_id).state == "active"
+    assert campaigns.get_campaign(requester.id, campaign_id).state == "active"
     frozen_clock.advance(hours=2)
     assert flows.sweep_campaign_steps()["end"] == 1
-    assert campaigns.get_campaign(owner.id, campaign_id).state == "finished"
-    assert _balance(owner.id) == ("100 USD", "0 USD")
+    assert campaigns.get_campaign(requester.id, campaign_id).state == "finished"
+    assert balances(requester.id) == ("100 USD", "0 USD")
     assert flows.sweep_campaign_steps() == {"start": 0, "end": 0, "locks": 0, "pool-close": 0}
 
 
-def test_a_failed_scheduled_publish_is_reported_and_not_retried(owner, frozen_clock):
+def test_a_failed_scheduled_publish_is_reported_and_not_retried(requester, frozen_clock):
     tap = EventTap()
-    campaign_id = builders.campaign(owner.id, payment="100", startDate="2026-03-14T04:00")
+    campaign_id = builders.campaign(requester.id, payment="100", startDate="2026-03-14T04:00")
     frozen_clock.advance(hours=1)
     assert flows.sweep_campaign_steps()["start"] == 1
-    assert campaigns.get_campaign(owner.id, campaign_id).state == "unpublished"
+    assert campaigns.get_campaign(requester.id, campaign_id).state == "unpublished"
     assert [e["detail-type"] for e in tap.drain()] == ["campaign.publish_failed"]
     assert flows.sweep_campaign_steps()["start"] == 0
 
 
-def test_moving_the_start_date_reschedules(owner, frozen_clock):
-    campaign_id = builders.campaign(owner.id, startDate="2026-03-14T04:00")
-    current = campaigns.get_campaign(owner.id, campaign_id).model_dump(include=set(CampaignIn.model_fields))
+def test_moving_the_start_date_reschedules(requester, frozen_clock):
+    campaign_id = builders.campaign(requester.id, startDate="2026-03-14T04:00")
+    current = campaigns.get_campaign(requester.id, campaign_id).model_dump(
+        include=set(CampaignIn.model_fields)
+    )
     campaigns.replace_campaign(
-        owner.id, campaign_id, CampaignIn.model_validate({**current, "startDate": None})
+        requester.id, campaign_id, CampaignIn.model_validate({**current, "startDate": None})
     )
     frozen_clock.advance(hours=2)
     assert flows.sweep_campaign_steps()["start"] == 0
-    assert campaigns.get_campaign(owner.id, campaign_id).state == "unpublished"
+    assert campaigns.get_campaign(requester.id, campaign_id).state == "unpublished"
 
 
-def test_sweep_repairs_locks_left_pending_by_a_crash(owner, frozen_clock, monkeypatch):
-    campaign_id = builders.campaign(owner.id, jobs=1)
-    job_id = campaigns.jobs_page(owner.id, campaign_id, 10, None)[0][0].id
+def test_sweep_repairs_locks_left_pending_by_a_crash(requester, frozen_clock, monkeypatch):
+    campaign_id = builders.campaign(requester.id, jobs=1)
+    job_id = campaigns.jobs_page(requester.id, campaign_id, 10, None)[0][0].id
     monkeypatch.setattr(campaigns, "apply_locks", lambda *_: None)  # the function dies after the transaction
-    flows.publish(owner.id, campaign_id)
-    assert not jobs.get_job(owner.id, job_id).readOnly
+    flows.publish(requester.id, campaign_id)
+    assert not jobs.get_job(requester.id, job_id).readOnly
     monkeypatch.undo()
     frozen_clock.advance(seconds=5)
     assert flows.sweep_campaign_steps()["locks"] == 1
-    assert jobs.get_job(owner.id, job_id).readOnly
+    assert jobs.get_job(requester.id, job_id).readOnly
 
 
-def test_deep_copy_and_deep_archive(owner, frozen_clock):
+def test_deep_copy_and_deep_archive(requester, frozen_clock):
     campaign_id = builders.campaign(
-        owner.id, jobs=2, startDate="2026-03-14T03:00", endDate="2030-01-01T00:00"
+        requester.id, jobs=2, startDate="2026-03-14T03:00", endDate="2030-01-01T00:00"
     )
-    shallow = campaigns.copy_campaign(owner.id, campaign_id, deep=False)
-    deep = campaigns.copy_campaign(owner.id, campaign_id, deep=True)
-    original_jobs = [j.id for j in campaigns.jobs_page(owner.id, campaign_id, 10, None)[0]]
-    assert [j.id for j in campaigns.jobs_page(owner.id, shallow.id, 10, None)[0]] == original_jobs
-    deep_jobs = campaigns.jobs_page(owner.id, deep.id, 10, None)[0]
+    shallow = campaigns.copy_campaign(requester.id, campaign_id, deep=False)
+    deep = campaigns.copy_campaign(requester.id, campaign_id, deep=True)
+    original_jobs = [j.id for j in campaigns.jobs_page(requester.id, campaign_id, 10, None)[0]]
+    assert [j.id for j in campaigns.jobs_page(requester.id, shallow.id, 10, None)[0]] == original_jobs
+    deep_jobs = campaigns.jobs_page(requester.id, deep.id, 10, None)[0]
     assert {j.id for j in deep_jobs}.isdisjoint(original_jobs) and [j.taskCount for j in deep_jobs] == [2, 2]
     assert (deep.state, deep.startDate, deep.endDate) == ("unpublished", None, "2030-01-01T00:00:00")
-    campaigns.set_archived(owner.id, deep.id, True, deep=True)
-    assert all(j.archived for j in campaigns.jobs_page(owner.id, deep.id, 10, None)[0])
-    assert all(t.archived for j in deep_jobs for t in jobs.tasks_page(owner.id, j.id, 10, None)[0])
-    flows.publish(owner.id, campaign_id)
+    campaigns.set_archived(requester.id, deep.id, True, deep=True)
+    assert all(j.archived for j in campaigns.jobs_page(requester.id, deep.id, 10, None)[0])
+    assert all(t.archived for j in deep_jobs for t in jobs.tasks_page(requester.id, j.id, 10, None)[0])
+    flows.publish(requester.id, campaign_id)
     with pytest.raises(errors.Conflict):
-        campaigns.set_archived(owner.id, campaign_id, True)
+        campaigns.set_archived(requester.id, campaign_id, True)
 
 
-def test_campaigns_are_isolated(owner):
-    campaign_id = builders.campaign(owner.id)
+def test_campaigns_are_isolated(requester):
+    campaign_id = builders.campaign(requester.id)
     stranger = make_account(balance=Decimal(100))
     for action in (flows.publish, campaigns.pause, flows.cancel, campaigns.get_campaign):
         with pytest.raises(errors.NotFound):
             action(stranger.id, campaign_id)
     with pytest.raises(errors.ValidationFailed):
         campaigns.change_jobs(
-            stranger.id, builders.campaign(stranger.id), [builders.job(owner.id)], append=True
+            stranger.id, builders.campaign(stranger.id), [builders.job(requester.id)], append=True
         )
 
 
-def test_hal_actions_follow_the_state(owner):
+def test_hal_actions_follow_the_state(requester):
     from crowdtask.http.links import campaign_links
 
-    campaign_id = builders.campaign(owner.id)
+    campaign_id = builders.campaign(requester.id)
     expected = {
         "unpublished": {"publish", "update", "setJobs", "addJobs", "archive"},
         "active": {"pause", "cancel", "update"},
@@ -287,8 +282,12 @@ def test_hal_actions_follow_the_state(owner):
     moves = {"active": flows.publish, "paused": campaigns.pause, "cancelled": flows.cancel}
     for state, actions in expected.items():
         if state in moves:
-            moves[state](owner.id, campaign_id)
-        links = set(campaign_links(campaigns.get_campaign(owner.id, campaign_id))) - {"self", "jobs", "copy"}
+            moves[state](requester.id, campaign_id)
+        links = set(campaign_links(campaigns.get_campaign(requester.id, campaign_id))) - {
+            "self",
+            "jobs",
+            "copy",
+        }
         assert links == actions, state
 
 

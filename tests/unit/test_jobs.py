@@ -12,14 +12,9 @@ from tests.support import builders
 from tests.support.accounts import make_account
 
 
-@pytest.fixture
-def owner(aws, frozen_clock):
-    return make_account()
-
-
-def test_job_sizes_add_up_its_tasks(owner):
-    job_id = builders.job(owner.id, tasks=3)
-    job = jobs.get_job(owner.id, job_id)
+def test_job_sizes_add_up_its_tasks(requester):
+    job_id = builders.job(requester.id, tasks=3)
+    job = jobs.get_job(requester.id, job_id)
     assert (job.taskCount, job.resourcesSize, job.estimatedUploadSize) == (
         3,
         "2MB",
@@ -28,63 +23,63 @@ def test_job_sizes_add_up_its_tasks(owner):
     assert (job.readOnly, job.archived) == (False, False)
 
 
-def test_put_replaces_and_post_appends_keeping_order(owner):
-    job_id = jobs.create_job(owner.id, JobIn(name="j")).id
-    a, b, c = (builders.task(owner.id, n) for n in "abc")
-    assert jobs.change_tasks(owner.id, job_id, [b, a], append=False) == [b, a]
-    assert jobs.change_tasks(owner.id, job_id, [c], append=True) == [b, a, c]
-    assert jobs.change_tasks(owner.id, job_id, [c, a], append=False) == [c, a]
-    page, more = jobs.tasks_page(owner.id, job_id, 1, None)
+def test_put_replaces_and_post_appends_keeping_order(requester):
+    job_id = jobs.create_job(requester.id, JobIn(name="j")).id
+    a, b, c = (builders.task(requester.id, n) for n in "abc")
+    assert jobs.change_tasks(requester.id, job_id, [b, a], append=False) == [b, a]
+    assert jobs.change_tasks(requester.id, job_id, [c], append=True) == [b, a, c]
+    assert jobs.change_tasks(requester.id, job_id, [c, a], append=False) == [c, a]
+    page, more = jobs.tasks_page(requester.id, job_id, 1, None)
     assert [t.id for t in page] == [c] and more
-    page, more = jobs.tasks_page(owner.id, job_id, 1, c)
+    page, more = jobs.tasks_page(requester.id, job_id, 1, c)
     assert [t.id for t in page] == [a] and not more
 
 
-def test_unknown_foreign_archived_and_repeated_task_ids_are_named(owner):
-    job_id = jobs.create_job(owner.id, JobIn(name="j")).id
-    mine = builders.task(owner.id)
-    archived = builders.task(owner.id)
-    tasks.set_archived(owner.id, archived, True)
+def test_unknown_foreign_archived_and_repeated_task_ids_are_named(requester):
+    job_id = jobs.create_job(requester.id, JobIn(name="j")).id
+    mine = builders.task(requester.id)
+    archived = builders.task(requester.id)
+    tasks.set_archived(requester.id, archived, True)
     foreign = builders.task(make_account().id)
     with pytest.raises(errors.ValidationFailed) as refused:
-        jobs.change_tasks(owner.id, job_id, [mine, "nope", foreign, archived, mine], append=False)
+        jobs.change_tasks(requester.id, job_id, [mine, "nope", foreign, archived, mine], append=False)
     assert {(e["field"], e["code"]) for e in refused.value.errors} == {
         ("[1]", "NOT_FOUND"),
         ("[2]", "NOT_FOUND"),
         ("[3]", "ARCHIVED"),
         ("[4]", "DUPLICATE"),
     }
-    jobs.change_tasks(owner.id, job_id, [mine], append=False)
+    jobs.change_tasks(requester.id, job_id, [mine], append=False)
     with pytest.raises(errors.ValidationFailed) as again:
-        jobs.change_tasks(owner.id, job_id, [mine], append=True)
+        jobs.change_tasks(requester.id, job_id, [mine], append=True)
     assert again.value.errors[0]["code"] == "DUPLICATE"
 
 
-def test_copy_shares_tasks_unless_deep(owner):
-    job_id = builders.job(owner.id, tasks=2)
-    original = jobs.tasks_page(owner.id, job_id, 10, None)[0]
-    shallow = jobs.copy_job(owner.id, job_id, deep=False)
-    deep = jobs.copy_job(owner.id, job_id, deep=True)
-    assert [t.id for t in jobs.tasks_page(owner.id, shallow.id, 10, None)[0]] == [t.id for t in original]
-    deep_tasks = jobs.tasks_page(owner.id, deep.id, 10, None)[0]
+def test_copy_shares_tasks_unless_deep(requester):
+    job_id = builders.job(requester.id, tasks=2)
+    original = jobs.tasks_page(requester.id, job_id, 10, None)[0]
+    shallow = jobs.copy_job(requester.id, job_id, deep=False)
+    deep = jobs.copy_job(requester.id, job_id, deep=True)
+    assert [t.id for t in jobs.tasks_page(requester.id, shallow.id, 10, None)[0]] == [t.id for t in original]
+    deep_tasks = jobs.tasks_page(requester.id, deep.id, 10, None)[0]
     assert {t.id for t in deep_tasks}.isdisjoint({t.id for t in original})
     assert [t.name for t in deep_tasks] == [t.name for t in original]
-    assert len(tasks.list_tasks(owner.id, ListQuery(limit=100))[0]) == 4
+    assert len(tasks.list_tasks(requester.id, ListQuery(limit=100))[0]) == 4
 
 
-def test_deep_archive_archives_the_tasks(owner):
-    job_id = builders.job(owner.id, tasks=2)
-    jobs.set_archived(owner.id, job_id, True, deep=True)
-    assert all(t.archived for t in jobs.tasks_page(owner.id, job_id, 10, None)[0])
-    jobs.set_archived(owner.id, job_id, False, deep=True)
-    assert not any(t.archived for t in jobs.tasks_page(owner.id, job_id, 10, None)[0])
-    shallow = builders.job(owner.id, tasks=1)
-    jobs.set_archived(owner.id, shallow, True, deep=False)
-    assert not jobs.tasks_page(owner.id, shallow, 10, None)[0][0].archived
+def test_deep_archive_archives_the_tasks(requester):
+    job_id = builders.job(requester.id, tasks=2)
+    jobs.set_archived(requester.id, job_id, True, deep=True)
+    assert all(t.archived for t in jobs.tasks_page(requester.id, job_id, 10, None)[0])
+    jobs.set_archived(requester.id, job_id, False, deep=True)
+    assert not any(t.archived for t in jobs.tasks_page(requester.id, job_id, 10, None)[0])
+    shallow = builders.job(requester.id, tasks=1)
+    jobs.set_archived(requester.id, shallow, True, deep=False)
+    assert not jobs.tasks_page(requester.id, shallow, 10, None)[0][0].archived
 
 
-def test_another_account_sees_no_job(owner):
-    job_id = builders.job(owner.id)
+def test_another_account_sees_no_job(requester):
+    job_id = builders.job(requester.id)
     stranger = make_account()
     for action in (
         lambda: jobs.get_job(stranger.id, job_id),

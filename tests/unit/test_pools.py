@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import copy
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from crowdtask.models.campaigns import CampaignIn
 from crowdtask.services import campaigns, flows, market, operations, pools, pricing
 from crowdtask.services.bulk import BulkParams
-from crowdtask.store import dynamo, keys
+from tests.support import builders
 from tests.support.accounts import make_account
-from tests.support.context import FakeLambdaContext
-from tests.support.handlers import function_module
-from tests.support.market import balances, claim_and_submit, published_job
-from tests.support.throughput import one_call_at_a_time, receive_sqs_event
+from tests.support.bulk import receive_sqs_event, run_bulk_worker, work_off
+from tests.support.market import balances, claim_and_submit, market_item, published_job
 
 TEMPLATE = {
     "name": "Is {{animal}} a cat?",
@@ -28,20 +24,8 @@ TEMPLATE = {
 }
 
 
-@pytest.fixture
-def requester(aws, frozen_clock, monkeypatch):
-    one_call_at_a_time(monkeypatch)  # moto is not thread-safe for writes
-    return make_account(balance=Decimal(100))
-
-
-@pytest.fixture
-def worker(aws):
-    return make_account("worker")
-
-
-def _pool(requester, **fields: Any) -> str:
-    body = {"name": "Cats", "workerPayment": Decimal("0.5"), "results": 1, "taskTemplate": TEMPLATE, **fields}
-    return campaigns.create_campaign(requester.id, CampaignIn.model_validate(body)).id
+def _pool(requester) -> str:
+    return builders.pool(requester.id, TEMPLATE, payment="0.5", results=1)
 
 
 def _items(pool: str, count: int, overlap: int = 2) -> list[dict[str, Any]]:
@@ -57,23 +41,13 @@ def _items(pool: str, count: int, overlap: int = 2) -> list[dict[str, Any]]:
 
 def _upload(requester, queue, items: list[dict[str, Any]], **params: Any) -> Any:
     operation, _ = flows.submit_tasks(requester.id, items, BulkParams(async_mode=True, **params))
-    _worker(receive_sqs_event(queue))
+    work_off(queue)
     return operations.get_operation(requester.id, operation.id)
-
-
-def _worker(event: dict[str, Any]) -> dict[str, Any]:
-    return function_module("bulk_worker").lambda_handler(
-        copy.deepcopy(event), FakeLambdaContext("bulk_worker")
-    )
 
 
 def _task_ids(requester, operation_id: str) -> list[str]:
     log = operations.operation_log(requester.id, operation_id, None, 1000).log
     return [entry.output["task_id"] for entry in log if entry.success]
-
-
-def _market_item(task_id: str, campaign_id: str) -> dict[str, Any] | None:
-    return dynamo.get(*keys.market_job(task_id, campaign_id), consistent=True)
 
 
 def test_a_campaign_of_pool_tasks_only_publishes_pays_for_them_and_finishes(requester, worker, queue):
@@ -106,21 +80,18 @@ def test_tasks_for_a_live_campaign_freeze_their_cost_and_go_on_the_market(reques
     # 2 tasks x 3 results x 0.5 USD x 1.2 = 3.6 USD more frozen, in the transaction that counted them
     assert balances(requester.id) == ("95.8 USD", "4.2 USD")
     for task_id in _task_ids(requester, operation.id):
-        item = _market_item(task_id, campaign_id)
+        item = market_item(task_id, campaign_id)
         assert item is not None and int(item["remaining"]) == 3 and item["task_ids"] == [task_id]
     campaign = campaigns.require_campaign(requester.id, campaign_id)
     assert int(campaign["results_outstanding"]) == 1 + 6
 
 
-def test_without_the_balance_live_tasks_are_stored_but_stay_off_the_market(
-    queue, aws, frozen_clock, monkeypatch
-):
-    one_call_at_a_time(monkeypatch)
+def test_without_the_balance_live_tasks_are_stored_but_stay_off_the_market(queue, frozen_clock):
     poor = make_account(balance=Decimal("0.6"))
     campaign_id, _ = published_job(poor.id, results=1, taskTemplate=TEMPLATE)  # freezes all 0.6 USD
     operation = _upload(poor, queue, _items(campaign_id, 2))
     assert (operation.status, operation.details.success_count, operation.unfundedCount) == ("SUCCESS", 2, 2)
-    assert all(_market_item(t, campaign_id) is None for t in _task_ids(poor, operation.id))
+    assert all(market_item(t, campaign_id) is None for t in _task_ids(poor, operation.id))
     assert balances(poor.id) == ("0 USD", "0.6 USD")
 
 
@@ -133,16 +104,16 @@ def test_a_crash_before_the_market_items_is_finished_by_the_market_scheduler(
     real = pools.open_chunk
     monkeypatch.setattr(pools, "open_chunk", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("died")))
     with pytest.raises(BatchProcessingError):
-        _worker(event)
+        run_bulk_worker(event)
     monkeypatch.setattr(pools, "open_chunk", real)
-    assert _worker(event) == {"batchItemFailures": []}  # redelivered: counted already, nothing twice
+    assert run_bulk_worker(event) == {"batchItemFailures": []}  # redelivered: counted already, nothing twice
     task_ids = _task_ids(requester, operation.id)
-    assert all(_market_item(t, campaign_id) is None for t in task_ids)
+    assert all(market_item(t, campaign_id) is None for t in task_ids)
     assert balances(requester.id) == ("95.8 USD", "4.2 USD")  # frozen once
     assert flows.sweep_market()["pool_chunks_opened"] == 0  # the worker may still be at it
     frozen_clock.advance(seconds=61)
     assert flows.sweep_market()["pool_chunks_opened"] == 1
-    assert all(_market_item(t, campaign_id) is not None for t in task_ids)
+    assert all(market_item(t, campaign_id) is not None for t in task_ids)
     assert flows.sweep_market()["pool_chunks_opened"] == 0
 
 
@@ -154,18 +125,18 @@ def test_a_big_pool_opens_and_closes_in_steps(requester, queue, monkeypatch, fro
         operation = _upload(requester, queue, _items(pool, 2, overlap=1))
         task_ids += _task_ids(requester, operation.id)
     flows.publish(requester.id, pool)
-    opened = [t for t in task_ids if _market_item(t, pool) is not None]
+    opened = [t for t in task_ids if market_item(t, pool) is not None]
     assert 0 < len(opened) < 8  # the first step, at publish
     for _ in range(5):  # the market step stays due until the whole pool is open
         frozen_clock.advance(seconds=60)
         flows.sweep_market()
-    assert all(_market_item(t, pool) is not None for t in task_ids)
+    assert all(market_item(t, pool) is not None for t in task_ids)
     assert int(campaigns.require_campaign(requester.id, pool)["results_outstanding"]) == 8  # counted once
     flows.cancel(requester.id, pool)
     for _ in range(5):
         frozen_clock.advance(seconds=60)
         flows.sweep_campaign_steps()
-    assert all(_market_item(t, pool)["closed"] for t in task_ids)  # type: ignore[index]
+    assert all(market_item(t, pool)["closed"] for t in task_ids)  # type: ignore[index]
     assert balances(requester.id) == ("100 USD", "0 USD")
 
 
@@ -175,7 +146,7 @@ def test_a_pool_still_leaves_the_market_when_ending_crashes_after_its_transactio
     pool = _pool(requester)
     task_ids = _task_ids(requester, _upload(requester, queue, _items(pool, 3, overlap=1)).id)
     flows.publish(requester.id, pool)
-    assert all(_market_item(t, pool) is not None for t in task_ids)
+    assert all(market_item(t, pool) is not None for t in task_ids)
 
     def crash(*_args: Any) -> None:
         raise RuntimeError("the container died")
@@ -184,10 +155,10 @@ def test_a_pool_still_leaves_the_market_when_ending_crashes_after_its_transactio
         patched.setattr(campaigns, "apply_locks", crash)  # the first step after the state change
         flows.cancel(requester.id, pool)
     assert campaigns.require_campaign(requester.id, pool)["state"] == "cancelled"
-    assert not any(_market_item(t, pool).get("closed") for t in task_ids)  # type: ignore[union-attr]
+    assert not any(market_item(t, pool).get("closed") for t in task_ids)  # type: ignore[union-attr]
     frozen_clock.advance(seconds=60)
     assert flows.sweep_campaign_steps()["pool-close"] == 1
-    assert all(_market_item(t, pool)["closed"] for t in task_ids)  # type: ignore[index]
+    assert all(market_item(t, pool)["closed"] for t in task_ids)  # type: ignore[index]
     assert flows.sweep_campaign_steps()["pool-close"] == 0  # done: not due again
 
 

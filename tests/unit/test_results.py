@@ -10,24 +10,14 @@ from crowdtask import errors
 from crowdtask.models.market import SubmitIn
 from crowdtask.services import assignments, campaigns, flows, market, results, workers
 from crowdtask.store import accounts as account_store
-from crowdtask.store import dynamo, keys
+from crowdtask.store import keys
 from tests.support.accounts import make_account
 from tests.support.eventbus import EventTap
-from tests.support.market import answers, balances, claim_and_submit, published_job
-
-
-@pytest.fixture
-def requester(aws, frozen_clock):
-    return make_account(balance=Decimal(100))
-
-
-@pytest.fixture
-def worker(aws, frozen_clock):
-    return make_account("worker")
+from tests.support.market import answers, balances, claim_and_submit, market_item, published_job
 
 
 def _remaining(job_id: str, campaign_id: str) -> int:
-    return int(dynamo.get(*keys.market_job(job_id, campaign_id), consistent=True)["remaining"])
+    return int(market_item(job_id, campaign_id)["remaining"])
 
 
 def _money_in_play(requester_id: str, *worker_ids: str) -> Decimal:

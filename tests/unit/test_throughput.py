@@ -17,13 +17,8 @@ from tests.support.throughput import make_workstream, record_body
 
 
 @pytest.fixture
-def owner(aws, frozen_clock):
-    return make_account()
-
-
-@pytest.fixture
-def stream(owner):
-    return make_workstream(owner.id)
+def stream(requester):
+    return make_workstream(requester.id)
 
 
 def _receive(stream, **overrides):
@@ -31,14 +26,14 @@ def _receive(stream, **overrides):
     return throughput.receive(workstream, ThroughputIn.model_validate(record_body(stream, **overrides)))
 
 
-def _totals(owner, stream, first=None, last=None, group_by=None):
-    workstream = workstreams.owned_workstream(owner.id, stream.id)
+def _totals(requester, stream, first=None, last=None, group_by=None):
+    workstream = workstreams.owned_workstream(requester.id, stream.id)
     return throughput.totals(workstream, first, last, group_by)
 
 
 # ---------------------------------------------------------------- workstreams and keys
-def test_workstream_has_generated_ids_and_a_key_shown_once(owner, stream):
-    shown = workstreams.get_workstream(owner.id, stream.id)
+def test_workstream_has_generated_ids_and_a_key_shown_once(requester, stream):
+    shown = workstreams.get_workstream(requester.id, stream.id)
     assert shown.api_key is None
     assert [u.name for u in shown.use_cases] == ["Invoices", "Receipts"]
     assert shown.use_cases[0].id == stream.use_case_id
@@ -62,16 +57,16 @@ def test_missing_or_wrong_key_is_unauthorized(stream, key):
         workstreams.authenticate_key(stream.id, key)
 
 
-def test_a_key_of_another_workstream_is_unauthorized(owner, stream):
-    other = make_workstream(owner.id, "Other")
+def test_a_key_of_another_workstream_is_unauthorized(requester, stream):
+    other = make_workstream(requester.id, "Other")
     with pytest.raises(errors.Unauthorized):
         workstreams.authenticate_key(stream.id, other.api_key)
     with pytest.raises(errors.Unauthorized):
         workstreams.authenticate_key("01NOSUCHWORKSTREAM00000000", stream.api_key)
 
 
-def test_rotation_replaces_the_key_at_once(owner, stream):
-    rotated = workstreams.rotate_api_key(owner.id, stream.id)
+def test_rotation_replaces_the_key_at_once(requester, stream):
+    rotated = workstreams.rotate_api_key(requester.id, stream.id)
     assert rotated.api_key and rotated.api_key != stream.api_key
     with pytest.raises(errors.Unauthorized):
         workstreams.authenticate_key(stream.id, stream.api_key)
@@ -144,27 +139,27 @@ def test_task_definition_of_another_use_case_is_refused(stream):
     assert caught.value.errors[0]["field"] == "task_definition_id"
 
 
-def test_ids_of_another_workstream_are_refused(owner, stream):
-    other = make_workstream(owner.id, "Other")
+def test_ids_of_another_workstream_are_refused(requester, stream):
+    other = make_workstream(requester.id, "Other")
     with pytest.raises(errors.ValidationFailed):
         _receive(stream, use_case_id=other.use_case_id, task_definition_id=other.task_definition_id)
 
 
 # ---------------------------------------------------------------- storing and totals
-def test_duration_is_computed_and_task_count_defaults_to_one(owner, stream):
+def test_duration_is_computed_and_task_count_defaults_to_one(requester, stream):
     assert _receive(stream) == "created"
-    totals = _totals(owner, stream).totals
+    totals = _totals(requester, stream).totals
     assert (totals.record_count, totals.task_count, totals.subtask_count) == (1, 1, 0)
     assert totals.duration == 3600
 
 
-def test_duration_is_exact_to_the_millisecond(owner, stream):
+def test_duration_is_exact_to_the_millisecond(requester, stream):
     _receive(stream, task_started_at="2020-12-22T10:00:00.001Z", task_completed_at="2020-12-22T10:00:00.128Z")
     _receive(stream, task_started_at="2020-12-22T10:00:00Z", task_completed_at="2020-12-22T10:00:00.3Z")
-    assert _totals(owner, stream).totals.duration == 0.427
+    assert _totals(requester, stream).totals.duration == 0.427
 
 
-def test_given_duration_wins_and_timestamps_are_stored_in_utc(owner, stream):
+def test_given_duration_wins_and_timestamps_are_stored_in_utc(requester, stream):
     _receive(
         stream,
         duration=12.5,
@@ -173,7 +168,7 @@ def test_given_duration_wins_and_timestamps_are_stored_in_utc(owner, stream):
         task_completed_at="2020-12-22T12:13:24.127+02:00",
         task_parameters={"dataset_id": "6c24f094dfcf", "parent_asset_id": 17, "batch": "b-1"},
     )
-    assert _totals(owner, stream).totals.duration == 12.5
+    assert _totals(requester, stream).totals.duration == 12.5
     digest = throughput.identity_digest(
         stream.id, ThroughputIn.model_validate(record_body(stream, unique_id="u1"))
     )
@@ -187,14 +182,14 @@ def test_given_duration_wins_and_timestamps_are_stored_in_utc(owner, stream):
     }
 
 
-def test_repeat_without_replace_is_ignored(owner, stream):
+def test_repeat_without_replace_is_ignored(requester, stream):
     assert _receive(stream, unique_id="abc", task_count=3) == "created"
     assert _receive(stream, unique_id="abc", task_count=50) == "ignored"
-    totals = _totals(owner, stream).totals
+    totals = _totals(requester, stream).totals
     assert (totals.record_count, totals.task_count) == (1, 3)
 
 
-def test_unique_id_is_per_use_case_and_task_definition(owner, stream):
+def test_unique_id_is_per_use_case_and_task_definition(requester, stream):
     _receive(stream, unique_id="abc")
     outcome = _receive(
         stream,
@@ -203,31 +198,31 @@ def test_unique_id_is_per_use_case_and_task_definition(owner, stream):
         task_definition_id=stream.other_task_definition_id,
     )
     assert outcome == "created"
-    assert _totals(owner, stream).totals.record_count == 2
+    assert _totals(requester, stream).totals.record_count == 2
 
 
-def test_records_without_unique_id_are_all_kept(owner, stream):
+def test_records_without_unique_id_are_all_kept(requester, stream):
     assert [_receive(stream) for _ in range(3)] == ["created"] * 3
-    assert _totals(owner, stream).totals.task_count == 3
+    assert _totals(requester, stream).totals.task_count == 3
 
 
-def test_replace_replaces_and_totals_reflect_only_the_new_values(owner, stream):
+def test_replace_replaces_and_totals_reflect_only_the_new_values(requester, stream):
     _receive(stream, unique_id="abc", task_count=3, subtask_count=9, measures={"boxes": 10, "pages": 2})
     assert (
         _receive(stream, unique_id="abc", task_count=5, subtask_count=1, measures={"boxes": 4}, replace=True)
         == "replaced"
     )
-    totals = _totals(owner, stream).totals
+    totals = _totals(requester, stream).totals
     assert (totals.record_count, totals.task_count, totals.subtask_count) == (1, 5, 1)
     assert totals.measures == {"boxes": 4}
 
 
-def test_replace_without_an_earlier_record_creates_it(owner, stream):
+def test_replace_without_an_earlier_record_creates_it(requester, stream):
     assert _receive(stream, unique_id="new", replace=True) == "created"
-    assert _totals(owner, stream).totals.record_count == 1
+    assert _totals(requester, stream).totals.record_count == 1
 
 
-def test_replace_moving_worker_and_day_moves_the_totals(owner, stream):
+def test_replace_moving_worker_and_day_moves_the_totals(requester, stream):
     _receive(stream, unique_id="m", worker_id="ann")
     _receive(
         stream,
@@ -237,13 +232,13 @@ def test_replace_moving_worker_and_day_moves_the_totals(owner, stream):
         task_completed_at="2020-12-23T09:30:00Z",
         replace=True,
     )
-    by_worker = _totals(owner, stream, group_by="worker").groups
+    by_worker = _totals(requester, stream, group_by="worker").groups
     assert [(g.key, g.record_count, g.duration) for g in by_worker] == [("bob", 1, 1800)]
-    by_day = _totals(owner, stream, group_by="day").groups
+    by_day = _totals(requester, stream, group_by="day").groups
     assert [(g.key, g.record_count) for g in by_day] == [("2020-12-23", 1)]
 
 
-def test_replacement_conditions_on_the_version_it_read(owner, stream, monkeypatch):
+def test_replacement_conditions_on_the_version_it_read(requester, stream, monkeypatch):
     """A replacing write that loses the race re-reads the record: deltas never apply twice."""
     _receive(stream, unique_id="race", task_count=1)
     from crowdtask.store import throughput as store
@@ -260,18 +255,18 @@ def test_replacement_conditions_on_the_version_it_read(owner, stream, monkeypatc
 
     monkeypatch.setattr(store, "get_record", get_then_race)
     assert _receive(stream, unique_id="race", task_count=4, replace=True) == "replaced"
-    totals = _totals(owner, stream).totals
+    totals = _totals(requester, stream).totals
     assert (totals.record_count, totals.task_count) == (1, 4)
 
 
-def test_totals_come_from_the_aggregates_not_the_records(owner, stream):
+def test_totals_come_from_the_aggregates_not_the_records(requester, stream):
     for n in range(3):
         _receive(stream, unique_id=f"r{n}", task_count=2)
     # Given the records themselves gone, the totals still answer: they never read records.
     for n in range(3):
         data = ThroughputIn.model_validate(record_body(stream, unique_id=f"r{n}"))
         dynamo.delete(*keys.throughput_record(stream.id, throughput.identity_digest(stream.id, data)))
-    assert _totals(owner, stream).totals.task_count == 6
+    assert _totals(requester, stream).totals.task_count == 6
 
 
 def _seed(stream):
@@ -294,9 +289,9 @@ def _seed(stream):
         )
 
 
-def test_totals_by_worker_in_a_range(owner, stream):
+def test_totals_by_worker_in_a_range(requester, stream):
     _seed(stream)
-    found = _totals(owner, stream, date(2020, 12, 2), date(2020, 12, 3), "worker")
+    found = _totals(requester, stream, date(2020, 12, 2), date(2020, 12, 3), "worker")
     assert [(g.key, g.task_count, g.record_count, g.duration) for g in found.groups] == [
         ("ann", 5, 1, 600),
         ("bob", 5, 2, 1200),
@@ -304,26 +299,26 @@ def test_totals_by_worker_in_a_range(owner, stream):
     assert found.totals.task_count == 10 and found.totals.measures == {"boxes": 1.5, "pages": 2}
 
 
-def test_totals_by_use_case_name_their_groups(owner, stream):
+def test_totals_by_use_case_name_their_groups(requester, stream):
     _seed(stream)
-    found = _totals(owner, stream, None, None, "use_case")
+    found = _totals(requester, stream, None, None, "use_case")
     assert [(g.key, g.name, g.task_count) for g in found.groups] == [
         (stream.use_case_id, "Invoices", 7),
         (stream.other_use_case_id, "Receipts", 5),
     ]
 
 
-def test_totals_by_task_definition_from_a_day_on(owner, stream):
+def test_totals_by_task_definition_from_a_day_on(requester, stream):
     _seed(stream)
-    found = _totals(owner, stream, date(2020, 12, 3), None, "task_definition")
+    found = _totals(requester, stream, date(2020, 12, 3), None, "task_definition")
     assert [(g.key, g.name, g.use_case_id, g.task_count) for g in found.groups] == [
         (stream.task_definition_id, "Transcribe", stream.use_case_id, 4)
     ]
 
 
-def test_totals_by_day_up_to_a_day(owner, stream):
+def test_totals_by_day_up_to_a_day(requester, stream):
     _seed(stream)
-    found = _totals(owner, stream, None, date(2020, 12, 2), "day")
+    found = _totals(requester, stream, None, date(2020, 12, 2), "day")
     assert [(g.key, g.task_count, g.measures) for g in found.groups] == [
         ("2020-12-01", 2, {"boxes": 3}),
         ("2020-12-02", 6, {"boxes": 1.5}),
@@ -331,19 +326,19 @@ def test_totals_by_day_up_to_a_day(owner, stream):
     assert found.from_ is None and found.to == "2020-12-02"
 
 
-def test_totals_of_an_empty_range(owner, stream):
+def test_totals_of_an_empty_range(requester, stream):
     _seed(stream)
-    found = _totals(owner, stream, date(2021, 1, 1), date(2021, 1, 31), "worker")
+    found = _totals(requester, stream, date(2021, 1, 1), date(2021, 1, 31), "worker")
     assert found.groups == [] and found.totals.record_count == 0
 
 
-def test_range_must_not_end_before_it_starts(owner, stream):
+def test_range_must_not_end_before_it_starts(requester, stream):
     with pytest.raises(errors.ValidationFailed) as caught:
-        _totals(owner, stream, date(2020, 12, 3), date(2020, 12, 1))
+        _totals(requester, stream, date(2020, 12, 3), date(2020, 12, 1))
     assert caught.value.errors[0]["field"] == "to"
 
 
-def test_measure_arithmetic_is_exact(owner, stream):
+def test_measure_arithmetic_is_exact(requester, stream):
     for value in ("0.1", "0.2", "0.3"):
         _receive(stream, measures={"km": Decimal(value)})
-    assert _totals(owner, stream).totals.measures == {"km": 0.6}
+    assert _totals(requester, stream).totals.measures == {"km": 0.6}

@@ -12,15 +12,9 @@ from crowdtask import errors
 from crowdtask.models.throughput import ThroughputIn
 from crowdtask.services import throughput, throughput_uploads, workstreams
 from crowdtask.store import queues
-from tests.support.accounts import make_account
-from tests.support.context import FakeLambdaContext
+from tests.support.bulk import receive_sqs_event, run_bulk_worker, work_off
 from tests.support.handlers import function_module
-from tests.support.throughput import (
-    make_workstream,
-    one_call_at_a_time,
-    receive_sqs_event,
-    record_body,
-)
+from tests.support.throughput import make_workstream, record_body
 
 HEADER = ",".join(
     [
@@ -37,14 +31,8 @@ HEADER = ",".join(
 
 
 @pytest.fixture
-def owner(aws, frozen_clock, monkeypatch):
-    one_call_at_a_time(monkeypatch)
-    return make_account()
-
-
-@pytest.fixture
-def stream(owner):
-    return make_workstream(owner.id)
+def stream(requester):
+    return make_workstream(requester.id)
 
 
 def _workstream(stream):
@@ -55,21 +43,15 @@ def _csv(stream, *rows: str, header: str = HEADER) -> str:
     return "\n".join([header, *(r.format(uc=stream.use_case_id, td=stream.task_definition_id) for r in rows)])
 
 
-def _totals(owner, stream):
-    return throughput.totals(workstreams.owned_workstream(owner.id, stream.id), None, None, None).totals
-
-
-def _run_worker(event):
-    return function_module("bulk_worker").lambda_handler(
-        copy.deepcopy(event), FakeLambdaContext("bulk_worker")
-    )
+def _totals(requester, stream):
+    return throughput.totals(workstreams.owned_workstream(requester.id, stream.id), None, None, None).totals
 
 
 GOOD = "ann,{uc},{td},2020-12-22T09:00:00Z,2020-12-22T10:00:00Z,2,5,u-1"
 GOOD_2 = "bob,{uc},{td},2020-12-22T09:00:00Z,2020-12-22T09:30:00Z,,1.5,"
 
 
-def test_valid_and_invalid_rows_are_told_apart_by_row_and_field(owner, stream, queue):
+def test_valid_and_invalid_rows_are_told_apart_by_row_and_field(requester, stream, queue):
     text = _csv(
         stream,
         GOOD,
@@ -92,16 +74,16 @@ def test_valid_and_invalid_rows_are_told_apart_by_row_and_field(owner, stream, q
     }
 
 
-def test_the_bulk_worker_stores_the_rows_and_a_redelivery_changes_nothing(owner, stream, queue):
+def test_the_bulk_worker_stores_the_rows_and_a_redelivery_changes_nothing(requester, stream, queue):
     upload = throughput_uploads.upload_csv(_workstream(stream), _csv(stream, GOOD, GOOD_2))
     event = receive_sqs_event(queue)
     assert len(event["Records"]) == 1
     assert json.loads(event["Records"][0]["body"])["kind"] == "throughput.rows"
     # When the worker runs, and the same message is delivered again
-    assert _run_worker(event) == {"batchItemFailures": []}
-    assert _run_worker(event) == {"batchItemFailures": []}
+    assert run_bulk_worker(event) == {"batchItemFailures": []}
+    assert run_bulk_worker(event) == {"batchItemFailures": []}
     # Then the rows are stored once, and the upload counted once
-    totals = _totals(owner, stream)
+    totals = _totals(requester, stream)
     assert (totals.record_count, totals.task_count, totals.duration, totals.measures) == (
         2,
         3,
@@ -112,7 +94,7 @@ def test_the_bulk_worker_stores_the_rows_and_a_redelivery_changes_nothing(owner,
     assert (done.status, done.success_count, done.failed_count, done.errors) == ("completed", 2, 0, [])
 
 
-def test_a_redelivery_after_a_crash_midway_stores_nothing_twice(owner, stream, queue, monkeypatch):
+def test_a_redelivery_after_a_crash_midway_stores_nothing_twice(requester, stream, queue, monkeypatch):
     throughput_uploads.upload_csv(_workstream(stream), _csv(stream, GOOD, GOOD_2))
     event = receive_sqs_event(queue)
     from crowdtask.store import throughput as store
@@ -124,13 +106,13 @@ def test_a_redelivery_after_a_crash_midway_stores_nothing_twice(owner, stream, q
 
     monkeypatch.setattr(store, "finish_chunk", crash)
     with pytest.raises(BatchProcessingError):  # the whole batch failed: SQS delivers it again
-        _run_worker(event)
+        run_bulk_worker(event)
     monkeypatch.setattr(store, "finish_chunk", real_finish)
-    assert _run_worker(event) == {"batchItemFailures": []}
-    assert _totals(owner, stream).record_count == 2
+    assert run_bulk_worker(event) == {"batchItemFailures": []}
+    assert _totals(requester, stream).record_count == 2
 
 
-def test_csv_rows_dedup_against_api_records_and_replace_in_file_order(owner, stream, queue):
+def test_csv_rows_dedup_against_api_records_and_replace_in_file_order(requester, stream, queue):
     throughput.receive(_workstream(stream), ThroughputIn.model_validate(record_body(stream, unique_id="u-1")))
     header = HEADER + ",replace"
     text = _csv(
@@ -141,12 +123,12 @@ def test_csv_rows_dedup_against_api_records_and_replace_in_file_order(owner, str
         header=header,
     )
     throughput_uploads.upload_csv(_workstream(stream), text)
-    _run_worker(receive_sqs_event(queue))
-    totals = _totals(owner, stream)
+    work_off(queue)
+    totals = _totals(requester, stream)
     assert (totals.record_count, totals.task_count) == (2, 1 + 9)
 
 
-def test_csv_data_source_must_be_a_csv_one(owner, stream, queue):
+def test_csv_data_source_must_be_a_csv_one(requester, stream, queue):
     text = _csv(
         stream,
         "ann,{uc},{td},2020-12-22T09:00:00Z,2020-12-22T10:00:00Z,1,,,api",
@@ -210,7 +192,7 @@ def test_an_unknown_message_fails_alone(stream, queue):
     poison = copy.deepcopy(event["Records"][0])
     poison["messageId"], poison["body"] = "poison", json.dumps({"kind": "nobody.knows"})
     event["Records"].append(poison)
-    assert _run_worker(event) == {"batchItemFailures": [{"itemIdentifier": "poison"}]}
+    assert run_bulk_worker(event) == {"batchItemFailures": [{"itemIdentifier": "poison"}]}
 
 
 def test_the_sample_sqs_event_names_a_known_kind():

@@ -11,7 +11,10 @@ _MICRO = Decimal("0.000001")
 def amount(value: Decimal | int | float | str) -> Decimal:
     """A Decimal rounded to micro-dollars (sub-cent payments and commissions stay exact)."""
     try:
-        return Decimal(str(value)).quantize(_MICRO, rounding=ROUND_HALF_EVEN)
+        number = Decimal(str(value))
+        if not number.is_finite():  # quantize refuses infinities, but would let NaN through
+            raise InvalidOperation
+        return number.quantize(_MICRO, rounding=ROUND_HALF_EVEN)
     except InvalidOperation as exc:
         raise ValueError(f"not an amount: {value!r}") from exc
 

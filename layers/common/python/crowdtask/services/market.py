@@ -8,12 +8,11 @@ campaign, so they are computed once, here, and never again.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from crowdtask import clock, errors, geo, store
+from crowdtask import clock, errors, geo, parallel, store
 from crowdtask.models.market import MarketJobOut, Region
 from crowdtask.numbers import plain_numbers
 from crowdtask.observability import logger
@@ -24,8 +23,6 @@ from crowdtask.store import events
 from crowdtask.store import jobs as job_store
 from crowdtask.store import market as market_store
 from crowdtask.store import tasks as task_store
-
-_POOL = ThreadPoolExecutor(max_workers=16)
 
 
 # ---------------------------------------------------------------- opening and closing
@@ -88,7 +85,7 @@ def close_campaign(account_id: str, campaign_id: str) -> None:
     if campaign is None:
         raise errors.NotFound(f"No campaign {campaign_id} in your account.")
     job_ids = list(dict.fromkeys(campaign.get("job_ids", [])))
-    list(_POOL.map(lambda job_id: market_store.close_item(campaign_id, job_id), job_ids))
+    parallel.each(lambda job_id: market_store.close_item(campaign_id, job_id), job_ids)
 
 
 def expire_jobs(now_iso: str, limit: int) -> tuple[int, set[tuple[str, str]]]:
@@ -162,7 +159,7 @@ def list_jobs(worker_id: str, limit: int, lat: float | None, lng: float | None) 
     def read(partition: str) -> list[dict[str, Any]]:
         return market_store.listed_items(partition, now_iso=now, groups=groups, wanted=wanted)
 
-    listed = _POOL.map(read, market_store.listing_partitions(cells))
+    listed = parallel.each(read, market_store.listing_partitions(cells))
     rows = sorted(
         {(r["job_id"], r["campaign_id"]): r for rows in listed for r in rows}.values(),
         key=market_store.listing_order,
