@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from html.parser import HTMLParser
 
 import pytest
 
 from crowdtask.services.markdown import render_preview
-from tests.support.infra import ROOT
 
 VIDEO_ID = "dQw4w9WgXcQ"
 PLAYER_SRC = f"https://www.youtube-nocookie.com/embed/{VIDEO_ID}"
@@ -271,14 +268,3 @@ def test_raw_html_is_shown_as_text():
     html = render_preview('<b onclick="x">bold?</b>')
     assert html == '<p>&lt;b onclick="x"&gt;bold?&lt;/b&gt;</p>\n'
     assert tags_of(html) == [("p", {})]
-
-
-def test_rendering_is_not_cold_start_work():
-    # the route module imports the service; the libraries load on the first preview only
-    probe = "import sys, crowdtask.services.markdown; assert not {'markdown_it', 'nh3'} & set(sys.modules)"
-    subprocess.run(
-        [sys.executable, "-c", probe],
-        check=True,
-        cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT / "layers" / "common" / "python")},
-    )
