@@ -6,11 +6,11 @@ from decimal import Decimal
 
 import pytest
 
-from crowdtask import errors
+from crowdtask import errors, templates
 from crowdtask.models.campaigns import CampaignIn
 from crowdtask.models.jobs import JobIn
 from crowdtask.models.tasks import TaskIn
-from crowdtask.services import campaigns, flows, jobs, lifecycle, tasks, templates
+from crowdtask.services import campaigns, flows, jobs, lifecycle, tasks
 from tests.support import builders
 from tests.support.accounts import make_account
 from tests.support.eventbus import EventTap
