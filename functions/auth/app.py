@@ -76,4 +76,4 @@ def credit_account(
     return app.reply(accounts.credit(id, credit.amount))
 
 
-lambda_handler = entrypoint(app, needs=("admin_key",))
+lambda_handler = entrypoint(app, needs=("admin_key_parameter",))
