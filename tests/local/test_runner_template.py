@@ -593,6 +593,7 @@ def test_real_template_environment_is_fully_resolved() -> None:
         assert env["EVENT_BUS_NAME"] == stack.buses["EventBus"].name == "crowdtask-local-events"
         if "ADMIN_KEY_PARAMETER" in env:  # the key's name, never the key
             assert env["ADMIN_KEY_PARAMETER"] == raw["Parameters"]["AdminKeyParameterName"]["Default"]
+        assert env["ALLOWED_ORIGIN"] == "*"
         if "TOKEN_LIFETIME_SECONDS" in env:
             assert env["TOKEN_LIFETIME_SECONDS"] == str(raw["Parameters"]["TokenLifetimeSeconds"]["Default"])
         if "BULK_QUEUE_URL" in env:
