@@ -647,3 +647,23 @@ def test_queue_visibility_below_the_consumer_timeout_is_flagged(tmp_path: Path) 
     )
     (warning,) = load_stack(path, {}).warnings
     assert "VisibilityTimeout 10 s is less than the function's Timeout 30 s" in warning
+
+
+@pytest.mark.parametrize("waf", ["false", "true"])
+def test_real_template_waf_switch(waf: str) -> None:
+    stack = load_stack(REAL_TEMPLATE, {"EnableWaf": waf})
+    if waf == "true":
+        assert stack.warnings == [
+            "WebAcl (AWS::WAFv2::WebACL): its rules are not applied locally (nothing is blocked)"
+        ]
+    else:
+        assert stack.warnings == []
+    # the admin key's name and its one parameter's ARN, whatever the switch
+    auth = stack.functions["AuthFunction"]
+    assert auth.environment["ADMIN_KEY_PARAMETER"] == "/crowdtask/admin-key"
+    assert auth.reserved_concurrency == 20
+    assert any(
+        statement.actions == ("ssm:GetParameter",)
+        and statement.resources == ("arn:aws:ssm:us-east-1:123456789012:parameter/crowdtask/admin-key",)
+        for statement in auth.policy
+    )
