@@ -169,8 +169,8 @@ def _touched(service: str, operation: str, params: dict[str, Any]) -> list[tuple
     """(part, resource) of each resource a call names: the part is a transaction item's kind, or "".
 
     DynamoDB: the table, or "table/index/name" for an index; SQS: the queue URL (or the name
-    GetQueueUrl asks for); EventBridge: each entry's bus, "default" when it names none. A call
-    that names no resource (ListTables, ...) touches "".
+    GetQueueUrl asks for); EventBridge: each entry's bus, "default" when it names none; SSM: the
+    parameter's name. A call that names no resource (ListTables, ...) touches "".
     """
     if service == "dynamodb":
         if operation in ("TransactWriteItems", "TransactGetItems"):
@@ -188,7 +188,7 @@ def _touched(service: str, operation: str, params: dict[str, Any]) -> list[tuple
         return [("", str(params.get("QueueUrl") or params.get("QueueName") or ""))]
     if service == "events" and operation == "PutEvents":
         return [("", str(entry.get("EventBusName") or "default")) for entry in params.get("Entries", [])]
-    return [("", "")]
+    return [("", str(params.get("Name") or "") if service == "ssm" else "")]
 
 
 def start(label: str) -> CallLog | None:

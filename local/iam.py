@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from local import aws_calls
-from local.template import Stack, Statement, resource_arn
+from local.template import ACCOUNT_ID, REGION, Stack, Statement, resource_arn
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class RecordedCall:
     service: str
     operation: str
     part: str  # a transaction item's kind (Put, Update, ...), or ""
-    resource: str  # table or "table/index/name", queue URL or name, bus name or ARN; "" for none
+    resource: str  # table or "table/index/name", queue URL or name, bus name or ARN, parameter; "" for none
     count: int
 
 
@@ -63,7 +63,12 @@ def iam_request(call: RecordedCall) -> tuple[str, str]:
     """The action and resource ARN IAM authorizes the call as ("*" when it names no resource)."""
     action = _ACTIONS.get((call.service, call.operation, call.part), f"{call.service}:{call.operation}")
     kind = _RESOURCE_TYPES.get(call.service)
-    if not call.resource or kind is None:
+    if not call.resource:
+        return action, "*"
+    if call.service == "ssm":
+        # A parameter's ARN holds its name without the leading slash of a hierarchical one.
+        return action, f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/{call.resource.lstrip('/')}"
+    if kind is None:
         return action, "*"
     if call.resource.startswith("arn:"):
         return action, call.resource

@@ -24,6 +24,7 @@ from local.services import (
     boto_client,
     create_event_buses,
     create_queues,
+    create_secure_strings,
     create_tables,
     find_dynamodb_local_jar,
     java_executable,
@@ -34,6 +35,9 @@ log = logging.getLogger("local.run")
 
 READY_LINE = "crowdtask local stack ready on {url}"
 ADMIN_KEY_ENV = "CROWDTASK_ADMIN_KEY"
+# The template parameter naming the SSM SecureString that holds the admin key. On AWS the operator
+# creates it before deploying (README, "Deploy"); locally the runner does, in moto, from $ADMIN_KEY_ENV.
+ADMIN_KEY_PARAMETER = "AdminKeyParameterName"
 DEFAULT_MAX_WORKERS = 4  # per function; the machine has few cores, the tests need real concurrency
 
 
@@ -79,7 +83,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="template parameter override (repeatable); AdminKey comes from $" + ADMIN_KEY_ENV,
+        help="template parameter override (repeatable); the admin key itself comes from $" + ADMIN_KEY_ENV,
     )
     parser.add_argument("--log-level", default="INFO", help="runner log level on stderr (default: INFO)")
     return parser.parse_args(argv)
@@ -112,9 +116,10 @@ class Runner:
     def start(self) -> None:
         args = self.args
         template = Path(args.template)
-        parameters, generated = self._parameters(template)
+        parameters = self._parameters()
         # a bad template fails before anything starts
         load_stack(template, parameters, stack_name=args.stack_name)
+        admin_key, generated = self._admin_key(template)
         try:  # and on a taken port: bind first, serve once everything is up
             self.server = GatewayServer((args.host, args.port))
         except OSError as exc:
@@ -131,7 +136,7 @@ class Runner:
         stack = load_stack(template, parameters, queue_url_base=self.moto.url, stack_name=args.stack_name)
         for warning in stack.warnings:
             _say(f"warning: {warning}")
-        resources = self._create_resources(stack, dynamodb_url)
+        resources = self._create_resources(stack, dynamodb_url, admin_key)
 
         for function in stack.functions.values():
             if not function.code_dir.is_dir():
@@ -158,8 +163,8 @@ class Runner:
         self.server.serve_in_thread()
         self._serving = True
 
-        self._print_summary(stack, gateway, parameters.get("AdminKey"), generated)
-        self._write_stack_file(stack, api_url, dynamodb_url, resources, parameters.get("AdminKey"))
+        self._print_summary(stack, gateway, admin_key, generated)
+        self._write_stack_file(stack, api_url, dynamodb_url, resources, admin_key)
         self.started = True
         _say(READY_LINE.format(url=api_url))
 
@@ -167,21 +172,23 @@ class Runner:
         assert self.scheduler is not None
         return self.scheduler
 
-    def _parameters(self, template: Path) -> tuple[dict[str, str], bool]:
-        declared = load_yaml(template).get("Parameters") or {}
+    def _parameters(self) -> dict[str, str]:
         parameters = {}
         for item in self.args.parameter:
             name, sep, value = item.partition("=")
             if not sep:
                 raise TemplateError(f"--parameter {item!r}: expected NAME=VALUE")
             parameters[name] = value
-        generated = False
-        if "AdminKey" in declared and "AdminKey" not in parameters:
-            key = os.environ.get(ADMIN_KEY_ENV)
-            if not key:
-                key, generated = secrets.token_urlsafe(32), True
-            parameters["AdminKey"] = key
-        return parameters, generated
+        return parameters
+
+    def _admin_key(self, template: Path) -> tuple[str | None, bool]:
+        """The admin key to put in SSM (None: the template names no parameter for it), and if it was made."""
+        if ADMIN_KEY_PARAMETER not in (load_yaml(template).get("Parameters") or {}):
+            return None, False
+        key = os.environ.get(ADMIN_KEY_ENV)
+        if key:
+            return key, False
+        return secrets.token_urlsafe(32), True
 
     def _start_dynamodb(self) -> str | None:
         """DynamoDB Local's URL, or None when moto serves DynamoDB (no Java, or asked to)."""
@@ -216,8 +223,12 @@ class Runner:
         _say(f"DynamoDB Local {jar.parent.name}: {self.dynamodb.url} ({where})")
         return self.dynamodb.url
 
-    def _create_resources(self, stack: Stack, dynamodb_url: str) -> dict[str, Any]:
+    def _create_resources(self, stack: Stack, dynamodb_url: str, admin_key: str | None) -> dict[str, Any]:
         assert self.moto is not None
+        if admin_key is not None:
+            name = stack.parameters[ADMIN_KEY_PARAMETER]
+            create_secure_strings({name: admin_key}, self.moto.url)
+            _say(f"  SSM parameter {name} (SecureString, the admin key) created")
         for line in create_tables(stack.tables.values(), dynamodb_url):
             _say(f"  {line}")
         queue_urls = create_queues(stack.queues.values(), self.moto.url)

@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -388,6 +388,13 @@ def create_queues(queues: Iterable[Queue], endpoint_url: str) -> dict[str, str]:
                 QueueUrl=urls[queue.logical_id], Attributes={"RedrivePolicy": _attribute_text(policy)}
             )
     return urls
+
+
+def create_secure_strings(values: Mapping[str, str], endpoint_url: str) -> None:
+    """Store SSM SecureString parameters (name: value), as an operator does before deploying."""
+    client = boto_client("ssm", endpoint_url)
+    for name, value in values.items():
+        client.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
 
 
 def create_event_buses(stack: Stack, endpoint_url: str) -> None:

@@ -1,12 +1,16 @@
 """Load the SAM template and resolve the resources, functions and events the local runner serves.
 
 The runner implements what the template uses and refuses the rest: an intrinsic function, a pseudo
-parameter, a Fn::GetAtt attribute, a resource type, an event type or a SAM policy template it does
-not know fails loading with a TemplateError that names it and where it is. Each is one entry to add:
-an intrinsic is one `_fn_<name>` method of `_Resolver`, a pseudo parameter one line of
-`_pseudo_parameters`, a resource type (its name, ARN, Ref and attributes) one row of RESOURCE_TYPES
-or of LEFT_ALONE, an event type one row of _EVENT_SOURCES, a policy template one row of
-SAM_POLICY_TEMPLATES.
+parameter, a Fn::GetAtt attribute, a resource type, an event type, a condition function or a SAM
+policy template it does not know fails loading with a TemplateError that names it and where it is.
+Each is one entry to add: an intrinsic is one `_fn_<name>` method of `_Resolver`, a condition
+function one branch of `_Resolver._holds`, a pseudo parameter one line of `_pseudo_parameters`, a
+resource type (its name, ARN, Ref and attributes) one row of RESOURCE_TYPES or of LEFT_ALONE, an
+event type one row of _EVENT_SOURCES, a policy template one row of SAM_POLICY_TEMPLATES.
+
+Conditions are evaluated as CloudFormation evaluates them, on the parameters' values (defaults or
+overrides): a resource or output whose Condition is false is left out, and a reference to such a
+resource is refused.
 """
 
 from __future__ import annotations
@@ -254,6 +258,7 @@ _SQS_EVENT_KEYS = frozenset(
     }
 )
 _SCHEDULE_EVENT_KEYS = frozenset({"Schedule", "ScheduleExpression", "Input", "Enabled", "State", "Name"})
+_SAM_API = "AWS::Serverless::Api"
 _API_KEYS = frozenset({"StageName", "GatewayResponses", "Cors", "BinaryMediaTypes"})
 _PARAMETER_TYPES = frozenset({"String", "Number"})
 _GLOBALS = frozenset({"Function"})
@@ -264,6 +269,7 @@ def _pseudo_parameters(stack_name: str) -> dict[str, str]:
         "AWS::StackName": stack_name,
         "AWS::Region": REGION,
         "AWS::AccountId": ACCOUNT_ID,
+        "AWS::Partition": "aws",
     }
 
 
@@ -283,16 +289,69 @@ class _Resolver:
     ):
         self.stack_name = stack_name
         self.pseudo_parameters = _pseudo_parameters(stack_name)
-        self.resources: dict[str, Any] = template.get("Resources") or {}
         self.parameters = dict(parameters)
         self.queue_url_base = queue_url_base.rstrip("/")
         self._names: dict[str, str] = {}
         self._naming: set[str] = set()
+        self._conditions: Mapping[str, Any] = template.get("Conditions") or {}
+        self._holding: dict[str, bool] = {}
+        self._evaluating: set[str] = set()
+        declared: dict[str, Any] = template.get("Resources") or {}
+        # Resources left out by a false Condition, with that condition's name. Conditions see only
+        # parameters (CloudFormation's rule): no resource is referable while they are evaluated.
+        self.excluded: dict[str, str] = {}
+        self.resources: dict[str, Any] = {}
+        for name in self._conditions:
+            self.condition(str(name), f"Conditions.{name}")
+        for logical, resource in declared.items():
+            if isinstance(resource, Mapping) and "Condition" in resource:
+                name = str(resource["Condition"])
+                if not self.condition(name, f"Resources.{logical}.Condition"):
+                    self.excluded[logical] = name
+        self.declared = declared
+        self.resources = {k: v for k, v in declared.items() if k not in self.excluded}
+
+    # -- conditions
+
+    def condition(self, name: str, where: str) -> bool:
+        """The value of the named condition of the Conditions section (each evaluated once)."""
+        if name in self._holding:
+            return self._holding[name]
+        if name not in self._conditions:
+            raise TemplateError(f"{where}: condition {name!r} is not declared in Conditions")
+        if name in self._evaluating:
+            raise TemplateError(f"Conditions.{name}: circular reference between conditions")
+        self._evaluating.add(name)
+        value = self._holds(self._conditions[name], f"Conditions.{name}")
+        self._evaluating.discard(name)
+        self._holding[name] = value
+        return value
+
+    def _holds(self, expression: Any, where: str) -> bool:
+        if isinstance(expression, Mapping) and len(expression) == 1:
+            ((key, arg),) = expression.items()
+            if key == "Condition":
+                return self.condition(str(arg), where)
+            if key == "Fn::Equals":
+                if not (isinstance(arg, list) and len(arg) == 2):
+                    raise TemplateError(f"{where}: Fn::Equals takes two values, got {arg!r}")
+                # CloudFormation compares the values as strings ("true" equals true).
+                left, right = (
+                    _text(self.resolve(item, f"{where}[{index}]"), where) for index, item in enumerate(arg)
+                )
+                return left == right
+            if key.startswith("Fn::"):
+                raise TemplateError(f"{where}: {key} is not supported locally")
+        raise TemplateError(f"{where}: a condition is a condition function, got {expression!r}")
 
     # -- physical ids
 
     def type_of(self, logical_id: str, where: str = "") -> str:
         resource = self.resources.get(logical_id)
+        if logical_id in self.excluded:
+            raise TemplateError(
+                f"{where}: {logical_id} is not created: its Condition {self.excluded[logical_id]} is false"
+            )
         if not isinstance(resource, Mapping):
             raise TemplateError(f"{where}: {logical_id!r} is neither a parameter nor a resource")
         return str(resource.get("Type", ""))
@@ -336,11 +395,23 @@ class _Resolver:
             return self.pseudo_parameters[name]
         if name in self.parameters:
             return self.parameters[name]
+        stage = self.sam_reference(name, where)
+        if stage is not None:
+            return stage
         kind = self.type_of(name, where)
         known = RESOURCE_TYPES.get(kind)
         if known is None or known.ref is None:
             raise TemplateError(f"{where}: Ref {name} ({kind}) is not supported locally")
         return known.ref(self, name)
+
+    def sam_reference(self, name: str, where: str) -> str | None:
+        """SAM's `Api.Stage` (the stage name, in Ref and Fn::Sub), or None when `name` is not one."""
+        logical, dot, prop = name.partition(".")
+        resource = self.resources.get(logical)
+        if dot and prop == "Stage" and isinstance(resource, Mapping) and resource.get("Type") == _SAM_API:
+            stage = self.props(logical).get("StageName")
+            return str(self.resolve(stage, f"Resources.{logical}.Properties.StageName"))
+        return None
 
     def get_att(self, logical_id: str, attribute: str, where: str) -> str:
         known = RESOURCE_TYPES.get(self.type_of(logical_id, where))
@@ -386,6 +457,9 @@ class _Resolver:
             if name.startswith("!"):  # ${!Literal} stays a literal ${Literal}
                 return "${" + name[1:] + "}"
             if "." in name and not name.startswith("AWS::"):
+                stage = self.sam_reference(name, where)
+                if stage is not None:
+                    return stage
                 logical, _, attribute = name.partition(".")
                 return self.get_att(logical, attribute, where)
             return self.ref(name, where)
@@ -435,18 +509,42 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
         arn="arn:aws:lambda:{region}:{account}:layer:{name}:1", ref=_Resolver.arn
     ),
     "AWS::Serverless::Api": ResourceType(arn=None, ref=lambda resolver, logical: API_ID),
+    # Named and referable, never created nor enforced locally: logs go to stderr, nothing local
+    # enforces IAM (local/iam.py checks the functions' calls against their Policies), throttling,
+    # usage plans and WAF rules are API Gateway's and WAF's own (load_stack warns of a web ACL).
+    "AWS::Logs::LogGroup": ResourceType(
+        arn="arn:aws:logs:{region}:{account}:log-group:{name}:*",
+        ref=_Resolver.name,
+        attributes={"Arn": _Resolver.arn},
+        name_property="LogGroupName",
+    ),
+    "AWS::IAM::Role": ResourceType(
+        arn="arn:aws:iam::{account}:role/{name}",
+        ref=_Resolver.name,
+        attributes={"Arn": _Resolver.arn},
+        name_property="RoleName",
+    ),
+    "AWS::ApiGateway::UsagePlan": ResourceType(arn=None, ref=_Resolver.name),
+    # A web ACL's ARN ends with an id WAF makes up; locally it is "local".
+    "AWS::WAFv2::WebACL": ResourceType(
+        arn="arn:aws:wafv2:{region}:{account}:regional/webacl/{name}/local",
+        ref=None,
+        attributes={"Arn": _Resolver.arn},
+        name_property="Name",
+    ),
 }
-# Types the runner knowingly leaves alone: nothing to emulate (logs go to stderr, nothing local
-# enforces IAM; a function's own Policies are read). They are neither created nor referable:
-# a Ref or Fn::GetAtt to one is refused.
+# Types the runner knowingly leaves alone: nothing to emulate and nothing refers to them. They are
+# neither created nor referable: a Ref or Fn::GetAtt to one is refused.
 LEFT_ALONE = frozenset(
     {
-        "AWS::Logs::LogGroup",
-        "AWS::IAM::Role",
         "AWS::IAM::Policy",
         "AWS::IAM::ManagedPolicy",
+        "AWS::ApiGateway::Account",
+        "AWS::WAFv2::WebACLAssociation",
     }
 )
+# Types whose effect the local stack does not have: a warning says so when the template creates one.
+NOT_APPLIED_LOCALLY = {"AWS::WAFv2::WebACL": "its rules are not applied locally (nothing is blocked)"}
 
 
 def resource_arn(kind: str, name: str) -> str:
@@ -623,24 +721,29 @@ def _check_supported(template: Mapping[str, Any], resolver: _Resolver) -> None:
     for name in transform if isinstance(transform, list) else [transform] if transform else []:
         if name != SAM_TRANSFORM:
             raise TemplateError(f"Transform: {name} is not supported locally")
-    if template.get("Conditions"):
-        raise TemplateError("Conditions: template conditions are not supported locally")
     for section, value in (template.get("Globals") or {}).items():
         if section not in _GLOBALS:
             raise TemplateError(f"Globals.{section}: not supported locally")
         resolver.resolve(value, f"Globals.{section}")
-    for logical, resource in resolver.resources.items():
+    for logical, resource in resolver.declared.items():
         where = f"Resources.{logical}"
         if not isinstance(resource, Mapping):
             raise TemplateError(f"{where}: not a resource")
         kind = str(resource.get("Type"))
         if kind not in RESOURCE_TYPES and kind not in LEFT_ALONE:
             raise TemplateError(f"{where}: resource type {kind} is not supported locally")
-        if "Condition" in resource:
-            raise TemplateError(f"{where}.Condition: template conditions are not supported locally")
-        resolver.resolve(resource.get("Properties") or {}, f"{where}.Properties")
+        if logical not in resolver.excluded:  # CloudFormation evaluates nothing of a resource left out
+            resolver.resolve(resource.get("Properties") or {}, f"{where}.Properties")
     for name, output in (template.get("Outputs") or {}).items():
-        resolver.resolve(output, f"Outputs.{name}")
+        if _included(resolver, output, f"Outputs.{name}"):
+            resolver.resolve({k: v for k, v in output.items() if k != "Condition"}, f"Outputs.{name}")
+
+
+def _included(resolver: _Resolver, declared: Any, where: str) -> bool:
+    """Does an output (or anything with an optional Condition) exist with these parameters?"""
+    if not isinstance(declared, Mapping) or "Condition" not in declared:
+        return True
+    return resolver.condition(str(declared["Condition"]), f"{where}.Condition")
 
 
 def load_stack(
@@ -658,6 +761,8 @@ def load_stack(
     by_type: dict[str, list[str]] = {}
     for logical, resource in resolver.resources.items():
         by_type.setdefault(str(resource.get("Type")), []).append(logical)
+    for kind, effect in NOT_APPLIED_LOCALLY.items():
+        warnings += [f"{logical} ({kind}): {effect}" for logical in by_type.get(kind, [])]
 
     tables = {
         logical: Table(

@@ -31,7 +31,8 @@ os.environ.update(
         "API_VERSION": "1.0",
         # the functions that queue bulk work need a queue to start; the `queue` fixture makes a real one
         "BULK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/no-queue-in-this-test",
-        "ADMIN_KEY": "test-admin-key-0123456789abcdef",
+        # the admin key lives in SSM: the `aws` fixture stores ADMIN_KEY under this name
+        "ADMIN_KEY_PARAMETER": "/crowdtask-test/admin-key",
         "PASSWORD_HASH_COST": "cheapest",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_SERVICE_NAME": "crowdtask",
@@ -43,7 +44,7 @@ os.environ.update(
 for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
     os.environ.pop(name, None)
 
-ADMIN_KEY = os.environ["ADMIN_KEY"]
+ADMIN_KEY = "test-admin-key-0123456789abcdef"
 # What the `requester` fixture's account holds unless a test or module says `pytest.mark.balance(n)`.
 DEFAULT_BALANCE = Decimal(100)
 
@@ -56,18 +57,20 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _reset_clients() -> None:
     from crowdtask.services import passwords
-    from crowdtask.store import dynamo, events
+    from crowdtask.store import dynamo, events, parameters
     from crowdtask.store import idempotency as idempotency_store
 
     dynamo.client.cache_clear()
     events._client.cache_clear()
     idempotency_store.persistence.cache_clear()
+    parameters._client.cache_clear()
+    parameters.secure_string.cache_clear()
     passwords._hasher.cache_clear()
 
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fresh moto DynamoDB/EventBridge for one test, tables exactly as template.yaml declares them."""
+    """Fresh moto DynamoDB/EventBridge/SSM for one test, tables exactly as template.yaml declares them."""
     import boto3
     from moto import mock_aws
 
@@ -76,6 +79,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         _reset_clients()
         infra.create_tables(boto3.client("dynamodb"))
         boto3.client("events").create_event_bus(Name=infra.BUS_NAME)
+        boto3.client("ssm").put_parameter(
+            Name=os.environ["ADMIN_KEY_PARAMETER"], Value=ADMIN_KEY, Type="SecureString"
+        )
         yield
     _reset_clients()
 

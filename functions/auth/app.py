@@ -77,4 +77,4 @@ def credit_account(
     return app.reply(accounts.credit(id, credit.amount))
 
 
-lambda_handler = entrypoint(app, needs=("admin_key",), secret_routes=("/auth/token/request",))
+lambda_handler = entrypoint(app, needs=("admin_key_parameter",), secret_routes=("/auth/token/request",))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 
+import boto3
 import pytest
 
+from crowdtask.store import parameters
 from tests.conftest import ADMIN_KEY
 from tests.support.accounts import make_account
 from tests.support.handlers import invoke, sample_event
@@ -321,6 +324,27 @@ def test_admin_routes_need_the_admin_key(requester):
             body={"email": "a@b.io", "password": "long enough", "role": "requester"},
         )
         assert reply.status == 401
+
+
+def test_an_unreadable_admin_key_fails_the_admin_routes_only_and_names_the_parameter(requester, caplog):
+    # Given the SSM parameter holding the admin key is gone (and this container never read it)
+    name = os.environ["ADMIN_KEY_PARAMETER"]
+    boto3.client("ssm").delete_parameter(Name=name)
+    parameters.secure_string.cache_clear()
+    # When an admin route is called, it is a server error whose log says which parameter and why
+    reply = invoke(
+        "auth",
+        "auth_admin_create_account",
+        headers={"X-Admin-Key": ADMIN_KEY},
+        body={"email": "a@b.io", "password": "long enough", "role": "requester"},
+    )
+    assert reply.status == 500 and reply.body["code"] == 1500
+    assert f"SSM parameter {name} does not exist" in caplog.text
+    # Then login, sign-up and the other routes of the function do not depend on it
+    login = invoke(
+        "auth", "auth_token_request", body={"email": requester.email, "password": requester.password}
+    )
+    assert login.status == 200
 
 
 @pytest.mark.balance(10)

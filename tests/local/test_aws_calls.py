@@ -99,6 +99,9 @@ def test_every_client_made_after_start_names_what_its_calls_touch(tmp_path, monk
         events.create_event_bus(Name="probe-bus")
         entry = {"Source": "probe", "DetailType": "probe", "Detail": "{}"}
         events.put_events(Entries=[{**entry, "EventBusName": "probe-bus"}, entry])
+        ssm = boto3.client("ssm", region_name="us-east-1")
+        ssm.put_parameter(Name="/probe/secret", Value="s", Type="SecureString")
+        ssm.get_parameter(Name="/probe/secret", WithDecryption=True)
         log.invoked()
     data = json.loads((tmp_path / f"probe-function-{os.getpid()}.json").read_text())
     assert data["label"] == "probe-function"
@@ -113,5 +116,7 @@ def test_every_client_made_after_start_names_what_its_calls_touch(tmp_path, monk
         ("events", "CreateEventBus", "", ""): 1,
         ("events", "PutEvents", "", "probe-bus"): 1,
         ("events", "PutEvents", "", "default"): 1,
+        ("ssm", "PutParameter", "", "/probe/secret"): 1,
+        ("ssm", "GetParameter", "", "/probe/secret"): 1,
     }
     assert data["calls"]["dynamodb.TransactWriteItems"] == 1

@@ -10,9 +10,9 @@ import pytest
 from local import aws_calls
 from local.iam import RecordedCall, allows, iam_request, recorded_calls, refused_calls
 from local.template import Statement, load_stack
-from tests.support.stack import FIXTURE_TEMPLATE, REPO, RUNNER_ADMIN_KEY, wait_for
+from tests.support.stack import FIXTURE_TEMPLATE, REPO, wait_for
 
-REAL = load_stack(REPO / "template.yaml", {"AdminKey": RUNNER_ADMIN_KEY})
+REAL = load_stack(REPO / "template.yaml")
 MAIN_TABLE = REAL.tables["MainTable"].name
 QUEUE_URL = f"http://127.0.0.1:5000/123456789012/{REAL.queues['BulkTaskQueue'].name}"
 DLQ_URL = f"http://127.0.0.1:5000/123456789012/{REAL.queues['BulkTaskDeadLetterQueue'].name}"
@@ -43,6 +43,8 @@ def refusal(made_up: RecordedCall, expected: str) -> object:
         call("MaintenanceFunction", "dynamodb", "Query", f"{MAIN_TABLE}/index/by_due"),
         call("AuthFunction", "events", "PutEvents", REAL.buses["EventBus"].name),
         call("AuthFunction", "dynamodb", "PutItem", REAL.tables["IdempotencyTable"].name),
+        # the admin key, by the name the template's AdminKeyParameterName gives it
+        call("AuthFunction", "ssm", "GetParameter", REAL.parameters["AdminKeyParameterName"]),
     ],
     ids=call_id,
 )
@@ -86,6 +88,15 @@ def test_a_call_the_policy_allows_passes(allowed: RecordedCall) -> None:
             "PreviewFunction: dynamodb:PutItem on",
         ),
         refusal(call("DocsFunction", "s3", "GetObject", ""), "DocsFunction: s3:GetObject on *: GetObject x1"),
+        refusal(
+            # one parameter, not the path it is under
+            call("AuthFunction", "ssm", "GetParameter", "/crowdtask/other"),
+            "AuthFunction: ssm:GetParameter on arn:aws:ssm:us-east-1:123456789012:parameter/crowdtask/other",
+        ),
+        refusal(
+            call("ProfileFunction", "ssm", "GetParameter", REAL.parameters["AdminKeyParameterName"]),
+            "ProfileFunction: ssm:GetParameter on arn:aws:ssm:us-east-1:123456789012:parameter/crowdtask/",
+        ),
         refusal(
             RecordedCall("someone-else", "dynamodb", "GetItem", "", MAIN_TABLE, 1),
             "someone-else (not a function of crowdtask-local): dynamodb:GetItem",
@@ -132,10 +143,19 @@ def test_operations_map_to_the_actions_iam_authorizes() -> None:
     bus_arn = "arn:aws:events:eu-west-1:999999999999:event-bus/b"
     assert request("events", "PutEvents", bus_arn) == ("events:PutEvents", bus_arn)
     assert request("dynamodb", "ListTables", "") == ("dynamodb:ListTables", "*")
+    # a hierarchical parameter's ARN does not double its leading slash; a flat one gains one
+    assert request("ssm", "GetParameter", "/a/b") == (
+        "ssm:GetParameter",
+        "arn:aws:ssm:us-east-1:123456789012:parameter/a/b",
+    )
+    assert request("ssm", "GetParameter", "flat") == (
+        "ssm:GetParameter",
+        "arn:aws:ssm:us-east-1:123456789012:parameter/flat",
+    )
 
 
 def test_the_fixture_s_policy_template_allows_its_table_only() -> None:
-    fixture = load_stack(FIXTURE_TEMPLATE, {"AdminKey": RUNNER_ADMIN_KEY})
+    fixture = load_stack(FIXTURE_TEMPLATE)
     table = fixture.tables["FixtureTable"].name
     consumer = "crowdtask-local-ConsumerFunction"
     writes = RecordedCall(consumer, "dynamodb", "PutItem", "", table, 1)
@@ -180,5 +200,5 @@ def test_a_live_stack_records_each_function_s_calls_and_its_policies_allow_them(
     assert (f"{stack_name}-ConsumerFunction", "dynamodb", "PutItem", table) in by_function
     assert (f"{stack_name}-ScheduledFunction", "dynamodb", "PutItem", table) in by_function
     assert any(c.function == aws_calls.RUNNER_LABEL and c.operation == "ReceiveMessage" for c in calls)
-    fixture = load_stack(FIXTURE_TEMPLATE, {"AdminKey": RUNNER_ADMIN_KEY}, stack_name=stack_name)
+    fixture = load_stack(FIXTURE_TEMPLATE, stack_name=stack_name)
     assert refused_calls(fixture, calls) == []

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from local.services import boto_client
 from local.template import load_yaml
 from tests.support.stack import FIXTURE_DIR, RUNNER_ADMIN_KEY, RunningStack, wait_for
 
@@ -261,7 +262,11 @@ def test_environment_is_resolved_from_the_template(stack: RunningStack) -> None:
     assert env["QUEUE_ARN"] == "arn:aws:sqs:us-east-1:123456789012:crowdtask-local-WorkQueue"
     assert env["BUS_NAME"] == "crowdtask-local-bus"
     assert env["GREETING"] == "hello"  # a parameter's default
-    assert env["ADMIN_KEY"] == RUNNER_ADMIN_KEY  # from CROWDTASK_ADMIN_KEY
+    assert env["ADMIN_KEY_PARAMETER"] == "/fixture/admin-key"  # a parameter's default
+    # the SecureString it names holds CROWDTASK_ADMIN_KEY, as the operator would have stored it
+    ssm = boto_client("ssm", info["moto_url"])
+    stored = ssm.get_parameter(Name="/fixture/admin-key", WithDecryption=True)["Parameter"]
+    assert (stored["Type"], stored["Value"]) == ("SecureString", RUNNER_ADMIN_KEY)
     assert env["STACK_LABEL"] == "crowdtask-local/us-east-1/123456789012/crowdtask-local-bus"
     assert env["API_VERSION"] == "2.0"  # the function's own value beats Globals
     assert env["OWN_VAR"] == "own"

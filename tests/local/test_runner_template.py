@@ -182,6 +182,7 @@ def _template_with(value: str, extra_resources: str = "", events: str = "", top:
             "  Queue: { Type: AWS::SQS::Queue }",
             "  Bus: { Type: AWS::Events::EventBus }",
             "  Logs: { Type: AWS::Logs::LogGroup }",
+            "  Grant: { Type: AWS::IAM::ManagedPolicy }",
             extra_resources,
             "  Fn:",
             "    Type: AWS::Serverless::Function",
@@ -239,7 +240,7 @@ def test_an_intrinsic_the_runner_does_not_implement_is_refused(tmp_path: Path, i
 
 
 @pytest.mark.parametrize(
-    "pseudo", ["AWS::Partition", "AWS::URLSuffix", "AWS::NoValue", "AWS::NotificationARNs", "AWS::StackId"]
+    "pseudo", ["AWS::URLSuffix", "AWS::NoValue", "AWS::NotificationARNs", "AWS::StackId"]
 )
 def test_a_pseudo_parameter_the_runner_does_not_implement_is_refused(tmp_path: Path, pseudo: str) -> None:
     expected = f"{ENV_VALUE}: pseudo parameter {pseudo} is not supported locally"
@@ -248,7 +249,7 @@ def test_a_pseudo_parameter_the_runner_does_not_implement_is_refused(tmp_path: P
 
 
 @pytest.mark.parametrize(
-    "attribute", ["Table.StreamArn", "Queue.QueueUrl", "Queue.QueueName", "Bus.Name", "Fn.Arn", "Logs.Arn"]
+    "attribute", ["Table.StreamArn", "Queue.QueueUrl", "Queue.QueueName", "Bus.Name", "Fn.Arn", "Grant.Arn"]
 )
 def test_an_attribute_the_runner_does_not_implement_is_refused(tmp_path: Path, attribute: str) -> None:
     expected = f"{ENV_VALUE}: Fn::GetAtt {attribute} is not supported locally"
@@ -257,8 +258,8 @@ def test_an_attribute_the_runner_does_not_implement_is_refused(tmp_path: Path, a
 
 
 def test_a_ref_to_a_type_left_alone_or_to_nothing_is_refused(tmp_path: Path) -> None:
-    assert _refused(tmp_path, _template_with("!Ref Logs")) == (
-        f"{ENV_VALUE}: Ref Logs (AWS::Logs::LogGroup) is not supported locally"
+    assert _refused(tmp_path, _template_with("!Ref Grant")) == (
+        f"{ENV_VALUE}: Ref Grant (AWS::IAM::ManagedPolicy) is not supported locally"
     )
     assert _refused(tmp_path, _template_with('!Sub "${Nothing}"')) == (
         f"{ENV_VALUE}: 'Nothing' is neither a parameter nor a resource"
@@ -274,9 +275,9 @@ def test_sub_with_a_variable_map_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "kind",
     [
-        "AWS::WAFv2::WebACL",
+        "AWS::WAFv2::IPSet",
         "AWS::SSM::Parameter",
-        "AWS::ApiGateway::UsagePlan",
+        "AWS::ApiGateway::ApiKey",
         "AWS::S3::Bucket",
         "AWS::SNS::Topic",
         "AWS::Lambda::Function",
@@ -299,13 +300,17 @@ def test_an_event_type_the_runner_does_not_deliver_is_refused(tmp_path: Path, ki
 def test_conditions_transforms_globals_and_parameter_types_it_does_not_implement_are_refused(
     tmp_path: Path,
 ) -> None:
-    conditions = "Conditions:\n  IsProd: !Equals [!Ref Stage, prod]"
+    conditions = "Conditions:\n  IsProd: !Not [!Equals [!Ref Stage, prod]]"
     assert _refused(tmp_path, _template_with("plain", top=conditions)) == (
-        "Conditions: template conditions are not supported locally"
+        "Conditions.IsProd: Fn::Not is not supported locally"
     )
     guarded = "  Extra:\n    Type: AWS::SQS::Queue\n    Condition: IsProd"
     assert _refused(tmp_path, _template_with("plain", extra_resources=guarded)) == (
-        "Resources.Extra.Condition: template conditions are not supported locally"
+        "Resources.Extra.Condition: condition 'IsProd' is not declared in Conditions"
+    )
+    on_a_resource = "Conditions:\n  Odd: !Equals [!Ref Table, x]"
+    assert _refused(tmp_path, _template_with("plain", top=on_a_resource)) == (
+        "Conditions.Odd[0]: 'Table' is neither a parameter nor a resource"
     )
     transform = "Transform: [AWS::LanguageExtensions, AWS::Serverless-2016-10-31]"
     assert _refused(tmp_path, _template_with("plain", top=transform)) == (
@@ -319,6 +324,114 @@ def test_conditions_transforms_globals_and_parameter_types_it_does_not_implement
     assert _refused(tmp_path, ssm) == (
         "Parameters.Key: parameter type AWS::SSM::Parameter::Value<String> is not supported locally"
     )
+
+
+# ---------------------------------------------------------------- conditions and what the template names
+
+CONDITIONAL = """
+Parameters:
+  Extra: { Type: String, Default: "false", AllowedValues: ["true", "false"] }
+  Level: { Type: Number, Default: 3 }
+Conditions:
+  WithExtra: !Equals [!Ref Extra, "true"]
+  StillWithExtra: !Condition WithExtra
+  LevelThree: !Equals [3, !Ref Level]
+Resources:
+  Always: { Type: AWS::SQS::Queue }
+  ExtraQueue:
+    Type: AWS::SQS::Queue
+    Condition: StillWithExtra
+    Properties: { QueueName: !Sub "${AWS::StackName}-extra" }
+  ExtraLogs:
+    Type: AWS::Logs::LogGroup
+    Condition: WithExtra
+    # left out: nothing of it is evaluated, not even what the runner could never resolve
+    Properties: { LogGroupName: !ImportValue elsewhere }
+  Fn:
+    Type: AWS::Serverless::Function
+    Condition: LevelThree
+    Properties: { CodeUri: fn/, Handler: app.handler }
+Outputs:
+  ExtraUrl:
+    Condition: WithExtra
+    Value: !Ref ExtraQueue
+  AlwaysUrl:
+    Value: !Ref Always
+"""
+
+
+def test_conditions_are_evaluated_on_the_parameters_like_cloudformation(tmp_path: Path) -> None:
+    path = write_template(tmp_path, CONDITIONAL.replace("!ImportValue elsewhere", "extra-logs"))
+    # Given the defaults: the extra resources and the output naming one are left out
+    default = load_stack(path, {})
+    assert set(default.queues) == {"Always"}
+    assert set(default.functions) == {"Fn"}  # 3 equals "3": values compare as strings
+    # When a parameter turns the condition on, they exist (the second condition names the first)
+    extra = load_stack(path, {"Extra": "true", "Level": "4"})
+    assert set(extra.queues) == {"Always", "ExtraQueue"}
+    assert extra.queues["ExtraQueue"].name == "crowdtask-local-extra"
+    assert extra.functions == {}
+
+
+def test_a_resource_left_out_is_not_evaluated_and_cannot_be_referred_to(tmp_path: Path) -> None:
+    path = write_template(tmp_path, CONDITIONAL)
+    assert set(load_stack(path, {}).queues) == {"Always"}  # its !ImportValue is never looked at
+    with pytest.raises(TemplateError, match="Fn::ImportValue is not supported locally"):
+        load_stack(path, {"Extra": "true"})
+    referring = CONDITIONAL.replace("Condition: WithExtra\n    Value", "Value")
+    with pytest.raises(TemplateError) as refused:
+        load_stack(write_template(tmp_path, referring), {})
+    assert str(refused.value) == (
+        "Outputs.ExtraUrl.Value: ExtraQueue is not created: its Condition StillWithExtra is false"
+    )
+
+
+def test_sam_stage_references_partition_and_the_types_named_but_not_emulated(tmp_path: Path) -> None:
+    path = write_template(
+        tmp_path,
+        """
+        Resources:
+          Api:
+            Type: AWS::Serverless::Api
+            Properties:
+              StageName: v2
+              AccessLogSetting: { DestinationArn: !GetAtt AccessLogs.Arn, Format: $context.requestId }
+          AccessLogs: { Type: AWS::Logs::LogGroup, Properties: { LogGroupName: /access } }
+          Role: { Type: AWS::IAM::Role }
+          Plan:
+            Type: AWS::ApiGateway::UsagePlan
+            Properties: { ApiStages: [{ ApiId: !Ref Api, Stage: !Ref Api.Stage }] }
+          Acl: { Type: AWS::WAFv2::WebACL, Properties: { Name: acl } }
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: fn/
+              Handler: app.handler
+              Environment:
+                Variables:
+                  STAGE: !Ref Api.Stage
+                  STAGE_ARN: !Sub "arn:${AWS::Partition}:apigateway:::/restapis/${Api}/stages/${Api.Stage}"
+                  LOGS: !Ref AccessLogs
+                  LOGS_ARN: !GetAtt AccessLogs.Arn
+                  ROLE_ARN: !GetAtt Role.Arn
+                  PLAN: !Ref Plan
+                  ACL_ARN: !GetAtt Acl.Arn
+        """,
+    )
+    stack = load_stack(path, {})
+    assert stack.functions["Fn"].environment == {
+        "STAGE": "v2",
+        "STAGE_ARN": "arn:aws:apigateway:::/restapis/local0api0/stages/v2",
+        "LOGS": "/access",
+        "LOGS_ARN": "arn:aws:logs:us-east-1:123456789012:log-group:/access:*",
+        "ROLE_ARN": "arn:aws:iam::123456789012:role/crowdtask-local-Role",
+        "PLAN": "crowdtask-local-Plan",
+        "ACL_ARN": "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/acl/local",
+    }
+    # nothing locally blocks what a web ACL would: the runner says so
+    assert stack.warnings == [
+        "Acl (AWS::WAFv2::WebACL): its rules are not applied locally (nothing is blocked)"
+    ]
 
 
 def test_an_intrinsic_is_refused_even_where_the_runner_reads_nothing(tmp_path: Path) -> None:
@@ -400,7 +513,7 @@ def test_a_sam_policy_template_expands_to_its_statements(tmp_path: Path) -> None
 
 
 def test_fixture_template_events(tmp_path: Path) -> None:
-    stack = load_stack(FIXTURE_DIR / "template.yaml", {"AdminKey": ADMIN_KEY})
+    stack = load_stack(FIXTURE_DIR / "template.yaml")
     consumer = stack.functions["ConsumerFunction"]
     (source,) = consumer.sqs
     assert (source.queue, source.batch_size, source.report_failures, source.max_concurrency) == (
@@ -447,7 +560,7 @@ def test_real_template_functions_and_routes() -> None:
         for name, resource in raw["Resources"].items()
         if resource["Type"] == "AWS::Serverless::Function"
     }
-    stack = load_stack(REAL_TEMPLATE, {"AdminKey": ADMIN_KEY})
+    stack = load_stack(REAL_TEMPLATE)
     assert set(stack.functions) == set(declared)
     for name, function in stack.functions.items():
         assert {(r.method, r.path) for r in function.routes} == _expected_routes(declared[name]), name
@@ -464,7 +577,7 @@ def test_real_template_functions_and_routes() -> None:
 
 def test_real_template_environment_is_fully_resolved() -> None:
     raw = _real_template()
-    stack = load_stack(REAL_TEMPLATE, {"AdminKey": ADMIN_KEY})
+    stack = load_stack(REAL_TEMPLATE)
     global_names = set(raw["Globals"]["Function"]["Environment"]["Variables"])
     tables = {logical: table.name for logical, table in stack.tables.items()}
     assert tables["MainTable"] == "crowdtask-local-MainTable"
@@ -478,8 +591,9 @@ def test_real_template_environment_is_fully_resolved() -> None:
         if "IDEMPOTENCY_TABLE_NAME" in env:
             assert env["IDEMPOTENCY_TABLE_NAME"] == tables["IdempotencyTable"]
         assert env["EVENT_BUS_NAME"] == stack.buses["EventBus"].name == "crowdtask-local-events"
-        if "ADMIN_KEY" in env:
-            assert env["ADMIN_KEY"] == ADMIN_KEY
+        if "ADMIN_KEY_PARAMETER" in env:  # the key's name, never the key
+            assert env["ADMIN_KEY_PARAMETER"] == raw["Parameters"]["AdminKeyParameterName"]["Default"]
+        assert env["ALLOWED_ORIGIN"] == "*"
         if "TOKEN_LIFETIME_SECONDS" in env:
             assert env["TOKEN_LIFETIME_SECONDS"] == str(raw["Parameters"]["TokenLifetimeSeconds"]["Default"])
         if "BULK_QUEUE_URL" in env:
@@ -495,7 +609,7 @@ def test_real_template_environment_is_fully_resolved() -> None:
 
 
 def test_real_template_resources_and_schedules() -> None:
-    stack = load_stack(REAL_TEMPLATE, {"AdminKey": ADMIN_KEY})
+    stack = load_stack(REAL_TEMPLATE)
     raw = _real_template()["Resources"]
     for logical, queue in stack.queues.items():
         assert queue.name == f"crowdtask-local-{logical}"
@@ -533,3 +647,23 @@ def test_queue_visibility_below_the_consumer_timeout_is_flagged(tmp_path: Path) 
     )
     (warning,) = load_stack(path, {}).warnings
     assert "VisibilityTimeout 10 s is less than the function's Timeout 30 s" in warning
+
+
+@pytest.mark.parametrize("waf", ["false", "true"])
+def test_real_template_waf_switch(waf: str) -> None:
+    stack = load_stack(REAL_TEMPLATE, {"EnableWaf": waf})
+    if waf == "true":
+        assert stack.warnings == [
+            "WebAcl (AWS::WAFv2::WebACL): its rules are not applied locally (nothing is blocked)"
+        ]
+    else:
+        assert stack.warnings == []
+    # the admin key's name and its one parameter's ARN, whatever the switch
+    auth = stack.functions["AuthFunction"]
+    assert auth.environment["ADMIN_KEY_PARAMETER"] == "/crowdtask/admin-key"
+    assert auth.reserved_concurrency == 20
+    assert any(
+        statement.actions == ("ssm:GetParameter",)
+        and statement.resources == ("arn:aws:ssm:us-east-1:123456789012:parameter/crowdtask/admin-key",)
+        for statement in auth.policy
+    )

@@ -50,9 +50,10 @@ def test_a_bad_value_is_named():
 
 def test_a_setting_a_function_needs_is_required_by_name():
     settings = from_environment(COMPLETE)
-    with pytest.raises(SettingsError, match="BULK_QUEUE_URL, ADMIN_KEY"):
-        settings.require("bulk_queue_url", "admin_key")
-    assert from_environment({**COMPLETE, "ADMIN_KEY": "k" * 24}).require("admin_key").admin_key == "k" * 24
+    with pytest.raises(SettingsError, match="BULK_QUEUE_URL, ADMIN_KEY_PARAMETER"):
+        settings.require("bulk_queue_url", "admin_key_parameter")
+    named = from_environment({**COMPLETE, "ADMIN_KEY_PARAMETER": "/crowdtask/admin-key"})
+    assert named.require("admin_key_parameter").admin_key_parameter == "/crowdtask/admin-key"
 
 
 def test_there_is_no_default_resource_name():

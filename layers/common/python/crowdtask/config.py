@@ -29,9 +29,18 @@ class Settings(BaseModel):
     event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1, description="the domain event bus")
     api_version: str = Field(alias="API_VERSION", min_length=1, description="sent as X-API-Version")
     max_body_bytes: int = Field(5 * 1024 * 1024, alias="MAX_BODY_BYTES", gt=0)
+    allowed_origin: str = Field(
+        "*",
+        alias="ALLOWED_ORIGIN",
+        pattern=r"^(\*|https?://[A-Za-z0-9.-]+(:[0-9]+)?)$",
+        description="the origin browsers may call from (* for any; never answered on the admin routes)",
+    )
     # Only some functions have these; `require` says which one a function needs.
     bulk_queue_url: str | None = Field(None, alias="BULK_QUEUE_URL", min_length=1)
-    admin_key: str | None = Field(None, alias="ADMIN_KEY", min_length=1)
+    # The name of the SSM SecureString holding the admin key; the key itself is read through store/.
+    admin_key_parameter: str | None = Field(
+        None, alias="ADMIN_KEY_PARAMETER", min_length=1, description="SSM SecureString of the X-Admin-Key"
+    )
     token_lifetime_seconds: int = Field(86400, alias="TOKEN_LIFETIME_SECONDS", gt=0)
     login_max_failures: int = Field(5, alias="LOGIN_MAX_FAILURES", gt=0)
     login_lock_seconds: int = Field(300, alias="LOGIN_LOCK_SECONDS", gt=0)

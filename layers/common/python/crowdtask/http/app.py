@@ -12,6 +12,7 @@ import math
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
@@ -52,20 +53,28 @@ def dump_every_field(body: BaseModel) -> dict[str, Any]:
     return body.model_dump(mode="json", by_alias=True)
 
 
-CORS = CORSConfig(
-    allow_origin="*",
-    allow_headers=[
-        "Authorization",
-        "X-Auth-Token",
-        "X-API-Version",
-        "X-Request-ID",
-        "Idempotency-Key",
-        "X-Admin-Key",
-        "x-api-key",
-    ],
-    expose_headers=["X-Request-ID", "X-API-Version", "Link", "Retry-After", "Idempotent-Replayed"],
-    max_age=600,
-)
+# The routes that take the X-Admin-Key. They never answer `Access-Control-Allow-Origin: *`: with
+# ALLOWED_ORIGIN `*` they answer no CORS headers at all, so no web page can read (or preflight) them.
+ADMIN_PREFIX = "/admin/"
+
+
+@lru_cache(maxsize=1)
+def cors() -> CORSConfig:
+    """CORS of every function from ALLOWED_ORIGIN, the setting the template's gateway responses use too."""
+    return CORSConfig(
+        allow_origin=settings().allowed_origin,
+        allow_headers=[
+            "Authorization",
+            "X-Auth-Token",
+            "X-API-Version",
+            "X-Request-ID",
+            "Idempotency-Key",
+            "X-Admin-Key",
+            "x-api-key",
+        ],
+        expose_headers=["X-Request-ID", "X-API-Version", "Link", "Retry-After", "Idempotent-Replayed"],
+        max_age=600,
+    )
 
 
 def error_response(error: errors.CrowdtaskError) -> Reply:
@@ -81,7 +90,7 @@ class ApiApp(APIGatewayRestResolver):
     """APIGatewayRestResolver with the crowdtask conventions registered once."""
 
     def __init__(self) -> None:
-        super().__init__(enable_validation=True, cors=CORS)
+        super().__init__(enable_validation=True, cors=cors())
         self.exception_handler(errors.CrowdtaskError)(error_response)
         self.exception_handler(RequestValidationError)(self._validation_error)
         self.exception_handler(NotFoundError)(self._no_route)
@@ -297,10 +306,11 @@ def _finite(text: str) -> float:
     return value
 
 
-def _finish(response: dict[str, Any], request_id: str) -> dict[str, Any]:
+def _finish(response: dict[str, Any], request_id: str, event: Mapping[str, Any]) -> dict[str, Any]:
     headers = response.setdefault("multiValueHeaders", {})
     headers["X-Request-ID"] = [request_id]
     headers["X-API-Version"] = [settings().api_version]
+    _cors_for_route(headers, str(event.get("resource") or event.get("path") or ""))
     status = int(response.get("statusCode", 500))
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
     if status >= 500:
@@ -311,13 +321,24 @@ def _finish(response: dict[str, Any], request_id: str) -> dict[str, Any]:
     return response
 
 
+def _cors_for_route(headers: dict[str, Any], route: str) -> None:
+    """Admin routes drop the CORS headers of a `*` origin; with one origin, every answer varies by Origin."""
+    allowed = settings().allowed_origin
+    if allowed == "*" and (route + "/").startswith(ADMIN_PREFIX):
+        for name in [name for name in headers if name.lower().startswith("access-control-")]:
+            del headers[name]
+    elif allowed != "*":
+        headers["Vary"] = ["Origin"]
+
+
 def _serialise(app: ApiApp, error: errors.CrowdtaskError, event: dict[str, Any]) -> dict[str, Any]:
     """Build a refusal with the resolver's own serialisation, so CORS headers are the same."""
     response = error_response(error)
     headers = {"Content-Type": JSON, **response.headers}
     origin = _header(event.get("headers"), "Origin")
     if origin:
-        headers.update(CORS.to_dict(origin))
+        config = cors()
+        headers.update(config.to_dict(config.allowed_origin(origin)))
     return {
         "statusCode": response.status_code,
         "multiValueHeaders": {k: v if isinstance(v, list) else [v] for k, v in headers.items()},
@@ -352,7 +373,7 @@ def entrypoint(
         logger.append_keys(method=event.get("httpMethod"), path=event.get("path"))
         refusal = _precheck(event)
         if refusal is not None:
-            return _finish(_serialise(app, refusal, event), request_id)
+            return _finish(_serialise(app, refusal, event), request_id, event)
         resolve: Callable[[dict[str, Any], Any], dict[str, Any]] = app.resolve
         if tracing_enabled():
             resolve = tracer().capture_method(app.resolve)
@@ -372,7 +393,7 @@ def entrypoint(
                 ),
                 event,
             )
-        return _finish(response, request_id)
+        return _finish(response, request_id, event)
 
     return lambda_handler
 

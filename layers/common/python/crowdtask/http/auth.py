@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping
 
 from crowdtask import errors
-from crowdtask.config import settings
-from crowdtask.services.auth import Caller, caller_for_token
+from crowdtask.services.auth import Caller, caller_for_token, is_admin_key
 
 __all__ = ["authenticate", "bearer_token", "require_admin"]
 
@@ -43,7 +41,5 @@ def authenticate(headers: Mapping[str, str] | None) -> Caller:
 
 
 def require_admin(headers: Mapping[str, str] | None) -> None:
-    expected = settings().require("admin_key").admin_key or ""
-    given = _get(headers, "X-Admin-Key") or ""
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    if not is_admin_key(_get(headers, "X-Admin-Key") or ""):
         raise errors.Unauthorized("The X-Admin-Key header is missing or wrong.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -10,6 +11,7 @@ from crowdtask.config import settings
 from crowdtask.models.accounts import TokenOut
 from crowdtask.services import passwords
 from crowdtask.store import accounts as account_store
+from crowdtask.store.parameters import secure_string
 
 
 @dataclass(frozen=True)
@@ -114,3 +116,9 @@ def issue_token(account_id: str, role: str) -> TokenOut:
 
 def discard_token(caller: Caller) -> None:
     account_store.delete_token(caller.token_hash)
+
+
+def is_admin_key(given: str) -> bool:
+    """Is `given` the admin key? The key is the SSM SecureString named by ADMIN_KEY_PARAMETER."""
+    name = settings().require("admin_key_parameter").admin_key_parameter or ""
+    return hmac.compare_digest(given.encode(), secure_string(name).encode())

@@ -1,4 +1,4 @@
-"""The repository layer: the only package that talks to DynamoDB, SQS and EventBridge.
+"""The repository layer: the only package that talks to DynamoDB, SQS, EventBridge and SSM.
 
 One module per aggregate owns its key schema, indexes, conditions and transactions, behind
 functions named for what they mean. What services may catch is defined here.
