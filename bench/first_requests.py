@@ -352,7 +352,6 @@ def market_and_results(seed: Seeded) -> tuple[FirstRequest, FirstRequest]:
     the results function's samples), half keep the assignment open (submitted in the market's)."""
     from crowdtask.models.submissions import SubmitIn
     from crowdtask.services import assignments, flows
-    from crowdtask.services import results as result_service
 
     slots = 2 * seed.samples
     campaign_id, job_id = _campaign(seed.requester_id, slots + 1)  # never completes: samples do the same
@@ -378,7 +377,7 @@ def market_and_results(seed: Seeded) -> tuple[FirstRequest, FirstRequest]:
                 api_event("market_submit", token=token, path_params={"id": assignment.id}, body=answers)
             )
         else:
-            result = result_service.submit(worker_id, assignment.id, SubmitIn.model_validate(answers))
+            result = flows.submit(worker_id, assignment.id, SubmitIn.model_validate(answers))
             review.events.append(
                 api_event("results_approve", token=seed.requester_token, path_params={"id": result.id})
             )

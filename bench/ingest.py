@@ -245,6 +245,7 @@ def _raw_batch_writes(url: str, pool: str) -> dict[str, Any]:
     import boto3
     from botocore.config import Config
 
+    from bench.dynamodb import create_main_table
     from crowdtask import clock, ids, parallel
     from crowdtask.models.tasks import TaskIn
     from crowdtask.services import bulk_chunks
@@ -283,13 +284,7 @@ def _raw_batch_writes(url: str, pool: str) -> dict[str, Any]:
     floor = floor_units(wire[0]["PutRequest"]["Item"], props["GlobalSecondaryIndexes"], {"pk", "sk"})
     writers = 2 * parallel.WORKERS  # the runner's pollers per queue, each writing with WORKERS threads
     client = boto3.client("dynamodb", endpoint_url=url, config=Config(max_pool_connections=writers + 4))
-    client.create_table(
-        TableName=table,
-        AttributeDefinitions=props["AttributeDefinitions"],
-        KeySchema=props["KeySchema"],
-        BillingMode="PAY_PER_REQUEST",
-        GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"],
-    )
+    create_main_table(client, table)
     consumed: list[float] = []
 
     def write(start: int) -> None:

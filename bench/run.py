@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
 
 
-PARTS = ("coldstart", "sweep", "ingest")
+PARTS = ("coldstart", "sweep", "ingest", "quality")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,12 +42,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {results['sweep_reads_per_due_item']} items read per due result (goal <= {sweep.GOAL})")
     if "ingest" in wanted:
         _ingest(results)
+    if "quality" in wanted:
+        _quality(results)
     parts = results.setdefault("measured_at_by_part", {})
     for part in wanted:  # results.json may hold parts of different runs: each says when it was measured
         parts[part] = results["machine"]["measured_at"]
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     print(f"wrote {RESULTS.relative_to(ROOT)}")
     return 0
+
+
+def _quality(results: dict[str, Any]) -> None:
+    from bench import quality
+
+    print("quality control: writes a judged submission adds, claims with requirements, on DynamoDB Local ...")
+    results["quality"] = found = quality.measure()
+    for name in ("quality_writes_per_submission", "claim_latency_ratio_with_requirements"):
+        results[name] = found[name]
+    print(
+        f"  {found['quality_writes_per_submission']} more items written per submission "
+        f"(goal <= {quality.WRITES_GOAL}); claim p50 {found['required_claim_p50_ms']} ms with three "
+        f"requirements and controls vs {found['plain_claim_p50_ms']} ms plain: "
+        f"{found['claim_latency_ratio_with_requirements']}x (goal <= {quality.LATENCY_GOAL})",
+        flush=True,
+    )
 
 
 def _coldstart(results: dict[str, Any]) -> None:

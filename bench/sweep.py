@@ -12,9 +12,7 @@ each Query, items of each GetItem and BatchGetItem.
 
 from __future__ import annotations
 
-import os
 import secrets
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -50,39 +48,6 @@ class ReadCounter:
             self.items += 1 if parsed.get("Item") else 0
         elif model.name == "BatchGetItem":
             self.items += sum(len(found) for found in parsed.get("Responses", {}).values())
-
-
-def _environment(url: str) -> None:
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL_DYNAMODB": url,
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "TABLE_NAME": "bench-main",
-            "PASSWORD_HASH_COST": "cheapest",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": "ERROR",
-        }
-    )
-
-
-def _create_table(url: str) -> None:
-    import boto3
-
-    from tests.support.infra import template
-
-    props = template()["Resources"]["MainTable"]["Properties"]
-    client = boto3.client("dynamodb", endpoint_url=url)
-    client.create_table(
-        TableName="bench-main",
-        AttributeDefinitions=props["AttributeDefinitions"],
-        KeySchema=props["KeySchema"],
-        BillingMode="PAY_PER_REQUEST",
-        GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"],
-    )
 
 
 def _published_campaign() -> tuple[str, list[str]]:
@@ -186,23 +151,13 @@ def _store_results(requester: str, campaign_id: str, job_ids: list[str]) -> None
 
 
 def measure() -> dict[str, Any]:
-    sys.path.insert(0, str(ROOT / "layers/common/python"))
-    sys.path.insert(0, str(ROOT))
-    from local.services import DynamoDBLocal, find_dynamodb_local_jar, java_executable
+    from bench.dynamodb import local_table
 
-    java, jar = java_executable(), find_dynamodb_local_jar()
-    if java is None or jar is None:
-        raise SystemExit("DynamoDB Local needs java and `npm ci` in local/ (make bench installs it)")
-    server = DynamoDBLocal(jar, java, in_memory=True, data_dir=None)
-    server.start()
-    try:
-        _environment(server.url)
-        _create_table(server.url)
+    with local_table():
         from crowdtask import clock
         from crowdtask.services import flows
-        from crowdtask.store import dynamo, events
+        from crowdtask.store import dynamo
 
-        events.publish_many = lambda entries: None  # no bus here; publishing is not what is measured
         clock.set_clock(lambda: PUBLISHED)
         requester, (campaign_id, *job_ids) = _published_campaign()
         started = time.perf_counter()
@@ -231,11 +186,6 @@ def measure() -> dict[str, Any]:
             "sweep_seconds": round(sweep_s, 1),
             "load_seconds": round(stored_s, 1),
         }
-    finally:
-        from crowdtask import clock
-
-        clock.set_clock(None)
-        server.stop()
 
 
 def main() -> int:

@@ -14,7 +14,7 @@ from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.models.market import AssignmentOut, AssignmentPage, MarketJobPage, WorkerMeOut
 from crowdtask.models.results import ResultOut
 from crowdtask.models.submissions import SubmitIn
-from crowdtask.services import assignments, flows, market, results, workers
+from crowdtask.services import assignments, flows, market, workers
 
 app = ApiApp()
 Latitude = Annotated[
@@ -127,7 +127,7 @@ def get_assignment(id: AssignmentId) -> Reply:
     responses=responses(ResultOut, "the result, in review", 401, 403, 404, 409, status=201),
 )
 def submit_assignment(id: AssignmentId, submission: Annotated[SubmitIn, Body()]) -> Reply:
-    result = results.submit(app.worker().account_id, id, submission)
+    result = flows.submit(app.worker().account_id, id, submission)
     return app.reply(result, status=201, links=result_links(result))
 
 

@@ -11,7 +11,6 @@ from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import result_links
 from crowdtask.http.params import DEFAULT_LIMIT, AfterMember, CampaignId, Limit, ResultId, WorkerId
 from crowdtask.http.schemas import TOKEN_AUTH, responses
-from crowdtask.models.campaigns import _utc_timestamp
 from crowdtask.models.results import (
     ApproveAllOut,
     ApproveIn,
@@ -23,6 +22,7 @@ from crowdtask.models.results import (
     WorkerResultsPage,
     WorkerStatsOut,
 )
+from crowdtask.models.times import utc_timestamp
 from crowdtask.services import flows, results, workers
 
 app = ApiApp()
@@ -41,7 +41,7 @@ def _since(value: str | None) -> str | None:
     if value is None:
         return None
     try:
-        return _utc_timestamp(value)
+        return utc_timestamp(value)
     except ValueError as exc:
         raise errors.ValidationFailed.one("since", str(exc)) from exc
 

@@ -25,9 +25,9 @@ def submitted(requester, worker):
 
 
 def _answers(assignment: dict) -> dict:
-    from crowdtask.models.tasks import TaskOut
+    from crowdtask.models.tasks import WorkerTaskOut
 
-    return answers([TaskOut.model_validate(t) for t in assignment["tasks"]])
+    return answers([WorkerTaskOut.model_validate(t) for t in assignment["tasks"]])
 
 
 def test_the_seed_review_bodies_work(requester, worker, submitted):

@@ -59,10 +59,10 @@ def _answer(kind: str, choice: str) -> Any:
 def claim_and_submit(worker_id: str, job_id: str, campaign_id: str | None = None, **where: Any) -> Any:
     """Claim the job and submit a valid result: the ResultOut."""
     from crowdtask.models.market import SubmitIn
-    from crowdtask.services import assignments, results
+    from crowdtask.services import assignments, flows
 
     assignment = assignments.claim(worker_id, job_id, campaign_id, where.get("lat"), where.get("lng"))
-    return results.submit(worker_id, assignment.id, SubmitIn.model_validate(answers(assignment.tasks or [])))
+    return flows.submit(worker_id, assignment.id, SubmitIn.model_validate(answers(assignment.tasks or [])))
 
 
 def balances(account_id: str) -> tuple[str, str]:

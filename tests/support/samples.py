@@ -42,6 +42,8 @@ WORKSTREAM = "01JB0000000000000000000W01"
 USE_CASE = "01JB0000000000000000000U01"
 TASK_DEFINITION = "01JB0000000000000000000T01"
 UPLOAD = "01JB0000000000000000000P01"
+SKILL = "01JB0000000000000000000S01"
+BLOCK = "01JB0000000000000000000B01"
 BASE = "01JBASE0000000000000000000"  # a bulk operation's tasks have ids derived from it (chunks carry it)
 # Pool tasks of the samples show a picture: `input_values.image`
 POOL_TEMPLATE = {"name": "Rate {{image}}", "components": [{"type": "Image", "url": "{{image}}"}]}
@@ -103,6 +105,8 @@ class SampleWorld:
             USE_CASE: lambda: self._workstream().use_case_id,
             TASK_DEFINITION: lambda: self._workstream().task_definition_id,
             UPLOAD: self._upload,
+            SKILL: self._skill,
+            BLOCK: self._block,
         }
         self._stream: Any = None
         self.event_name = ""  # the sample event being made real
@@ -169,11 +173,26 @@ class SampleWorld:
 
     def _result(self) -> str:
         from crowdtask.models.market import SubmitIn
-        from crowdtask.services import assignments, results
+        from crowdtask.services import assignments
 
         assignment = assignments.get_assignment(self.worker.id, self.real(ASSIGNMENT))
         submission = json.loads(self.fill(json.dumps(sample_body("market_submit"))))
-        return results.submit(self.worker.id, assignment.id, SubmitIn.model_validate(submission)).id
+        return flows.submit(self.worker.id, assignment.id, SubmitIn.model_validate(submission)).id
+
+    # ------------------------------------------------------------ quality control
+    def _skill(self) -> str:
+        from crowdtask.models.quality import SkillIn
+        from crowdtask.services import quality
+
+        skill_id = quality.create_skill(self.requester.id, SkillIn(name="Cat expert")).id
+        quality.set_skill_value(self.requester.id, skill_id, self.worker.id, 70)  # the worker has a value
+        return skill_id
+
+    def _block(self) -> str:
+        from crowdtask.models.quality import BlockIn
+        from crowdtask.services import quality
+
+        return quality.create_block(self.requester.id, BlockIn(worker=self.worker.id, reason="sample")).id
 
     # ------------------------------------------------------------ pools and operations
     def _pool(self) -> str:
@@ -293,6 +312,8 @@ PREPARE: dict[str, Callable[[SampleWorld], Any]] = {
     "market_claim": SampleWorld.publish,
     "market_assignments_list": lambda world: world.real(ASSIGNMENT),
     "operations_list": lambda world: world.real(OPERATION),
+    "quality_worker_quality": lambda world: world.real(RESULT),  # the worker has worked for the requester
+    "quality_list_blocks": lambda world: world.real(BLOCK),
     **{
         name: lambda world: world.real(RESULT)  # every review route has a result in review to act on
         for name in (

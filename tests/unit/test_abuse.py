@@ -107,7 +107,7 @@ def _pool(requester: str, tasks_: list[dict[str, Any]]) -> str:
 
 def test_workers_never_receive_control_answers_or_requester_data(aws, frozen_clock):
     requester, worker = make_account(balance=10), make_account("worker")
-    secret = {"output_values": {"result": "Yes"}, "correctness_weight": 1}
+    secret = {"output_values": {"result": {"selectedOption": "Yes"}}, "correctness_weight": 1}
     _pool(
         requester.id,
         [{"known_solutions": [secret], "baseline_solutions": [secret], "reserved_for": [worker.id]}],

@@ -198,9 +198,8 @@ def test_sweep_expires_assignments_past_their_upload_deadline(requester, worker,
 
 def claim_and_submit_after(worker_id: str, assignment_id: str) -> None:
     from crowdtask.models.market import SubmitIn
-    from crowdtask.services import results
 
-    results.submit(worker_id, assignment_id, SubmitIn(taskResults=[]))
+    flows.submit(worker_id, assignment_id, SubmitIn(taskResults=[]))
 
 
 def test_task_ttl_sweep_closes_the_job_and_the_campaign_finishes(requester, frozen_clock):

@@ -35,9 +35,7 @@ def test_submit_creates_a_result_in_review(requester, worker):
     campaign_id, job_id = published_job(requester.id, maxReviewTime="2 hours")
     tap = EventTap()
     assignment = assignments.claim(worker.id, job_id, None, None, None)
-    result = results.submit(
-        worker.id, assignment.id, SubmitIn.model_validate(answers(assignment.tasks, "No"))
-    )
+    result = flows.submit(worker.id, assignment.id, SubmitIn.model_validate(answers(assignment.tasks, "No")))
     assert (result.state, result.worker, result.job, result.campaign) == (
         "InReview",
         worker.id,
@@ -61,7 +59,7 @@ def test_submit_names_every_bad_component_result(requester, worker):
     body["taskResults"][0]["components"][1]["result"] = {"selectedOption": "Maybe"}
     body["taskResults"][1]["components"][1]["result"] = None
     with pytest.raises(errors.ValidationFailed) as refused:
-        results.submit(worker.id, assignment.id, SubmitIn.model_validate(body))
+        flows.submit(worker.id, assignment.id, SubmitIn.model_validate(body))
     assert [e["field"] for e in refused.value.errors] == [
         "taskResults[0].components[1].result.selectedOption",
         "taskResults[1].components[1].result",
@@ -69,10 +67,10 @@ def test_submit_names_every_bad_component_result(requester, worker):
     body = answers(assignment.tasks)
     body["taskResults"].reverse()
     with pytest.raises(errors.ValidationFailed) as misordered:
-        results.submit(worker.id, assignment.id, SubmitIn.model_validate(body))
+        flows.submit(worker.id, assignment.id, SubmitIn.model_validate(body))
     assert misordered.value.errors[0]["field"] == "taskResults[0].task"
     with pytest.raises(errors.ValidationFailed) as short:
-        results.submit(worker.id, assignment.id, SubmitIn.model_validate({"taskResults": []}))
+        flows.submit(worker.id, assignment.id, SubmitIn.model_validate({"taskResults": []}))
     assert short.value.errors[0]["field"] == "taskResults"
     assert assignments.get_assignment(worker.id, assignment.id).state == "open"  # nothing was written
 
@@ -82,18 +80,18 @@ def test_uploads_after_the_upload_deadline_are_refused(requester, worker, frozen
     early, late = (assignments.claim(worker.id, job_id, None, None, None) for _ in range(2))
     frozen_clock.advance(minutes=14)  # after the deadline, inside the upload time: accepted
     assert (
-        results.submit(worker.id, early.id, SubmitIn.model_validate(answers(early.tasks))).state == "InReview"
+        flows.submit(worker.id, early.id, SubmitIn.model_validate(answers(early.tasks))).state == "InReview"
     )
     frozen_clock.advance(minutes=2)
     with pytest.raises(errors.Conflict, match="until 2026-03-14T03:29:15"):
-        results.submit(worker.id, late.id, SubmitIn.model_validate(answers(late.tasks)))
+        flows.submit(worker.id, late.id, SubmitIn.model_validate(answers(late.tasks)))
 
 
 def test_submit_to_another_workers_assignment_is_404(requester, worker):
     _, job_id = published_job(requester.id)
     assignment = assignments.claim(worker.id, job_id, None, None, None)
     with pytest.raises(errors.NotFound):
-        results.submit(
+        flows.submit(
             make_account("worker").id, assignment.id, SubmitIn.model_validate(answers(assignment.tasks))
         )
 
@@ -192,7 +190,7 @@ def test_soft_reject_lets_the_same_worker_redo_until_then(requester, worker, fro
     me = workers.me(worker.id)
     assert (me.reputation, me.results.rejected, me.earnings.pending) == (100.0, 0, "0 USD")
     full = assignments.get_assignment(worker.id, redo.id)
-    redone = results.submit(worker.id, redo.id, SubmitIn.model_validate(answers(full.tasks)))
+    redone = flows.submit(worker.id, redo.id, SubmitIn.model_validate(answers(full.tasks)))
     assert redone.state == "InReview" and redone.id != result.id
     flows.approve(requester.id, redone.id, None)
     assert campaigns.get_campaign(requester.id, campaign_id).state == "finished"
@@ -304,7 +302,7 @@ def test_an_open_assignment_cannot_submit_after_the_campaign_ended(requester, wo
     assignment = assignments.claim(worker.id, job_id, None, None, None)
     flows.cancel(requester.id, campaign_id)
     with pytest.raises(errors.Conflict, match="is cancelled; it takes no results"):
-        results.submit(worker.id, assignment.id, SubmitIn.model_validate(answers(assignment.tasks)))
+        flows.submit(worker.id, assignment.id, SubmitIn.model_validate(answers(assignment.tasks)))
 
 
 def test_approve_all_of_a_worker_and_of_a_campaign(requester, worker):

@@ -90,3 +90,13 @@ def result_links(result: Any) -> dict[str, Any]:
         for action in ("approve", "reject", "soft-reject"):
             links[action] = _action(f"{base}/{action}")
     return links
+
+
+def skill_links(skill: Any) -> dict[str, Any]:
+    base = f"/skills/{skill.id}"
+    return {"self": {"href": base}, "workers": {"href": f"{base}/workers"}}
+
+
+def block_links(block: Any) -> dict[str, Any]:
+    base = f"/blocks/{block.id}"
+    return {"self": {"href": base}, "delete": _action(base, "DELETE")}

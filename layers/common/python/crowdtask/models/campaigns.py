@@ -1,30 +1,17 @@
 """Campaigns: the conditions under which jobs are published to the job market."""
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from crowdtask import clock, templates
+from crowdtask import templates
 from crowdtask.models.base import ApiModel, OutModel, id_text
 from crowdtask.models.durations import Duration
+from crowdtask.models.quality import MAX_RULES, QualityRule, QualitySettings, Requirement
+from crowdtask.models.times import Timestamp
 
 State = Literal["unpublished", "active", "paused", "finished", "cancelled"]
-
-
-def _utc_timestamp(value: str) -> str:
-    """'2018-01-01T10:00' (UTC when no offset is given) -> '2018-01-01T10:00:00'."""
-    try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ValueError("an ISO 8601 date and time such as 2018-01-01T10:00") from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return clock.iso(moment)
-
-
-Timestamp = Annotated[str, AfterValidator(_utc_timestamp), Field(max_length=40)]
 
 
 class CampaignIn(ApiModel):
@@ -90,6 +77,22 @@ class CampaignIn(ApiModel):
         ),
     )
 
+    quality: QualitySettings | None = Field(
+        default=None, description="control tasks mixed into every assignment (kept as published)"
+    )
+    requirements: list[Requirement] = Field(
+        default_factory=list,
+        max_length=20,
+        description=(
+            "conditions on your skills every worker must meet to see and claim the jobs (kept as published)"
+        ),
+    )
+    qualityRules: list[QualityRule] = Field(
+        default_factory=list,
+        max_length=MAX_RULES,
+        description="rules evaluated on every submission, review, release and expiry of a worker's work",
+    )
+
     @field_validator("taskTemplate")
     @classmethod
     def _bounded_template(cls, template: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -125,6 +128,9 @@ class CampaignOut(OutModel):
     endDate: str | None = None
     properties: dict[str, Any] | None = None
     taskTemplate: dict[str, Any] | None = None
+    quality: dict[str, Any] | None = None
+    requirements: list[dict[str, Any]] = Field(default_factory=list)
+    qualityRules: list[dict[str, Any]] = Field(default_factory=list)
     state: State = Field(description="unpublished, active, paused, finished or cancelled")
     jobCount: int = Field(description="how many jobs the campaign has")
     readOnly: bool = Field(description="true once the campaign is finished or cancelled")

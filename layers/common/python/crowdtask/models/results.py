@@ -5,7 +5,8 @@ from typing import Any, Literal
 from pydantic import Field
 
 from crowdtask.models.base import ApiModel, OutModel
-from crowdtask.models.campaigns import Timestamp
+from crowdtask.models.quality import QualityStats
+from crowdtask.models.times import Timestamp
 
 ResultState = Literal["InReview", "Approved", "Rejected", "SoftRejected"]
 RESULT_STATES: tuple[str, ...] = ("InReview", "Approved", "Rejected", "SoftRejected")
@@ -23,11 +24,22 @@ class ComponentResultOut(OutModel):
     )
 
 
+class ControlGrade(OutModel):
+    """How a control task was answered (requesters only: workers never learn which task is a control)."""
+
+    correct: bool = Field(description="whether the answer matched a known solution")
+    score: float = Field(description="the weight of the best solution it matched, 0 when none")
+    weight: float = Field(description="the best weight of the task's solutions")
+
+
 class TaskResultOut(OutModel):
     task: TaskRef = Field(description="the task")
     startedAt: str = Field(description="when work on the task started")
     completedAt: str = Field(description="when the task was completed")
     components: list[ComponentResultOut] = Field(description="one entry per component of the task")
+    control: ControlGrade | None = Field(
+        default=None, description="set when the task is a control task (it has knownSolutions)"
+    )
 
 
 class ResultOut(OutModel):
@@ -81,6 +93,7 @@ class WorkerStatsOut(OutModel):
     )
     experience: Score = Field(description="approved results")
     results: ResultCounts = Field(description="the worker's result counts in this campaign")
+    quality: QualityStats | None = Field(default=None, description="the worker's statistics in this campaign")
 
 
 class WorkerPage(OutModel):

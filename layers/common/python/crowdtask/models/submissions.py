@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field
 
 from crowdtask.models.base import ApiModel, ResourceId, id_text
-from crowdtask.models.campaigns import Timestamp
+from crowdtask.models.times import Timestamp
 
 
 def _task_ref(value: Any) -> Any:

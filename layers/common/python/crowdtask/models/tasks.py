@@ -7,8 +7,10 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, model_validator
 
+from crowdtask.errors import ValidationFailed
 from crowdtask.models.base import ApiModel, OutModel
-from crowdtask.models.components import SwarmsComponent, TaskJsonComponent
+from crowdtask.models.components import SwarmsComponent, TaskJsonComponent, validate_result
+from crowdtask.models.quality import KnownSolution
 
 _WEEKDAYS = {"mon", "tue", "wed", "thu", "fri", "sat", "sun", "1", "2", "3", "4", "5", "6", "7"}
 Repeat = Literal["after_completion", "daily", "weekly", "monthly", "yearly"]
@@ -114,6 +116,15 @@ class TaskFields(ApiModel):
         description="task-JSON components (media, tags_collection, text_area)",
     )
     meta_data: list[MetaData] = Field(default_factory=list, max_length=100, description="label/value pairs")
+    knownSolutions: list[KnownSolution] | None = Field(
+        default=None,
+        max_length=100,
+        description=(
+            "control task: the accepted answers, each shaped like this task's entry in a submission "
+            "(one result per component, in order, null where not checked) with a weight 0..1; "
+            "never shown to workers"
+        ),
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -129,11 +140,38 @@ class TaskFields(ApiModel):
     @model_validator(mode="after")
     def _check_rules(self) -> Self:
         _check_schedule(self.repeat, self.repeat_schedule)
+        self._check_solutions()
         names = [c.name for c in self.components_attributes]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"components_attributes names must be unique: {', '.join(duplicates)}")
         return self
+
+    def _check_solutions(self) -> None:
+        if self.knownSolutions:
+            problems = _solution_errors([*self.components, *self.components_attributes], self.knownSolutions)
+            if problems:
+                raise ValidationFailed(problems)
+
+
+def _solution_errors(components: list[Any], solutions: list[KnownSolution]) -> list[dict[str, str]]:
+    """Each solution has one entry per component; each result given is one the component takes."""
+    problems: list[dict[str, str]] = []
+    for n, solution in enumerate(solutions):
+        where = f"knownSolutions[{n}].components"
+        if len(solution.components) != len(components):
+            given = len(solution.components)
+            message = f"expected {len(components)} entries (one per component of the task), got {given}"
+            problems.append({"field": where, "message": message, "code": "INVALID_VALUE"})
+            continue
+        for i, (component, entry) in enumerate(zip(components, solution.components, strict=True)):
+            if entry.result is None:
+                continue
+            try:
+                validate_result(component, entry.result, f"{where}[{i}].result")
+            except ValidationFailed as refused:
+                problems.extend(refused.errors)
+    return problems
 
 
 class TaskIn(TaskFields):
@@ -173,6 +211,9 @@ class TaskOut(OutModel):
     pool_id: str | None = Field(default=None, description="the campaign the task was made for")
     input_values: dict[str, Any] | None = Field(default=None, description="the input values it was made from")
     overlap: int | None = Field(default=None, description="results the task needs")
+    knownSolutions: list[dict[str, Any]] | None = Field(
+        default=None, description="control task: accepted answers"
+    )
     known_solutions: list[dict[str, Any]] | None = None
     baseline_solutions: list[dict[str, Any]] | None = None
     message_on_unknown_solution: str | None = None

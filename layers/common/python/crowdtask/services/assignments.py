@@ -17,7 +17,7 @@ from crowdtask.models.market import AssignmentOut
 from crowdtask.models.tasks import WorkerTaskOut
 from crowdtask.numbers import plain_numbers
 from crowdtask.observability import logger
-from crowdtask.services import lifecycle, market
+from crowdtask.services import eligibility, lifecycle, market
 from crowdtask.services import tasks as task_service
 from crowdtask.store import assignments as assignment_store
 from crowdtask.store import campaigns as campaign_store
@@ -106,9 +106,17 @@ def claim(
         now_iso = clock.iso(now)
         item = market.pick_item(job_id, campaign_id, now_iso)
         market.require_may_take(item, worker_id, lat, lng, now_iso)
+        known, answered = eligibility.claim_standing(worker_id, item)
+        why = eligibility.refusal(item, worker_id, known, now_iso)
+        if why is not None:
+            raise errors.Forbidden(f"Job {job_id} cannot be claimed: {why}.")
+        tasks, controls = eligibility.mix_controls(item, answered)
         deadline = now + timedelta(seconds=int(item["work_seconds"]))
         submit_by = deadline + timedelta(seconds=int(item.get("upload_seconds", 0)))
-        assignment = new_assignment(worker_id, item, claimed=now, deadline=deadline, submit_by=submit_by)
+        extra = {"task_ids": tasks, **({"control_ids": controls} if controls else {})}
+        assignment = new_assignment(
+            worker_id, item, claimed=now, deadline=deadline, submit_by=submit_by, extra=extra
+        )
         try:
             assignment_store.claim(assignment, item, now_iso, lifecycle.ACTIVE)
         except assignment_store.CampaignClosed as exc:
@@ -153,9 +161,9 @@ def _ended_event(kind: str, assignment: dict[str, Any]) -> tuple[str, dict[str, 
     )
 
 
-def release(worker_id: str, assignment_id: str) -> tuple[AssignmentOut, tuple[str, str] | None]:
-    """Give an open assignment back. Also returns (requester, campaign) when its job was closed, so the
-    slot was dropped and the campaign may now be complete (None otherwise)."""
+def release(worker_id: str, assignment_id: str) -> tuple[AssignmentOut, str, bool]:
+    """Give an open assignment back. Also returns whose work it was, and whether its job was closed,
+    so the slot was dropped and the campaign may now be complete."""
     item = require_assignment(worker_id, assignment_id)
     if item["state"] != "open":
         raise errors.Conflict(
@@ -169,18 +177,19 @@ def release(worker_id: str, assignment_id: str) -> tuple[AssignmentOut, tuple[st
             f"Assignment {assignment_id} is {current['state']}; only an open one can be released."
         ) from exc
     events.publish(*_ended_event("assignment.released", item))
-    touched = (item["requester_id"], item["campaign_id"]) if dead else None
-    return to_assignment(require_assignment(worker_id, assignment_id)), touched
+    return to_assignment(require_assignment(worker_id, assignment_id)), item["requester_id"], dead
 
 
-def expire_due(now_iso: str, limit: int) -> tuple[int, set[tuple[str, str]]]:
+def expire_due(now_iso: str, limit: int) -> tuple[int, set[tuple[str, str]], list[dict[str, Any]]]:
     """Open assignments past `submitBy` expire; their slots go back (or, on closed jobs, are dropped).
 
-    Returns how many expired, and the (requester, campaign) pairs that may now be complete.
+    Returns how many expired, the (requester, campaign) pairs that may now be complete, and the
+    assignments that expired.
     """
     expired = 0
     touched: set[tuple[str, str]] = set()
     published = []
+    ended: list[dict[str, Any]] = []
     for entry in assignment_store.due_to_expire(now_iso, limit):
         try:
             dead = assignment_store.end(entry, "expired", now_iso)
@@ -192,8 +201,9 @@ def expire_due(now_iso: str, limit: int) -> tuple[int, set[tuple[str, str]]]:
             )
             continue
         expired += 1
+        ended.append(entry)
         if dead:
             touched.add((entry["requester_id"], entry["campaign_id"]))
         published.append(_ended_event("assignment.expired", entry))
     events.publish_many(published)
-    return expired, touched
+    return expired, touched, ended

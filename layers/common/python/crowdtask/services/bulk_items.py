@@ -16,7 +16,7 @@ from typing import Any, cast
 from pydantic import ValidationError
 
 from crowdtask import errors, numbers, templates
-from crowdtask.models.bulk import PoolTaskIn
+from crowdtask.models.bulk import PoolTaskIn, Solution
 from crowdtask.models.tasks import TaskIn
 from crowdtask.numbers import plain_numbers
 from crowdtask.services import lifecycle, operations
@@ -154,14 +154,16 @@ def _pool_task(raw: dict[str, Any], params: BulkParams, campaigns: _Campaigns) -
         rendered = templates.render(campaign["taskTemplate"], item.input_values, campaign["placeholders"])
     except errors.ValidationFailed as refusal:
         raise _Refused(_by_field(refusal.errors)) from None
-    if isinstance(rendered.get("task"), dict):  # a task-JSON template: the name lives inside `task`
-        rendered["task"].setdefault("name", campaign.get("title") or campaign.get("name"))
-    else:
-        rendered.setdefault("name", campaign.get("title") or campaign.get("name"))
+    body = rendered["task"] if isinstance(rendered.get("task"), dict) else rendered  # a task-JSON template
+    body.setdefault("name", campaign.get("title") or campaign.get("name"))
+    if item.known_solutions:
+        body["knownSolutions"] = _known_solutions(body, item.known_solutions)
     try:
         task = TaskIn.model_validate(rendered)
     except ValidationError as exc:
         raise _Refused({f"taskTemplate.{k}": v for k, v in _problems(exc).items()}) from None
+    except errors.ValidationFailed as refusal:  # the known solutions do not fit the task's components
+        raise _Refused(_by_field(refusal.errors)) from None
     content = task_content(task)
     content.update(item.model_dump(mode="json", exclude_none=True, exclude={"overlap"}))
     content["overlap"] = overlap
@@ -169,11 +171,42 @@ def _pool_task(raw: dict[str, Any], params: BulkParams, campaigns: _Campaigns) -
     return content
 
 
+def _known_solutions(task: dict[str, Any], solutions: list[Solution]) -> list[dict[str, Any]]:
+    """The bulk API's known_solutions as the task's knownSolutions: each `output_values` key names a
+    component by its position (0, 1, ...) or a task-JSON component by its name; its value is the result.
+    A task of one component takes a single output of any name (Toloka's usual `{"result": ...}`)."""
+    components = [*task.get("components", []), *task.get("components_attributes", [])]
+    named = {
+        c["name"]: i
+        for i, c in enumerate(components)
+        if isinstance(c, dict) and isinstance(c.get("name"), str)
+    }
+    known = []
+    for n, solution in enumerate(solutions):
+        entries: list[dict[str, Any]] = [{"result": None} for _ in components]
+        for key, value in solution.output_values.items():
+            index = int(key) if key.isdigit() else named.get(key)
+            if index is None and len(components) == 1 and len(solution.output_values) == 1:
+                index = 0
+            if index is None or index >= len(components):
+                raise _refuse(
+                    f"known_solutions[{n}].output_values.{key}",
+                    "UNKNOWN_FIELD",
+                    "names no component of the task: give its position (0, 1, ...) or its task-JSON name",
+                )
+            entries[index] = {"result": value}
+        weight = 1.0 if solution.correctness_weight is None else solution.correctness_weight
+        known.append({"components": entries, "weight": weight})
+    return known
+
+
 def _plain_task(raw: dict[str, Any]) -> dict[str, Any]:
     try:
         return task_content(TaskIn.model_validate(raw))
     except ValidationError as exc:
         raise _Refused(_problems(exc)) from None
+    except errors.ValidationFailed as refusal:  # a model's own check naming its fields (knownSolutions)
+        raise _Refused(_by_field(refusal.errors)) from None
 
 
 def _check_storable(raw: dict[str, Any]) -> None:

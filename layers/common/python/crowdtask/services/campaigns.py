@@ -16,8 +16,8 @@ from crowdtask.models.base import MAX_MEMBERS
 from crowdtask.models.campaigns import CampaignIn, CampaignOut
 from crowdtask.models.listing import ListQuery, Page
 from crowdtask.numbers import plain_numbers
+from crowdtask.services import eligibility, lifecycle, pricing, quotas
 from crowdtask.services import jobs as job_service
-from crowdtask.services import lifecycle, pricing, quotas
 from crowdtask.services.lifecycle import Transition
 from crowdtask.services.members import MemberList
 from crowdtask.store import accounts as account_store
@@ -83,6 +83,7 @@ def _version(campaign: dict[str, Any]) -> int:
 
 # ---------------------------------------------------------------- CRUD
 def create_campaign(account_id: str, campaign: CampaignIn, job_ids: list[str] | None = None) -> CampaignOut:
+    eligibility.check_settings(account_id, _content(campaign))
     campaign_id = ids.new_id()
     data = {
         **_content(campaign),
@@ -114,6 +115,7 @@ def _normal(value: Any) -> str:
 def replace_campaign(account_id: str, campaign_id: str, campaign: CampaignIn) -> CampaignOut:
     """PUT. Unpublished: anything. Active or paused: only what does not change the work or its pay."""
     new = _content(campaign)
+    eligibility.check_settings(account_id, new)
     for _ in range(_ATTEMPTS):
         current = require_campaign(account_id, campaign_id, consistent=True)
         state = lifecycle.state_of(current)

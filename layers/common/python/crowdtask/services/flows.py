@@ -24,6 +24,7 @@ from crowdtask.models.bulk import BulkCreateOut, OperationOut
 from crowdtask.models.campaigns import CampaignOut
 from crowdtask.models.market import AssignmentOut
 from crowdtask.models.results import ApproveAllOut, ResultOut
+from crowdtask.models.submissions import SubmitIn
 from crowdtask.models.tasks import TaskIn, TaskOut
 from crowdtask.observability import logger
 from crowdtask.services import (
@@ -35,6 +36,7 @@ from crowdtask.services import (
     lifecycle,
     market,
     pools,
+    quality,
     quotas,
     results,
     tasks,
@@ -110,18 +112,48 @@ def finish_if_complete(pairs: Iterable[tuple[str, str]]) -> list[str]:
     return finished
 
 
-# ---------------------------------------------------------------- reviews and releases
+# ---------------------------------------------------------------- work, reviews and releases
+def _judge(events_: Iterable[quality.Event]) -> None:
+    """Quality rules on each event that moved a worker's statistics; then finish what their actions
+    completed. Events a rule's action causes are not judged again (a rule cannot set off another)."""
+    touched: set[tuple[str, str]] = set()
+    for event in events_:
+        try:
+            touched |= quality.evaluate(event)
+        except Exception:  # a rule that cannot run must not undo the work it judges
+            logger.exception(
+                "a quality rule failed", extra={"event": event.id, "campaign": event.campaign_id}
+            )
+    finish_if_complete(touched)
+
+
+def _reviewed(kind: str, done: Iterable[results.Reviewed], what: str) -> list[quality.Event]:
+    return [
+        quality.Event(f"{r.result_id}:{what}", kind, r.requester_id, r.campaign_id, r.worker_id) for r in done
+    ]
+
+
+def submit(worker_id: str, assignment_id: str, submission: SubmitIn) -> ResultOut:
+    """A worker's result, in review; the campaign's rules judge the statistics it moved."""
+    result, moved = results.submit(worker_id, assignment_id, submission)
+    _judge(_reviewed("submission", [moved], "submitted"))
+    return result
+
+
 def approve(requester_id: str, result_id: str, message: str | None) -> ResultOut:
     approved = results.approve(requester_id, result_id, message)
     finish_if_complete([(requester_id, approved.campaign)])
+    moved = results.Reviewed(approved.id, requester_id, approved.campaign, approved.worker)
+    _judge(_reviewed("review", [moved], "approved"))
     return approved
 
 
 def approve_all(
     requester_id: str, campaign_id: str, worker_id: str | None, message: str | None
 ) -> ApproveAllOut:
-    done = results.approve_all(requester_id, campaign_id, worker_id, message)
+    done, reviewed = results.approve_all(requester_id, campaign_id, worker_id, message)
     finish_if_complete([(requester_id, campaign_id)])
+    _judge(_reviewed("review", reviewed, "approved"))
     return done
 
 
@@ -129,13 +161,16 @@ def reject(requester_id: str, result_id: str, reason: str) -> ResultOut:
     rejected, job_closed = results.reject(requester_id, result_id, reason)
     if job_closed:  # the slot was dropped: the campaign may need nothing more
         finish_if_complete([(requester_id, rejected.campaign)])
+    moved = results.Reviewed(rejected.id, requester_id, rejected.campaign, rejected.worker)
+    _judge(_reviewed("review", [moved], "rejected"))
     return rejected
 
 
 def release(worker_id: str, assignment_id: str) -> AssignmentOut:
-    released, touched = assignments.release(worker_id, assignment_id)
-    if touched is not None:
-        finish_if_complete([touched])
+    released, requester, job_closed = assignments.release(worker_id, assignment_id)
+    if job_closed:
+        finish_if_complete([(requester, released.campaign)])
+    _judge([quality.Event(f"{released.id}:released", "skip", requester, released.campaign, worker_id)])
     return released
 
 
@@ -189,10 +224,15 @@ def sweep_market(limit: int = MARKET_SWEEP_LIMIT) -> dict[str, Any]:
             continue
         markets += 1
     chunks = pools.finish_pending_chunks(now_iso, limit)
-    expired, touched = assignments.expire_due(now_iso, limit)
+    expired, touched, ended = assignments.expire_due(now_iso, limit)
     finish_if_complete(touched)
-    reviews, touched = results.approve_due(now_iso, limit)
+    _judge(
+        quality.Event(f"{a['id']}:expired", "skip", a["requester_id"], a["campaign_id"], a["worker_id"])
+        for a in ended
+    )
+    reviews, touched, reviewed = results.approve_due(now_iso, limit)
     reviews["finished"] = len(finish_if_complete(touched))
+    _judge(_reviewed("review", reviewed, "approved"))
     jobs_expired, touched = market.expire_jobs(now_iso, limit)
     finish_if_complete(touched)
     repeats, touched = market.run_repeats(now, limit)

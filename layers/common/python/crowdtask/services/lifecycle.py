@@ -51,6 +51,8 @@ FROZEN_WHEN_PUBLISHED = (
     "training",
     "startDate",
     "taskTemplate",
+    "quality",  # control tasks and requirements travel with the jobs' market items
+    "requirements",
 )
 
 

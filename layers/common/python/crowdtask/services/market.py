@@ -16,7 +16,7 @@ from crowdtask import clock, errors, geo, parallel, store
 from crowdtask.models.market import MarketJobOut, Region
 from crowdtask.numbers import plain_numbers
 from crowdtask.observability import logger
-from crowdtask.services import lifecycle, market_terms, repeats
+from crowdtask.services import eligibility, lifecycle, market_terms, repeats
 from crowdtask.store import accounts as account_store
 from crowdtask.store import campaigns as campaign_store
 from crowdtask.store import events
@@ -171,10 +171,11 @@ def list_jobs(worker_id: str, limit: int, lat: float | None, lng: float | None) 
             candidates.append((row, distance))
     campaigns = campaign_store.progress({(r["account_id"], r["campaign_id"]) for r, _ in candidates})
     taken = market_store.taken_counts(worker_id, [(r["campaign_id"], r["job_id"]) for r, _ in candidates])
+    known = eligibility.standing(worker_id, [row for row, _ in candidates])
     found: list[MarketJobOut] = []
     for row, distance in candidates:
         campaign = campaigns.get((row["account_id"], row["campaign_id"]), {})
-        if not lifecycle.open_for_claims(campaign, now):
+        if not lifecycle.open_for_claims(campaign, now) or eligibility.refusal(row, worker_id, known, now):
             continue
         limit_per_worker = row.get("max_per_worker")
         if (

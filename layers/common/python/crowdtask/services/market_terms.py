@@ -67,6 +67,9 @@ def job_terms(
         "campaign_description": campaign.get("description"),
         "terms": campaign.get("terms"),
         "est_duration": campaign.get("estDuration"),
+        # who may take it, and the control tasks mixed into its assignments (services/eligibility.py)
+        "requirements": list(campaign.get("requirements") or []) or None,
+        **_controls(campaign),
     }
     task_ttls = [int(t.get("task_ttl", 0)) for t in tasks if int(t.get("task_ttl", 0)) > 0]
     if task_ttls:
@@ -86,6 +89,15 @@ def job_terms(
         if not repeat.calendar:
             data["repeat_after"] = repeat.after_seconds
     return {k: v for k, v in data.items() if v is not None}
+
+
+def _controls(campaign: dict[str, Any]) -> dict[str, Any]:
+    quality = campaign.get("quality") or {}
+    controls = list(quality.get("controlTasks") or [])
+    if not controls:
+        return {}
+    per = quality.get("controlPerAssignment")
+    return {"control_ids": controls, "controls_per_assignment": 1 if per is None else int(per)}
 
 
 def pool_task_terms(campaign: dict[str, Any], task: dict[str, Any], published: datetime) -> dict[str, Any]:

@@ -14,27 +14,41 @@ is the coordinator's (services/flows.py).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 from crowdtask import clock, errors, ids, store
 from crowdtask.models.components import validate_results
+from crowdtask.models.durations import seconds
 from crowdtask.models.results import ApproveAllOut, ResultOut
 from crowdtask.models.submissions import SubmitIn
 from crowdtask.numbers import plain_numbers
 from crowdtask.observability import logger
-from crowdtask.services import assignments, lifecycle, market, pricing
+from crowdtask.services import assignments, grading, lifecycle, market, pricing
 from crowdtask.services.campaigns import require_campaign
+from crowdtask.store import campaigns as campaign_store
 from crowdtask.store import events
 from crowdtask.store import results as result_store
 from crowdtask.store import tasks as task_store
 
 IN_REVIEW = result_store.IN_REVIEW
 APPROVE_ALL_BUDGET_S = 20.0
+EARNINGS_KEPT = timedelta(days=2)  # hourly earnings buckets outlive the 24 hours quality rules read
 # What a result carries from its assignment (and a redo assignment from the result).
 _CARRIED = ("payment", "commission", "points", "review_seconds", "repeat_after", "task_ids")
 _REJECT_ATTEMPTS = 8
 Touched = set[tuple[str, str]]  # (requester, campaign) pairs that may now have all their results
+
+
+class Reviewed(NamedTuple):
+    """A result just reviewed (or submitted): which worker's statistics in which campaign it moved."""
+
+    result_id: str
+    requester_id: str
+    campaign_id: str
+    worker_id: str
 
 
 # ---------------------------------------------------------------- reading
@@ -142,19 +156,59 @@ def _task_results(item: dict[str, Any], body: SubmitIn, now_iso: str) -> list[di
         except errors.ValidationFailed as exc:
             problems.extend(exc.errors)
             continue
-        stored.append(
-            {
-                "task": {"id": task_id, "name": task.get("name", "")},
-                "startedAt": given.startedAt or item["claimedAt"],
-                "completedAt": given.completedAt or now_iso,
-                "components": [
-                    {"data": plain_numbers(c), "result": r} for c, r in zip(components, results, strict=True)
-                ],
+        entry: dict[str, Any] = {
+            "task": {"id": task_id, "name": task.get("name", "")},
+            "startedAt": given.startedAt or item["claimedAt"],
+            "completedAt": given.completedAt or now_iso,
+            "components": [
+                {"data": plain_numbers(c), "result": r} for c, r in zip(components, results, strict=True)
+            ],
+        }
+        if task.get("knownSolutions"):  # a control task: graded now, shown to the requester only
+            plain = plain_numbers(components)
+            grade = grading.grade(plain, results, plain_numbers(task["knownSolutions"]))
+            entry["control"] = {
+                "correct": grade.correct,
+                "score": Decimal(str(grade.score)),
+                "weight": Decimal(str(grade.weight)),
             }
-        )
+        stored.append(entry)
     if problems:
         raise errors.ValidationFailed(problems)
     return stored
+
+
+def _fast_thresholds(requester_id: str, campaign_id: str) -> set[int]:
+    """The fast-submit thresholds (seconds) the campaign's rules name now: each is counted from when
+    a rule names it (rules may change while the campaign runs)."""
+    rules = (campaign_store.get(requester_id, campaign_id) or {}).get("qualityRules") or []
+    return {seconds(str(r["fastSubmitThreshold"])) for r in rules if r.get("fastSubmitThreshold")}
+
+
+def quality_counts(
+    task_results: list[dict[str, Any]], fast_under: Iterable[int], took_seconds: float
+) -> dict[str, Any]:
+    """What a submission adds to the worker's statistics: its control answers (how many, how many
+    correct, their score out of their weight) and, per fast-submit threshold it is under, one."""
+    graded = [entry["control"] for entry in task_results if entry.get("control")]
+    counts: dict[str, Any] = {f"fast_{threshold}": 1 for threshold in fast_under if took_seconds < threshold}
+    if graded:
+        counts.update(
+            control_answers=len(graded),
+            control_correct=sum(1 for g in graded if g["correct"]),
+            control_score=sum((g["score"] for g in graded), Decimal(0)),
+            control_weight=sum((g["weight"] for g in graded), Decimal(0)),
+        )
+    return counts
+
+
+def to_worker_result(item: dict[str, Any]) -> ResultOut:
+    """A result as its worker sees it: nothing tells which of its tasks were controls."""
+    shown = {
+        **item,
+        "taskResults": [{k: v for k, v in t.items() if k != "control"} for t in item.get("taskResults", [])],
+    }
+    return to_result(shown)
 
 
 def result_record(
@@ -177,8 +231,10 @@ def result_record(
     return result_store.record(assignment["requester_id"], result_id, data)
 
 
-def submit(worker_id: str, assignment_id: str, body: SubmitIn) -> ResultOut:
-    """Turn an open assignment into a result in review; late uploads (past `submitBy`) are refused."""
+def submit(worker_id: str, assignment_id: str, body: SubmitIn) -> tuple[ResultOut, Reviewed]:
+    """Turn an open assignment into a result in review; late uploads (past `submitBy`) are refused.
+
+    The result as its worker sees it, and which statistics it moved."""
     item = assignments.require_assignment(worker_id, assignment_id)
     now = clock.now()
     now_iso = clock.iso(now)
@@ -196,9 +252,20 @@ def submit(worker_id: str, assignment_id: str, body: SubmitIn) -> ResultOut:
     result_id = ids.new_id()
     stored = result_record(item, result_id, task_results, now)
     payment, cost = pricing.result_cost(item)
+    claimed = clock.parse(item["claimedAt"]) or now
+    counts = quality_counts(
+        task_results, _fast_thresholds(requester, campaign_id), (now - claimed).total_seconds()
+    )
     try:
         result_store.submit(
-            item, stored, payment=payment, cost=cost, now_iso=now_iso, live_states=lifecycle.LIVE
+            item,
+            stored,
+            payment=payment,
+            cost=cost,
+            now_iso=now_iso,
+            live_states=lifecycle.LIVE,
+            quality=counts,
+            controls=item.get("control_ids") or (),
         )
     except store.Refused as exc:
         if isinstance(exc, result_store.CampaignNotLive):
@@ -221,7 +288,7 @@ def submit(worker_id: str, assignment_id: str, body: SubmitIn) -> ResultOut:
             "reviewBy": stored["reviewBy"],
         },
     )
-    return to_result(stored)
+    return to_worker_result(stored), Reviewed(result_id, requester, campaign_id, worker_id)
 
 
 # ---------------------------------------------------------------- approving
@@ -244,6 +311,8 @@ def approve_settlement(settlement: dict[str, Any], message: str | None = None, *
             message=message,
             auto=auto,
             repeat_at=_repeat_at(settlement, now),
+            earned_hour=now.strftime("%Y-%m-%dT%H"),
+            expire_epoch=int((now + EARNINGS_KEPT).timestamp()),
         )
     except result_store.BudgetShort as exc:
         raise errors.Conflict(
@@ -292,12 +361,14 @@ def approve(requester_id: str, result_id: str, message: str | None) -> ResultOut
 
 def approve_all(
     requester_id: str, campaign_id: str, worker_id: str | None, message: str | None
-) -> ApproveAllOut:
-    """Approve every result in review of a campaign (or of one worker in it), within a time budget."""
+) -> tuple[ApproveAllOut, list[Reviewed]]:
+    """Approve every result in review of a campaign (or of one worker in it), within a time budget;
+    the answer, and the results it approved."""
     require_campaign(requester_id, campaign_id)
     started = time.monotonic()
     approved, more, after = 0, False, None
     published: list[tuple[str, dict[str, Any]]] = []
+    reviewed: list[Reviewed] = []
     while True:
         if worker_id is None:
             page, has_more = result_store.campaign_results(
@@ -317,14 +388,37 @@ def approve_all(
                 continue
             approved += 1
             published.append(("result.approved", _event(item, auto=False)))
+            reviewed.append(Reviewed(item["id"], requester_id, campaign_id, item["worker_id"]))
         if more or not has_more or not page:
             break
         after = page[-1]["id"]
     events.publish_many(published)
-    return ApproveAllOut(campaign=campaign_id, worker=worker_id, approved=approved, more=more)
+    return ApproveAllOut(campaign=campaign_id, worker=worker_id, approved=approved, more=more), reviewed
 
 
-def approve_due(now_iso: str, limit: int) -> tuple[dict[str, int], Touched]:
+def reject_all(requester_id: str, campaign_id: str, worker_id: str, reason: str) -> tuple[int, Decimal]:
+    """Reject every result of the worker in review in the campaign, within a time budget; how many, and
+    what they would have cost (it stays in the campaign's budget for the results that replace them)."""
+    started = time.monotonic()
+    rejected, returned, after = 0, Decimal(0), None
+    while time.monotonic() - started < APPROVE_ALL_BUDGET_S:
+        page, has_more = result_store.worker_results(
+            campaign_id, worker_id, after=after, state=IN_REVIEW, limit=100
+        )
+        for item in page:
+            try:
+                reject(requester_id, item["id"], reason)
+            except errors.Conflict:
+                continue  # reviewed by someone else meanwhile
+            rejected += 1
+            returned += pricing.result_cost(item)[1]
+        if not has_more or not page:
+            break
+        after = page[-1]["id"]
+    return rejected, returned
+
+
+def approve_due(now_iso: str, limit: int) -> tuple[dict[str, int], Touched, list[Reviewed]]:
     """Approve every result whose review window has closed, from the sweep index alone.
 
     One index item per due result carries what the approval writes. Returns the counts and the
@@ -333,6 +427,7 @@ def approve_due(now_iso: str, limit: int) -> tuple[dict[str, int], Touched]:
     approved = skipped = 0
     touched: Touched = set()
     published: list[tuple[str, dict[str, Any]]] = []
+    reviewed: list[Reviewed] = []
     for entry in result_store.due_for_approval(now_iso, limit):
         try:
             approve_settlement(entry, auto=True)
@@ -348,8 +443,9 @@ def approve_due(now_iso: str, limit: int) -> tuple[dict[str, int], Touched]:
         approved += 1
         touched.add((entry["account_id"], entry["campaign_id"]))
         published.append(("result.approved", _event(entry, auto=True)))
+        reviewed.append(Reviewed(entry["id"], entry["account_id"], entry["campaign_id"], entry["worker_id"]))
     events.publish_many(published)
-    return {"approved": approved, "skipped": skipped}, touched
+    return {"approved": approved, "skipped": skipped}, touched, reviewed
 
 
 # ---------------------------------------------------------------- rejecting

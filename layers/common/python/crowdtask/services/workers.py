@@ -12,6 +12,7 @@ from typing import Any
 from crowdtask import errors, money
 from crowdtask.models.market import Earnings, WorkerMeOut
 from crowdtask.models.results import ResultCounts, Score, WorkerStatsOut
+from crowdtask.services import quality
 from crowdtask.services.campaigns import require_campaign
 from crowdtask.store import accounts as account_store
 from crowdtask.store import results as result_store
@@ -53,8 +54,9 @@ def _stats(requester_id: str, rows: list[dict[str, Any]]) -> list[WorkerStatsOut
     worker_ids = [row["worker"] for row in rows]
     mine = result_store.requester_worker_stats(requester_id, worker_ids)
     overall = result_store.worker_totals(worker_ids)
+    figures = quality.campaign_stats(requester_id, rows)
     found = []
-    for row in rows:
+    for row, quality_stats in zip(rows, figures, strict=True):
         worker_id = row["worker"]
         with_me, everywhere = mine.get(worker_id, {}), overall.get(worker_id, {})
         me_approved, me_rejected = _int(with_me, "approved"), _int(with_me, "rejected")
@@ -75,6 +77,7 @@ def _stats(requester_id: str, rows: list[dict[str, Any]]) -> list[WorkerStatsOut
                     approved=_int(row, "approved"),
                     rejected=_int(row, "rejected"),
                 ),
+                quality=quality_stats,
             )
         )
     return found
@@ -94,6 +97,6 @@ def campaign_worker(requester_id: str, campaign_id: str, worker_id: str) -> Work
     """One worker in a campaign of the requester; a worker without results there is a 404."""
     require_campaign(requester_id, campaign_id)
     row = result_store.campaign_worker(campaign_id, worker_id)
-    if row is None:
+    if row is None or "in_review" not in row:  # a row of skipped assignments only: no results there
         raise errors.NotFound(f"Worker {worker_id} has no results in campaign {campaign_id}.")
     return _stats(requester_id, [row])[0]

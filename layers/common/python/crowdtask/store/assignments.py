@@ -103,7 +103,17 @@ def _end_changes(assignment: Mapping[str, Any], state: str, now_iso: str, *, ope
         campaign_id=assignment["campaign_id"],
         job_id=assignment["job_id"],
     )
-    return [change, counter, *slot]
+    # one more assignment skipped in a row, in the campaign and with the requester (a submission ends the
+    # run); `skipped` counts them all: the campaign's rules act at most once per count (services/quality.py)
+    skipped = [
+        Change(*keys.campaign_worker(assignment["campaign_id"], assignment["worker_id"]))
+        .add("skipped_in_row", 1)
+        .add("skipped", 1),
+        Change(*keys.requester_worker(assignment["requester_id"], assignment["worker_id"])).add(
+            "skipped_in_row", 1
+        ),
+    ]
+    return [change, counter, *slot, *skipped]
 
 
 def end(assignment: Mapping[str, Any], state: str, now_iso: str) -> bool:

@@ -50,6 +50,11 @@ class Change:
         self._adds[attr] = self._adds.get(attr, 0) + amount
         return self
 
+    def add_to_set(self, attr: str, members: set[str]) -> Change:
+        """ADD members to a string set (created when absent)."""
+        self._adds[attr] = set(self._adds.get(attr, set())) | set(members)
+        return self
+
     def set(self, attr: str, value: Any) -> Change:
         self._sets[attr] = (False, value)
         return self
@@ -92,7 +97,7 @@ class Change:
             return placeholder
 
         parts = []
-        adds = [f"{name(a)} {value(v)}" for a, v in self._adds.items() if v != 0]
+        adds = [f"{name(a)} {value(v)}" for a, v in self._adds.items() if v not in (0, set())]
         if adds:
             parts.append("ADD " + ", ".join(adds))
         sets = [f"{name(a)} = {name(v) if copy else value(v)}" for a, (copy, v) in self._sets.items()]

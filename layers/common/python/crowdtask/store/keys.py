@@ -288,3 +288,38 @@ def pool_chunks_partition(campaign_id: str) -> str:
 
 def pool_tasks_partitions(campaign_id: str) -> list[str]:
     return [f"POOL#{campaign_id}#{n:02d}" for n in range(POOL_TASK_SHARDS)]
+
+
+# ---------------------------------------------------------------- quality control
+# A#<requester>#SKILL#00               / <skill>      a skill (a collection of the requester)
+# SKILLVAL#<skill>                     / <worker>     a worker's value of the skill
+# A#<requester>#BLOCK#00               / <block>      a block (a collection of the requester)
+# BLOCKED#<requester>#<worker>         / BLOCKS       the worker's blocks by that requester
+# EARN#<requester>#<worker>            / <hour>       what the requester paid the worker in that UTC hour
+# QACTIONS#<campaign>                  / <worker>#<rule>#<kind>#<seq>  a rule's action, once per observation
+def skill_value(skill_id: str, worker_id: str) -> tuple[str, str]:
+    return skill_values_partition(skill_id), worker_id
+
+
+def skill_values_partition(skill_id: str) -> str:
+    return f"SKILLVAL#{skill_id}"
+
+
+def worker_blocks(requester_id: str, worker_id: str) -> tuple[str, str]:
+    return f"BLOCKED#{requester_id}#{worker_id}", "BLOCKS"
+
+
+def earnings(requester_id: str, worker_id: str, hour: str) -> tuple[str, str]:
+    return earnings_partition(requester_id, worker_id), hour
+
+
+def earnings_partition(requester_id: str, worker_id: str) -> str:
+    return f"EARN#{requester_id}#{worker_id}"
+
+
+def quality_action(campaign_id: str, mark: str) -> tuple[str, str]:
+    return quality_actions_partition(campaign_id), mark
+
+
+def quality_actions_partition(campaign_id: str) -> str:
+    return f"QACTIONS#{campaign_id}"

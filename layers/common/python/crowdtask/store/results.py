@@ -19,7 +19,18 @@ from decimal import Decimal
 from typing import Any
 
 from crowdtask import parallel
-from crowdtask.store import Contended, Refused, accounts, assignments, campaigns, dynamo, keys, market, sweeps
+from crowdtask.store import (
+    Contended,
+    Refused,
+    accounts,
+    assignments,
+    campaigns,
+    dynamo,
+    keys,
+    market,
+    quality,
+    sweeps,
+)
 from crowdtask.store.changes import Change
 from crowdtask.store.collections import Collection, with_id
 
@@ -121,6 +132,12 @@ def _write(changes: list[Change | dict[str, Any]]) -> None:
 
 
 # ---------------------------------------------------------------- submitting
+def _counted(change: Change, counts: Mapping[str, int | Decimal]) -> Change:
+    for name, amount in counts.items():
+        change.add(name, amount)
+    return change
+
+
 def submit(
     assignment: Mapping[str, Any],
     result: Mapping[str, Any],
@@ -129,19 +146,34 @@ def submit(
     cost: Decimal,
     now_iso: str,
     live_states: Iterable[str],
+    quality: Mapping[str, int | Decimal] | None = None,
+    controls: Iterable[str] = (),
 ) -> None:
     """The assignment becomes `result` (from record()), in review: what it may cost is owed by the
     campaign and pending for the worker. assignments.NotOpen when the assignment is no longer open
-    or past submitBy; CampaignNotLive when its campaign is not live."""
+    or past submitBy; CampaignNotLive when its campaign is not live.
+
+    The worker's statistics in the campaign and with the requester move in the same write:
+    `quality` (counters to add: control answers, their score, fast submissions, ...), the control
+    tasks now answered, and the run of skipped assignments, which a submission ends.
+    """
     worker_id, campaign_id = str(assignment["worker_id"]), str(assignment["campaign_id"])
+    requester = str(assignment["requester_id"])
+    counts = {"submitted": 1, **(quality or {})}
+    in_campaign = _counted(_campaign_worker(campaign_id, worker_id).add("in_review", 1), counts)
+    in_campaign.set("skipped_in_row", 0)
+    answered = set(controls)
+    if answered:
+        in_campaign.add_to_set("controls_answered", answered)
     changes: list[Change | dict[str, Any]] = [
         assignments.submitted_change(assignment, str(result["id"]), now_iso),
         dynamo.put_op({k: v for k, v in result.items() if k != "id"}, "attribute_not_exists(pk)"),
         campaigns.require_state_in(
-            campaigns.owe(campaigns.change(str(assignment["requester_id"]), campaign_id), cost), live_states
+            campaigns.owe(campaigns.change(requester, campaign_id), cost), live_states
         ),
         _worker_account(worker_id).add("earnings_pending", payment).add("results_in_review", 1),
-        _campaign_worker(campaign_id, worker_id).add("in_review", 1),
+        in_campaign,
+        _counted(_requester_worker(requester, worker_id), counts).set("skipped_in_row", 0),
     ]
     try:
         _write(changes)
@@ -163,6 +195,8 @@ def approve(
     message: str | None,
     auto: bool,
     repeat_at: str | None,
+    earned_hour: str,
+    expire_epoch: int,
 ) -> None:
     """Pay one result from its settlement alone (no read): its cost leaves the campaign's frozen budget
     and the requester's frozen balance, to the worker's paid earnings and the platform's revenue.
@@ -200,6 +234,8 @@ def approve(
     ]
     if cost - payment:
         changes.append(accounts.revenue_change(result_id).add("commission", cost - payment))
+    if payment:  # what the requester paid the worker this hour (quality rules read the last 24 of them)
+        changes.append(quality.add_earnings_op(requester, worker, earned_hour, payment, expire_epoch))
     if repeat_at is not None:
         data = {k: settlement[k] for k in ("account_id", "campaign_id", "job_id", "payment", "commission")}
         changes.append(
@@ -402,7 +438,8 @@ def campaign_workers(
     if after:
         condition += " AND sk > :after"
         vals[":after"] = after
-    filter_expression = None
+    # a worker is listed once they submitted (skipping assignments alone makes a row, not a listing)
+    filter_expression = "attribute_exists(in_review)"
     if in_review_only:
         filter_expression = "in_review > :zero"
         vals[":zero"] = 0
@@ -413,7 +450,7 @@ def campaign_workers(
             key_condition=condition,
             vals=vals,
             filter_expression=filter_expression,
-            limit=limit + 1 if filter_expression is None else max(limit + 1, 100),
+            limit=max(limit + 1, 100),
             start_key=start,
         )
         rows.extend(items)
@@ -422,8 +459,15 @@ def campaign_workers(
     return [{**row, "worker": row["sk"]} for row in rows[:limit]], len(rows) > limit
 
 
-def campaign_worker(campaign_id: str, worker_id: str) -> dict[str, Any] | None:
-    row = dynamo.get(*keys.campaign_worker(campaign_id, worker_id))
+def campaign_worker(campaign_id: str, worker_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
+    """The worker's counts and statistics in the campaign, or None when the worker never submitted there."""
+    row = dynamo.get(*keys.campaign_worker(campaign_id, worker_id), consistent=consistent)
+    return None if row is None else {**row, "worker": worker_id}
+
+
+def requester_worker(requester_id: str, worker_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
+    """The worker's counts and statistics with the requester, or None when they never worked for them."""
+    row = dynamo.get(*keys.requester_worker(requester_id, worker_id), consistent=consistent)
     return None if row is None else {**row, "worker": worker_id}
 
 
@@ -431,6 +475,12 @@ def requester_worker_stats(requester_id: str, worker_ids: Iterable[str]) -> dict
     wanted = {keys.requester_worker(requester_id, w): w for w in worker_ids}
     found = dynamo.batch_get(wanted, attributes=["approved", "rejected"])
     return {wanted[k]: v for k, v in found.items() if k in wanted}
+
+
+def controls_answered(campaign_id: str, worker_id: str) -> set[str]:
+    """The control tasks the worker has answered in the campaign."""
+    row = dynamo.get(*keys.campaign_worker(campaign_id, worker_id), consistent=True) or {}
+    return {str(task) for task in row.get("controls_answered", ())}
 
 
 def worker_totals(worker_ids: Iterable[str]) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,22 @@
+"""Timestamps as requests write them and the API shows them: UTC, to the second."""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+from crowdtask import clock
+
+
+def utc_timestamp(value: str) -> str:
+    """'2018-01-01T10:00' (UTC when no offset is given) -> '2018-01-01T10:00:00'."""
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError("an ISO 8601 date and time such as 2018-01-01T10:00") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return clock.iso(moment)
+
+
+Timestamp = Annotated[str, AfterValidator(utc_timestamp), Field(max_length=40)]

@@ -1,0 +1,219 @@
+"""Quality control in the table: skills and workers' values of them, blocks, earnings by the hour,
+and the actions quality rules took.
+
+A block is an item of its requester's BLOCK collection (listed and deleted as such), and also an
+attribute of the worker's block summary with that requester (`b_<block>`: its campaign, or `*`
+for all, and its end), written in the same transaction: checking whether a worker is blocked is
+one read of the summary, whatever the number of blocks. A quality action is put only if absent,
+keyed by the event that triggered it and the rule: a rule fires once per event, however often
+the event is evaluated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from crowdtask.models.listing import ListQuery, Page
+from crowdtask.store import Refused, dynamo, keys
+from crowdtask.store.collections import Collection
+
+SKILLS = Collection("SKILL", shards=1)
+BLOCKS = Collection("BLOCK", shards=1)
+_BLOCK_PREFIX = "b_"
+ALL_CAMPAIGNS = "*"
+
+
+# ---------------------------------------------------------------- skills
+def put_skill(requester_id: str, skill_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    return SKILLS.put_new(requester_id, skill_id, data)
+
+
+def get_skill(requester_id: str, skill_id: str) -> dict[str, Any] | None:
+    return SKILLS.get(requester_id, skill_id)
+
+
+def skills_page(requester_id: str, query: ListQuery) -> Page:
+    return SKILLS.list(requester_id, query)
+
+
+def owned_skills(requester_id: str, skill_ids: Iterable[str]) -> set[str]:
+    """Which of these ids name skills of the requester."""
+    return set(SKILLS.get_many(requester_id, skill_ids, attributes=["name"]))
+
+
+def set_value(
+    requester_id: str, skill_id: str, worker_id: str, value: Decimal, now_iso: str
+) -> dict[str, Any]:
+    pk, sk = keys.skill_value(skill_id, worker_id)
+    item = {
+        "pk": pk,
+        "sk": sk,
+        "type": "skill_value",
+        "account_id": requester_id,
+        "value": value,
+        "updatedAt": now_iso,
+    }
+    dynamo.put(item)
+    return {"skill": skill_id, "worker": worker_id, "value": value, "updatedAt": now_iso}
+
+
+def delete_value(skill_id: str, worker_id: str) -> bool:
+    try:
+        dynamo.delete(*keys.skill_value(skill_id, worker_id), condition="attribute_exists(pk)")
+    except dynamo.ConditionFailed:
+        return False
+    return True
+
+
+def values_page(skill_id: str, after: str | None, limit: int) -> tuple[list[dict[str, Any]], bool]:
+    """A page of the skill's workers by worker id, and whether more follow."""
+    condition, vals = "pk = :p", {":p": keys.skill_values_partition(skill_id)}
+    if after:
+        condition += " AND sk > :after"
+        vals[":after"] = after
+    rows, _ = dynamo.query(key_condition=condition, vals=vals, limit=limit + 1, consistent=True)
+    found = [
+        {"skill": skill_id, "worker": r["sk"], "value": r["value"], "updatedAt": r["updatedAt"]} for r in rows
+    ]
+    return found[:limit], len(found) > limit
+
+
+def values_of(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Decimal]:
+    """(skill, worker) -> value, for those set: one batched read."""
+    wanted = {keys.skill_value(skill, worker): (skill, worker) for skill, worker in pairs}
+    found = dynamo.batch_get(wanted, attributes=["value"], consistent=True)
+    return {wanted[key]: Decimal(str(item["value"])) for key, item in found.items() if key in wanted}
+
+
+# ---------------------------------------------------------------- blocks
+def put_block(requester_id: str, block_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The block and its line in the worker's block summary, at once."""
+    stored = BLOCKS.item(requester_id, block_id, data)
+    entry = {"campaign": data.get("campaign") or ALL_CAMPAIGNS, "until": data.get("until")}
+    dynamo.transact(
+        [
+            dynamo.put_op(stored, "attribute_not_exists(pk)"),
+            dynamo.update_op(
+                *keys.worker_blocks(requester_id, str(data["worker"])),
+                "SET #b = :entry, #t = :t",
+                names={"#b": _BLOCK_PREFIX + block_id, "#t": "type"},
+                vals={":entry": {k: v for k, v in entry.items() if v is not None}, ":t": "worker_blocks"},
+            ),
+        ]
+    )
+    return {**stored, "id": block_id}
+
+
+def get_block(requester_id: str, block_id: str) -> dict[str, Any] | None:
+    return BLOCKS.get(requester_id, block_id, consistent=True)
+
+
+def delete_block(requester_id: str, block: Mapping[str, Any]) -> None:
+    """The block and its line in the summary; Refused when it was deleted meanwhile."""
+    try:
+        dynamo.transact(
+            [
+                dynamo.delete_op(*BLOCKS.key(requester_id, str(block["id"])), "attribute_exists(pk)"),
+                dynamo.update_op(
+                    *keys.worker_blocks(requester_id, str(block["worker"])),
+                    "REMOVE #b",
+                    names={"#b": _BLOCK_PREFIX + str(block["id"])},
+                ),
+            ]
+        )
+    except dynamo.TransactionConflict as exc:
+        if exc.failed(0):
+            raise Refused(str(block["id"])) from exc
+        raise
+
+
+def blocks_page(requester_id: str, query: ListQuery) -> Page:
+    return BLOCKS.list(requester_id, query)
+
+
+def block_scopes(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """(requester, worker) -> the worker's blocks by the requester, each {campaign ('*': all), until?}."""
+    wanted = {keys.worker_blocks(requester, worker): (requester, worker) for requester, worker in pairs}
+    found = dynamo.batch_get(wanted, consistent=True)
+    return {
+        wanted[key]: [value for name, value in item.items() if name.startswith(_BLOCK_PREFIX)]
+        for key, item in found.items()
+        if key in wanted
+    }
+
+
+# ---------------------------------------------------------------- earnings by the hour
+def add_earnings_op(requester_id: str, worker_id: str, hour: str, amount: Decimal, expire_epoch: int) -> dict:
+    """A transaction's part: what an approval paid goes to its hour's bucket."""
+    return dynamo.update_op(
+        *keys.earnings(requester_id, worker_id, hour),
+        "ADD amount :a SET expire_at = :e, #t = :t",
+        names={"#t": "type"},
+        vals={":a": amount, ":e": expire_epoch, ":t": "earnings"},
+    )
+
+
+def earnings_since(requester_id: str, worker_id: str, first_hour: str) -> Decimal:
+    """What the requester paid the worker from `first_hour` on (at most a few dozen hourly buckets)."""
+    rows, _ = dynamo.query(
+        key_condition="pk = :p AND sk >= :h",
+        vals={":p": keys.earnings_partition(requester_id, worker_id), ":h": first_hour},
+        consistent=True,
+    )
+    return sum((Decimal(str(r.get("amount", 0))) for r in rows), Decimal(0))
+
+
+# ---------------------------------------------------------------- actions of rules
+def record_action(campaign_id: str, mark: str, data: Mapping[str, Any]) -> bool:
+    """Record that a rule acted, under `mark` (the worker, the rule and the observation it saw);
+    False when it was recorded before (the action is not repeated)."""
+    pk, sk = keys.quality_action(campaign_id, mark)
+    try:
+        dynamo.put(
+            {"pk": pk, "sk": sk, "type": "quality_action", **data}, condition="attribute_not_exists(pk)"
+        )
+    except dynamo.ConditionFailed:
+        return False
+    return True
+
+
+def note_outcome(campaign_id: str, mark: str, outcome: Mapping[str, Any]) -> None:
+    dynamo.update(*keys.quality_action(campaign_id, mark), "SET outcome = :o", vals={":o": dict(outcome)})
+
+
+def actions_page(
+    campaign_id: str, worker_id: str | None, after: str | None, limit: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """The campaign's recorded actions by worker, rule and observation (one worker's, when given)."""
+    condition, vals = "pk = :p", {":p": keys.quality_actions_partition(campaign_id)}
+    prefix = f"{worker_id}#" if worker_id else ""
+    if prefix and after and after >= prefix + "\uffff":
+        return [], False  # past the worker's actions
+    if prefix and (not after or after < prefix):
+        condition += " AND begins_with(sk, :w)"
+        vals[":w"] = prefix
+    elif prefix and after:
+        condition += " AND sk BETWEEN :after AND :end"
+        vals[":after"], vals[":end"] = after + "\x00", prefix + "\uffff"
+    elif after:
+        condition += " AND sk > :after"
+        vals[":after"] = after
+    rows, _ = dynamo.query(key_condition=condition, vals=vals, limit=limit + 1, consistent=True)
+    return [{**r, "id": r["sk"]} for r in rows[:limit]], len(rows) > limit
+
+
+def claim_context(
+    requester_id: str, campaign_id: str, worker_id: str, skill_ids: Iterable[str]
+) -> tuple[dict[tuple[str, str], Decimal], list[dict[str, Any]], set[str]]:
+    """What a claim of the requester's work needs to know of the worker, in one batched read: its
+    values of `skill_ids`, its blocks by the requester, and the control tasks it answered in the campaign."""
+    skills = {keys.skill_value(skill, worker_id): (skill, worker_id) for skill in skill_ids}
+    blocks_key = keys.worker_blocks(requester_id, worker_id)
+    row_key = keys.campaign_worker(campaign_id, worker_id)
+    found = dynamo.batch_get([*skills, blocks_key, row_key], consistent=True)
+    values = {skills[k]: Decimal(str(v["value"])) for k, v in found.items() if k in skills}
+    scopes = [value for name, value in found.get(blocks_key, {}).items() if name.startswith(_BLOCK_PREFIX)]
+    answered = {str(task) for task in found.get(row_key, {}).get("controls_answered", ())}
+    return values, scopes, answered
