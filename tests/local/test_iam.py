@@ -60,9 +60,9 @@ def test_a_call_the_policy_allows_passes(allowed: RecordedCall) -> None:
             f"ProfileFunction: dynamodb:Scan on arn:aws:dynamodb:us-east-1:123456789012:table/{MAIN_TABLE}",
         ),
         refusal(
-            # Market claims never delete: a transaction with a Delete needs dynamodb:DeleteItem.
-            call("MarketFunction", "dynamodb", "TransactWriteItems", MAIN_TABLE, part="Delete"),
-            "MarketFunction: dynamodb:DeleteItem on arn:aws:dynamodb:us-east-1:123456789012:table/"
+            # The profile never deletes: a transaction with a Delete needs dynamodb:DeleteItem.
+            call("ProfileFunction", "dynamodb", "TransactWriteItems", MAIN_TABLE, part="Delete"),
+            "ProfileFunction: dynamodb:DeleteItem on arn:aws:dynamodb:us-east-1:123456789012:table/"
             f"{MAIN_TABLE}: TransactWriteItems (Delete) x1",
         ),
         refusal(
