@@ -311,8 +311,9 @@ def test_function_output_goes_to_the_runner_stderr(stack: RunningStack) -> None:
 
 def test_concurrent_requests_run_in_different_workers_at_the_same_time(stack: RunningStack) -> None:
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        # each takes 3 s, so the two overlap even when a loaded machine is slow to start the second
-        answers = list(pool.map(lambda _: echo(stack, "GET", "/slow?seconds=3"), range(2)))
+        # each takes 1.5 s (within the function's 2 s Timeout), so the two overlap even when a
+        # loaded machine is slow to start the second
+        answers = list(pool.map(lambda _: echo(stack, "GET", "/slow?seconds=1.5"), range(2)))
     first, second = answers
     assert first["pid"] != second["pid"]
     assert first["started"] < second["finished"] and second["started"] < first["finished"]
