@@ -8,6 +8,7 @@ from crowdtask.models.base import ApiModel, OutModel, ResourceId
 
 OperationStatus = Literal["PENDING", "RUNNING", "SUCCESS", "FAIL"]
 OPERATION_TYPE = "TASK.BATCH_CREATE"
+AGGREGATION_TYPE = "AGGREGATION"
 
 
 class Solution(ApiModel):
@@ -93,18 +94,28 @@ class OperationDetails(OutModel):
     failed_count: int = Field(description="the number of tasks that were not stored")
 
 
+class AggregationParameters(OutModel):
+    campaign: str = Field(description="the campaign whose results are aggregated")
+    method: str = Field(description="dawid-skene")
+
+
+class AggregationDetails(OutModel):
+    results_count: int = Field(description="results read (those in review and approved)")
+    tasks_count: int = Field(description="tasks aggregated")
+
+
 class OperationOut(OutModel):
-    """An asynchronous operation (the bulk API's shape)."""
+    """An asynchronous operation (the bulk API's shape): a bulk upload, or an aggregation run."""
 
     id: str = Field(description="operation id (the `operation_id` sent, or one made for it)")
-    type: str = Field(default=OPERATION_TYPE, description="TASK.BATCH_CREATE")
+    type: str = Field(default=OPERATION_TYPE, description="TASK.BATCH_CREATE or AGGREGATION")
     status: OperationStatus = Field(description="PENDING, RUNNING, SUCCESS or FAIL")
     submitted: str = Field(description="UTC time the request was received")
     started: str | None = Field(default=None, description="UTC time the first tasks were stored")
     finished: str | None = Field(default=None, description="UTC time the operation ended")
     progress: int = Field(description="percentage of the valid tasks handled so far")
-    parameters: OperationParameters
-    details: OperationDetails
+    parameters: OperationParameters | AggregationParameters
+    details: OperationDetails | AggregationDetails
     pools: list[str] = Field(default_factory=list, description="the campaigns the tasks are for")
     openPoolErrors: list[str] | None = Field(
         default=None, description="why a campaign could not be opened at the end (open_pool=true)"

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from crowdtask import templates
+from crowdtask.models.answers import AggregationSettings, AutoReview, OverlapSettings
 from crowdtask.models.base import ApiModel, OutModel, id_text
 from crowdtask.models.durations import Duration
 from crowdtask.models.quality import MAX_RULES, QualityRule, QualitySettings, Requirement
@@ -92,6 +93,15 @@ class CampaignIn(ApiModel):
         max_length=MAX_RULES,
         description="rules evaluated on every submission, review, release and expiry of a worker's work",
     )
+    aggregation: AggregationSettings | None = Field(
+        default=None, description="how results are aggregated per task as they come in (default majority)"
+    )
+    overlap: OverlapSettings | None = Field(
+        default=None,
+        description="dynamic overlap: each job collects `min` to `results` results, stopping once confident "
+        "(publishing freezes the budget for `results`; what a job did not need goes back when it closes)",
+    )
+    autoReview: AutoReview | None = Field(default=None, description="results reviewed by policy")
 
     @field_validator("taskTemplate")
     @classmethod
@@ -104,6 +114,17 @@ class CampaignIn(ApiModel):
     def _dates_in_order(self) -> Self:
         if self.startDate and self.endDate and self.endDate <= self.startDate:
             raise ValueError("endDate must be after startDate")
+        return self
+
+    @model_validator(mode="after")
+    def _overlap_within_results(self) -> Self:
+        if self.overlap is not None:
+            if self.overlap.max is not None and self.overlap.max != self.results:
+                raise ValueError(
+                    "overlap.max is the campaign's results: send the same number or leave it out"
+                )
+            if self.overlap.min > self.results:
+                raise ValueError("overlap.min must not exceed results")
         return self
 
 
@@ -131,6 +152,9 @@ class CampaignOut(OutModel):
     quality: dict[str, Any] | None = None
     requirements: list[dict[str, Any]] = Field(default_factory=list)
     qualityRules: list[dict[str, Any]] = Field(default_factory=list)
+    aggregation: dict[str, Any] | None = None
+    overlap: dict[str, Any] | None = None
+    autoReview: dict[str, Any] | None = None
     state: State = Field(description="unpublished, active, paused, finished or cancelled")
     jobCount: int = Field(description="how many jobs the campaign has")
     readOnly: bool = Field(description="true once the campaign is finished or cancelled")

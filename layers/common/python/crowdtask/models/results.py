@@ -62,6 +62,11 @@ class ResultOut(OutModel):
     autoApproved: bool | None = Field(
         default=None, description="true when the review window closed unreviewed"
     )
+    reviewedBy: str | None = Field(
+        default=None,
+        description="the policy that reviewed it (autoReview.control, autoReview.agreement); none: you, "
+        "a quality rule, or the review window (autoApproved)",
+    )
     message: str | None = Field(default=None, description="the requester's message with the approval")
     reason: str | None = Field(default=None, description="the requester's reason for a (soft-)rejection")
     until: str | None = Field(

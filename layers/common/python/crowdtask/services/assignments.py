@@ -26,7 +26,7 @@ from crowdtask.store import market as market_store
 from crowdtask.store import tasks as task_store
 
 # What an assignment carries from its market item, so submitting and reviewing need no other read.
-_TERMS = ("task_ids", "payment", "commission", "points", "review_seconds", "repeat_after")
+_TERMS = ("task_ids", "payment", "commission", "points", "review_seconds", "repeat_after", "needed")
 _CLAIM_ATTEMPTS = 40
 
 

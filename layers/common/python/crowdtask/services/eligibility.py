@@ -113,6 +113,9 @@ def check_settings(requester_id: str, campaign: Mapping[str, Any]) -> None:
     skills = {
         f"requirements[{n}].skill": str(r["skill"]) for n, r in enumerate(campaign.get("requirements") or [])
     }
+    weigh_by = (campaign.get("aggregation") or {}).get("skill")
+    if weigh_by:
+        skills["aggregation.skill"] = str(weigh_by)
     for n, rule in enumerate(campaign.get("qualityRules") or []):
         if rule["action"]["type"] == "setSkill":
             skills[f"qualityRules[{n}].action.skill"] = str(rule["action"]["skill"])

@@ -33,6 +33,7 @@ from crowdtask.services import (
     bulk_chunks,
     bulk_items,
     campaigns,
+    decisions,
     lifecycle,
     market,
     pools,
@@ -134,9 +135,22 @@ def _reviewed(kind: str, done: Iterable[results.Reviewed], what: str) -> list[qu
 
 
 def submit(worker_id: str, assignment_id: str, submission: SubmitIn) -> ResultOut:
-    """A worker's result, in review; the campaign's rules judge the statistics it moved."""
-    result, moved = results.submit(worker_id, assignment_id, submission)
-    _judge(_reviewed("submission", [moved], "submitted"))
+    """A worker's result, in review (its votes counted in its tasks' aggregates); then what its
+    answers decide (review policies, dynamic overlap) and the campaign's rules on what moved."""
+    result, submitted = results.submit(worker_id, assignment_id, submission)
+    decided = decisions.Decided([], [], set())
+    try:
+        decided = decisions.after_submission(submitted)
+    except Exception:  # the result is stored; a policy that cannot run leaves it for review
+        logger.exception("deciding on a submission failed", extra={"result": submitted.moved.result_id})
+    finish_if_complete(decided.touched)
+    _judge(
+        [
+            *_reviewed("submission", [submitted.moved], "submitted"),
+            *_reviewed("review", decided.approved, "approved"),
+            *_reviewed("review", decided.rejected, "rejected"),
+        ]
+    )
     return result
 
 

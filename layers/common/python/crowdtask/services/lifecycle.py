@@ -53,6 +53,8 @@ FROZEN_WHEN_PUBLISHED = (
     "taskTemplate",
     "quality",  # control tasks and requirements travel with the jobs' market items
     "requirements",
+    "aggregation",  # the votes already counted were weighed this way
+    "overlap",  # the budget was frozen for its max
 )
 
 

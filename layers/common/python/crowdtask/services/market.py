@@ -16,7 +16,7 @@ from crowdtask import clock, errors, geo, parallel, store
 from crowdtask.models.market import MarketJobOut, Region
 from crowdtask.numbers import plain_numbers
 from crowdtask.observability import logger
-from crowdtask.services import eligibility, lifecycle, market_terms, repeats
+from crowdtask.services import eligibility, lifecycle, market_terms, pricing, repeats
 from crowdtask.store import accounts as account_store
 from crowdtask.store import campaigns as campaign_store
 from crowdtask.store import events
@@ -105,6 +105,30 @@ def expire_jobs(now_iso: str, limit: int) -> tuple[int, set[tuple[str, str]]]:
         touched.add((item["account_id"], item["campaign_id"]))
         events.publish("job.expired", {"jobId": item["job_id"], "campaignId": item["campaign_id"]})
     return closed, touched
+
+
+def job_closed(job_id: str, campaign_id: str) -> bool:
+    """Whether the job takes no more claims for good (expired, confident, or its campaign ended)."""
+    return bool((market_store.get_item(job_id, campaign_id) or {}).get("closed"))
+
+
+def close_answered(account_id: str, campaign_id: str, job_id: str) -> Decimal | None:
+    """Dynamic overlap: the job's answer is confident, it takes no more claims; what its untaken
+    slots would have cost goes back to the requester at once. The money released, or None when
+    the job was closed already."""
+    item = market_store.get_item(job_id, campaign_id)
+    if item is None:
+        return None
+    _, cost = pricing.result_cost(item)
+    closed = market_store.close_answered(job_id, campaign_id, cost)
+    if closed is None:
+        return None
+    _, released = closed
+    events.publish(
+        "job.closed",
+        {"jobId": job_id, "campaignId": campaign_id, "reason": "confident", "released": str(released)},
+    )
+    return released
 
 
 # ---------------------------------------------------------------- listing

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from crowdtask import clock, errors, ids
-from crowdtask.models.bulk import LogEntry, OperationLog, OperationOut
+from crowdtask.models.bulk import AGGREGATION_TYPE, LogEntry, OperationLog, OperationOut
 from crowdtask.numbers import plain_numbers
 from crowdtask.store import operations as store
 from crowdtask.store import tasks as task_store
@@ -43,7 +43,30 @@ def status_of(item: dict[str, Any]) -> str:
     return "RUNNING" if int(item.get("chunks_done", 0)) else "PENDING"
 
 
+def _aggregation(item: dict[str, Any]) -> OperationOut:
+    status = item.get("final_status") or ("RUNNING" if item.get("started") else "PENDING")
+    return OperationOut.model_validate(
+        {
+            "id": item["operation_id"],
+            "type": AGGREGATION_TYPE,
+            "status": status,
+            "submitted": item["submitted"],
+            "started": item.get("started"),
+            "finished": item.get("finished"),
+            "progress": 100 if item.get("final_status") else 0,
+            "parameters": item["parameters"],
+            "details": {
+                "results_count": int(item.get("results_count", 0)),
+                "tasks_count": int(item.get("tasks_count", 0)),
+            },
+            "pools": [item["parameters"]["campaign"]],
+        }
+    )
+
+
 def to_operation(item: dict[str, Any]) -> OperationOut:
+    if item.get("op_type") == AGGREGATION_TYPE:
+        return _aggregation(item)
     to_store = int(item.get("to_store_count", 0))
     handled = int(item.get("success_count", 0)) + store_failures(item) if not item.get("refused_all") else 0
     progress = 100 if item.get("final_status") else (int(100 * handled / to_store) if to_store else 0)

@@ -14,7 +14,7 @@ is the coordinator's (services/flows.py).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -26,7 +26,7 @@ from crowdtask.models.results import ApproveAllOut, ResultOut
 from crowdtask.models.submissions import SubmitIn
 from crowdtask.numbers import plain_numbers
 from crowdtask.observability import logger
-from crowdtask.services import assignments, grading, lifecycle, market, pricing
+from crowdtask.services import assignments, grading, lifecycle, market, pricing, votes
 from crowdtask.services.campaigns import require_campaign
 from crowdtask.store import campaigns as campaign_store
 from crowdtask.store import events
@@ -37,7 +37,16 @@ IN_REVIEW = result_store.IN_REVIEW
 APPROVE_ALL_BUDGET_S = 20.0
 EARNINGS_KEPT = timedelta(days=2)  # hourly earnings buckets outlive the 24 hours quality rules read
 # What a result carries from its assignment (and a redo assignment from the result).
-_CARRIED = ("payment", "commission", "points", "review_seconds", "repeat_after", "task_ids")
+_CARRIED = (
+    "payment",
+    "commission",
+    "points",
+    "review_seconds",
+    "repeat_after",
+    "task_ids",
+    "control_ids",
+    "needed",
+)
 _REJECT_ATTEMPTS = 8
 Touched = set[tuple[str, str]]  # (requester, campaign) pairs that may now have all their results
 
@@ -49,6 +58,14 @@ class Reviewed(NamedTuple):
     requester_id: str
     campaign_id: str
     worker_id: str
+
+
+class Submitted(NamedTuple):
+    """A result just submitted: the statistics it moved, the result as stored and its campaign as read."""
+
+    moved: Reviewed
+    result: dict[str, Any]
+    campaign: dict[str, Any]
 
 
 # ---------------------------------------------------------------- reading
@@ -63,6 +80,12 @@ def to_result(item: dict[str, Any]) -> ResultOut:
             "assignmentId": plain["assignment_id"],
         }
     )
+
+
+def in_review(requester_id: str, result_ids: Iterable[str]) -> list[dict[str, Any]]:
+    """Those of the requester's results that are still in review, by id."""
+    found = result_store.get_many(requester_id, sorted(set(result_ids)))
+    return [{**item, "id": rid} for rid, item in sorted(found.items()) if item.get("state") == IN_REVIEW]
 
 
 def require_result(requester_id: str, result_id: str) -> dict[str, Any]:
@@ -178,10 +201,16 @@ def _task_results(item: dict[str, Any], body: SubmitIn, now_iso: str) -> list[di
     return stored
 
 
-def _fast_thresholds(requester_id: str, campaign_id: str) -> set[int]:
+def _settings(requester_id: str, campaign_id: str) -> dict[str, Any]:
+    """What a submission needs of its campaign: its rules (they may change while it runs) and how
+    it aggregates (kept as published)."""
+    return campaign_store.get(requester_id, campaign_id) or {}
+
+
+def _fast_thresholds(campaign: Mapping[str, Any]) -> set[int]:
     """The fast-submit thresholds (seconds) the campaign's rules name now: each is counted from when
-    a rule names it (rules may change while the campaign runs)."""
-    rules = (campaign_store.get(requester_id, campaign_id) or {}).get("qualityRules") or []
+    a rule names it."""
+    rules = campaign.get("qualityRules") or []
     return {seconds(str(r["fastSubmitThreshold"])) for r in rules if r.get("fastSubmitThreshold")}
 
 
@@ -231,10 +260,10 @@ def result_record(
     return result_store.record(assignment["requester_id"], result_id, data)
 
 
-def submit(worker_id: str, assignment_id: str, body: SubmitIn) -> tuple[ResultOut, Reviewed]:
+def submit(worker_id: str, assignment_id: str, body: SubmitIn) -> tuple[ResultOut, Submitted]:
     """Turn an open assignment into a result in review; late uploads (past `submitBy`) are refused.
 
-    The result as its worker sees it, and which statistics it moved."""
+    The result as its worker sees it, and what the flows after a submission need."""
     item = assignments.require_assignment(worker_id, assignment_id)
     now = clock.now()
     now_iso = clock.iso(now)
@@ -250,12 +279,18 @@ def submit(worker_id: str, assignment_id: str, body: SubmitIn) -> tuple[ResultOu
     task_results = _task_results(item, body, now_iso)
     requester, campaign_id, job_id = item["requester_id"], item["campaign_id"], item["job_id"]
     result_id = ids.new_id()
-    stored = result_record(item, result_id, task_results, now)
-    payment, cost = pricing.result_cost(item)
+    settings = _settings(requester, campaign_id)
     claimed = clock.parse(item["claimedAt"]) or now
-    counts = quality_counts(
-        task_results, _fast_thresholds(requester, campaign_id), (now - claimed).total_seconds()
-    )
+    counts = quality_counts(task_results, _fast_thresholds(settings), (now - claimed).total_seconds())
+    # the result's votes in its tasks' live aggregates, weighed as the campaign says
+    weight = votes.weight_of(settings.get("aggregation"), campaign_id, worker_id, counts)
+    controls = {str(c) for c in item.get("control_ids") or []}
+    ballots = votes.ballots(campaign_id, result_id, task_results, controls, weight)
+    keep_voter = votes.keep_voters(item.get("needed"))
+    stored = result_record(item, result_id, task_results, now)
+    stored.update(votes.recorded(ballots, weight, keep_voter=keep_voter))
+    in_transaction = stored["votes_in_transaction"]
+    payment, cost = pricing.result_cost(item)
     try:
         result_store.submit(
             item,
@@ -265,7 +300,8 @@ def submit(worker_id: str, assignment_id: str, body: SubmitIn) -> tuple[ResultOu
             now_iso=now_iso,
             live_states=lifecycle.LIVE,
             quality=counts,
-            controls=item.get("control_ids") or (),
+            controls=controls,
+            also=votes.cast_in_transaction(ballots, keep_voter=keep_voter) if in_transaction else (),
         )
     except store.Refused as exc:
         if isinstance(exc, result_store.CampaignNotLive):
@@ -278,6 +314,8 @@ def submit(worker_id: str, assignment_id: str, body: SubmitIn) -> tuple[ResultOu
             f"Assignment {assignment_id} is {current['state']}; only an open one takes a result "
             f"(results were accepted until {current['submitBy']})."
         ) from exc
+    if not in_transaction:
+        votes.cast_after(ballots, keep_voter=keep_voter)
     events.publish(
         "result.submitted",
         {
@@ -288,7 +326,8 @@ def submit(worker_id: str, assignment_id: str, body: SubmitIn) -> tuple[ResultOu
             "reviewBy": stored["reviewBy"],
         },
     )
-    return to_worker_result(stored), Reviewed(result_id, requester, campaign_id, worker_id)
+    moved = Reviewed(result_id, requester, campaign_id, worker_id)
+    return to_worker_result(stored), Submitted(moved, stored, settings)
 
 
 # ---------------------------------------------------------------- approving
@@ -298,8 +337,11 @@ def _repeat_at(settlement: dict[str, Any], now: datetime) -> str | None:
     return None if repeat_after is None else clock.iso(now + timedelta(seconds=int(repeat_after)))
 
 
-def approve_settlement(settlement: dict[str, Any], message: str | None = None, *, auto: bool = False) -> None:
-    """Write one approval from a result's settlement; AlreadyReviewed when it was reviewed first."""
+def approve_settlement(
+    settlement: dict[str, Any], message: str | None = None, *, auto: bool = False, by: str | None = None
+) -> None:
+    """Write one approval from a result's settlement; AlreadyReviewed when it was reviewed first.
+    `by`: the policy that decided it (recorded as the result's reviewedBy)."""
     payment, cost = pricing.result_cost(settlement)
     now = clock.now()
     try:
@@ -310,6 +352,7 @@ def approve_settlement(settlement: dict[str, Any], message: str | None = None, *
             now_iso=clock.iso(now),
             message=message,
             auto=auto,
+            reviewed_by=by,
             repeat_at=_repeat_at(settlement, now),
             earned_hour=now.strftime("%Y-%m-%dT%H"),
             expire_epoch=int((now + EARNINGS_KEPT).timestamp()),
@@ -346,16 +389,16 @@ def _event(item: dict[str, Any], **extra: Any) -> dict[str, Any]:
     }
 
 
-def approve(requester_id: str, result_id: str, message: str | None) -> ResultOut:
+def approve(requester_id: str, result_id: str, message: str | None, *, by: str | None = None) -> ResultOut:
     """Approve and pay one result in review (its campaign may then have all its results)."""
     item = require_result(requester_id, result_id)
     if item["state"] != IN_REVIEW:
         raise _not_in_review(item, "approved")
     try:
-        approve_settlement(settlement_of(item), message)
+        approve_settlement(settlement_of(item), message, by=by)
     except AlreadyReviewed as exc:
         raise _reviewed(requester_id, result_id, "approved") from exc
-    events.publish("result.approved", _event(item, auto=False))
+    events.publish("result.approved", _event(item, auto=False, **({"reviewedBy": by} if by else {})))
     return get_result(requester_id, result_id)
 
 
@@ -449,11 +492,14 @@ def approve_due(now_iso: str, limit: int) -> tuple[dict[str, int], Touched, list
 
 
 # ---------------------------------------------------------------- rejecting
-def reject(requester_id: str, result_id: str, reason: str) -> tuple[ResultOut, bool]:
-    """Rejected: the worker is not paid and their reputation drops; the job needs another result.
+def reject(
+    requester_id: str, result_id: str, reason: str, *, by: str | None = None
+) -> tuple[ResultOut, bool]:
+    """Rejected: the worker is not paid and their reputation drops; the job needs another result;
+    the result's votes leave its tasks' aggregates.
 
     Also returns whether the job was closed, so its slot was dropped and the campaign may now
-    have all its results.
+    have all its results. `by`: the policy that decided it (the result's reviewedBy).
     """
     item = require_result(requester_id, result_id)
     if item["state"] != IN_REVIEW:
@@ -473,6 +519,8 @@ def reject(requester_id: str, result_id: str, reason: str) -> tuple[ResultOut, b
                 seen_state=state,
                 refund=state in lifecycle.ENDED,  # nothing will replace it: its money goes back
                 open_path=not dead,
+                reviewed_by=by,
+                also=votes.withdraw_in_transaction(item),
             )
             break
         except result_store.AlreadyReviewed as exc:
@@ -483,7 +531,8 @@ def reject(requester_id: str, result_id: str, reason: str) -> tuple[ResultOut, b
             continue  # the campaign changed state meanwhile: decide again
     else:
         raise errors.Conflict(f"Campaign {campaign_id} is changing too often right now; retry.")
-    events.publish("result.rejected", _event(item, reason=reason))
+    votes.withdraw_after(item)
+    events.publish("result.rejected", _event(item, reason=reason, **({"reviewedBy": by} if by else {})))
     return get_result(requester_id, result_id), dead
 
 
@@ -524,6 +573,7 @@ def soft_reject(requester_id: str, result_id: str, reason: str, until: str) -> R
             now_iso=clock.iso(now),
             redo=redo,
             live_states=lifecycle.LIVE,
+            also=votes.withdraw_in_transaction(item),
         )
     except result_store.AlreadyReviewed as exc:
         raise _reviewed(requester_id, result_id, "soft-rejected") from exc
@@ -532,5 +582,6 @@ def soft_reject(requester_id: str, result_id: str, reason: str, until: str) -> R
             f"Campaign {campaign_id} is {market.campaign_state_text(requester_id, campaign_id)}: "
             "nobody can redo its jobs any more; approve or reject the result."
         ) from exc
+    votes.withdraw_after(item)
     events.publish("result.soft_rejected", _event(item, reason=reason, until=until, assignmentId=redo["id"]))
     return get_result(requester_id, result_id)

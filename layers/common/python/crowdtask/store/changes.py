@@ -24,8 +24,9 @@ class Change:
         self._names: dict[str, str] = {}
         self._vals: dict[str, Any] = {}
         self._adds: dict[str, Any] = {}
-        self._sets: dict[str, tuple[bool, Any]] = {}  # attr -> (is a copy of another attribute, value)
+        self._sets: dict[str, tuple[str, Any]] = {}  # attr -> (value, copy or absent, what)
         self._removes: list[str] = []
+        self._deletes: dict[str, set[str]] = {}
         self._conditions: list[str] = []
 
     @property
@@ -55,13 +56,23 @@ class Change:
         self._adds[attr] = set(self._adds.get(attr, set())) | set(members)
         return self
 
+    def remove_from_set(self, attr: str, members: set[str]) -> Change:
+        """DELETE members from a string set (the attribute goes when it empties)."""
+        self._deletes[attr] = set(self._deletes.get(attr, set())) | set(members)
+        return self
+
     def set(self, attr: str, value: Any) -> Change:
-        self._sets[attr] = (False, value)
+        self._sets[attr] = ("value", value)
+        return self
+
+    def set_if_absent(self, attr: str, value: Any) -> Change:
+        """SET attr = value unless the item has it already."""
+        self._sets[attr] = ("absent", value)
         return self
 
     def copy(self, attr: str, source: str) -> Change:
         """SET attr = source (another attribute of the same item)."""
-        self._sets[attr] = (True, source)
+        self._sets[attr] = ("copy", source)
         return self
 
     def remove(self, *attrs: str) -> Change:
@@ -100,11 +111,21 @@ class Change:
         adds = [f"{name(a)} {value(v)}" for a, v in self._adds.items() if v not in (0, set())]
         if adds:
             parts.append("ADD " + ", ".join(adds))
-        sets = [f"{name(a)} = {name(v) if copy else value(v)}" for a, (copy, v) in self._sets.items()]
+        sets = []
+        for attr, (mode, what) in self._sets.items():
+            if mode == "copy":
+                sets.append(f"{name(attr)} = {name(what)}")
+            elif mode == "absent":
+                sets.append(f"{name(attr)} = if_not_exists({name(attr)}, {value(what)})")
+            else:
+                sets.append(f"{name(attr)} = {value(what)}")
         if sets:
             parts.append("SET " + ", ".join(sets))
         if self._removes:
             parts.append("REMOVE " + ", ".join(name(a) for a in self._removes))
+        deletes = [f"{name(a)} {value(v)}" for a, v in self._deletes.items() if v]
+        if deletes:
+            parts.append("DELETE " + ", ".join(deletes))
         condition = " AND ".join(self._conditions) or None
         if not parts:  # nothing to write: a pure check
             assert condition is not None, "a change with neither updates nor conditions"

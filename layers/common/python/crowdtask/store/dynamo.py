@@ -299,8 +299,10 @@ def query(
     filter_expression: str | None = None,
     start_key: dict[str, Any] | None = None,
     consistent: bool = False,
+    projection: str | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """One page of a query: (items, LastEvaluatedKey in wire format or None)."""
+    """One page of a query: (items, LastEvaluatedKey in wire format or None). `projection`: the
+    attributes to read (a ProjectionExpression; `names` may name them)."""
     kwargs: dict[str, Any] = {
         "TableName": table(),
         "KeyConditionExpression": key_condition,
@@ -319,6 +321,8 @@ def query(
         kwargs["FilterExpression"] = filter_expression
     if start_key:
         kwargs["ExclusiveStartKey"] = start_key
+    if projection:
+        kwargs["ProjectionExpression"] = projection
     response = client().query(**kwargs)
     return [from_item(i) for i in response.get("Items", [])], response.get("LastEvaluatedKey")
 

@@ -323,3 +323,25 @@ def quality_action(campaign_id: str, mark: str) -> tuple[str, str]:
 
 def quality_actions_partition(campaign_id: str) -> str:
     return f"QACTIONS#{campaign_id}"
+
+
+# ---------------------------------------------------------------- answers
+# AGG#<campaign>#<shard>               / <task>       the live aggregate of a task (votes counted on write)
+# AGGDS#<campaign>#<shard>             / <task>       the task's aggregate by the last Dawid-Skene run
+AGGREGATE_SHARDS = 16
+AGGREGATE_METHODS = {"live": "AGG", "dawid-skene": "AGGDS"}
+
+
+def aggregate(campaign_id: str, task_id: str, method: str = "live") -> tuple[str, str]:
+    prefix = AGGREGATE_METHODS[method]
+    return f"{prefix}#{campaign_id}#{shard_of(task_id, AGGREGATE_SHARDS):02d}", task_id
+
+
+def aggregate_partitions(campaign_id: str, method: str = "live") -> list[str]:
+    prefix = AGGREGATE_METHODS[method]
+    return [f"{prefix}#{campaign_id}#{n:02d}" for n in range(AGGREGATE_SHARDS)]
+
+
+def task_aggregates_partition(task_id: str) -> str:
+    """gsi2: a task's live aggregates, one per campaign (sort key: the campaign id)."""
+    return f"AGGTASK#{task_id}"

@@ -142,6 +142,35 @@ def expire_job(job_id: str, campaign_id: str) -> dict[str, Any] | None:
     return None
 
 
+def close_answered(
+    job_id: str, campaign_id: str, slot_cost: Decimal
+) -> tuple[dict[str, Any], Decimal] | None:
+    """Close a job whose answer is confident (dynamic overlap): its untaken slots are not needed, and
+    what they would have cost leaves the campaign's budget for the requester's available balance.
+    Slots held by open assignments stay (their results are still paid for). The item as it was
+    and the money released, or None when it was closed already."""
+    for _attempt in range(8):
+        item = get_item(job_id, campaign_id)
+        if item is None or item.get("closed"):
+            return None
+        remaining = int(item.get("remaining", 0))
+        released = slot_cost * remaining
+        changes: list[Change | dict[str, Any]] = [close_change(item_change(job_id, campaign_id), remaining)]
+        if remaining:
+            requester = str(item["account_id"])
+            campaign = campaigns.fewer_outstanding(campaigns.change(requester, campaign_id), remaining)
+            changes.append(campaigns.pay_from_budget(campaign, released))
+            changes.append(accounts.unfreeze(accounts.balance_change(requester), released))
+        try:
+            _transact(changes)
+        except dynamo.TransactionConflict as exc:
+            if exc.failed(0):
+                continue  # a slot moved meanwhile: read again
+            raise Contended(job_id) from exc
+        return item, released
+    return None
+
+
 def due_to_expire(now_iso: str, limit: int) -> list[tuple[str, str]]:
     """(job, campaign) of the market items whose task_ttl has passed, from the due index."""
     return [(e["job_id"], e["campaign_id"]) for e in sweeps.due_items("market-ttl", now_iso, limit)]

@@ -220,3 +220,39 @@ def list_of_account(
     more = len(items) > limit
     items = items[:limit]
     return items, (items[-1]["gsi1sk"] if more and items else None)
+
+
+# ---------------------------------------------------------------- aggregation runs
+def run_started(account_id: str, operation_id: str, now_iso: str) -> bool:
+    """An aggregation run begins (again, after a redelivery); False when it has ended already."""
+    try:
+        dynamo.update(
+            *keys.operation(account_id, operation_id),
+            "SET started = if_not_exists(started, :now)",
+            condition="attribute_exists(pk) AND attribute_not_exists(final_status)",
+            vals={":now": now_iso},
+        )
+    except dynamo.ConditionFailed:
+        return False
+    return True
+
+
+def run_ended(
+    account_id: str, operation_id: str, status: str, now_iso: str, counts: dict[str, int] | None = None
+) -> bool:
+    """An aggregation run ends once, with what it read; False when it had ended already."""
+    vals: dict[str, Any] = {":status": status, ":now": now_iso}
+    expression = "SET final_status = :status, finished = :now"
+    for n, (name, value) in enumerate((counts or {}).items()):
+        expression += f", {name} = :c{n}"
+        vals[f":c{n}"] = value
+    try:
+        dynamo.update(
+            *keys.operation(account_id, operation_id),
+            expression,
+            condition="attribute_exists(pk) AND attribute_not_exists(final_status)",
+            vals=vals,
+        )
+    except dynamo.ConditionFailed:
+        return False
+    return True

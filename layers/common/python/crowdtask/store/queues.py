@@ -1,4 +1,4 @@
-"""Sends work to the bulk queue (the SQS queue the bulk worker consumes)."""
+"""Sends work to the SQS queues: the bulk queue (the bulk worker) and the aggregation queue."""
 
 from __future__ import annotations
 
@@ -34,3 +34,9 @@ def send_bulk(messages: list[dict[str, Any]]) -> None:
     url = settings().require("bulk_queue_url").bulk_queue_url
     for message in messages:
         _client().send_message(QueueUrl=url, MessageBody=encode(message).decode())
+
+
+def send_aggregation(message: dict[str, Any]) -> None:
+    """One aggregation run for the aggregation worker."""
+    url = settings().require("aggregation_queue_url").aggregation_queue_url
+    _client().send_message(QueueUrl=url, MessageBody=encode(message).decode())

@@ -103,6 +103,10 @@ def get(requester_id: str, result_id: str) -> dict[str, Any] | None:
     return RESULTS.get(requester_id, result_id, consistent=True)
 
 
+def get_many(requester_id: str, result_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    return RESULTS.get_many(requester_id, result_ids, consistent=True)
+
+
 def settlement(result: Mapping[str, Any]) -> dict[str, Any]:
     """What approving `result` (as read, or as the sweep index holds it) writes from, and its id."""
     found = {k: result[k] for k in SETTLEMENT if k in result}
@@ -148,6 +152,7 @@ def submit(
     live_states: Iterable[str],
     quality: Mapping[str, int | Decimal] | None = None,
     controls: Iterable[str] = (),
+    also: Iterable[Change] = (),
 ) -> None:
     """The assignment becomes `result` (from record()), in review: what it may cost is owed by the
     campaign and pending for the worker. assignments.NotOpen when the assignment is no longer open
@@ -155,7 +160,8 @@ def submit(
 
     The worker's statistics in the campaign and with the requester move in the same write:
     `quality` (counters to add: control answers, their score, fast submissions, ...), the control
-    tasks now answered, and the run of skipped assignments, which a submission ends.
+    tasks now answered, and the run of skipped assignments, which a submission ends. `also`: more
+    changes of the same transaction (the result's votes in its tasks' aggregates).
     """
     worker_id, campaign_id = str(assignment["worker_id"]), str(assignment["campaign_id"])
     requester = str(assignment["requester_id"])
@@ -174,6 +180,7 @@ def submit(
         _worker_account(worker_id).add("earnings_pending", payment).add("results_in_review", 1),
         in_campaign,
         _counted(_requester_worker(requester, worker_id), counts).set("skipped_in_row", 0),
+        *also,
     ]
     try:
         _write(changes)
@@ -195,6 +202,7 @@ def approve(
     message: str | None,
     auto: bool,
     repeat_at: str | None,
+    reviewed_by: str | None = None,
     earned_hour: str,
     expire_epoch: int,
 ) -> None:
@@ -216,6 +224,8 @@ def approve(
         result.set("message", message)
     if auto:
         result.set("autoApproved", True)
+    if reviewed_by:
+        result.set("reviewedBy", reviewed_by)
     campaign = campaigns.owe(campaigns.pay_from_budget(campaigns.change(requester, campaign_id), cost), -cost)
     if repeat_at is None:
         campaigns.fewer_outstanding(campaign)
@@ -261,6 +271,8 @@ def reject(
     seen_state: str,
     refund: bool,
     open_path: bool,
+    reviewed_by: str | None = None,
+    also: Iterable[Change] = (),
 ) -> None:
     """Rejected: the worker is not paid and their reputation drops; the job's slot goes back.
 
@@ -275,6 +287,8 @@ def reject(
         str(result["campaign_id"]),
     )
     change = _result_change(settlement(result), "Rejected", now_iso).set("reason", reason)
+    if reviewed_by:
+        change.set("reviewedBy", reviewed_by)
     campaign = campaigns.owe(campaigns.change(requester, campaign_id), -cost)
     campaign.require("{state} = :seen", seen=seen_state)
     ops: list[Change | dict[str, Any]] = [change, campaign]
@@ -295,6 +309,7 @@ def reject(
         .add("results_rejected", 1),
         _campaign_worker(campaign_id, worker).add("in_review", -1).add("rejected", 1),
         _requester_worker(requester, worker).add("rejected", 1),
+        *also,
     ]
     try:
         _write(ops)
@@ -318,6 +333,7 @@ def soft_reject(
     now_iso: str,
     redo: Mapping[str, Any],
     live_states: Iterable[str],
+    also: Iterable[Change] = (),
 ) -> None:
     """Soft-rejected: the same worker gets `redo` (a new assignment, from assignments.item) to do the
     job again until `until`; reputation untouched. AlreadyReviewed or CampaignNotLive."""
@@ -334,6 +350,7 @@ def soft_reject(
         _worker_account(worker).add("earnings_pending", -payment).add("results_in_review", -1),
         _campaign_worker(campaign_id, worker).add("in_review", -1),
         assignments.put_op(redo),
+        *also,
     ]
     try:
         _write(changes)
@@ -411,6 +428,25 @@ def campaign_results(
     shards = parallel.each(shard, keys.campaign_results_partitions(campaign_id))
     rows = list(heapq.merge(*shards, key=lambda item: item["gsi1sk"]))
     return [with_id(row) for row in rows[:limit]], len(rows) > limit
+
+
+def every_answer(campaign_id: str) -> Iterable[dict[str, Any]]:
+    """Every result of the campaign with what an aggregation reads of it (id, worker, state, task
+    results), shard by shard in large pages: a run over 100,000 results reads each once."""
+    for partition in keys.campaign_results_partitions(campaign_id):
+        start = None
+        while True:
+            items, start = dynamo.query(
+                index="gsi1",
+                key_condition="gsi1pk = :p",
+                vals={":p": partition},
+                names={"#st": "state"},
+                projection="sk, worker_id, #st, taskResults, control_ids",
+                start_key=start,
+            )
+            yield from items
+            if start is None:
+                break
 
 
 def worker_results(
