@@ -208,10 +208,12 @@ class ApiApp(APIGatewayRestResolver):
         found: tuple[Sequence[Any], bool],
         item_links: ItemLinks | None = None,
         extra: Mapping[str, BaseModel] | None = None,
+        cursor: Callable[[Any], str] = lambda item: str(item.id),
     ) -> Reply:
-        """A page of an ordered list paged by member id (a job's tasks, a campaign's results)."""
+        """A page of an ordered list paged by member id (a job's tasks, a campaign's results);
+        `cursor`: the id an item is paged by, where it is not its `id`."""
         items, has_more = found
-        last = items[-1].id if items else None
+        last = cursor(items[-1]) if items else None
         links = pagination.member_links(path, self.query_params(), last, has_more)
         return self.page_reply(key, items, links, item_links, extra)
 

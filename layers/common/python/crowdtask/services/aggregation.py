@@ -36,13 +36,28 @@ def _kind(component: Mapping[str, Any]) -> str:
     return str(component.get("type") or component.get("component_type") or "")
 
 
+def _same_numbers(value: Any) -> Any:
+    """Numbers as one spelling, however they arrived: 4, 4.0 and Decimal("4") are the same answer."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, Decimal | float | int):
+        number = Decimal(str(value))
+        return int(number) if number == number.to_integral_value() else float(number)
+    if isinstance(value, Mapping):
+        return {str(k): _same_numbers(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_same_numbers(v) for v in value]
+    return value
+
+
 def canonical(component: Mapping[str, Any], result: Any) -> str | None:
     """The answer as one string equal answers share, or None when the component does not aggregate."""
-    if result is None or _kind(component) not in AGGREGATED or not isinstance(result, dict):
+    if result is None or _kind(component) not in AGGREGATED or not isinstance(result, Mapping):
         return None
+    result = _same_numbers(result)
     if _kind(component) == "tags_collection":
         result = {**result, "values": sorted({str(v) for v in result.get("values", [])})}
-    return json.dumps(result, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return json.dumps(result, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def votes(components: Sequence[Mapping[str, Any]], results: Sequence[Any]) -> list[Vote]:

@@ -37,7 +37,7 @@ def to_aggregate(item: Mapping[str, Any], method: str) -> AggregateOut:
             for w in aggregation.tally(plain, int(plain.get("parts", 0)))
         ]
     return AggregateOut(
-        task=str(plain["sk"]), method=method, answers=int(plain.get("answers", 0)), components=components
+        task=str(plain["task_id"]), method=method, answers=int(plain.get("answers", 0)), components=components
     )
 
 
@@ -64,12 +64,12 @@ def task_aggregate(requester_id: str, task_id: str, campaign_id: str | None) -> 
         raise errors.NotFound(f"No task {task_id} in your account.")
     found = aggregate_store.of_task(task_id)
     if campaign_id is not None:
-        found = [f for f in found if f.get("gsi2sk") == campaign_id]
+        found = [f for f in found if f["campaign_id"] == campaign_id]
     if not found:
         where = f" in campaign {campaign_id}" if campaign_id else ""
         raise errors.NotFound(f"Task {task_id} has no aggregated results{where} yet.")
     item = found[-1]
-    campaign = require_campaign(requester_id, str(item["gsi2sk"]))
+    campaign = require_campaign(requester_id, item["campaign_id"])
     return to_aggregate(item, _live_method(campaign))
 
 

@@ -19,8 +19,7 @@ from crowdtask.services import aggregation
 from crowdtask.store import aggregates as aggregate_store
 from crowdtask.store import quality as quality_store
 from crowdtask.store import results as result_store
-from crowdtask.store.aggregates import Ballot
-from crowdtask.store.changes import Change
+from crowdtask.store.aggregates import Ballot, Vote
 
 IN_TRANSACTION = 80  # a submission writes ~6 items besides; a transaction holds 100
 
@@ -75,7 +74,7 @@ def keep_voters(needed: int | None) -> bool:
     return needed is not None and int(needed) <= aggregate_store.VOTERS_KEPT
 
 
-def cast_in_transaction(found: Sequence[Ballot], *, keep_voter: bool) -> list[Change]:
+def cast_in_transaction(found: Sequence[Ballot], *, keep_voter: bool) -> list[Vote]:
     return [aggregate_store.cast(b, keep_voter=keep_voter, guarded=False) for b in found]
 
 
@@ -101,7 +100,7 @@ def of_result(result: Mapping[str, Any]) -> tuple[list[Ballot], bool, bool]:
         return [], False, False  # submitted before votes were counted
     found = ballots(
         str(result["campaign_id"]),
-        str(result.get("id") or result["sk"]),
+        str(result["id"]),
         result.get("taskResults", []),
         {str(c) for c in result.get("control_ids") or []},
         Decimal(str(result["votes_weight"])),
@@ -109,7 +108,7 @@ def of_result(result: Mapping[str, Any]) -> tuple[list[Ballot], bool, bool]:
     return found, bool(result.get("votes_in_transaction")), bool(result.get("votes_kept_voter"))
 
 
-def withdraw_in_transaction(result: Mapping[str, Any]) -> list[Change]:
+def withdraw_in_transaction(result: Mapping[str, Any]) -> list[Vote]:
     """The withdrawal of a result's ballots that were cast in its submission's transaction."""
     found, in_transaction, kept = of_result(result)
     if not in_transaction:

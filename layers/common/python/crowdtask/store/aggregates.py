@@ -22,6 +22,7 @@ from crowdtask.store import dynamo, keys
 from crowdtask.store.changes import Change
 
 VOTERS_KEPT = 2000
+Vote = Change  # a ballot's change of an aggregate, for another aggregate's transaction
 
 
 class Ballot:
@@ -92,12 +93,14 @@ def take_back(ballot: Ballot) -> None:
 
 # ---------------------------------------------------------------- reading
 def of_task(task_id: str) -> list[dict[str, Any]]:
-    """The live aggregates of a task, one per campaign it was answered in (by campaign id)."""
+    """The live aggregates of a task, one per campaign it was answered in (by campaign id), each
+    with its `campaign_id`."""
     found, _ = dynamo.query(
         index="gsi2", key_condition="gsi2pk = :p", vals={":p": keys.task_aggregates_partition(task_id)}
     )
     got = dynamo.batch_get([(str(f["pk"]), str(f["sk"])) for f in found])
-    return [got[k] for k in sorted(got, key=lambda k: str(got[k].get("gsi2sk", "")))]
+    items = [{**_named(item), "campaign_id": str(item.get("gsi2sk", ""))} for item in got.values()]
+    return sorted(items, key=lambda item: item["campaign_id"])
 
 
 def get_many(
@@ -105,7 +108,7 @@ def get_many(
 ) -> dict[str, dict[str, Any]]:
     wanted = {keys.aggregate(campaign_id, task, method): task for task in task_ids}
     found = dynamo.batch_get(wanted, consistent=consistent)
-    return {wanted[key]: item for key, item in found.items() if key in wanted}
+    return {wanted[key]: _named(item) for key, item in found.items() if key in wanted}
 
 
 def page(
@@ -123,7 +126,12 @@ def page(
 
     shards = parallel.each(shard, keys.aggregate_partitions(campaign_id, method))
     rows = list(heapq.merge(*shards, key=lambda item: str(item["sk"])))
-    return rows[:limit], len(rows) > limit
+    return [_named(row) for row in rows[:limit]], len(rows) > limit
+
+
+def _named(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An aggregate with its task's id as `task_id`."""
+    return {**item, "task_id": str(item["sk"])}
 
 
 def put_computed(campaign_id: str, method: str, aggregates: Sequence[Mapping[str, Any]]) -> None:
