@@ -1,4 +1,5 @@
 """`crowdtask upload tasks.jsonl`: send a file of tasks in chunks, follow them, report what was refused.
+(`crowdtask results export CAMPAIGN` writes a campaign's results out: crowdtask_cli/export.py.)
 
 Each chunk is an asynchronous upload with an operation id derived from the file's content and
 the chunk's place in it, so running the same command again after an interruption creates
@@ -24,6 +25,8 @@ from typing import Any
 import requests
 from tqdm import tqdm
 
+from crowdtask_cli.api import ApiError, Client
+from crowdtask_cli.export import export
 from crowdtask_cli.files import FileProblem, chunks, read_tasks
 
 DEFAULT_URL = "http://127.0.0.1:3000"
@@ -31,43 +34,6 @@ CHUNK_ITEMS = 10_000
 CHUNK_BYTES = 4 * 1024 * 1024  # under the API's 5 MiB body limit
 _NAMESPACE = uuid.UUID("6f1c9e9a-43a5-4c1f-9a51-1e2b0c7d5a10")
 _ENDED = {"SUCCESS", "FAIL"}
-
-
-class ApiError(RuntimeError):
-    """The API refused a request for good (not a retryable status)."""
-
-
-class Client:
-    """A token-authenticated session that retries what is worth retrying (429 with Retry-After, 5xx)."""
-
-    def __init__(self, base_url: str, token: str, attempts: int = 8, timeout: float = 60.0):
-        self.base_url = base_url.rstrip("/")
-        self.session = requests.Session()
-        self.session.headers["X-Auth-Token"] = token
-        self.attempts = attempts
-        self.timeout = timeout
-
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        for attempt in range(self.attempts):
-            try:
-                reply = self.session.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
-            except requests.ConnectionError:
-                if attempt == self.attempts - 1:
-                    raise
-                time.sleep(min(30.0, 0.5 * 2**attempt))
-                continue
-            if reply.status_code == 429 or reply.status_code >= 500:
-                if attempt == self.attempts - 1:
-                    break
-                wait = reply.headers.get("Retry-After")
-                time.sleep(float(wait) if wait and wait.isdecimal() else min(30.0, 0.5 * 2**attempt))
-                continue
-            if reply.status_code >= 400:
-                raise ApiError(f"{method} {path}: {reply.status_code} {reply.text[:500]}")
-            return reply.json() if reply.content else None
-        raise ApiError(
-            f"{method} {path}: gave up after {self.attempts} tries ({reply.status_code} {reply.text[:200]})"
-        )
 
 
 @dataclass
@@ -238,13 +204,47 @@ def parser() -> argparse.ArgumentParser:
         "--rejected", type=Path, help="where to list rejected tasks (default <file>.rejected.jsonl)"
     )
     up.add_argument("--quiet", action="store_true", help="no progress bars")
+    results = commands.add_parser("results", help="a campaign's results")
+    results_commands = results.add_subparsers(dest="results_command", required=True)
+    out = results_commands.add_parser(
+        "export", help="write a campaign's results (one row per task result) or aggregates to a file"
+    )
+    out.add_argument("campaign", help="id of the campaign")
+    out.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="csv (default) or jsonl")
+    out.add_argument("--aggregated", action="store_true", help="one row per task: its aggregated answer")
+    out.add_argument("--method", help="with --aggregated: dawid-skene for the last Dawid-Skene run's")
+    out.add_argument("-o", "--output", type=Path, help="the file to write (default: standard output)")
+    out.add_argument("--quiet", action="store_true", help="no progress bar")
     return top
+
+
+def _export(client: Client, args: argparse.Namespace) -> int:
+    def run(target: Any) -> int:
+        return export(
+            client,
+            args.campaign,
+            target,
+            fmt=args.format,
+            aggregated=args.aggregated,
+            method=args.method,
+            quiet=args.quiet,
+        )
+
+    if args.output is None:
+        rows = run(sys.stdout)
+    else:
+        with args.output.open("w", encoding="utf-8", newline="") as target:
+            rows = run(target)
+    print(f"{rows} rows", file=sys.stderr)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         client = Client(args.url, _token(args))
+        if args.command == "results":
+            return _export(client, args)
         summary = upload(
             client,
             args.file,

@@ -106,7 +106,12 @@ def test_publish_claim_submit_review_pay_finish(api: RunningStack):
     assert bad.json()["errors"][0]["field"] == "taskResults[0].components[1].result.selectedOption"
     first = ann.call("POST", f"/assignments/{assignment['id']}/submit", json=_answers(assignment)).json()
     assert first["state"] == "InReview"
-    assert ann.call("GET", "/workers/me").json()["earnings"] == {"pending": "0.5 USD", "paid": "0 USD"}
+    assert ann.call("GET", "/workers/me").json()["earnings"] == {
+        "pending": "0.5 USD",
+        "paid": "0 USD",
+        "bonuses": "0 USD",
+        "total": "0 USD",
+    }
     second = _claim_and_submit(bob, job_id)
     # Then the requester sees both, by campaign and by worker
     listed_results = owner.call(
@@ -132,7 +137,10 @@ def test_publish_claim_submit_review_pay_finish(api: RunningStack):
     assert owner.call("GET", "/me").json()["balance"] == {"available": "8.8 USD", "frozen": "0 USD"}
     for worker in (ann, bob):
         me = worker.call("GET", "/workers/me").json()
-        assert me["earnings"] == {"pending": "0 USD", "paid": "0.5 USD"} and me["points"] == 1
+        assert (
+            me["earnings"] == {"pending": "0 USD", "paid": "0.5 USD", "bonuses": "0 USD", "total": "0.5 USD"}
+            and me["points"] == 1
+        )
     assert _revenue(api) - revenue_before == Decimal("0.2")
     assert ann.call("POST", f"/market/jobs/{job_id}/claim").status_code == 409
 
@@ -235,4 +243,6 @@ def test_readme_market_session_works_when_pasted(api: RunningStack, tmp_path):
     # Then the result was approved and the worker paid 0.05 USD
     assert done.returncode == 0, done.stderr
     assert '"state":"Approved"' in done.stdout and '"message":"Well done!"' in done.stdout
-    assert '"earnings":{"pending":"0 USD","paid":"0.05 USD"}' in done.stdout
+    assert (
+        '"earnings":{"pending":"0 USD","paid":"0.05 USD","bonuses":"0 USD","total":"0.05 USD"}' in done.stdout
+    )

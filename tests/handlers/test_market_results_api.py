@@ -184,7 +184,10 @@ def test_worker_me_and_groups_at_sign_up(aws, frozen_clock):
     token = auth.request_token("w@example.com", "long enough").accessToken
     me = invoke("market", "market_worker_me", token=token)
     assert me.status == 200
-    assert me.body["earnings"] == {"pending": "0 USD", "paid": "0 USD"} and me.body["reputation"] == 100
+    assert (
+        me.body["earnings"] == {"pending": "0 USD", "paid": "0 USD", "bonuses": "0 USD", "total": "0 USD"}
+        and me.body["reputation"] == 100
+    )
 
 
 def test_the_scheduler_runs_from_its_event(requester, worker, frozen_clock):

@@ -44,6 +44,7 @@ TASK_DEFINITION = "01JB0000000000000000000T01"
 UPLOAD = "01JB0000000000000000000P01"
 SKILL = "01JB0000000000000000000S01"
 BLOCK = "01JB0000000000000000000B01"
+BONUS = "01JB0000000000000000000B02"
 BASE = "01JBASE0000000000000000000"  # a bulk operation's tasks have ids derived from it (chunks carry it)
 # Pool tasks of the samples show a picture: `input_values.image`
 POOL_TEMPLATE = {"name": "Rate {{image}}", "components": [{"type": "Image", "url": "{{image}}"}]}
@@ -107,6 +108,7 @@ class SampleWorld:
             UPLOAD: self._upload,
             SKILL: self._skill,
             BLOCK: self._block,
+            BONUS: self._bonus,
         }
         self._stream: Any = None
         self.event_name = ""  # the sample event being made real
@@ -193,6 +195,14 @@ class SampleWorld:
         from crowdtask.services import quality
 
         return quality.create_block(self.requester.id, BlockIn(worker=self.worker.id, reason="sample")).id
+
+    def _bonus(self) -> str:
+        """A bonus paid to the worker for the sample result."""
+        from crowdtask.models.bonuses import BonusIn
+        from crowdtask.services import bonuses
+
+        bonus = BonusIn(worker=self.worker.id, amount="0.1", result=self.real(RESULT), reason="sample")
+        return bonuses.pay(self.requester.id, bonus, "sample-bonus")[0].id
 
     # ------------------------------------------------------------ pools and operations
     def _pool(self) -> str:
@@ -314,6 +324,7 @@ PREPARE: dict[str, Callable[[SampleWorld], Any]] = {
     "operations_list": lambda world: world.real(OPERATION),
     "quality_worker_quality": lambda world: world.real(RESULT),  # the worker has worked for the requester
     "quality_list_blocks": lambda world: world.real(BLOCK),
+    "answers_list_bonuses": lambda world: world.real(BONUS),
     **{
         name: lambda world: world.real(RESULT)  # every review route has a result in review to act on
         for name in (

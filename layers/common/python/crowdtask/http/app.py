@@ -79,6 +79,8 @@ def cors() -> CORSConfig:
 
 def error_response(error: errors.CrowdtaskError) -> Reply:
     body: dict[str, Any] = {"code": error.code, "message": error.message, "description": error.description}
+    for name, value in error.extra.items():  # what a refusal carries besides its text (a balance)
+        body.setdefault(name, value)
     if isinstance(error, errors.ValidationFailed):
         body["errors"] = error.errors
         if getattr(error, "validation_errors", None) is not None:  # bulk: refused items by index

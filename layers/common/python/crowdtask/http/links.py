@@ -100,3 +100,14 @@ def skill_links(skill: Any) -> dict[str, Any]:
 def block_links(block: Any) -> dict[str, Any]:
     base = f"/blocks/{block.id}"
     return {"self": {"href": base}, "delete": _action(base, "DELETE")}
+
+
+def bonus_links(bonus: Any) -> dict[str, Any]:
+    links: dict[str, Any] = {
+        "self": {"href": f"/bonuses/{bonus.id}"},
+        "worker": {"href": f"/workers/{bonus.worker}/quality"},
+        "workerBonuses": {"href": f"/bonuses?worker={bonus.worker}"},
+    }
+    if bonus.result:
+        links["result"] = {"href": f"/results/{bonus.result}"}
+    return links

@@ -14,3 +14,8 @@ class ErrorBody(BaseModel):
     message: str = Field(description="short error message")
     description: str = Field(description="a user-friendly description of what went wrong")
     errors: list[FieldError] | None = Field(default=None, description="per-field problems (422 only)")
+    balance: dict[str, str] | None = Field(
+        default=None,
+        description="a 409 of a payment the balance does not cover: the account's balance, "
+        "`{available, frozen}`, when it was refused",
+    )

@@ -86,8 +86,12 @@ class AssignmentPage(OutModel):
 
 
 class Earnings(OutModel):
+    """As Mechanical Turk's dashboard shows them: rewards and bonuses apart, and their total."""
+
     pending: str = Field(description="payments of results still in review, e.g. `0.5 USD`")
     paid: str = Field(description="payments of approved results")
+    bonuses: str = Field(description="bonuses requesters paid you (paid at once, never in review)")
+    total: str = Field(description="everything paid to you: approved results' payments plus bonuses")
 
 
 class WorkerMeOut(OutModel):
@@ -96,7 +100,7 @@ class WorkerMeOut(OutModel):
     id: str = Field(description="the worker's id")
     email: str = Field(description="the worker's e-mail")
     points: int = Field(description="points earned with approved results")
-    earnings: Earnings = Field(description="money earned: pending review and paid")
+    earnings: Earnings = Field(description="money earned: pending review, paid, bonuses and their total")
     reputation: float = Field(
         description="100 x approved / (approved + rejected) results; 100 before any review"
     )

@@ -7,6 +7,7 @@ worker's reviews by the calling requester, result counts from the campaign in qu
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from crowdtask import errors, money
@@ -15,6 +16,7 @@ from crowdtask.models.results import ResultCounts, Score, WorkerStatsOut
 from crowdtask.services import quality
 from crowdtask.services.campaigns import require_campaign
 from crowdtask.store import accounts as account_store
+from crowdtask.store import bonuses as bonus_store
 from crowdtask.store import results as result_store
 
 
@@ -27,6 +29,18 @@ def _int(item: dict[str, Any], name: str) -> int:
     return int(item.get(name, 0) or 0)
 
 
+def _earnings(account: dict[str, Any]) -> Earnings:
+    """Rewards and bonuses apart, as Mechanical Turk shows them; `total` what has been paid."""
+    paid = Decimal(str(account.get("earnings_paid", 0)))
+    bonuses = Decimal(str(account.get(bonus_store.EARNINGS, 0)))
+    return Earnings(
+        pending=money.usd(account.get("earnings_pending", 0)),
+        paid=money.usd(paid),
+        bonuses=money.usd(bonuses),
+        total=money.usd(paid + bonuses),
+    )
+
+
 def me(worker_id: str) -> WorkerMeOut:
     account = account_store.get(worker_id)
     if account is None:
@@ -36,10 +50,7 @@ def me(worker_id: str) -> WorkerMeOut:
         id=worker_id,
         email=account["email"],
         points=_int(account, "points"),
-        earnings=Earnings(
-            pending=money.usd(account.get("earnings_pending", 0)),
-            paid=money.usd(account.get("earnings_paid", 0)),
-        ),
+        earnings=_earnings(account),
         reputation=reputation(approved, rejected),
         experience=approved,
         results=ResultCounts(

@@ -345,3 +345,10 @@ def aggregate_partitions(campaign_id: str, method: str = "live") -> list[str]:
 def task_aggregates_partition(task_id: str) -> str:
     """gsi2: a task's live aggregates, one per campaign (sort key: the campaign id)."""
     return f"AGGTASK#{task_id}"
+
+
+# ---------------------------------------------------------------- bonuses
+# A#<requester>#BONUS#00               / <bonus>      a bonus paid (a collection of the requester)
+# BONUSREQ#<requester>#<sha256>        / BONUSREQ     the bonus one Idempotency-Key of the requester paid
+def bonus_request(requester_id: str, key_digest: str) -> tuple[str, str]:
+    return f"BONUSREQ#{requester_id}#{key_digest}", "BONUSREQ"
