@@ -1,10 +1,18 @@
 """What quality control costs a submission and a claim, on an in-memory DynamoDB Local.
 
-quality_writes_per_submission: the items a submission writes (each Put, Update and Delete, inside
-transactions and batches too) in a campaign with a control task mixed into every assignment and
-two quality rules, minus what a submission writes in a plain campaign; the mean over SUBMISSIONS
-submissions each. The rules are evaluated on every submission; their conditions do not hold, so
-what is counted is the cost of keeping and judging the figures, not of acting.
+quality_writes_per_submission: the write request units a submission costs (what DynamoDB bills:
+every Put, Update and Delete, inside transactions and batches too, as DynamoDB Local reports them
+with ReturnConsumedCapacity: a unit per KB of each item, in the table and each index it reaches) in a
+campaign with a control task mixed into every assignment and two quality rules, minus what a
+submission costs in a plain campaign; the mean over SUBMISSIONS submissions each. The written
+items are counted too (quality_items_per_submission), and the items of one judged submission are
+listed by kind. The rules are evaluated on every submission; their conditions do not hold, so what
+is counted is the cost of keeping and judging the figures, not of acting.
+
+Statistics ride in items every submission writes anyway: the worker's row in the campaign and
+(since quality control) with the requester, in the submission's own transaction. A judged
+submission writes as many items as a plain one; what it adds is bytes (a control task's entry in
+the result, the control counters on the statistics rows), which the units show.
 
 claim_latency_ratio_with_requirements: the median claim in a campaign requiring three skills with
 control mixing, over the median claim in a plain campaign, claims of the two interleaved in one
@@ -19,7 +27,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 SUBMISSIONS = 60
 CLAIMS = 200
@@ -30,22 +38,53 @@ NOW = datetime(2026, 3, 14, 3, 0, 0, tzinfo=UTC)
 CHOICE = {"type": "BinaryChoice", "option1": "Yes", "option2": "No"}
 
 
+WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
+
+
 class WriteCounter:
-    """Items written by the DynamoDB calls made while `counting` is on."""
+    """Items written and write request units consumed by the DynamoDB calls made while `counting` is
+    on. Each write asks DynamoDB for its consumed capacity; the units are what it reports."""
 
     def __init__(self) -> None:
         self.items = 0
+        self.units = 0.0
+        self.kinds: dict[str, int] = {}
         self.counting = False
 
-    def __call__(self, params: dict[str, Any], model: Any, **_: Any) -> None:
-        if not self.counting:
+    def reset(self) -> None:
+        self.items, self.units, self.kinds, self.counting = 0, 0.0, {}, True
+
+    def before(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        if not self.counting or model.name not in WRITES:
             return
+        params["ReturnConsumedCapacity"] = "TOTAL"
         if model.name in {"PutItem", "UpdateItem", "DeleteItem"}:
-            self.items += 1
+            self._item(params.get("Item") or params.get("Key") or {})
         elif model.name == "TransactWriteItems":
-            self.items += sum(1 for op in params["TransactItems"] if "ConditionCheck" not in op)
-        elif model.name == "BatchWriteItem":
-            self.items += sum(len(ops) for ops in params["RequestItems"].values())
+            for op in params["TransactItems"]:
+                if "ConditionCheck" not in op:
+                    [(_, body)] = op.items()
+                    self._item(body.get("Item") or body.get("Key") or {})
+        else:
+            for ops in params["RequestItems"].values():
+                for op in ops:
+                    body = op.get("PutRequest") or op.get("DeleteRequest") or {}
+                    self._item(body.get("Item") or body.get("Key") or {})
+
+    def _item(self, item: dict[str, Any]) -> None:
+        """Count an item, by its kind: its partition key's prefix (store/keys.py: CW# is the worker's
+        row in a campaign, RW# with a requester, ...)."""
+        self.items += 1
+        pk = str((item.get("pk") or {}).get("S", "?"))
+        kind = pk.split("#", 1)[0] + "#" if "#" in pk else pk
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
+
+    def after(self, http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        if not self.counting or model.name not in WRITES:
+            return
+        consumed = parsed.get("ConsumedCapacity") or []
+        for entry in consumed if isinstance(consumed, list) else [consumed]:
+            self.units += float(entry.get("CapacityUnits", 0))
 
 
 def _account(role: str, **more: Any) -> str:
@@ -132,22 +171,28 @@ def _submit_body(assignment: Any) -> Any:
     )
 
 
+class Cost(NamedTuple):
+    items: float  # written items per submission
+    units: float  # write request units per submission
+    kinds: dict[str, int]  # the items of the last submission, by kind
+
+
 def _writes_per_submission(
     requester: str, workers: list[str], counter: WriteCounter, **settings: Any
-) -> float:
+) -> Cost:
     from crowdtask.services import assignments, flows
 
     campaign_id, job_ids = _campaign(requester, SUBMISSIONS, **settings)
-    total = 0
+    items, units = 0, 0.0
     for n, job_id in enumerate(job_ids):
         worker = workers[n % len(workers)]
         assignment = assignments.claim(worker, job_id, campaign_id, None, None)
         body = _submit_body(assignment)
-        counter.items, counter.counting = 0, True
+        counter.reset()
         flows.submit(worker, assignment.id, body)
         counter.counting = False
-        total += counter.items
-    return total / SUBMISSIONS
+        items, units = items + counter.items, units + counter.units
+    return Cost(items / SUBMISSIONS, units / SUBMISSIONS, dict(sorted(counter.kinds.items())))
 
 
 def _claim_timer(workers: list[str], campaign_id: str, job_ids: list[str]) -> Callable[[int], float]:
@@ -172,7 +217,9 @@ def measure() -> dict[str, Any]:
         requester = _account("requester", balance=10_000)
         workers = [_account("worker") for _ in range(WORKERS)]
         counter = WriteCounter()
-        dynamo.client().meta.events.register("before-parameter-build.dynamodb", counter)
+        events = dynamo.client().meta.events
+        events.register("before-parameter-build.dynamodb", counter.before)
+        events.register("after-call.dynamodb", counter.after)
 
         plain_writes = _writes_per_submission(requester, workers, counter)
         judged = _quality_settings(requester, requirements=False)
@@ -190,9 +237,25 @@ def measure() -> dict[str, Any]:
         return {
             "backend": "DynamoDB Local (in memory)",
             "submissions_each": SUBMISSIONS,
-            "writes_per_plain_submission": round(plain_writes, 3),
-            "writes_per_judged_submission": round(judged_writes, 3),
-            "quality_writes_per_submission": round(judged_writes - plain_writes, 3),
+            "writes_counted_as": (
+                "write request units, as DynamoDB Local reports them (ReturnConsumedCapacity=TOTAL on "
+                "every write: a unit per KB of each item written, in the table and in each index the "
+                "item reaches; AWS bills a transaction's items twice, on both sides alike); items "
+                "counted too: every Put, Update and Delete, transaction and batch items included"
+            ),
+            "note": (
+                "a judged submission writes the same items as a plain one (the statistics ride in the "
+                "worker's rows every submission updates, in its transaction); the units it adds are "
+                "bytes: the result holds the control task's answer and grade, the statistics rows "
+                "the control counters, and an item that crosses a KB costs a unit more per copy"
+            ),
+            "write_units_per_plain_submission": round(plain_writes.units, 3),
+            "write_units_per_judged_submission": round(judged_writes.units, 3),
+            "quality_writes_per_submission": round(judged_writes.units - plain_writes.units, 3),
+            "items_per_plain_submission": round(plain_writes.items, 3),
+            "items_per_judged_submission": round(judged_writes.items, 3),
+            "quality_items_per_submission": round(judged_writes.items - plain_writes.items, 3),
+            "judged_submission_items_by_kind": judged_writes.kinds,
             "goal_max_quality_writes_per_submission": WRITES_GOAL,
             "claims_each": CLAIMS,
             "plain_claim_p50_ms": round(plain_p50, 2),

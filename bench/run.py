@@ -55,13 +55,17 @@ def main(argv: list[str] | None = None) -> int:
 def _quality(results: dict[str, Any]) -> None:
     from bench import quality
 
-    print("quality control: writes a judged submission adds, claims with requirements, on DynamoDB Local ...")
+    print(
+        "quality control: write units a judged submission adds, claims with requirements, "
+        "on DynamoDB Local ..."
+    )
     results["quality"] = found = quality.measure()
     for name in ("quality_writes_per_submission", "claim_latency_ratio_with_requirements"):
         results[name] = found[name]
     print(
-        f"  {found['quality_writes_per_submission']} more items written per submission "
-        f"(goal <= {quality.WRITES_GOAL}); claim p50 {found['required_claim_p50_ms']} ms with three "
+        f"  {found['quality_writes_per_submission']} more write request units per submission "
+        f"({found['quality_items_per_submission']} more items; goal <= {quality.WRITES_GOAL}); "
+        f"claim p50 {found['required_claim_p50_ms']} ms with three "
         f"requirements and controls vs {found['plain_claim_p50_ms']} ms plain: "
         f"{found['claim_latency_ratio_with_requirements']}x (goal <= {quality.LATENCY_GOAL})",
         flush=True,

@@ -7,7 +7,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from crowdtask.http.app import ApiApp, Reply, entrypoint
-from crowdtask.http.links import block_links, skill_links
+from crowdtask.http.links import block_links, quality_action_links, skill_links, worker_quality_links
 from crowdtask.http.pagination import list_query, member_links, page_links
 from crowdtask.http.params import (
     DEFAULT_LIMIT,
@@ -195,7 +195,8 @@ def delete_block(id: BlockId) -> Reply:
     responses=responses(WorkerQualityOut, "the worker's figures with you", 401, 403, 404),
 )
 def worker_quality(workerId: WorkerId) -> Reply:  # noqa: N803 - the path's name
-    return app.reply(quality.worker_quality(app.requester().account_id, workerId))
+    found = quality.worker_quality(app.requester().account_id, workerId)
+    return app.reply(found, links=worker_quality_links(workerId))
 
 
 @app.get(
@@ -216,7 +217,7 @@ def quality_actions(
     ] = None,
 ) -> Reply:
     found = quality.actions(app.requester().account_id, id, worker=worker, after=after, limit=limit)
-    return app.members_reply("actions", f"/campaigns/{id}/quality-actions", found)
+    return app.members_reply("actions", f"/campaigns/{id}/quality-actions", found, quality_action_links)
 
 
 lambda_handler = entrypoint(app)

@@ -4,6 +4,9 @@ a requirement hide and refuse, and rejectAll gives back exactly what it rejected
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -11,8 +14,10 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Session, new_account
-from tests.support.stack import RunningStack, run_readme_session
+from local.lambdas import lambda_environment
+from local.template import load_stack
+from tests.e2e.conftest import E2E_STACK, Session, new_account
+from tests.support.stack import REPO, RunningStack, run_readme_session
 
 pytestmark = pytest.mark.e2e
 
@@ -201,3 +206,127 @@ def test_the_readme_quality_session_works_as_pasted(api: RunningStack, tmp_path:
     assert '"metric":"controlAccuracy","observed":0.0' in done.stdout and '"outcome":{"block":' in done.stdout
     assert '"controlAccuracy":0.0' in done.stdout
     assert "cannot be claimed: you are blocked from this campaign's work" in done.stdout
+
+
+SIGN = {"type": "TextInput", "hint": "What does the sign say?"}
+SECRET = "zebra-41d9"  # the answer only the control task's solution holds
+HAL = {"Accept": "application/hal+json"}
+
+
+def test_nothing_a_worker_receives_over_http_tells_a_control_or_its_answer(api: RunningStack):
+    owner, worker = new_account(api, balance=50), new_account(api, "worker")
+    solution = [{"components": [{"result": None}, {"result": {"text": SECRET}}], "weight": 0.8}]
+    control = owner.call(
+        "POST",
+        "/tasks",
+        json={"name": "Read the sign", "components": [PICTURE, SIGN], "knownSolutions": solution},
+    )
+    assert control.status_code == 201, control.text
+    control_id = control.json()["id"]
+    real = owner.call("POST", "/tasks", json={"name": "Read the sign", "components": [PICTURE, SIGN]}).json()[
+        "id"
+    ]
+    job = owner.call("POST", "/jobs", json={"name": "signs"}).json()["id"]
+    assert owner.call("PUT", f"/jobs/{job}/tasks", json=[real]).status_code == 200
+    body = {"name": "signs", "workerPayment": 0.5, "results": 1, "quality": {"controlTasks": [control_id]}}
+    campaign_id = owner.call("POST", "/campaigns", json=body).json()["id"]
+    assert owner.call("PUT", f"/campaigns/{campaign_id}/jobs", json=[job]).status_code == 200
+    assert owner.call("POST", f"/campaigns/{campaign_id}/publish").status_code == 200
+
+    # Given everything the worker is sent, HAL links included
+    seen = [worker.call("GET", "/market/jobs", headers=HAL)]
+    claim = worker.call("POST", f"/market/jobs/{job}/claim", headers=HAL)
+    assert claim.status_code == 201, claim.text
+    assignment = claim.json()
+    seen += [
+        claim,
+        worker.call("GET", f"/assignments/{assignment['id']}", headers=HAL),
+        worker.call("GET", "/assignments", headers=HAL),
+    ]
+    answers = {
+        "taskResults": [
+            {"task": t["id"], "components": [{"result": None}, {"result": {"text": "my guess"}}]}
+            for t in assignment["tasks"]
+        ]
+    }
+    submitted = worker.call("POST", f"/assignments/{assignment['id']}/submit", json=answers, headers=HAL)
+    assert submitted.status_code == 201, submitted.text
+    seen += [submitted, worker.call("GET", "/workers/me", headers=HAL)]
+    assert all(reply.status_code in (200, 201) for reply in seen), [r.text for r in seen]
+    # Then no body says which task is the control, nor what its answer is
+    sent = " ".join(reply.text for reply in seen)
+    assert "_links" in sent and control_id in sent
+    for telling in (SECRET, SECRET.upper(), "knownSolutions", "known_solutions", "control", "weight", "0.8"):
+        assert telling.casefold() not in sent.casefold(), telling
+    by_id = {t["id"]: t for t in assignment["tasks"]}
+    assert set(by_id) == {control_id, real}
+    assert {k: v for k, v in by_id[control_id].items() if k != "id"} == {
+        k: v for k, v in by_id[real].items() if k != "id"
+    }
+    # while the requester sees the control graded
+    graded = owner.call("GET", f"/results/{submitted.json()['id']}").json()["taskResults"]
+    controls = {t["task"]["id"]: t.get("control") for t in graded}
+    assert controls[control_id] == {"correct": False, "score": 0.0, "weight": 0.8}
+    assert controls[real] is None
+
+
+def _redeliver(api: RunningStack, function: str, event: tuple[str, ...], times: int) -> None:
+    """Process one quality event `times` more times at once, in the function's own environment
+    (its table, its bus), as a redelivered event is: each delivery runs the rules again."""
+    stack = load_stack(REPO / "template.yaml", queue_url_base=api.info["moto_url"], stack_name=E2E_STACK)
+    env = lambda_environment(stack.functions[function], api.info["moto_url"], api.info["dynamodb_url"])
+    script = (
+        "import json, sys\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "from crowdtask.services import quality\n"
+        "event = quality.Event(*json.loads(sys.argv[1]))\n"
+        "with ThreadPoolExecutor(max_workers=int(sys.argv[2])) as pool:\n"
+        "    print(list(pool.map(lambda _: sorted(quality.evaluate(event)), range(int(sys.argv[2])))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(event), str(times)],
+        check=False,
+        env={**env, "PYTHONPATH": str(REPO / "layers/common/python")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_rule_fires_once_when_its_event_is_delivered_again(api: RunningStack):
+    owner, worker = new_account(api, balance=50), new_account(api, "worker")
+    control = _task(owner, control=True)
+    rules = [
+        {
+            "metric": "controlAccuracy",
+            "operator": "lt",
+            "value": 50,
+            "action": {"type": "block", "reason": "x"},
+        },
+        {
+            "metric": "controlAnswers",
+            "operator": "gte",
+            "value": 1,
+            "action": {"type": "rejectAll", "reason": "y"},
+        },
+    ]
+    campaign_id, [job, other] = _campaign(owner, 2, quality={"controlTasks": [control]}, qualityRules=rules)
+    claimed = _claim(worker, job)
+    result = worker.call("POST", f"/assignments/{claimed['id']}/submit", json=_answers(claimed, "No"))
+    assert result.status_code == 201, result.text
+    acted = _actions(owner, campaign_id)
+    assert sorted(a["rule"] for a in acted) == [0, 1]
+    # When the submission's event is delivered four more times, all at once
+    event = (f"{result.json()['id']}:submitted", "submission", owner.id, campaign_id, worker.id)
+    _redeliver(api, "MarketFunction", event, 4)
+    # Then each rule has still acted once: one block, one rejection, the money back once
+    assert sorted((a["rule"], a["id"]) for a in _actions(owner, campaign_id)) == sorted(
+        (a["rule"], a["id"]) for a in acted
+    )
+    assert len(owner.call("GET", "/blocks", params={"worker": worker.id}).json()["blocks"]) == 1
+    [rejected] = owner.call("GET", f"/campaigns/{campaign_id}/results").json()["results"]
+    assert rejected["state"] == "Rejected"
+    assert worker.call("POST", f"/market/jobs/{other}/claim").status_code == 403
+    assert owner.call("POST", f"/campaigns/{campaign_id}/cancel").status_code == 200
+    assert owner.call("GET", "/me").json()["balance"] == {"available": "50 USD", "frozen": "0 USD"}

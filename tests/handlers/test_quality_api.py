@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from crowdtask.services import flows
 from tests.support.accounts import make_account
 from tests.support.handlers import invoke
 from tests.support.market import claim_and_submit, published_job
@@ -124,3 +125,43 @@ def test_campaign_quality_fields_are_checked_by_field(requester):
     assert "qualityRules[0]" in fields and "requirements[0]" in fields
     assert "quality.controlPerAssignment" in fields
     assert any(f.startswith("qualityRules[1].action") for f in fields)
+
+
+def test_a_workers_figures_and_the_rules_actions_carry_their_links(requester, worker):
+
+    rule = {
+        "metric": "acceptanceRate",
+        "operator": "lt",
+        "value": 50,
+        "action": {"type": "block", "reason": "r"},
+    }
+    campaign_id, job_id = published_job(requester.id, qualityRules=[rule])
+    flows.reject(requester.id, claim_and_submit(worker.id, job_id).id, "wrong")
+    figures = invoke(
+        "quality",
+        "quality_worker_quality",
+        token=requester.token,
+        path_params={"workerId": worker.id},
+        headers=HAL,
+    )
+    assert figures.status == 200 and figures.body["_links"] == {
+        "self": {"href": f"/workers/{worker.id}/quality"},
+        "blocks": {"href": f"/blocks?worker={worker.id}"},
+        "block": {"href": "/blocks", "method": "POST"},
+    }
+    page = invoke(
+        "quality",
+        "quality_campaign_actions",
+        token=requester.token,
+        path_params={"id": campaign_id},
+        query={},
+        headers=HAL,
+    )
+    [action] = page.body["actions"]
+    assert action["_links"] == {
+        "campaign": {"href": f"/campaigns/{campaign_id}"},
+        "worker": {"href": f"/workers/{worker.id}/quality"},
+        "workerActions": {"href": f"/campaigns/{campaign_id}/quality-actions?worker={worker.id}"},
+        "block": {"href": f"/blocks/{action['outcome']['block']}"},
+    }
+    assert page.body["_links"]["self"]["href"].startswith(f"/campaigns/{campaign_id}/quality-actions")

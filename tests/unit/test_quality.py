@@ -20,6 +20,7 @@ from crowdtask.models.quality import BlockIn, SkillIn
 from crowdtask.models.tasks import TaskIn
 from crowdtask.services import assignments, campaigns, flows, grading, jobs, market, quality, results, workers
 from crowdtask.services import tasks as task_service
+from crowdtask.services.bulk_items import BulkParams
 from crowdtask.store import campaigns as campaign_store
 from tests.support.accounts import make_account
 from tests.support.eventbus import EventTap
@@ -301,6 +302,13 @@ def test_a_skill_value_is_only_for_a_worker(requester):
         ({"operator": "lt", "value": 70}, 60, True),
         ({"operator": "eq", "value": 60}, 60, True),
         ({"operator": "ne", "value": 60}, 60, False),
+        ({"operator": "ne", "value": 60}, 61, True),
+        ({"operator": "eq", "value": 60}, 61, False),
+        ({"operator": "lt", "value": 70}, 70, False),
+        ({"operator": "lte", "value": 70}, 70, True),
+        ({"operator": "lte", "value": 70}, 71, False),
+        ({"operator": "gt", "value": 70}, 70, False),
+        ({"operator": "gt", "value": 70}, 71, True),
         ({"operator": "exists"}, None, False),
         ({"operator": "exists"}, 1, True),
         ({"operator": "notExists"}, None, True),
@@ -469,3 +477,76 @@ def test_a_block_rule_does_not_block_twice(requester, worker):
     found = quality.actions(requester.id, campaign_id, worker=None, after=None, limit=10)[0]
     assert [a.outcome.get("alreadyBlocked", False) for a in found] == [False, True]
     assert len(quality.list_blocks(requester.id, ListQuery(limit=5), worker=worker.id, campaign=None)[0]) == 1
+
+
+def test_pool_tasks_known_solutions_are_controls_graded_with_their_correctness_weight(requester, worker):
+    template = {"name": "Is it a cat?", "components": [CHOICE]}
+    body = {"name": "pool", "workerPayment": Decimal("0.1"), "taskTemplate": template}
+    pool = campaigns.create_campaign(requester.id, CampaignIn.model_validate(body)).id
+    solutions = [
+        {"output_values": {"result": {"selectedOption": "Yes"}}, "correctness_weight": 0.5},
+        {"output_values": {"result": {"selectedOption": "No"}}, "correctness_weight": 0.25},
+    ]
+    item = {"pool_id": pool, "input_values": {}, "overlap": 1, "known_solutions": solutions}
+    flows.create_tasks_now(requester.id, [item], BulkParams())
+    flows.publish(requester.id, pool)
+    [job] = market.list_jobs(worker.id, 10, None, None)
+    claimed = assignments.claim(worker.id, job.id, None, None, None)
+    [task] = claimed.tasks or []
+    stored = task_service.get_task(requester.id, task.id).model_dump(exclude_none=True)
+    assert [s["weight"] for s in stored["knownSolutions"]] == [0.5, 0.25]
+    answer = {"taskResults": [{"task": task.id, "components": [{"result": {"selectedOption": "No"}}]}]}
+    submitted = flows.submit(worker.id, claimed.id, SubmitIn.model_validate(answer))
+    [graded] = results.get_result(requester.id, submitted.id).taskResults
+    assert graded.control is not None
+    assert (graded.control.correct, graded.control.score, graded.control.weight) == (True, 0.25, 0.5)
+    figures = _stats(requester.id, pool, worker.id)
+    assert (figures.controlAnswers, figures.controlCorrect, figures.controlAccuracy) == (1, 1, 50.0)
+
+
+def test_earnings_rule_sets_a_skill_to_a_value_on_review(requester, worker):
+    skill = quality.create_skill(requester.id, SkillIn(name="trusted")).id
+    rules = [_rule("earnings24h", "gte", 0.5, {"type": "setSkill", "skill": skill, "value": 42})]
+    campaign_id, jobs_ = _campaign(requester.id, 2, qualityRules=rules, maxResultsPerWorker=2)
+    done = [_work(worker.id, job_id)[1] for job_id in jobs_]
+    tap = EventTap()
+    flows.approve(requester.id, done[0].id, None)  # 0.25 earned: the rule holds back
+    assert quality.actions(requester.id, campaign_id, worker=None, after=None, limit=10)[0] == []
+    flows.approve(requester.id, done[1].id, None)  # 0.5
+    [action] = quality.actions(requester.id, campaign_id, worker=None, after=None, limit=10)[0]
+    assert (action.metric, action.observed, action.outcome) == (
+        "earnings24h",
+        0.5,
+        {"skill": skill, "value": 42},
+    )
+    [value] = quality.skill_workers(requester.id, skill, after=None, limit=5)[0]
+    assert (value.worker, value.value) == (worker.id, 42)
+    published = [e for e in tap.drain() if e["detail-type"] == "worker.skill_set"]
+    assert [e["detail"]["value"] for e in published] == [42]
+
+
+def test_an_expired_assignment_counts_as_skipped_and_blocks_across_the_account(
+    requester, worker, frozen_clock
+):
+    rules = [
+        _rule(
+            "skippedInRow",
+            "gte",
+            1,
+            {"type": "block", "scope": "account", "duration": "2 days", "reason": "let it expire"},
+        )
+    ]
+    campaign_id, [job_id] = _campaign(requester.id, qualityRules=rules, maxWorkTime="10 min")
+    _, [elsewhere] = _campaign(requester.id)
+    assignments.claim(worker.id, job_id, None, None, None)
+    tap = EventTap()
+    frozen_clock.advance(minutes=11)
+    assert flows.sweep_market()["assignments_expired"] == 1
+    [action] = quality.actions(requester.id, campaign_id, worker=worker.id, after=None, limit=10)[0]
+    assert (action.metric, action.observed) == ("skippedInRow", 1)
+    assert quality.worker_quality(requester.id, worker.id).quality.skippedInRow == 1
+    [block] = quality.list_blocks(requester.id, ListQuery(limit=5), worker=worker.id, campaign=None)[0]
+    assert (block.campaign, block.until, block.source) == (None, "2026-03-16T03:25:15", "rule")
+    assert [e["detail-type"] for e in tap.drain()].count("worker.blocked") == 1
+    with pytest.raises(errors.Forbidden, match="blocked"):
+        assignments.claim(worker.id, elsewhere, None, None, None)

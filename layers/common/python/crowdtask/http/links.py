@@ -111,3 +111,25 @@ def bonus_links(bonus: Any) -> dict[str, Any]:
     if bonus.result:
         links["result"] = {"href": f"/results/{bonus.result}"}
     return links
+
+
+def worker_quality_links(worker_id: str) -> dict[str, Any]:
+    """A worker's figures with the requester: their blocks, and blocking them."""
+    return {
+        "self": {"href": f"/workers/{worker_id}/quality"},
+        "blocks": {"href": f"/blocks?worker={worker_id}"},
+        "block": _action("/blocks"),
+    }
+
+
+def quality_action_links(action: Any) -> dict[str, Any]:
+    """What a rule did: its campaign, the worker's figures and actions, the block it made if any."""
+    campaign = f"/campaigns/{action.campaign}"
+    links: dict[str, Any] = {
+        "campaign": {"href": campaign},
+        "worker": {"href": f"/workers/{action.worker}/quality"},
+        "workerActions": {"href": f"{campaign}/quality-actions?worker={action.worker}"},
+    }
+    if action.outcome.get("block"):
+        links["block"] = {"href": f"/blocks/{action.outcome['block']}"}
+    return links
