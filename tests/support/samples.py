@@ -325,6 +325,9 @@ PREPARE: dict[str, Callable[[SampleWorld], Any]] = {
     "quality_worker_quality": lambda world: world.real(RESULT),  # the worker has worked for the requester
     "quality_list_blocks": lambda world: world.real(BLOCK),
     "answers_list_bonuses": lambda world: world.real(BONUS),
+    # a submitted result has counted its votes in its tasks' aggregates
+    "answers_campaign_aggregates": lambda world: world.real(RESULT),
+    "answers_task_aggregate": lambda world: world.real(RESULT),
     **{
         name: lambda world: world.real(RESULT)  # every review route has a result in review to act on
         for name in (
