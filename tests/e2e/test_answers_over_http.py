@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import Session, new_account
-from tests.support.stack import RunningStack
+from tests.support.stack import RunningStack, run_readme_session
 
 pytestmark = pytest.mark.e2e
 
@@ -207,3 +208,14 @@ def test_a_policy_racing_a_requesters_approve_all_decides_each_result_once(api: 
     assert earned == approved * PAYMENT
     # those that failed their control and were not approved first were rejected by the policy
     assert all(r.get("reviewedBy") == "autoReview.control" for r in page if r["state"] == "Rejected")
+
+
+def test_the_readme_answers_session_works_as_pasted(api: RunningStack, tmp_path: Path):
+    done = run_readme_session(api, tmp_path, "auth/token/request", '"overlap"')
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert '"components":[null,{"result":{"selectedOption":"Yes"},"confidence":1.0,"votes":3}]' in out
+    assert out.count('"reviewedBy":"autoReview.agreement"') == 3
+    assert '"state":"finished"' in out
+    assert out.count('"amount":"0.05 USD"') == 3  # paid once: the retry answers the same bonus; listed once
+    assert '"status":"SUCCESS"' in out and '"method":"dawid-skene"' in out
