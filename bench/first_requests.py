@@ -409,6 +409,73 @@ def bulk_consumers(seed: Seeded) -> tuple[FirstRequest, FirstRequest]:
     return worker, dead
 
 
+def quality(seed: Seeded) -> FirstRequest:
+    request = FirstRequest(
+        "POST /skills",
+        "every route loads the quality service and models; create writes the skill",
+        "api",
+        201,
+    )
+    for n in range(seed.samples):
+        body = {"name": f"cats {n} {uuid.uuid4().hex[:6]}", "description": "knows cats from dogs"}
+        request.events.append(api_event("quality_create_skill", token=seed.requester_token, body=body))
+    return request
+
+
+def answers(seed: Seeded) -> FirstRequest:
+    """A campaign's live aggregates, after two workers answered its one job."""
+    from crowdtask.models.submissions import SubmitIn
+    from crowdtask.services import assignments, flows
+
+    campaign_id, job_id = _campaign(seed.requester_id, 2)
+    flows.publish(seed.requester_id, campaign_id)
+    for _ in range(2):
+        worker_id, _ = _account("worker")
+        assignment = assignments.claim(worker_id, job_id, campaign_id, None, None)
+        flows.submit(worker_id, assignment.id, SubmitIn.model_validate(_answers(assignment)))
+    event = api_event(
+        "answers_campaign_aggregates", token=seed.requester_token, path_params={"id": campaign_id}
+    )
+    return FirstRequest(
+        "GET /campaigns/{id}/aggregates",
+        "reads and tallies the live aggregates (the answers service and models)",
+        "api",
+        200,
+        [event] * seed.samples,
+    )
+
+
+def aggregation_runs(seed: Seeded) -> tuple[FirstRequest, FirstRequest]:
+    """Dawid-Skene runs over a small campaign's results, one operation per sample, as queued."""
+    from crowdtask.services import aggregations
+    from crowdtask.store import queues
+
+    campaign_id, _ = _campaign(seed.requester_id, 1)
+
+    def queued(count: int) -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+        with mock.patch.object(queues, "send_aggregation", sent.append):
+            for _ in range(count):
+                aggregations.start(seed.requester_id, campaign_id, "dawid-skene")
+        return sent
+
+    run = FirstRequest(
+        "SQS aggregation queue: one Dawid-Skene run",
+        "reads the campaign's results, runs Dawid-Skene, stores the aggregates and ends the operation",
+        "sqs",
+        None,
+        [sqs_event("bulk_worker_tasks_chunk", m) for m in queued(seed.samples)],
+    )
+    dead = FirstRequest(
+        "SQS aggregation dead-letter queue: a run that kept failing",
+        "marks its operation FAIL",
+        "sqs",
+        None,
+        [sqs_event("bulk_worker_tasks_chunk", m) for m in queued(seed.samples)],
+    )
+    return run, dead
+
+
 def schedule(name: str, what: str, seed: Seeded) -> FirstRequest:
     return FirstRequest(f"Schedule ({name})", what, "schedule", None, [sample_event(name)] * seed.samples)
 
@@ -426,6 +493,7 @@ def seed_all(samples: int) -> dict[str, FirstRequest]:
     seed = Seeded(requester_id, token, samples)
     market, review = market_and_results(seed)
     worker, dead = bulk_consumers(seed)
+    aggregation_run, aggregation_dead = aggregation_runs(seed)
     scenarios: dict[str, Callable[[Seeded], FirstRequest]] = {
         "floor": floor,
         "AuthFunction": auth,
@@ -439,6 +507,8 @@ def seed_all(samples: int) -> dict[str, FirstRequest]:
         "CampaignsFunction": campaigns,
         "ThroughputFunction": throughput,
         "DatasetsFunction": datasets,
+        "QualityFunction": quality,
+        "AnswersFunction": answers,
     }
     requests = {name: build(seed) for name, build in scenarios.items()}
     requests.update(
@@ -447,6 +517,8 @@ def seed_all(samples: int) -> dict[str, FirstRequest]:
             "ResultsFunction": review,
             "BulkWorkerFunction": worker,
             "BulkDeadLetterFunction": dead,
+            "AggregationWorkerFunction": aggregation_run,
+            "AggregationDeadLetterFunction": aggregation_dead,
             "MaintenanceFunction": schedule(
                 "maintenance_schedule", "its only event: expired tokens and locks from the due index", seed
             ),
