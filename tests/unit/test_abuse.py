@@ -60,6 +60,17 @@ def test_after_a_lock_one_more_failure_locks_again_at_once(aws, frozen_clock):
         auth.request_token(account.email, "correct horse battery", "10.0.0.1")
 
 
+def test_the_attempt_that_reaches_the_limit_locks_before_its_password_is_checked(aws, frozen_clock):
+    # Given every allowed attempt reserved and none of their passwords checked yet (argon2 is slow)
+    account = make_account(password="correct horse battery")
+    limit = settings().login_max_failures
+    for _ in range(limit):
+        auth._Attempt(account.email, "10.0.0.1").reserve()
+    # When one more attempt arrives in parallel, Then it gets no guess: the lock is already there
+    with pytest.raises(errors.TooManyRequests):
+        auth._Attempt(account.email, "10.0.0.2").reserve()
+
+
 def test_a_right_password_forgets_the_failures(aws, frozen_clock):
     account = make_account(password="correct horse battery")
     for _ in range(settings().login_max_failures - 1):

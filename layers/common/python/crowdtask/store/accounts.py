@@ -125,34 +125,36 @@ def reserve_login_attempt(
 ) -> int:
     """Count one attempt for `address` (as a failure until it succeeds); the count with it.
 
-    Under the limit and not locked: counted. At the limit with the lock over: counted, and locked
-    again at once (so only one attempt gets through when a lock ends). Otherwise LoginRefused.
+    Under the limit and not locked: counted. The attempt that reaches the limit, or the first
+    after a lock ended, is counted and locks at once, in the same write: a parallel attempt
+    never finds the count at the limit and the lock not yet written. Otherwise LoginRefused.
     """
     pk, sk = keys.login_guard(address)
     due_pk, due_sk = keys.due("login", forget_iso, pk)
-    vals = {":one": 1, ":e": expire_epoch, ":t": "login_guard", ":max": limit, ":now": now_iso}
+    vals = {":one": 1, ":e": expire_epoch, ":t": "login_guard", ":below": limit - 1, ":now": now_iso}
     vals |= {":dp": due_pk, ":ds": due_sk}
     names = {"#t": "type"}
     remember = "SET expire_at = :e, #t = :t, due_pk = :dp, due_sk = :ds"
-    try:
-        item = dynamo.update(
-            pk,
-            sk,
-            "ADD failures :one " + remember,
-            condition="(attribute_not_exists(failures) OR failures < :max) "
-            "AND (attribute_not_exists(locked_until) OR locked_until <= :now)",
-            names=names,
-            vals=vals,
-        )
-        return int(item["failures"])
-    except dynamo.ConditionFailed:
-        pass
+    unlocked = "(attribute_not_exists(locked_until) OR locked_until <= :now)"
+    if limit > 1:
+        try:
+            item = dynamo.update(
+                pk,
+                sk,
+                "ADD failures :one " + remember,
+                condition=f"(attribute_not_exists(failures) OR failures < :below) AND {unlocked}",
+                names=names,
+                vals=vals,
+            )
+            return int(item["failures"])
+        except dynamo.ConditionFailed:
+            pass
     try:
         item = dynamo.update(
             pk,
             sk,
             "ADD failures :one " + remember + ", locked_until = :until",
-            condition="failures >= :max AND (attribute_not_exists(locked_until) OR locked_until <= :now)",
+            condition=f"(attribute_not_exists(failures) OR failures >= :below) AND {unlocked}",
             names=names,
             vals={**vals, ":until": lock_until_iso},
         )
