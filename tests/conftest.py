@@ -31,6 +31,7 @@ os.environ.update(
         "API_VERSION": "1.0",
         # the functions that queue bulk work need a queue to start; the `queue` fixture makes a real one
         "BULK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/no-queue-in-this-test",
+        "AGGREGATION_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/no-queue-in-this-test",
         # the admin key lives in SSM: the `aws` fixture stores ADMIN_KEY under this name
         "ADMIN_KEY_PARAMETER": "/crowdtask-test/admin-key",
         "PASSWORD_HASH_COST": "cheapest",
