@@ -45,6 +45,7 @@ def campaign_aggregates(
         f"/campaigns/{id}/aggregates",
         found,
         lambda a: {"task": {"href": f"/tasks/{a.task}"}},
+        member_key="task",
     )
 
 

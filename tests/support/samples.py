@@ -314,6 +314,7 @@ PREPARE: dict[str, Callable[[SampleWorld], Any]] = {
     "operations_list": lambda world: world.real(OPERATION),
     "quality_worker_quality": lambda world: world.real(RESULT),  # the worker has worked for the requester
     "quality_list_blocks": lambda world: world.real(BLOCK),
+    "answers_task_aggregate": lambda world: world.real(RESULT),  # a submission counted in its aggregate
     **{
         name: lambda world: world.real(RESULT)  # every review route has a result in review to act on
         for name in (

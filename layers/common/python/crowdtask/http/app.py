@@ -208,10 +208,12 @@ class ApiApp(APIGatewayRestResolver):
         found: tuple[Sequence[Any], bool],
         item_links: ItemLinks | None = None,
         extra: Mapping[str, BaseModel] | None = None,
+        member_key: str = "id",
     ) -> Reply:
-        """A page of an ordered list paged by member id (a job's tasks, a campaign's results)."""
+        """A page of an ordered list paged by member id (a job's tasks, a campaign's results), the
+        member's `member_key` field (a task's aggregate is the task's)."""
         items, has_more = found
-        last = items[-1].id if items else None
+        last = getattr(items[-1], member_key) if items else None
         links = pagination.member_links(path, self.query_params(), last, has_more)
         return self.page_reply(key, items, links, item_links, extra)
 
