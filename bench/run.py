@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
 
 
-PARTS = ("coldstart", "sweep", "ingest", "quality")
+PARTS = ("coldstart", "sweep", "ingest", "quality", "answers")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         _ingest(results)
     if "quality" in wanted:
         _quality(results)
+    if "answers" in wanted:
+        _answers(results)
     parts = results.setdefault("measured_at_by_part", {})
     for part in wanted:  # results.json may hold parts of different runs: each says when it was measured
         parts[part] = results["machine"]["measured_at"]
@@ -68,6 +70,28 @@ def _quality(results: dict[str, Any]) -> None:
         f"claim p50 {found['required_claim_p50_ms']} ms with three "
         f"requirements and controls vs {found['plain_claim_p50_ms']} ms plain: "
         f"{found['claim_latency_ratio_with_requirements']}x (goal <= {quality.LATENCY_GOAL})",
+        flush=True,
+    )
+
+
+def _answers(results: dict[str, Any]) -> None:
+    from bench import answers
+
+    print("answers: Dawid-Skene over 100,000 results and its accuracy, dynamic overlap, live aggregation ...")
+    results["answers"] = found = answers.measure()
+    run, accuracy = found["dawid_skene_run"], found["dawid_skene_accuracy"]
+    results["dawid_skene_seconds_per_100k_results"] = run["dawid_skene_seconds_per_100k_results"]
+    compared = ("dawid_skene", "majority", "margin")
+    results["dawid_skene_accuracy_vs_majority"] = {k: accuracy[k] for k in compared}
+    results["overlap_saved_fraction"] = found["overlap"]["overlap_saved_fraction"]
+    writes = found["live_aggregation_writes"]["aggregation_extra_writes_per_result"]
+    results["aggregation_extra_writes_per_result"] = writes
+    print(
+        f"  Dawid-Skene: {run['dawid_skene_seconds_per_100k_results']} s per 100k results "
+        f"(goal <= {answers.SECONDS_GOAL}; {run['em_iterations']} EM iterations, all "
+        f"{run['em_seconds_all_100_iterations']} s); accuracy {accuracy['dawid_skene']} vs majority "
+        f"{accuracy['majority']}; dynamic overlap saved {results['overlap_saved_fraction']} of the results; "
+        f"live aggregation adds {writes} writes per result (goal <= {answers.WRITES_GOAL})",
         flush=True,
     )
 

@@ -18,6 +18,7 @@ from tests.support import infra  # noqa: E402
 
 if TYPE_CHECKING:
     from tests.support.accounts import TestAccount
+    from tests.support.aggregations import AggregationQueues
 
 os.environ.update(
     {
@@ -94,6 +95,15 @@ def queue(aws: None) -> Iterator[str]:
 
     with bulk_queue() as url:
         yield url
+
+
+@pytest.fixture
+def aggregation_queues(aws: None) -> Iterator[AggregationQueues]:
+    """The aggregation queue of template.yaml and its dead-letter queue (moto), wired into the settings."""
+    from tests.support.aggregations import aggregation_queues as make
+
+    with make() as made:
+        yield made
 
 
 @pytest.fixture(scope="session")

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from crowdtask.services import operations
+from tests.support.aggregations import run_aggregation_dead_letters, run_aggregation_worker
 from tests.support.bulk import receive_sqs_event, run_bulk_worker, run_dead_letters
 from tests.support.context import FakeLambdaContext
 from tests.support.handlers import call, function_module, invoke, sample_event
 from tests.support.infra import ROOT
-from tests.support.samples import BASE, UPLOAD, WORKSTREAM, SampleWorld, api_events, function_of_path
+from tests.support.samples import (
+    BASE,
+    OPERATION,
+    UPLOAD,
+    WORKSTREAM,
+    SampleWorld,
+    api_events,
+    function_of_path,
+)
 
 WORKER_FUNCTIONS = {"market"}  # routes for workers: the others are a requester's (or open, or admin)
 DOCUMENT = json.loads((ROOT / "openapi.json").read_text())
@@ -19,7 +29,7 @@ UNDOCUMENTED = {"/openapi.json", "/swagger", "/swagger/{asset}"}  # the docs fun
 
 
 @pytest.fixture
-def world(requester, worker, queue) -> SampleWorld:
+def world(requester, worker, queue, aggregation_queues) -> SampleWorld:
     """This test's resources for the sample events, made as they are needed."""
     return SampleWorld(requester, worker, queue)
 
@@ -123,6 +133,32 @@ def test_the_sample_rows_are_what_the_sample_csv_upload_queues_and_the_bulk_work
     path = {"workstream_id": world.real(WORKSTREAM), "upload_id": upload["id"]}
     stored = invoke("throughput", "throughput_get_upload", token=requester.token, path_params=path).body
     assert (stored["status"], stored["success_count"], stored["errors"]) == ("completed", 2, [])
+
+
+def _aggregation_queued(world: SampleWorld, queues: Any) -> tuple[str, str]:
+    """The sample request for a Dawid-Skene run, accepted: its operation and the message it queued,
+    checked to be the sample run's (its ids made real)."""
+    reply = call("answers", world.event("answers_start_aggregation", world.requester))
+    assert reply.status == 202, reply.body
+    [queued] = receive_sqs_event(queues.url)["Records"]
+    sample = sample_event("aggregation_worker_run")["Records"][0]["body"]
+    assert json.loads(queued["body"]) == json.loads(world.fill(sample.replace(OPERATION, reply.body["id"])))
+    return reply.body["id"], queued["body"]
+
+
+def test_the_sample_run_is_what_the_sample_request_queues_and_the_aggregation_worker_runs_it(
+    requester, world, aggregation_queues
+):
+    operation_id, queued = _aggregation_queued(world, aggregation_queues)
+    assert run_aggregation_worker(_record("aggregation_worker_run", queued)) == {"batchItemFailures": []}
+    assert operations.get_operation(requester.id, operation_id).status == "SUCCESS"
+
+
+def test_the_sample_dead_letter_fails_the_aggregation_run(requester, world, aggregation_queues):
+    operation_id, queued = _aggregation_queued(world, aggregation_queues)
+    dead = _record("aggregation_worker_dead_letter", queued)
+    assert run_aggregation_dead_letters(dead) == {"batchItemFailures": []}
+    assert operations.get_operation(requester.id, operation_id).status == "FAIL"
 
 
 def test_the_campaign_scheduler_sample_event_publishes_a_campaign_at_its_start_date(requester, frozen_clock):
