@@ -550,3 +550,220 @@ def test_an_expired_assignment_counts_as_skipped_and_blocks_across_the_account(
     assert [e["detail-type"] for e in tap.drain()].count("worker.blocked") == 1
     with pytest.raises(errors.Forbidden, match="blocked"):
         assignments.claim(worker.id, elsewhere, None, None, None)
+
+
+# ---------------------------------------------------------------- actions cut short by a crash
+class Killed(BaseException):
+    """The process dies here: no handler catches it and nothing after it runs."""
+
+
+def _kill_once(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, *, after_calls: int = 0) -> None:
+    """The `after_calls`+1-th call of owner.name kills the process before it does anything."""
+    real, calls = getattr(owner, name), []
+
+    def dying(*args: Any, **kwargs: Any) -> Any:
+        calls.append(name)
+        if len(calls) > after_calls:
+            monkeypatch.setattr(owner, name, real)
+            raise Killed(name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, dying)
+
+
+# Where a crash strikes: right after the action is recorded, or after it was taken and before its
+# outcome was noted (the first run's writes are then already there).
+CRASH_POINTS = [(quality, "_act"), (quality.quality_store, "note_outcome")]
+
+
+def _unfinished(requester_id: str, campaign_id: str) -> tuple[Any, quality.Event]:
+    """The one action recorded in the campaign, still without an outcome, and the event that set it off."""
+    [action] = quality.actions(requester_id, campaign_id, worker=None, after=None, limit=10)[0]
+    assert action.outcome == {}
+    kind = action.id.split("#")[2]
+    return action, quality.Event(action.event, kind, requester_id, campaign_id, action.worker)
+
+
+def _submit_and_die(worker_id: str, job_id: str, text: str) -> None:
+    assignment = assignments.claim(worker_id, job_id, None, None, None)
+    with pytest.raises(Killed):
+        flows.submit(worker_id, assignment.id, _answer(assignment.tasks or [], text))
+
+
+@pytest.mark.parametrize(("owner", "step"), CRASH_POINTS, ids=["before-acting", "before-the-outcome"])
+def test_a_block_cut_short_is_made_once_when_its_event_comes_again(
+    requester, worker, frozen_clock, monkeypatch, owner, step
+):
+    # Given a block rule whose action was recorded, then the process died
+    control = _task(requester.id, SECRET)
+    rules = [
+        _rule(
+            "controlAccuracy",
+            "lt",
+            50,
+            {"type": "block", "scope": "account", "duration": "2 days", "reason": "bad"},
+        )
+    ]
+    campaign_id, [job_id] = _campaign(requester.id, quality={"controlTasks": [control]}, qualityRules=rules)
+    tap = EventTap()
+    _kill_once(monkeypatch, owner, step)
+    _submit_and_die(worker.id, job_id, "wrong")
+    action, event = _unfinished(requester.id, campaign_id)
+    # When the event is delivered again (an hour later), then once more
+    frozen_clock.advance(hours=1)
+    quality.evaluate(event)
+    quality.evaluate(event)
+    # Then the block exists once, as the first run would have made it, and the action has its outcome
+    [block] = quality.list_blocks(requester.id, ListQuery(limit=5), worker=worker.id, campaign=None)[0]
+    assert (block.until, block.createdAt, block.source) == (
+        "2026-03-16T03:14:15",
+        "2026-03-14T03:14:15",
+        "rule",
+    )
+    [done] = quality.actions(requester.id, campaign_id, worker=None, after=None, limit=10)[0]
+    assert (done.id, done.outcome) == (action.id, {"block": block.id})
+    published = [e["detail"] for e in tap.drain() if e["detail-type"] == "worker.blocked"]
+    assert published and {(e["blockId"], e["actionId"], e["until"]) for e in published} == {
+        (block.id, action.id, block.until)
+    }
+    assert market.list_jobs(worker.id, 10, None, None) == []
+
+
+def test_a_skill_cut_short_is_set_to_the_value_the_rule_saw(requester, worker, frozen_clock, monkeypatch):
+    # Given a setSkill rule killed right after its record was written
+    control = _task(requester.id, SECRET)
+    skill = quality.create_skill(requester.id, SkillIn(name="accuracy")).id
+    rules = [_rule("controlAnswers", "gte", 1, {"type": "setSkill", "skill": skill, "fromMetric": True})]
+    campaign_id, [job_id] = _campaign(requester.id, quality={"controlTasks": [control]}, qualityRules=rules)
+    tap = EventTap()
+    _kill_once(monkeypatch, quality, "_act")
+    _submit_and_die(worker.id, job_id, SECRET)
+    assert quality.skill_workers(requester.id, skill, after=None, limit=5)[0] == []
+    _, event = _unfinished(requester.id, campaign_id)
+    # When the event comes again
+    quality.evaluate(event)
+    # Then the value is set and noted, and announced once
+    [value] = quality.skill_workers(requester.id, skill, after=None, limit=5)[0]
+    assert (value.worker, value.value) == (worker.id, 1)
+    [done] = quality.actions(requester.id, campaign_id, worker=None, after=None, limit=10)[0]
+    assert done.outcome == {"skill": skill, "value": 1}
+    assert [e["detail"]["value"] for e in tap.drain() if e["detail-type"] == "worker.skill_set"] == [1]
+
+
+def _reject_all_campaign(requester_id: str, worker_id: str) -> tuple[str, list[str], Decimal, Decimal]:
+    """A worker with one good control answer approved and one wrong in review: a rejectAll rule fires
+    on a third (wrong) submission. The campaign, its jobs, what it owed before the wrong ones and
+    what one result costs."""
+    control = _task(requester_id, SECRET)
+    rules = [
+        _rule("controlAccuracy", "lt", 40, {"type": "rejectAll", "reason": "failed controls"}, minAnswers=3)
+    ]
+    campaign_id, jobs_ = _campaign(
+        requester_id,
+        3,
+        quality={"controlTasks": [control]},
+        qualityRules=rules,
+        maxResultsPerWorker=3,
+        workerPayment=Decimal("0.333333"),
+    )
+    _, good = _work(worker_id, jobs_[0], SECRET)
+    flows.approve(requester_id, good.id, None)
+    owed_before = Decimal(str(campaign_store.get(requester_id, campaign_id)["owed"]))
+    _work(worker_id, jobs_[1], "wrong")
+    cost = Decimal(str(campaign_store.get(requester_id, campaign_id)["owed"])) - owed_before
+    return campaign_id, jobs_, owed_before, cost
+
+
+@pytest.mark.parametrize(
+    ("owner", "step", "after_calls"),
+    [(quality, "_act", 0), (results, "reject", 1), (quality.quality_store, "note_outcome", 0)],
+    ids=["before-acting", "half-way", "before-the-outcome"],
+)
+def test_a_reject_all_cut_short_returns_the_money_of_what_it_rejected_once(
+    requester, worker, monkeypatch, owner, step, after_calls
+):
+    # Given a rejectAll killed after its record was written (before, during or after its rejections)
+    campaign_id, jobs_, owed_before, cost = _reject_all_campaign(requester.id, worker.id)
+    _kill_once(monkeypatch, owner, step, after_calls=after_calls)
+    _submit_and_die(worker.id, jobs_[2], "wrong")
+    _, event = _unfinished(requester.id, campaign_id)
+    # When the event is delivered again, twice
+    quality.evaluate(event)
+    quality.evaluate(event)
+    # Then both results are rejected once, and the record says exactly what went back
+    [done] = quality.actions(requester.id, campaign_id, worker=None, after=None, limit=10)[0]
+    assert cost > 0 and done.outcome == {"rejected": 2, "returned": str(2 * cost)}
+    assert Decimal(str(campaign_store.get(requester.id, campaign_id)["owed"])) == owed_before
+    mine, _ = results.list_campaign_results(
+        requester.id, campaign_id, state=None, since=None, after=None, limit=10
+    )
+    assert Counter(r.state for r in mine) == {"Approved": 1, "Rejected": 2}
+    assert workers.me(worker.id).earnings.pending == "0 USD"
+
+
+def test_a_redelivery_overtaking_a_reject_all_half_way_rejects_each_result_once(
+    requester, worker, monkeypatch
+):
+    # Given a rejectAll killed right after its record was written
+    campaign_id, jobs_, owed_before, cost = _reject_all_campaign(requester.id, worker.id)
+    _kill_once(monkeypatch, quality, "_act")
+    _submit_and_die(worker.id, jobs_[2], "wrong")
+    _, event = _unfinished(requester.id, campaign_id)
+    tap = EventTap()
+    # When a delivery of the event, half way through its rejections, is overtaken by another that
+    # finishes the whole action first (interleaved by hand: moto's transactions are not atomic
+    # under threads; tests/e2e races them on DynamoDB Local)
+    real_reject, overtaken = results.reject, []
+
+    def overtaken_once(*args: Any, **kwargs: Any) -> Any:
+        if not overtaken:
+            overtaken.append(event)
+            quality.evaluate(event)
+        return real_reject(*args, **kwargs)
+
+    monkeypatch.setattr(results, "reject", overtaken_once)
+    quality.evaluate(event)
+    # Then each result was rejected by one of them, and the outcome counts both, once
+    [done] = quality.actions(requester.id, campaign_id, worker=None, after=None, limit=10)[0]
+    assert overtaken and done.outcome == {"rejected": 2, "returned": str(2 * cost)}
+    assert Decimal(str(campaign_store.get(requester.id, campaign_id)["owed"])) == owed_before
+    assert [e["detail-type"] for e in tap.drain()].count("result.rejected") == 2
+
+
+def test_an_approve_all_cut_short_before_its_outcome_pays_once(requester, worker, monkeypatch):
+    # Given an approveAll that approved, then died before noting it
+    control = _task(requester.id, SECRET)
+    rules = [_rule("controlAccuracy", "gte", 100, {"type": "approveAll"})]
+    campaign_id, [job_id] = _campaign(requester.id, quality={"controlTasks": [control]}, qualityRules=rules)
+    _kill_once(monkeypatch, quality.quality_store, "note_outcome")
+    _submit_and_die(worker.id, job_id, SECRET)
+    _, event = _unfinished(requester.id, campaign_id)
+    # When the event comes again
+    quality.evaluate(event)
+    # Then the result was paid once and the outcome counts it
+    [done] = quality.actions(requester.id, campaign_id, worker=None, after=None, limit=10)[0]
+    assert done.outcome == {"approved": 1}
+    assert workers.me(worker.id).earnings.paid == "0.25 USD"
+
+
+def test_the_market_sweep_finishes_an_action_nobody_came_back_to(
+    requester, worker, frozen_clock, monkeypatch
+):
+    # Given a block rule killed right after its record was written, its event never delivered again
+    rules = [_rule("skippedInRow", "gte", 1, {"type": "block", "reason": "skips"})]
+    campaign_id, [job_id] = _campaign(requester.id, qualityRules=rules, maxResultsPerWorker=5, results=5)
+    assignment = assignments.claim(worker.id, job_id, None, None, None)
+    _kill_once(monkeypatch, quality, "_act")
+    with pytest.raises(Killed):
+        flows.release(worker.id, assignment.id)
+    # When the sweep runs while whoever took it might still be at it: it waits
+    assert flows.sweep_market()["quality_actions_finished"] == 0
+    # Then, once the action is overdue, the sweep takes it, once
+    frozen_clock.advance(minutes=6)
+    assert flows.sweep_market()["quality_actions_finished"] == 1
+    assert flows.sweep_market()["quality_actions_finished"] == 0
+    [block] = quality.list_blocks(requester.id, ListQuery(limit=5), worker=worker.id, campaign=campaign_id)[0]
+    [done] = quality.actions(requester.id, campaign_id, worker=None, after=None, limit=10)[0]
+    assert done.outcome == {"block": block.id}
+    with pytest.raises(errors.Forbidden, match="blocked"):
+        assignments.claim(worker.id, job_id, None, None, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 from crowdtask import clock
@@ -28,6 +29,13 @@ def new_id(millis: int | None = None) -> str:
 def derived_id(base_id: str, index: int) -> str:
     """A stable id for item `index` of a batch identified by `base_id` (same inputs, same id)."""
     return base_id[:20] + _encode(index, 6)
+
+
+def named_id(millis: int, name: str) -> str:
+    """An id made at `millis` whose random part is drawn from `name`: doing a thing again under the
+    same name writes the same id, where new_id would write a second one."""
+    digest = int.from_bytes(hashlib.sha256(name.encode()).digest()[:10], "big")
+    return _encode(millis, 10) + _encode(digest, 16)
 
 
 def short_code(length: int = 8) -> str:

@@ -223,9 +223,10 @@ def sweep_market(limit: int = MARKET_SWEEP_LIMIT) -> dict[str, Any]:
     """The market's scheduled work, each kind found through the sweep index only:
 
     markets a publish left to open, pool chunks a crash left off the market, assignment
-    time-outs, auto-approval, task_ttl expiry and repeats; then every campaign they touched that
-    needs nothing more finishes. Every action is a conditional write keyed to the state it was
-    found in, so a sweep that dies half way, or two at once, do each thing once.
+    time-outs, auto-approval, task_ttl expiry, repeats and quality actions a crash left without
+    an outcome; then every campaign they touched that needs nothing more finishes. Every action
+    is a conditional write keyed to the state it was found in (or rewrites what it wrote before),
+    so a sweep that dies half way, or two at once, do each thing once.
     """
     now = clock.now()
     now_iso = clock.iso(now)
@@ -251,6 +252,8 @@ def sweep_market(limit: int = MARKET_SWEEP_LIMIT) -> dict[str, Any]:
     finish_if_complete(touched)
     repeats, touched = market.run_repeats(now, limit)
     finish_if_complete(touched)
+    quality_actions, touched = quality.finish_unfinished(now_iso, limit)
+    finish_if_complete(touched)
     return {
         "markets_opened": markets,
         "pool_chunks_opened": chunks,
@@ -258,6 +261,7 @@ def sweep_market(limit: int = MARKET_SWEEP_LIMIT) -> dict[str, Any]:
         "results": reviews,
         "jobs_expired": jobs_expired,
         "repeats": repeats,
+        "quality_actions_finished": quality_actions,
     }
 
 

@@ -5,8 +5,12 @@ Statistics are kept on write, in the transaction of the submission, review, rele
 (store/results.py, store/assignments.py): nothing here scans results. A rule fires at most once
 per observation of a worker's figures: its action is recorded under the worker, the rule and the
 count of events the figures rest on, before anything is done, so an event evaluated twice acts
-once. Actions that review results hand back the campaigns they may have completed: finishing
-them is the coordinator's (services/flows.py).
+once. Taking an action may be repeated until its outcome is noted: everything it writes is named
+and valued from the record alone (the block's id and end, the skill's value, each review counted
+in the record in its own transaction), so an evaluation that finds the record without an outcome,
+or the market sweep once the record is overdue, takes it again and nothing is lost or doubled.
+Actions that review results hand back the campaigns they may have completed: finishing them is
+the coordinator's (services/flows.py).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from crowdtask.models.quality import (
     WorkerQualityOut,
 )
 from crowdtask.numbers import plain_numbers
-from crowdtask.services import eligibility, results
+from crowdtask.services import eligibility, pricing, results
 from crowdtask.services.campaigns import require_campaign
 from crowdtask.store import accounts as account_store
 from crowdtask.store import campaigns as campaign_store
@@ -45,6 +49,8 @@ METRICS_OF = {
     "skip": {"skippedInRow"},
 }
 Touched = set[tuple[str, str]]
+# Far beyond any function's time-out: an action still without an outcome then was cut short.
+ACTION_LEASE = timedelta(minutes=5)
 
 
 # ---------------------------------------------------------------- skills
@@ -79,11 +85,14 @@ def _require_worker(worker_id: str) -> None:
         raise errors.NotFound(f"No worker {worker_id}.")
 
 
-def set_skill_value(requester_id: str, skill_id: str, worker_id: str, value: float) -> SkillValueOut:
+def set_skill_value(
+    requester_id: str, skill_id: str, worker_id: str, value: float, *, at: str | None = None
+) -> SkillValueOut:
+    """The worker's value of the skill, as of `at` (now unless given)."""
     require_skill(requester_id, skill_id)
     _require_worker(worker_id)
     stored = quality_store.set_value(
-        requester_id, skill_id, worker_id, Decimal(str(value)), clock.iso(clock.now())
+        requester_id, skill_id, worker_id, Decimal(str(value)), at or clock.iso(clock.now())
     )
     return SkillValueOut.model_validate(plain_numbers(stored))
 
@@ -112,17 +121,30 @@ def create_block(requester_id: str, block: BlockIn, *, source: str = "requester"
     _require_worker(block.worker)
     if block.campaign is not None:
         require_campaign(requester_id, block.campaign)
-    until = _until(block.until)
+    block = block.model_copy(update={"until": _until(block.until)})
+    return _put_block(requester_id, ids.new_id(), block, source=source, at=clock.iso(clock.now()))
+
+
+def _put_block(
+    requester_id: str, block_id: str, block: BlockIn, *, source: str, at: str, action_id: str | None = None
+) -> BlockOut:
+    """Write the block and announce it. With `action_id` (a rule's action) the id and every field
+    come from the action's record, so writing it again rewrites the same block."""
     data = {
         "worker": block.worker,
         "campaign": block.campaign,
-        "until": until,
+        "until": block.until,
         "reason": block.reason,
         "source": source,
-        "createdAt": clock.iso(clock.now()),
+        "createdAt": at,
     }
     created = _block_out(
-        quality_store.put_block(requester_id, ids.new_id(), {k: v for k, v in data.items() if v is not None})
+        quality_store.put_block(
+            requester_id,
+            block_id,
+            {k: v for k, v in data.items() if v is not None},
+            rewrite=action_id is not None,
+        )
     )
     events.publish(
         "worker.blocked",
@@ -130,8 +152,9 @@ def create_block(requester_id: str, block: BlockIn, *, source: str = "requester"
             "requesterId": requester_id,
             "workerId": block.worker,
             "campaignId": block.campaign,
-            "until": until,
+            "until": block.until,
             "blockId": created.id,
+            **({"actionId": action_id} if action_id else {}),
         },
     )
     return created
@@ -261,8 +284,9 @@ def evaluate(event: Event) -> Touched:
 
     A rule acts at most once per observation of the worker (recorded first, under the worker, the
     rule and the count of events its figures rest on), so an event delivered twice, or two racing
-    events that both read the same figures, act once. Returns the (requester, campaign) pairs whose
-    results the actions reviewed (they may be complete).
+    events that both read the same figures, act once; an action recorded but cut short before its
+    outcome is taken again. Returns the (requester, campaign) pairs whose results the actions
+    reviewed (they may be complete).
     """
     campaign = campaign_store.get(event.requester_id, event.campaign_id, consistent=True)
     rules = [
@@ -283,6 +307,7 @@ def evaluate(event: Event) -> Touched:
         if not eligibility.COMPARE[rule["operator"]](value, float(rule["value"])):
             continue
         mark = f"{event.worker_id}#{n:02d}#{event.kind}#{seen:09d}"
+        now = clock.now()
         record = {
             "campaign": event.campaign_id,
             "worker": event.worker_id,
@@ -292,18 +317,41 @@ def evaluate(event: Event) -> Touched:
             "observed": Decimal(str(round(value, 6))),
             "action": rule["action"],
             "event": event.id,
-            "at": clock.iso(clock.now()),
+            "at": clock.iso(now),
         }
-        if not quality_store.record_action(event.campaign_id, mark, record):
-            continue  # this rule acted on these figures before
-        try:
-            outcome, reviewed = _act(event, rule["action"], value)
-        except errors.CrowdtaskError as refused:  # e.g. the skill was deleted: recorded, not retried
-            outcome, reviewed = {"error": refused.description}, False
-        quality_store.note_outcome(event.campaign_id, mark, outcome)
-        if reviewed:
+        if not quality_store.record_action(event.campaign_id, mark, record, clock.iso(now + ACTION_LEASE)):
+            found = quality_store.get_action(event.campaign_id, mark)
+            if found is None or "outcome" in found:
+                continue  # this rule acted on these figures before
+            record = found  # recorded, then cut short before its outcome: take it again
+        if _complete(event.campaign_id, mark, record):
             touched.add((event.requester_id, event.campaign_id))
     return touched
+
+
+def finish_unfinished(now_iso: str, limit: int) -> tuple[int, Touched]:
+    """Take the actions that were recorded but never got an outcome (their taker was cut short and
+    no evaluation came back to them), once overdue; how many, and the campaigns they reviewed."""
+    finished, touched = 0, set()
+    for campaign_id, mark in quality_store.unfinished_actions(now_iso, limit):
+        record = quality_store.get_action(campaign_id, mark)
+        if record is None or "outcome" in record:
+            continue  # finished meanwhile (the index lags the table)
+        if _complete(campaign_id, mark, record):
+            touched.add((str(record["requester"]), campaign_id))
+        finished += 1
+    return finished, touched
+
+
+def _complete(campaign_id: str, mark: str, record: Mapping[str, Any]) -> bool:
+    """Take a recorded action, then note its outcome; whether it reviewed results. An exception
+    other than a refusal leaves the outcome unnoted, for the action to be taken again."""
+    try:
+        outcome, reviewed = _act(campaign_id, mark, plain_numbers(dict(record)))
+    except errors.CrowdtaskError as refused:  # e.g. the skill was deleted: recorded, not retried
+        outcome, reviewed = {"error": refused.description}, False
+    quality_store.note_outcome(campaign_id, mark, outcome)
+    return reviewed
 
 
 def _already_blocked(requester_id: str, worker_id: str, campaign: str | None, until: str | None) -> bool:
@@ -320,64 +368,103 @@ def _already_blocked(requester_id: str, worker_id: str, campaign: str | None, un
     return False
 
 
-def _act(event: Event, action: Mapping[str, Any], value: float) -> tuple[dict[str, Any], bool]:
-    """Do what a rule says; (what it did, whether it reviewed results)."""
+def _act(campaign_id: str, mark: str, record: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Do what a recorded rule's action says, from the record alone (so doing it again does the same);
+    (what it did, whether it reviewed results). Its events carry the action's id (`actionId`)."""
+    action, requester_id, worker_id = record["action"], str(record["requester"]), str(record["worker"])
     kind = action["type"]
     if kind == "block":
-        until = None
-        if action.get("duration"):
-            until = clock.iso(clock.now() + timedelta(seconds=seconds(action["duration"])))
-        campaign = event.campaign_id if action.get("scope", "campaign") == "campaign" else None
-        if _already_blocked(event.requester_id, event.worker_id, campaign, until):
-            return {"alreadyBlocked": True}, False
-        block = BlockIn(
-            worker=event.worker_id,
-            campaign=campaign,
-            until=until,
-            reason=action.get("reason") or "quality rule",
-        )
-        return {"block": create_block(event.requester_id, block, source="rule").id}, False
+        return _block_by_rule(campaign_id, mark, record), False
     if kind == "setSkill":
-        level = max(0.0, min(100.0, value)) if action.get("fromMetric") else float(action["value"])
-        set_skill_value(event.requester_id, action["skill"], event.worker_id, level)
+        observed = float(record["observed"])
+        level = max(0.0, min(100.0, observed)) if action.get("fromMetric") else float(action["value"])
+        set_skill_value(requester_id, action["skill"], worker_id, level, at=str(record["at"]))
         events.publish(
             "worker.skill_set",
             {
-                "requesterId": event.requester_id,
-                "workerId": event.worker_id,
+                "requesterId": requester_id,
+                "workerId": worker_id,
                 "skillId": action["skill"],
                 "value": level,
+                "actionId": mark,
             },
         )
         return {"skill": action["skill"], "value": level}, False
     if kind == "rejectAll":
-        rejected, returned = results.reject_all(
-            event.requester_id, event.campaign_id, event.worker_id, str(action["reason"])
+        results.reject_all(
+            requester_id,
+            campaign_id,
+            worker_id,
+            str(action["reason"]),
+            also=lambda item: [
+                quality_store.tally(
+                    campaign_id, mark, rejected=1, returned=pricing.result_cost(dict(item))[1]
+                )
+            ],
         )
+        rejected, returned = _tally(campaign_id, mark, "rejected", "returned")
+        done = {"rejected": int(rejected), "returned": str(returned)}
         events.publish(
             "worker.results_rejected",
             {
-                "requesterId": event.requester_id,
-                "campaignId": event.campaign_id,
-                "workerId": event.worker_id,
-                "rejected": rejected,
-                "returned": str(returned),
+                "requesterId": requester_id,
+                "campaignId": campaign_id,
+                "workerId": worker_id,
+                **done,
+                "actionId": mark,
             },
         )
-        return {"rejected": rejected, "returned": str(returned)}, True
+        return done, True
     if kind == "approveAll":
-        done, _ = results.approve_all(event.requester_id, event.campaign_id, event.worker_id, None)
+        results.approve_all(
+            requester_id,
+            campaign_id,
+            worker_id,
+            None,
+            also=lambda item: [quality_store.tally(campaign_id, mark, approved=1)],
+        )
+        [approved] = _tally(campaign_id, mark, "approved")
         events.publish(
             "worker.results_approved",
             {
-                "requesterId": event.requester_id,
-                "campaignId": event.campaign_id,
-                "workerId": event.worker_id,
-                "approved": done.approved,
+                "requesterId": requester_id,
+                "campaignId": campaign_id,
+                "workerId": worker_id,
+                "approved": int(approved),
+                "actionId": mark,
             },
         )
-        return {"approved": done.approved}, True
+        return {"approved": int(approved)}, True
     raise ValueError(f"unknown action {kind}")
+
+
+def _tally(campaign_id: str, mark: str, *names: str) -> list[Decimal]:
+    """What the action's reviews added up to, however many runs made them (each counted in its review's
+    own transaction)."""
+    counted = quality_store.tally_of(quality_store.get_action(campaign_id, mark) or {})
+    return [counted.get(name, Decimal(0)) for name in names]
+
+
+def _block_by_rule(campaign_id: str, mark: str, record: Mapping[str, Any]) -> dict[str, Any]:
+    """A rule's block: its id is drawn from the action and its end counted from when the action was
+    recorded, so a second run rewrites the block the first one made (and the block it made is not
+    mistaken for another block covering the worker)."""
+    action, requester_id, worker_id = record["action"], str(record["requester"]), str(record["worker"])
+    recorded_at = clock.parse(str(record["at"]))
+    assert recorded_at is not None
+    block_id = ids.named_id(int(recorded_at.timestamp() * 1000), f"{campaign_id}#{mark}")
+    until = None
+    if action.get("duration"):
+        until = clock.iso(recorded_at + timedelta(seconds=seconds(action["duration"])))
+    scope = campaign_id if action.get("scope", "campaign") == "campaign" else None
+    made_before = quality_store.get_block(requester_id, block_id) is not None
+    if not made_before and _already_blocked(requester_id, worker_id, scope, until):
+        return {"alreadyBlocked": True}
+    block = BlockIn(
+        worker=worker_id, campaign=scope, until=until, reason=action.get("reason") or "quality rule"
+    )
+    _put_block(requester_id, block_id, block, source="rule", at=str(record["at"]), action_id=mark)
+    return {"block": block_id}
 
 
 def actions(

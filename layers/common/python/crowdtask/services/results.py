@@ -14,7 +14,7 @@ is the coordinator's (services/flows.py).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -49,6 +49,8 @@ _CARRIED = (
 )
 _REJECT_ATTEMPTS = 8
 Touched = set[tuple[str, str]]  # (requester, campaign) pairs that may now have all their results
+# What a caller reviewing many results adds to each review's transaction, given the result.
+AlsoWritten = Callable[[Mapping[str, Any]], Iterable[result_store.ReviewPart]]
 
 
 class Reviewed(NamedTuple):
@@ -338,10 +340,15 @@ def _repeat_at(settlement: dict[str, Any], now: datetime) -> str | None:
 
 
 def approve_settlement(
-    settlement: dict[str, Any], message: str | None = None, *, auto: bool = False, by: str | None = None
+    settlement: dict[str, Any],
+    message: str | None = None,
+    *,
+    auto: bool = False,
+    by: str | None = None,
+    also: Iterable[result_store.ReviewPart] = (),
 ) -> None:
     """Write one approval from a result's settlement; AlreadyReviewed when it was reviewed first.
-    `by`: the policy that decided it (recorded as the result's reviewedBy)."""
+    `by`: the policy that decided it (recorded as the result's reviewedBy); `also`: written with it."""
     payment, cost = pricing.result_cost(settlement)
     now = clock.now()
     try:
@@ -356,6 +363,7 @@ def approve_settlement(
             repeat_at=_repeat_at(settlement, now),
             earned_hour=now.strftime("%Y-%m-%dT%H"),
             expire_epoch=int((now + EARNINGS_KEPT).timestamp()),
+            also=also,
         )
     except result_store.BudgetShort as exc:
         raise errors.Conflict(
@@ -403,10 +411,15 @@ def approve(requester_id: str, result_id: str, message: str | None, *, by: str |
 
 
 def approve_all(
-    requester_id: str, campaign_id: str, worker_id: str | None, message: str | None
+    requester_id: str,
+    campaign_id: str,
+    worker_id: str | None,
+    message: str | None,
+    *,
+    also: AlsoWritten | None = None,
 ) -> tuple[ApproveAllOut, list[Reviewed]]:
     """Approve every result in review of a campaign (or of one worker in it), within a time budget;
-    the answer, and the results it approved."""
+    the answer, and the results it approved. `also`: written in each approval's transaction."""
     require_campaign(requester_id, campaign_id)
     started = time.monotonic()
     approved, more, after = 0, False, None
@@ -426,7 +439,7 @@ def approve_all(
                 more = True
                 break
             try:
-                approve_settlement(settlement_of(item), message)
+                approve_settlement(settlement_of(item), message, also=also(item) if also else ())
             except AlreadyReviewed:
                 continue
             approved += 1
@@ -439,9 +452,12 @@ def approve_all(
     return ApproveAllOut(campaign=campaign_id, worker=worker_id, approved=approved, more=more), reviewed
 
 
-def reject_all(requester_id: str, campaign_id: str, worker_id: str, reason: str) -> tuple[int, Decimal]:
+def reject_all(
+    requester_id: str, campaign_id: str, worker_id: str, reason: str, *, also: AlsoWritten | None = None
+) -> tuple[int, Decimal]:
     """Reject every result of the worker in review in the campaign, within a time budget; how many, and
-    what they would have cost (it stays in the campaign's budget for the results that replace them)."""
+    what they would have cost (it stays in the campaign's budget for the results that replace them).
+    `also`: written in each rejection's transaction."""
     started = time.monotonic()
     rejected, returned, after = 0, Decimal(0), None
     while time.monotonic() - started < APPROVE_ALL_BUDGET_S:
@@ -450,7 +466,7 @@ def reject_all(requester_id: str, campaign_id: str, worker_id: str, reason: str)
         )
         for item in page:
             try:
-                reject(requester_id, item["id"], reason)
+                reject(requester_id, item["id"], reason, also=also(item) if also else ())
             except errors.Conflict:
                 continue  # reviewed by someone else meanwhile
             rejected += 1
@@ -493,17 +509,24 @@ def approve_due(now_iso: str, limit: int) -> tuple[dict[str, int], Touched, list
 
 # ---------------------------------------------------------------- rejecting
 def reject(
-    requester_id: str, result_id: str, reason: str, *, by: str | None = None
+    requester_id: str,
+    result_id: str,
+    reason: str,
+    *,
+    by: str | None = None,
+    also: Iterable[result_store.ReviewPart] = (),
 ) -> tuple[ResultOut, bool]:
     """Rejected: the worker is not paid and their reputation drops; the job needs another result;
     the result's votes leave its tasks' aggregates.
 
     Also returns whether the job was closed, so its slot was dropped and the campaign may now
-    have all its results. `by`: the policy that decided it (the result's reviewedBy).
+    have all its results. `by`: the policy that decided it (the result's reviewedBy); `also`:
+    written in the rejection's transaction.
     """
     item = require_result(requester_id, result_id)
     if item["state"] != IN_REVIEW:
         raise _not_in_review(item, "rejected")
+    also = list(also)  # written again by each attempt
     campaign_id = item["campaign_id"]
     payment, cost = pricing.result_cost(item)
     dead = False
@@ -520,7 +543,7 @@ def reject(
                 refund=state in lifecycle.ENDED,  # nothing will replace it: its money goes back
                 open_path=not dead,
                 reviewed_by=by,
-                also=votes.withdraw_in_transaction(item),
+                also=[*votes.withdraw_in_transaction(item), *also],
             )
             break
         except result_store.AlreadyReviewed as exc:

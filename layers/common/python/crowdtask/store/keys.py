@@ -297,6 +297,7 @@ def pool_tasks_partitions(campaign_id: str) -> list[str]:
 # BLOCKED#<requester>#<worker>         / BLOCKS       the worker's blocks by that requester
 # EARN#<requester>#<worker>            / <hour>       what the requester paid the worker in that UTC hour
 # QACTIONS#<campaign>                  / <worker>#<rule>#<kind>#<seq>  a rule's action, once per observation
+#   by_due: DUE#quality-action#<nn>    while its outcome is not recorded (a crash left it half done)
 def skill_value(skill_id: str, worker_id: str) -> tuple[str, str]:
     return skill_values_partition(skill_id), worker_id
 
@@ -323,6 +324,21 @@ def quality_action(campaign_id: str, mark: str) -> tuple[str, str]:
 
 def quality_actions_partition(campaign_id: str) -> str:
     return f"QACTIONS#{campaign_id}"
+
+
+QUALITY_ACTION_DUE = "quality-action"
+
+
+def quality_action_due(campaign_id: str, mark: str, moment_iso: str) -> tuple[str, str]:
+    """by_due key of an action not done yet: spread by campaign and mark, so one busy campaign
+    does not fill a single partition."""
+    pk, sk = quality_action(campaign_id, mark)
+    return due(QUALITY_ACTION_DUE, moment_iso, f"{pk}#{sk}")
+
+
+def parse_quality_action(pk: str, sk: str) -> tuple[str, str]:
+    """(campaign id, mark) back from a quality_action key."""
+    return pk.removeprefix("QACTIONS#"), sk
 
 
 # ---------------------------------------------------------------- answers

@@ -6,7 +6,10 @@ attribute of the worker's block summary with that requester (`b_<block>`: its ca
 for all, and its end), written in the same transaction: checking whether a worker is blocked is
 one read of the summary, whatever the number of blocks. A quality action is put only if absent,
 keyed by the event that triggered it and the rule: a rule fires once per event, however often
-the event is evaluated.
+the event is evaluated. Until its outcome is noted the action also sits in the sweep index, due
+when whoever took it should long have finished: a crash half way leaves it there to be completed.
+Actions that review results count each review in the review's own transaction (`tally`), so
+what they did is known exactly however many times they were run.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from decimal import Decimal
 from typing import Any
 
 from crowdtask.models.listing import ListQuery, Page
-from crowdtask.store import Refused, dynamo, keys
+from crowdtask.store import Refused, dynamo, keys, sweeps
+from crowdtask.store.changes import Change
 from crowdtask.store.collections import Collection
 
 SKILLS = Collection("SKILL", shards=1)
@@ -88,13 +92,16 @@ def values_of(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Decimal
 
 
 # ---------------------------------------------------------------- blocks
-def put_block(requester_id: str, block_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    """The block and its line in the worker's block summary, at once."""
+def put_block(
+    requester_id: str, block_id: str, data: Mapping[str, Any], *, rewrite: bool = False
+) -> dict[str, Any]:
+    """The block and its line in the worker's block summary, at once. `rewrite`: the id is derived
+    from what made the block, so writing it again writes the same block (never a second one)."""
     stored = BLOCKS.item(requester_id, block_id, data)
     entry = {"campaign": data.get("campaign") or ALL_CAMPAIGNS, "until": data.get("until")}
     dynamo.transact(
         [
-            dynamo.put_op(stored, "attribute_not_exists(pk)"),
+            dynamo.put_op(stored, None if rewrite else "attribute_not_exists(pk)"),
             dynamo.update_op(
                 *keys.worker_blocks(requester_id, str(data["worker"])),
                 "SET #b = :entry, #t = :t",
@@ -166,21 +173,63 @@ def earnings_since(requester_id: str, worker_id: str, first_hour: str) -> Decima
 
 
 # ---------------------------------------------------------------- actions of rules
-def record_action(campaign_id: str, mark: str, data: Mapping[str, Any]) -> bool:
-    """Record that a rule acted, under `mark` (the worker, the rule and the observation it saw);
-    False when it was recorded before (the action is not repeated)."""
+def record_action(campaign_id: str, mark: str, data: Mapping[str, Any], retry_at: str) -> bool:
+    """Record that a rule acts, under `mark` (the worker, the rule and the observation it saw),
+    due for completion by the sweep at `retry_at` unless its outcome is noted first; False when
+    it was recorded before."""
     pk, sk = keys.quality_action(campaign_id, mark)
+    due_pk, due_sk = keys.quality_action_due(campaign_id, mark, retry_at)
     try:
         dynamo.put(
-            {"pk": pk, "sk": sk, "type": "quality_action", **data}, condition="attribute_not_exists(pk)"
+            {"pk": pk, "sk": sk, "type": "quality_action", "due_pk": due_pk, "due_sk": due_sk, **data},
+            condition="attribute_not_exists(pk)",
         )
     except dynamo.ConditionFailed:
         return False
     return True
 
 
-def note_outcome(campaign_id: str, mark: str, outcome: Mapping[str, Any]) -> None:
-    dynamo.update(*keys.quality_action(campaign_id, mark), "SET outcome = :o", vals={":o": dict(outcome)})
+def get_action(campaign_id: str, mark: str) -> dict[str, Any] | None:
+    return dynamo.get(*keys.quality_action(campaign_id, mark), consistent=True)
+
+
+def tally(campaign_id: str, mark: str, **amounts: int | Decimal) -> Change:
+    """A review transaction's part: what one result reviewed by the action adds to its tally."""
+    change = Change(*keys.quality_action(campaign_id, mark))
+    for name, amount in amounts.items():
+        change.add(f"tally_{name}", amount)
+    return change
+
+
+def tally_of(action: Mapping[str, Any]) -> dict[str, Decimal]:
+    """What the action's reviews added up to (name -> total), from the action as read."""
+    return {
+        name.removeprefix("tally_"): Decimal(str(value))
+        for name, value in action.items()
+        if name.startswith("tally_")
+    }
+
+
+def note_outcome(campaign_id: str, mark: str, outcome: Mapping[str, Any]) -> bool:
+    """The action is done: its outcome, and it leaves the sweep index. The first outcome noted
+    stays (two runs of the same action agree, or the first one to finish saw all of it);
+    False when one was noted before."""
+    try:
+        dynamo.update(
+            *keys.quality_action(campaign_id, mark),
+            "SET outcome = :o REMOVE due_pk, due_sk",
+            condition="attribute_exists(pk) AND attribute_not_exists(outcome)",
+            vals={":o": dict(outcome)},
+        )
+    except dynamo.ConditionFailed:
+        return False
+    return True
+
+
+def unfinished_actions(before_iso: str, limit: int) -> list[tuple[str, str]]:
+    """(campaign, mark) of actions recorded but without an outcome, due before the time."""
+    found = sweeps.due_keys(keys.QUALITY_ACTION_DUE, before_iso, limit)
+    return [keys.parse_quality_action(pk, sk) for pk, sk in found]
 
 
 def actions_page(

@@ -36,6 +36,7 @@ from crowdtask.store.collections import Collection, with_id
 
 RESULTS = Collection("RESULT", shards=16)
 IN_REVIEW = "InReview"
+ReviewPart = Change  # another aggregate's part of a review's transaction (e.g. a quality action's tally)
 WORKER_TOTALS = (
     "points",
     "earnings_pending",
@@ -205,6 +206,7 @@ def approve(
     reviewed_by: str | None = None,
     earned_hour: str,
     expire_epoch: int,
+    also: Iterable[Change] = (),
 ) -> None:
     """Pay one result from its settlement alone (no read): its cost leaves the campaign's frozen budget
     and the requester's frozen balance, to the worker's paid earnings and the platform's revenue.
@@ -251,6 +253,7 @@ def approve(
         changes.append(
             market.after_completion_repeat(campaign_id, str(settlement["job_id"]), result_id, repeat_at, data)
         )
+    changes += also
     try:
         _write(changes)
     except dynamo.TransactionConflict as exc:
