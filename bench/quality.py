@@ -4,7 +4,11 @@ quality_writes_per_submission: the write request units a submission costs (what 
 every Put, Update and Delete, inside transactions and batches too, as DynamoDB Local reports them
 with ReturnConsumedCapacity: a unit per KB of each item, in the table and each index it reaches) in a
 campaign with a control task mixed into every assignment and two quality rules, minus what a
-submission costs in a plain campaign; the mean over SUBMISSIONS submissions each. The written
+submission of as many task results costs in a plain campaign (jobs of two tasks there, of one task
+plus the control here), so what is measured is grading, keeping the figures and judging the rules,
+not the storing of one more answer; the mean over SUBMISSIONS submissions each. The tasks ask for
+text, which is graded and does not vote in the live aggregates, so the votes of a plain job's
+second task do not blur the figure. The written
 items are counted too (quality_items_per_submission), and the items of one judged submission are
 listed by kind. The rules are evaluated on every submission; their conditions do not hold, so what
 is counted is the cost of keeping and judging the figures, not of acting.
@@ -35,7 +39,8 @@ WORKERS = 20
 WRITES_GOAL = 3
 LATENCY_GOAL = 1.3
 NOW = datetime(2026, 3, 14, 3, 0, 0, tzinfo=UTC)
-CHOICE = {"type": "BinaryChoice", "option1": "Yes", "option2": "No"}
+TEXT = {"type": "TextInput", "hint": "What does the sign say?"}
+ANSWER = {"text": "stop"}
 
 
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
@@ -97,14 +102,17 @@ def _account(role: str, **more: Any) -> str:
     ).id
 
 
-def _campaign(requester: str, jobs_: int, **settings: Any) -> tuple[str, list[str]]:
+def _campaign(requester: str, jobs_: int, tasks_per_job: int = 1, **settings: Any) -> tuple[str, list[str]]:
     from crowdtask.models.campaigns import CampaignIn
     from crowdtask.models.jobs import JobIn
     from crowdtask.models.tasks import TaskIn
     from crowdtask.services import campaigns, flows, jobs, tasks
 
-    task = tasks.create_task(requester, TaskIn.model_validate({"name": "t", "components": [CHOICE]})).id
-    job_ids = [jobs.create_job(requester, JobIn(name=f"j{n}"), [task]).id for n in range(jobs_)]
+    asked = [
+        tasks.create_task(requester, TaskIn.model_validate({"name": f"t{n}", "components": [TEXT]})).id
+        for n in range(tasks_per_job)
+    ]
+    job_ids = [jobs.create_job(requester, JobIn(name=f"j{n}"), asked).id for n in range(jobs_)]
     body = {"name": "bench", "workerPayment": Decimal("0.01"), "results": 1, "maxResultsPerWorker": jobs_}
     campaign_id = campaigns.create_campaign(
         requester, CampaignIn.model_validate({**body, **settings}), job_ids
@@ -120,10 +128,10 @@ def _quality_settings(requester: str, *, requirements: bool) -> dict[str, Any]:
     from crowdtask.models.tasks import TaskIn
     from crowdtask.services import quality, tasks
 
-    solution = [{"components": [{"result": {"selectedOption": "Yes"}}], "weight": 1}]
+    solution = [{"components": [{"result": ANSWER}], "weight": 1}]
     control = tasks.create_task(
         requester,
-        TaskIn.model_validate({"name": "t", "components": [CHOICE], "knownSolutions": solution}),
+        TaskIn.model_validate({"name": "t", "components": [TEXT], "knownSolutions": solution}),
     ).id
     settings: dict[str, Any] = {
         "quality": {"controlTasks": [control]},
@@ -162,12 +170,7 @@ def _submit_body(assignment: Any) -> Any:
     from crowdtask.models.submissions import SubmitIn
 
     return SubmitIn.model_validate(
-        {
-            "taskResults": [
-                {"task": t.id, "components": [{"result": {"selectedOption": "Yes"}}]}
-                for t in assignment.tasks or []
-            ]
-        }
+        {"taskResults": [{"task": t.id, "components": [{"result": ANSWER}]} for t in assignment.tasks or []]}
     )
 
 
@@ -178,11 +181,11 @@ class Cost(NamedTuple):
 
 
 def _writes_per_submission(
-    requester: str, workers: list[str], counter: WriteCounter, **settings: Any
+    requester: str, workers: list[str], counter: WriteCounter, tasks_per_job: int, **settings: Any
 ) -> Cost:
     from crowdtask.services import assignments, flows
 
-    campaign_id, job_ids = _campaign(requester, SUBMISSIONS, **settings)
+    campaign_id, job_ids = _campaign(requester, SUBMISSIONS, tasks_per_job, **settings)
     items, units = 0, 0.0
     for n, job_id in enumerate(job_ids):
         worker = workers[n % len(workers)]
@@ -221,9 +224,9 @@ def measure() -> dict[str, Any]:
         events.register("before-parameter-build.dynamodb", counter.before)
         events.register("after-call.dynamodb", counter.after)
 
-        plain_writes = _writes_per_submission(requester, workers, counter)
+        plain_writes = _writes_per_submission(requester, workers, counter, 2)
         judged = _quality_settings(requester, requirements=False)
-        judged_writes = _writes_per_submission(requester, workers, counter, **judged)
+        judged_writes = _writes_per_submission(requester, workers, counter, 1, **judged)
 
         required = _quality_settings(requester, requirements=True)
         _give_skills(requester, required.pop("_skills"), workers)
@@ -243,11 +246,15 @@ def measure() -> dict[str, Any]:
                 "item reaches; AWS bills a transaction's items twice, on both sides alike); items "
                 "counted too: every Put, Update and Delete, transaction and batch items included"
             ),
+            "compared": (
+                "submissions of two task results each: a plain job of two tasks, a judged job of "
+                "one task and the control mixed in (text answers: graded, no votes)"
+            ),
             "note": (
                 "a judged submission writes the same items as a plain one (the statistics ride in the "
                 "worker's rows every submission updates, in its transaction); the units it adds are "
-                "bytes: the result holds the control task's answer and grade, the statistics rows "
-                "the control counters, and an item that crosses a KB costs a unit more per copy"
+                "bytes: the control's grade in the result, the control counters on the statistics "
+                "rows; an item that crosses a KB costs a unit more per copy"
             ),
             "write_units_per_plain_submission": round(plain_writes.units, 3),
             "write_units_per_judged_submission": round(judged_writes.units, 3),
