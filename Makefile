@@ -14,7 +14,7 @@ SAM_CLI_VERSION := 1.170.0
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test lint typecheck openapi openapi-check sam-validate sam-build scan unit bench deps clean
+.PHONY: run test lint typecheck openapi openapi-check sam-validate sam-build scan unit fuzz bench deps clean
 
 deps: $(VENV)/.installed $(TOOLS)/.installed $(SCAN)/.installed local/node_modules/.installed
 
@@ -74,9 +74,14 @@ scan: $(SCAN)/.installed
 	$(CHECKOV) -f .local/template-waf-on.yaml
 
 unit: $(VENV)/.installed local/node_modules/.installed
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --ignore=tests/fuzz
 
-test: lint typecheck openapi-check sam-build scan unit
+# schemathesis over the OpenAPI document against a local stack it starts and stops, as a requester and
+# as a worker: every operation, phases examples/coverage/fuzzing, every check (tests/fuzz/).
+fuzz: $(VENV)/.installed local/node_modules/.installed
+	$(PY) -m pytest -q -s -p no:cacheprovider tests/fuzz
+
+test: lint typecheck openapi-check sam-build scan unit fuzz
 
 bench: $(VENV)/.installed local/node_modules/.installed
 	$(PY) -m bench.run

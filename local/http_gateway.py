@@ -499,6 +499,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_request
 
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, PROPFIND, ...) goes to the API too, which refuses it with its own
+        # 405 body, instead of http.server's 501 HTML page.
+        if name.startswith("do_") and name[3:].isalpha():
+            return self.do_request
+        raise AttributeError(name)
+
     def event_headers(self) -> list[tuple[str, str]]:
         headers = [(name, value) for name, value in self.headers.items()]
         names = {name.lower() for name, _ in headers}

@@ -87,7 +87,21 @@ def _build() -> str:
             if resolver is not None and hasattr(resolver, "get_openapi_schema"):
                 merge.add_schema(resolver.get_openapi_schema(security_schemes=SECURITY_SCHEMES()))
         document = json.loads(merge.get_openapi_json_schema())
+    document_body_refusals(document)
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def document_body_refusals(document: dict[str, Any]) -> None:
+    """Every POST/PUT/PATCH may answer 415: the entry point refuses a body of a media type no route
+    takes before any route runs (http/app.py), so no route declares it itself."""
+    from crowdtask.http.schemas import error_response_block
+
+    for methods in document["paths"].values():
+        for method, operation in methods.items():
+            if method in ("post", "put", "patch"):
+                operation["responses"].setdefault(
+                    "415", error_response_block(415, "#/components/schemas/ErrorBody")
+                )
 
 
 def main() -> int:

@@ -11,7 +11,7 @@ from crowdtask.http.pagination import link_header
 from crowdtask.http.params import OperationId, TaskId
 from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.http.task_uploads import upload_routes
-from crowdtask.models.bulk import OperationOut, TolokaTask
+from crowdtask.models.bulk import BulkLogEntry, OperationOut, TolokaTask
 from crowdtask.models.tasks import TaskOut
 from crowdtask.services import operations, tasks
 
@@ -65,7 +65,7 @@ def get_operation(id: OperationId) -> Reply:
     tags=TAGS,
     security=TOKEN_AUTH,
     responses=responses(
-        None, "[{type, success, input, output}, ...] in the order of the request", 401, 403, 404
+        list[BulkLogEntry], "[{type, success, input, output}, ...] in the order of the request", 401, 403, 404
     ),
 )
 def operation_log(

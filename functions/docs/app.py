@@ -30,6 +30,9 @@ def openapi_document() -> Reply:
 
 @app.get("/swagger", include_in_schema=False)
 def swagger_ui() -> Reply:
+    # Where Powertools apps serve their document: `/swagger?format=json`.
+    if (app.current_event.query_string_parameters or {}).get("format") == "json":
+        return openapi_document()
     from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
 
     page = generate_swagger_html(

@@ -18,10 +18,14 @@ from crowdtask.services import assignments, flows, market, workers
 
 app = ApiApp()
 Latitude = Annotated[
-    float | None, Query(ge=-90, le=90, description="the worker's latitude (region-based jobs)")
+    float | None,
+    Query(ge=-90, le=90, description="the worker's latitude (region-based jobs); give lng too, or neither"),
 ]
 Longitude = Annotated[
-    float | None, Query(ge=-180, le=180, description="the worker's longitude (region-based jobs)")
+    float | None,
+    Query(
+        ge=-180, le=180, description="the worker's longitude (region-based jobs); give lat too, or neither"
+    ),
 ]
 TAGS = ["Job Market"]
 

@@ -32,7 +32,11 @@ State = Annotated[
 ]
 Since = Annotated[
     str | None,
-    Query(max_length=40, description="only results submitted after this date, e.g. 2018-03-14T03:14 (UTC)"),
+    Query(
+        max_length=40,
+        json_schema_extra={"format": "date-time"},
+        description="only results submitted after this date, e.g. 2018-03-14T03:14 (UTC)",
+    ),
 ]
 TAGS = ["Result"]
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from crowdtask import errors
-from crowdtask.http.app import ApiApp, Reply, entrypoint
+from crowdtask.http.app import TEXT_BODY_TYPES, ApiApp, Reply, entrypoint
 from crowdtask.http.auth import bearer_token
 from crowdtask.http.params import UploadId, WorkstreamId
 from crowdtask.http.schemas import TOKEN_AUTH, WORKSTREAM_KEY_AUTH, responses
@@ -28,7 +28,6 @@ from crowdtask.services import throughput, throughput_uploads, workstreams
 
 app = ApiApp()
 TAGS = ["Throughput"]
-CSV_TYPES = ("text/csv", "application/csv", "text/plain")
 
 
 def _links(workstream_id: str) -> dict[str, Any]:
@@ -51,7 +50,7 @@ def _csv_text() -> str:
     """The request body as text: CSV, UTF-8 (a byte-order mark is allowed)."""
     event = app.current_event
     media_type = (event.headers.get("content-type") or "").partition(";")[0].strip().lower()
-    if media_type not in CSV_TYPES:
+    if media_type not in TEXT_BODY_TYPES:
         raise errors.UnsupportedMediaType("Send the file as the body with Content-Type: text/csv.")
     raw = event.body or ""
     try:

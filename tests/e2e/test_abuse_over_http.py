@@ -57,3 +57,16 @@ def test_a_template_that_would_amplify_its_inputs_answers_422(api: RunningStack)
     reply = requester.call("POST", "/tasks", json=item)
     assert reply.status_code == 422, reply.text
     assert reply.json()["errors"][0]["code"] == "TOO_LONG"
+
+
+def test_an_unauthenticated_body_of_deeply_nested_arrays_is_refused_not_a_gateway_error(api: RunningStack):
+    reply = api.request("POST", "/tasks", data="[" * 200_000, headers={"Content-Type": "application/json"})
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["code"] == 1000
+
+
+def test_trace_and_unknown_methods_get_the_api_405_body(api: RunningStack):
+    for method in ("TRACE", "PROPFIND"):
+        reply = api.request(method, "/tasks")
+        assert reply.status_code == 405, (method, reply.text)
+        assert reply.json()["code"] == 1005 and "GET" in reply.headers["Allow"]

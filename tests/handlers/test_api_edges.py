@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 
@@ -11,7 +12,7 @@ import pytest
 from crowdtask.store import parameters
 from tests.conftest import ADMIN_KEY
 from tests.support.accounts import make_account
-from tests.support.handlers import invoke, sample_event
+from tests.support.handlers import call, invoke, sample_event
 from tests.support.infra import ROOT
 from tests.support.samples import api_events
 
@@ -405,3 +406,44 @@ def test_docs_serve_the_committed_document_and_swagger(aws):
     assert asset.status == 200 and len(asset.raw["body"]) > 10_000
     assert asset.header("Content-Type") == "text/javascript"
     assert invoke("docs", "docs_swagger_asset", path_params={"asset": "secrets.txt"}).status == 404
+
+
+def test_a_body_that_is_not_utf8_is_a_400_naming_the_encoding(requester):
+    # API Gateway hands a body that is not text to the function base64-encoded
+    raw = base64.b64encode(b'{"name": "caf\xe9"}').decode()
+    event = {**sample_event("tasks_create"), "body": raw, "isBase64Encoded": True}
+    event["headers"] = {**event["headers"], "X-Auth-Token": requester.token}
+    event["multiValueHeaders"] = {name: [value] for name, value in event["headers"].items()}
+    reply = call("tasks", event)
+    assert reply.status == 400 and "UTF-8" in reply.body["description"]
+
+
+def test_a_json_body_sent_as_multipart_form_data_is_a_415(requester):
+    reply = invoke(
+        "tasks",
+        "tasks_create",
+        token=requester.token,
+        headers={"Content-Type": "multipart/form-data; boundary=x"},
+    )
+    assert reply.status == 415 and "multipart/form-data" in reply.body["description"]
+
+
+def test_arrays_nested_beyond_what_a_parser_follows_are_a_400_before_authentication():
+    reply = invoke("tasks", "tasks_create", raw_body="[" * 200_000)
+    assert reply.status == 400 and "nest" in reply.body["description"]
+
+
+def test_the_openapi_document_is_also_where_powertools_apps_serve_it():
+    event = dict(sample_event("docs_swagger"))
+    event["queryStringParameters"] = {"format": "json"}
+    event["multiValueQueryStringParameters"] = {"format": ["json"]}
+    reply = call("docs", event)
+    assert reply.status == 200 and reply.body == json.loads((ROOT / "openapi.json").read_text())
+
+
+def test_discarding_a_token_answers_what_the_document_promises(requester):
+    document = json.loads((ROOT / "openapi.json").read_text())
+    promised = document["paths"]["/auth/token/discard"]["post"]["responses"]
+    reply = invoke("auth", "auth_token_discard", token=requester.token)
+    assert str(reply.status) in promised
+    assert promised[str(reply.status)].get("content", {}) == {} and reply.raw.get("body") in (None, "")

@@ -205,3 +205,16 @@ def test_wrong_method_is_405(requester, dataset):
 
 def test_workers_may_not_use_dataset_routes(worker):
     assert invoke("datasets", "datasets_create", token=worker.token).status == 403
+
+
+def test_files_may_be_urls_or_url_name_objects_as_the_seed_clients_send(requester):
+    body = {
+        **sample_body("datasets_create"),
+        "files": ["https://cdn.test/0.png", {"url": "https://cdn.test/1.png", "name": "second frame"}],
+    }
+    reply = invoke("datasets", "datasets_create", token=requester.token, body=body)
+    assert reply.status == 201, reply.body
+    assert reply.body["files"] == ["https://cdn.test/0.png", "https://cdn.test/1.png"]
+    nameless = {**body, "files": [{"name": "no url"}]}
+    refused = invoke("datasets", "datasets_create", token=requester.token, body=nameless)
+    assert refused.status == 422 and refused.body["errors"][0]["field"].startswith("files")

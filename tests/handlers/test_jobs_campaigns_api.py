@@ -171,3 +171,21 @@ def test_other_accounts_cannot_reach_jobs_or_campaigns(requester):
         ("campaigns", "campaigns_jobs_get", campaign_id),
     ]:
         assert invoke(group, name, token=stranger.token, path_params={"id": item}).status == 404, name
+
+
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        (("jobs", "jobs_create"), {"name": "j", "properties": {"": 1}}),
+        (("campaigns", "campaigns_create"), {"name": "c", "properties": {"a": [{"": None}]}}),
+        (
+            ("campaigns", "campaigns_create"),
+            {"name": "c", "taskTemplate": {"name": "t", "properties": {"": "x"}}},
+        ),
+        (("tasks", "tasks_create"), {"name": "t", "properties": {"a": {"": 0}}}),
+    ],
+)
+def test_an_empty_key_in_a_free_form_object_is_refused_not_a_server_error(requester, route, body):
+    """DynamoDB refuses an empty map key at any depth (moto does not): the API says so with a 422."""
+    reply = invoke(*route, token=requester.token, body=body)
+    assert reply.status == 422, reply.body

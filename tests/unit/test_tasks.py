@@ -241,3 +241,21 @@ def test_tasks_spread_over_shards(requester):
     items = dynamo.client().scan(TableName=dynamo.table())["Items"]
     partitions = {i["pk"]["S"] for i in items if i.get("type", {}).get("S") == "task"}
     assert len(partitions) >= 10
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_after_and_before_together_list_the_items_between_them(requester, frozen_clock, descending):
+    for name in NAMES:
+        tasks.create_task(requester.id, TaskIn(name=name))
+        frozen_clock.advance(seconds=1)
+    every, _ = tasks.list_tasks(requester.id, ListQuery(limit=100, descending=descending))
+    # the cursor of each item: the last key of a page of one
+    cursors = [tasks.list_tasks(requester.id, ListQuery(limit=1, descending=descending))[1].last_key]
+    while len(cursors) < 7:
+        page = tasks.list_tasks(requester.id, ListQuery(limit=1, descending=descending, after=cursors[-1]))[1]
+        cursors.append(page.last_key)
+    between, page = tasks.list_tasks(
+        requester.id, ListQuery(limit=100, descending=descending, after=cursors[1], before=cursors[6])
+    )
+    assert [t.name for t in between] == [t.name for t in every][2:6]
+    assert not page.has_more

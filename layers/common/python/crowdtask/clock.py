@@ -21,7 +21,8 @@ def set_clock(fn: Callable[[], datetime] | None) -> None:
 
 def iso(moment: datetime) -> str:
     """UTC ISO 8601 with seconds precision, as the API shows timestamps: 2017-08-02T13:58:24."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    # isoformat, not strftime: strftime writes year 912 as "912", which sorts after "2026".
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 def iso_precise(moment: datetime) -> str:

@@ -17,7 +17,10 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel
 
@@ -35,7 +38,7 @@ JSON = "application/json"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 # Bodies that are not JSON by design (the route reads them itself): the JSON syntax check skips them.
-TEXT_BODY_TYPES = ("text/csv",)
+TEXT_BODY_TYPES = ("text/csv", "application/csv", "text/plain")
 
 # Routes return bodies they serialised themselves (HAL adds `_links`), so the reply type is open;
 # each route declares its body model through `responses=` (http/schemas.py).
@@ -95,6 +98,7 @@ class ApiApp(APIGatewayRestResolver):
         super().__init__(enable_validation=True, cors=cors())
         self.exception_handler(errors.CrowdtaskError)(error_response)
         self.exception_handler(RequestValidationError)(self._validation_error)
+        self.exception_handler(RequestUnsupportedContentType)(self._unsupported_media_type)
         self.exception_handler(NotFoundError)(self._no_route)
 
     # ------------------------------------------------------------------ caller
@@ -229,6 +233,9 @@ class ApiApp(APIGatewayRestResolver):
             return error_response(errors.BadRequest("The request body is not valid JSON."))
         return error_response(errors.ValidationFailed(problems))
 
+    def _unsupported_media_type(self, _exc: RequestUnsupportedContentType) -> Reply:
+        return error_response(_unsupported(self.current_event.headers.get("content-type") or ""))
+
     def _no_route(self, _exc: NotFoundError) -> Reply:
         path = self.current_event.path
         allowed = sorted({r.method for r in self._static_routes + self._dynamic_routes if r.rule.match(path)})
@@ -261,7 +268,7 @@ def _request_id(event: Mapping[str, Any]) -> str:
 
 
 def _precheck(event: dict[str, Any]) -> errors.CrowdtaskError | None:
-    """Refusals that need no route: version, size and JSON syntax."""
+    """Refusals that need no route: version, size, media type and JSON syntax."""
     version = _header(event.get("headers"), "X-API-Version")
     if version is not None and version.strip() not in SUPPORTED_VERSIONS and version.strip() != "1":
         return errors.UnsupportedVersion(
@@ -271,30 +278,60 @@ def _precheck(event: dict[str, Any]) -> errors.CrowdtaskError | None:
     body = event.get("body")
     if body is None:
         return None
-    if event.get("isBase64Encoded"):
+    return _size_refusal(body, bool(event.get("isBase64Encoded"))) or _body_refusal(event, body)
+
+
+def _size_refusal(body: str, base64_encoded: bool) -> errors.CrowdtaskError | None:
+    if base64_encoded:
         try:
-            raw = base64.b64decode(body)
+            size = len(base64.b64decode(body))
         except ValueError:
             return errors.BadRequest("The request body is not valid base64.")
-        size = len(raw)
     else:
-        size = len(body.encode("utf-8")) if isinstance(body, str) else len(body)
+        size = len(body.encode("utf-8"))
     if size > settings().max_body_bytes:
         return errors.PayloadTooLarge(
             f"The body has {size} bytes; the limit is {settings().max_body_bytes}. "
             "Split it into smaller requests."
         )
+    return None
+
+
+def _body_refusal(event: dict[str, Any], body: str) -> errors.CrowdtaskError | None:
+    """415 for a body of a media type no route takes; 400 for one that is not UTF-8 JSON."""
+    if (event.get("httpMethod") or "").upper() not in _BODY_METHODS or not body.strip():
+        return None
     media_type = (_header(event.get("headers"), "Content-Type") or "").partition(";")[0].strip().lower()
-    if (
-        (event.get("httpMethod") or "").upper() in _BODY_METHODS
-        and not event.get("isBase64Encoded")
-        and media_type not in TEXT_BODY_TYPES
-        and body.strip()
-    ):
+    if media_type in TEXT_BODY_TYPES:
+        return None  # the route reads the text itself, or refuses its type
+    if media_type not in ("", JSON):
+        return _unsupported(media_type)
+    return _json_syntax(body, bool(event.get("isBase64Encoded")))
+
+
+def _unsupported(media_type: str) -> errors.UnsupportedMediaType:
+    return errors.UnsupportedMediaType(
+        f"The body was sent as {media_type.partition(';')[0].strip() or 'no media type'}; "
+        f"this route takes {JSON}."
+    )
+
+
+def _json_syntax(body: str, base64_encoded: bool) -> errors.CrowdtaskError | None:
+    """400 for a body that is not UTF-8 JSON text (API Gateway hands over non-text bodies as base64)."""
+    if base64_encoded:
         try:
-            json.loads(body, parse_constant=_not_json, parse_float=_finite)
-        except ValueError as exc:
-            return errors.BadRequest(f"The request body is not valid JSON: {exc}.")
+            body = base64.b64decode(body).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return errors.BadRequest(
+                f"The request body is not UTF-8 text: byte {exc.start} cannot start a character. "
+                "Send JSON encoded as UTF-8."
+            )
+    try:
+        json.loads(body, parse_constant=_not_json, parse_float=_finite)
+    except ValueError as exc:
+        return errors.BadRequest(f"The request body is not valid JSON: {exc}.")
+    except RecursionError:
+        return errors.BadRequest("The request body is not valid JSON: its arrays or objects nest too deeply.")
     return None
 
 

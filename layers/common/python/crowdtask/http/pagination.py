@@ -66,8 +66,6 @@ def list_query(
     order, descending = parse_order(params.get("order"))
     after = _single(params, "after")
     before = _single(params, "before")
-    if after and before:
-        raise errors.ValidationFailed.one("before", "give either after or before, not both")
     search_text = " ".join(params.get("search") or [])
     return ListQuery(
         order=order,
@@ -95,14 +93,16 @@ def page_links(
         query_string = urlencode([*((k, v) for k, vs in kept.items() for v in vs), *extra.items()])
         return f"{path}?{query_string}" if query_string else path
 
-    paging_back = query.before is not None
+    paging_back = query.before is not None and query.after is None
+    # Both cursors: the items between them; the next page keeps the range's end.
+    range_end = {"before": _single(params or {}, "before") or ""} if query.after and query.before else {}
     links: dict[str, Any] = {
         "self": {"href": href({k: v[-1] for k, v in (params or {}).items() if k in {"after", "before"}})}
     }
     more_after = page.has_more if not paging_back else True
     more_before = page.has_more if paging_back else query.after is not None
     if page.last_key is not None and more_after:
-        links["next"] = {"href": href({"after": encode_cursor(query.order, page.last_key)})}
+        links["next"] = {"href": href({"after": encode_cursor(query.order, page.last_key), **range_end})}
     if page.first_key is not None and more_before:
         links["previous"] = {"href": href({"before": encode_cursor(query.order, page.first_key)})}
     return links

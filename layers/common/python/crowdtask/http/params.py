@@ -40,7 +40,13 @@ Search = Annotated[
     str | None, Query(max_length=500, description="every word must match a whole word of the name")
 ]
 After = Annotated[str | None, Query(max_length=2000, description="cursor from a `next` link")]
-Before = Annotated[str | None, Query(max_length=2000, description="cursor from a `previous` link")]
+Before = Annotated[
+    str | None,
+    Query(
+        max_length=2000,
+        description="cursor from a `previous` link; with `after` too, the items between the two",
+    ),
+]
 ArchivedFilter = Annotated[bool | None, Query(description="only archived (true) or only live (false) ones")]
 AfterMember = Annotated[
     str | None, Query(max_length=MAX_ID, description="id of the last element of the previous page")

@@ -33,7 +33,8 @@ def responses(
 ) -> dict[int, OpenAPIResponse]:
     """A route's documented answers: its success body (a model, or a union of models), then the
     shared error body for each status."""
-    documented: dict[int, dict[str, Any]] = {status: {"description": description}}
+    # No body: an empty `content` (left out, Powertools would document the handler's return type).
+    documented: dict[int, dict[str, Any]] = {status: {"description": description, "content": {}}}
     if body is not None:
         documented[status]["content"] = {"application/json": {"model": body}}
     for code in sorted({400, 413, 422, *errors}):
@@ -42,3 +43,11 @@ def responses(
             "content": {"application/json": {"model": ErrorBody}},
         }
     return cast("dict[int, OpenAPIResponse]", documented)
+
+
+def error_response_block(status: int, error_schema_ref: str) -> dict[str, Any]:
+    """The documented answer of a refusal added to the merged document (not declared by a route)."""
+    return {
+        "description": _DESCRIPTIONS[status],
+        "content": {"application/json": {"schema": {"$ref": error_schema_ref}}},
+    }

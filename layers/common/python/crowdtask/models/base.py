@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 MAX_MEMBERS = 1000  # tasks in a job, jobs in a campaign
 
@@ -33,3 +33,24 @@ ResourceId = Annotated[
 ]
 # The length limit is the service's (MemberList.limit): Powertools mis-reads a Field() on a list body.
 IdList = list[ResourceId]
+
+
+def no_empty_keys(value: Any) -> Any:
+    """DynamoDB refuses an empty map key at any depth: refuse it here as a 422, not there as a 500."""
+    if isinstance(value, dict):
+        if "" in value:
+            raise ValueError("keys must not be empty, at any depth")
+        for inner in value.values():
+            no_empty_keys(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            no_empty_keys(inner)
+    return value
+
+
+# A free-form JSON object a client stores with a resource (`properties`, a campaign's task template).
+JsonObject = Annotated[
+    dict[str, Any],
+    AfterValidator(no_empty_keys),
+    Field(json_schema_extra={"propertyNames": {"minLength": 1}}),
+]

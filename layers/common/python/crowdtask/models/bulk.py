@@ -145,6 +145,17 @@ class LogEntry(OutModel):
     output: dict[str, Any] = Field(description="{task_id} on success; {field: {code, message}} otherwise")
 
 
+class BulkLogEntry(OutModel):
+    """An entry of the bulk API's operation log (GET /api/v1/operations/{id}/log): these four fields."""
+
+    type: Literal["TASK_CREATE", "TASK_VALIDATE"] = Field(description="TASK_CREATE or TASK_VALIDATE")
+    success: bool = Field(description="true when the task was created")
+    input: Any = Field(description="the item as sent (as stored, if created); may be null")
+    output: dict[str, Any] | None = Field(
+        description="{task_id} on success; {field: {code, message}} otherwise; may be null"
+    )
+
+
 class OperationLog(OutModel):
     log: list[LogEntry] = Field(description="outcomes in index order")
     next: int | None = Field(default=None, description="pass as `after` for the next page; absent at the end")

@@ -7,7 +7,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from crowdtask import templates
 from crowdtask.models.answers import AggregationSettings, AutoReview, OverlapSettings
-from crowdtask.models.base import ApiModel, OutModel, id_text
+from crowdtask.models.base import ApiModel, JsonObject, OutModel, id_text
 from crowdtask.models.durations import Duration
 from crowdtask.models.quality import MAX_RULES, QualityRule, QualitySettings, Requirement
 from crowdtask.models.times import Timestamp
@@ -68,8 +68,8 @@ class CampaignIn(ApiModel):
     endDate: Timestamp | None = Field(
         default=None, description="finish this campaign automatically at a specific date (optional, UTC)"
     )
-    properties: dict[str, Any] | None = Field(default=None, description="custom key/value pairs (optional)")
-    taskTemplate: dict[str, Any] | None = Field(
+    properties: JsonObject | None = Field(default=None, description="custom key/value pairs (optional)")
+    taskTemplate: JsonObject | None = Field(
         default=None,
         description=(
             "a task (either task form) whose string values may hold {{placeholders}}; a task created with "

@@ -26,7 +26,7 @@ from pydantic_core import PydanticCustomError
 
 from crowdtask import validation
 from crowdtask.errors import ValidationFailed
-from crowdtask.models.base import ApiModel
+from crowdtask.models.base import ApiModel, JsonObject
 
 __all__ = [
     "CATALOGUE",
@@ -206,7 +206,7 @@ class _SwarmsComponent(_Component):
         description="When false the worker must produce a result for an interactive component",
     )
     landscape: StrictBool = Field(False, description="Show the component in landscape (default false)")
-    properties: dict[str, Any] | None = Field(None, description="Custom key/value pairs (a JSON object)")
+    properties: JsonObject | None = Field(None, description="Custom key/value pairs (a JSON object)")
 
     def _result_required(self) -> bool:
         return not self.optionalResult

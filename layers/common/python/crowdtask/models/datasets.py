@@ -10,7 +10,7 @@ import json
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import BeforeValidator, Field, TypeAdapter, ValidationError, WithJsonSchema, field_validator
 
 from crowdtask.models.accounts import Email
 from crowdtask.models.base import ApiModel, OutModel
@@ -79,11 +79,47 @@ class LabelsIn(ApiModel):
         return None if value is None else _unique(value, "labels")
 
 
+class DatasetFileIn(ApiModel):
+    """A file as the dataset seed's clients send it: its URL and a name for people."""
+
+    url: Label = Field(description="where the file is; it is the file's identity in the dataset")
+    name: Label | None = Field(default=None, description="a name for people (not stored)")
+
+
+def _file_identity(value: Any) -> Any:
+    """A file given as `{url, name}` is its URL, as if the URL alone had been sent."""
+    if not isinstance(value, dict):
+        return value
+    try:
+        return DatasetFileIn.model_validate(value).url
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"]) or "file"
+        raise ValueError(f"a file object {{url, name}}: {where}: {problem['msg']}") from None
+
+
+FileIn = Annotated[
+    Label,
+    BeforeValidator(_file_identity),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {**TypeAdapter(Label).json_schema(), "description": "a name or URL"},
+                DatasetFileIn.model_json_schema(),
+            ]
+        }
+    ),
+]
+
+
 class FilesIn(ApiModel):
-    files: list[Label] | None = Field(
+    files: list[FileIn] | None = Field(
         default=None,
         max_length=10_000,
-        description="the files (frames) of the dataset, in order: names or URLs, unique",
+        description=(
+            "the files (frames) of the dataset, in order: each a name or URL, or an object `{url, name}` "
+            "(stored as its url); unique"
+        ),
     )
 
     @field_validator("files")

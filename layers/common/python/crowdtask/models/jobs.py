@@ -4,7 +4,7 @@ from typing import Any
 
 from pydantic import Field
 
-from crowdtask.models.base import ApiModel, OutModel
+from crowdtask.models.base import ApiModel, JsonObject, OutModel
 
 
 class JobIn(ApiModel):
@@ -12,7 +12,7 @@ class JobIn(ApiModel):
 
     name: str = Field(min_length=1, max_length=500, description="name of the job")
     description: str | None = Field(default=None, max_length=5000, description="what this job is about")
-    properties: dict[str, Any] | None = Field(default=None, description="custom key/value pairs (optional)")
+    properties: JsonObject | None = Field(default=None, description="custom key/value pairs (optional)")
 
 
 class JobOut(OutModel):

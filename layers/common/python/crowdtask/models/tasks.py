@@ -8,7 +8,7 @@ from typing import Any, Literal, Self
 from pydantic import Field, model_validator
 
 from crowdtask.errors import ValidationFailed
-from crowdtask.models.base import ApiModel, OutModel
+from crowdtask.models.base import ApiModel, JsonObject, OutModel
 from crowdtask.models.components import SwarmsComponent, TaskJsonComponent, validate_result
 from crowdtask.models.quality import KnownSolution
 
@@ -74,7 +74,7 @@ class TaskFields(ApiModel):
     components: list[SwarmsComponent] = Field(
         default_factory=list, max_length=200, description="components of the task, displayed below each other"
     )
-    properties: dict[str, Any] | None = Field(
+    properties: JsonObject | None = Field(
         default=None, description="a json object containing a set of custom key/value pairs (optional)"
     )
     # task-JSON processing rules (they narrow the campaign's settings)

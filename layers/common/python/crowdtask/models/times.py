@@ -11,12 +11,16 @@ from crowdtask import clock
 def utc_timestamp(value: str) -> str:
     """'2018-01-01T10:00' (UTC when no offset is given) -> '2018-01-01T10:00:00'."""
     try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
+        moment = datetime.fromisoformat(value.strip().upper().replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return clock.iso(moment)
+    except (ValueError, OverflowError) as exc:
+        # OverflowError: an offset that moves 0001-01-01 or 9999-12-31 out of the calendar.
         raise ValueError("an ISO 8601 date and time such as 2018-01-01T10:00") from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return clock.iso(moment)
 
 
-Timestamp = Annotated[str, AfterValidator(utc_timestamp), Field(max_length=40)]
+# Declared as an RFC 3339 date-time, which every parse above accepts (no offset is read as UTC).
+Timestamp = Annotated[
+    str, AfterValidator(utc_timestamp), Field(max_length=40, json_schema_extra={"format": "date-time"})
+]

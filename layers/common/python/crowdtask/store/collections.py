@@ -182,7 +182,8 @@ class Collection:
 
     def list(self, account_id: str, query: ListQuery) -> Page:
         index, sort_attr = SORT_KEYS[query.order]
-        backwards = query.before is not None
+        # With both cursors the page runs forward from `after` and ends before `before`.
+        backwards = query.before is not None and query.after is None
         # Direction of the reads: the page order, flipped when paging backwards.
         forward = query.descending == backwards
         cursor = query.before if backwards else query.after
@@ -214,6 +215,11 @@ class Collection:
         boundary = (min(stops) if forward else max(stops)) if stops else None
         if boundary is not None:
             rows = [r for r in rows if (r[sort_attr] <= boundary if forward else r[sort_attr] >= boundary)]
+        if query.after is not None and query.before is not None:
+            end = query.before
+            rows = [r for r in rows if (r[sort_attr] < end if forward else r[sort_attr] > end)]
+            if boundary is not None and not (boundary < end if forward else boundary > end):
+                boundary = None  # the reads went past the range's end: nothing of it is left unread
         has_more = len(rows) > query.limit or boundary is not None
         cut_short = boundary is not None and len(rows) <= query.limit
         rows = rows[: query.limit]
