@@ -10,7 +10,7 @@ from crowdtask.models.components import estimate_sizes, format_size
 from crowdtask.models.listing import ListQuery, Page
 from crowdtask.models.tasks import TaskIn, TaskOut, WorkerTaskOut
 from crowdtask.numbers import plain_numbers
-from crowdtask.services import markdown, quotas
+from crowdtask.services import quotas, sanitise
 from crowdtask.store import tasks as task_store
 
 _CONTENT_FIELDS = (*TaskIn.model_fields, "resources_bytes", "upload_bytes")
@@ -24,10 +24,10 @@ def task_content(task: TaskIn) -> dict[str, Any]:
     """
     content = task.model_dump(mode="json", by_alias=True, exclude_none=True)
     if content.get("details"):
-        content["details"] = markdown.sanitise_html(content["details"])
+        content["details"] = sanitise.sanitise_html(content["details"])
     for component in content.get("components", []):
         if component.get("type") == "Text" and component.get("style") == "Html" and component.get("text"):
-            component["text"] = markdown.sanitise_html(component["text"])
+            component["text"] = sanitise.sanitise_html(component["text"])
     content["resources_bytes"], content["upload_bytes"] = estimate_sizes(
         [*task.components, *task.components_attributes]
     )
