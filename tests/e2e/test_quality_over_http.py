@@ -146,7 +146,7 @@ def test_a_block_and_a_requirement_hide_and_refuse(api: RunningStack):
     open_campaign, [open_job] = _campaign(owner, 1)
 
     def listed() -> set[str]:
-        return {j["id"] for j in worker.call("GET", "/market/jobs").json()["jobs"]}
+        return {j["id"] for j in worker.call("GET", "/market/jobs", params={"limit": 100}).json()["jobs"]}
 
     assert needs_skill not in listed() and open_job in listed()
     refused = worker.call("POST", f"/market/jobs/{needs_skill}/claim")
@@ -234,7 +234,7 @@ def test_nothing_a_worker_receives_over_http_tells_a_control_or_its_answer(api: 
     assert owner.call("POST", f"/campaigns/{campaign_id}/publish").status_code == 200
 
     # Given everything the worker is sent, HAL links included
-    seen = [worker.call("GET", "/market/jobs", headers=HAL)]
+    seen = [worker.call("GET", "/market/jobs", params={"limit": 100}, headers=HAL)]
     claim = worker.call("POST", f"/market/jobs/{job}/claim", headers=HAL)
     assert claim.status_code == 201, claim.text
     assignment = claim.json()
