@@ -12,10 +12,10 @@ from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.models.datasets import (
     DatasetIn,
     DatasetOut,
+    DatasetRejectIn,
     DelayedTasks,
     FilesIn,
     LabelsIn,
-    RejectIn,
     TaskList,
     TaskResource,
     TaskUpdateIn,
@@ -192,7 +192,7 @@ def accept_task(taskId: DatasetTaskId) -> Reply:  # noqa: N803
     security=TOKEN_AUTH,
     responses=responses(TaskResource, "the rejected task", 401, 403, 404, 409),
 )
-def reject_task(taskId: DatasetTaskId, rejection: Annotated[RejectIn | None, Body()] = None) -> Reply:  # noqa: N803
+def reject_task(taskId: DatasetTaskId, rejection: Annotated[DatasetRejectIn | None, Body()] = None) -> Reply:  # noqa: N803
     reason = rejection.reason if rejection else None
     return _task_reply(datasets.reject_task(app.requester().account_id, taskId, reason))
 

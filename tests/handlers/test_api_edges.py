@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -173,6 +174,19 @@ def test_unknown_path_inside_a_function_is_404(requester):
     reply = invoke("tasks", "tasks_copy", token=requester.token, path_params={"id": "x/y"})
     # not the route's own 404 for an unknown task ("No task x/y in your account."): no route at all
     assert (reply.status, reply.body["description"]) == (404, "No resource exists at this path.")
+
+
+def test_path_ids_are_read_decoded(requester):
+    # Given a task, and ids as the gateway passes them: percent-encoded, three bytes per "€"
+    task_id = invoke("tasks", "tasks_create", token=requester.token).body["id"]
+    spelled_out = "".join(f"%{ord(char):02X}" for char in task_id)
+    # When they are asked for / Then the id is the decoded text: its value, and its length (64 at most)
+    found = invoke("tasks", "tasks_get", token=requester.token, path_params={"id": spelled_out})
+    assert (found.status, found.body.get("id")) == (200, task_id)
+    short = invoke("tasks", "tasks_get", token=requester.token, path_params={"id": quote("€" * 64)})
+    assert short.status == 404, short.body
+    long = invoke("tasks", "tasks_get", token=requester.token, path_params={"id": quote("€" * 65)})
+    assert long.status == 422 and long.body["errors"][0]["field"] == "id", long.body
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -100,6 +101,13 @@ class ApiApp(APIGatewayRestResolver):
         self.exception_handler(RequestValidationError)(self._validation_error)
         self.exception_handler(RequestUnsupportedContentType)(self._unsupported_media_type)
         self.exception_handler(NotFoundError)(self._no_route)
+
+    def _convert_matches_into_route_keys(self, match: re.Match[str]) -> dict[str, str]:
+        """Path parameters as the client meant them: the gateway passes the path still percent-encoded,
+        so an id's length and value are those of its decoded text (the one hook Powertools gives
+        between matching a route and validating its parameters)."""
+        matched = super()._convert_matches_into_route_keys(match)
+        return {name: unquote(value) for name, value in matched.items()}
 
     # ------------------------------------------------------------------ caller
     def caller(self, role: str | None = None) -> auth.Caller:

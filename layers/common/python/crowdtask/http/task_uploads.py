@@ -43,6 +43,7 @@ OperationId = Annotated[
     Query(
         max_length=64,
         description="a UUID (RFC 4122) for the operation: sending it again creates nothing more",
+        json_schema_extra={"format": "uuid"},
     ),
 ]
 TaskReply = Callable[[ApiApp, TaskOut, dict[str, str]], Reply]

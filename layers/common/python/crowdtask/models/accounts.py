@@ -8,7 +8,15 @@ from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 
 from crowdtask.models.base import ApiModel, OutModel, id_text
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# The document states the same rule as _email(), surrounding spaces included (it strips them). The
+# characters are spelled out, for `\s` and str.strip() mean different sets in Python and in a JSON
+# Schema pattern: no control character or Unicode space inside the address.
+_SPACES = " \t\n\v\f\r"
+_SPACE = r"[ \t\n\v\f\r]"  # the same, as a pattern spells them
+_PART = r"[^@ \x00-\x1f\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]+"
+_EMAIL_PATTERN = rf"^{_SPACE}*{_PART}@{_PART}\.{_PART}{_SPACE}*$"
+_EMAIL = re.compile(_EMAIL_PATTERN)
+MAX_EMAIL = 254
 
 Role = Literal["requester", "worker"]
 WorkerGroup = Annotated[
@@ -17,13 +25,20 @@ WorkerGroup = Annotated[
 
 
 def _email(value: str) -> str:
-    value = value.strip().lower()
-    if len(value) > 254 or not _EMAIL.match(value):
+    value = value.strip(_SPACES).lower()
+    if len(value) > MAX_EMAIL or not _EMAIL.match(value):
         raise ValueError("not a valid e-mail address")
     return value
 
 
-Email = Annotated[str, AfterValidator(_email), Field(description="e-mail address (case-insensitive)")]
+Email = Annotated[
+    str,
+    AfterValidator(_email),
+    Field(
+        description="e-mail address (case-insensitive)",
+        json_schema_extra={"pattern": _EMAIL_PATTERN, "maxLength": MAX_EMAIL},
+    ),
+]
 Password = Annotated[
     str, Field(min_length=8, max_length=256, description="password, 8 to 256 characters", repr=False)
 ]
@@ -99,6 +114,16 @@ class CreditIn(ApiModel):
     amount: PositiveAmount
 
 
+# Printable ASCII only, and a scheme (if any) of http or https: nothing a browser could run. Empty
+# clears the field. The document states the same pattern (as JSON Schema reads one: `$` may stand
+# before a final line break, which the validator strips).
+WEB_ADDRESS_PATTERN = (
+    r"^(|[hH][tT][tT][pP][sS]?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][!-~]*)?"
+    r"|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(/[!-~]*)?)$"
+)
+_WEB_ADDRESS = re.compile(WEB_ADDRESS_PATTERN)
+
+
 class ProfileUpdateIn(ProfileFields):
     """PUT /me: the editable fields. Read-only fields of GET /me may be sent back and are ignored."""
 
@@ -111,18 +136,26 @@ class ProfileUpdateIn(ProfileFields):
     role: object | None = Field(default=None, description="read-only, ignored")
     createdAt: object | None = Field(default=None, description="read-only, ignored")
 
+    website: str | None = Field(
+        default=None,
+        max_length=500,
+        description="your organization's website: an http(s) URL or a host name",
+        json_schema_extra={"pattern": WEB_ADDRESS_PATTERN},
+    )
+    logo: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="URL of your logo: an http(s) URL or a host name",
+        json_schema_extra={"pattern": WEB_ADDRESS_PATTERN},
+    )
+
     @field_validator("website", "logo")
     @classmethod
     def _web_address(cls, value: str | None) -> str | None:
         """An http(s) URL, or a host name (with a path) that a client will show as one."""
-        if value and not (_HTTP_URL.fullmatch(value) or _HOST_NAME.fullmatch(value)):
+        if value and not _WEB_ADDRESS.match(value):
             raise ValueError("must be an http(s) URL or a host name")
-        return value
-
-
-# Printable ASCII only, and a scheme (if any) of http or https: nothing a browser could run.
-_HTTP_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?([/?#][!-~]*)?", re.IGNORECASE)
-_HOST_NAME = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(/[!-~]*)?")
+        return value.strip() if value else value
 
 
 class Balance(OutModel):

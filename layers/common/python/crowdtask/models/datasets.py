@@ -246,5 +246,8 @@ class TaskUpdateIn(ApiModel):
         return value
 
 
-class RejectIn(ApiModel):
+class DatasetRejectIn(ApiModel):
+    """A dataset task sent back (its own name: the document holds one schema per name, and the
+    results' RejectIn has a longer bound)."""
+
     reason: str | None = Field(default=None, max_length=2000, description="why the work is sent back")

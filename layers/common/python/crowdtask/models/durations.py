@@ -13,6 +13,17 @@ _UNITS = {
 }  # fmt: skip
 _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*$")
 MAX_SECONDS = 366 * 86400
+# What the document promises: whole numbers that stay inside MAX_SECONDS in every unit. seconds()
+# takes more (decimals, capitals, larger counts of the smaller units, any Unicode space), which no
+# pattern says briefly.
+DOCUMENTED_PATTERN = (
+    r"^[ \t\n\v\f\r]*("
+    r"[1-9][0-9]{0,6} ?(s|sec|secs|second|seconds)"
+    r"|[1-9][0-9]{0,4} ?(m|min|mins|minute|minutes)"
+    r"|[1-9][0-9]{0,2} ?(h|hr|hrs|hour|hours)"
+    r"|([1-9][0-9]?|[12][0-9]{2}|3[0-5][0-9]|36[0-6]) ?(d|day|days)"
+    r")[ \t\n\v\f\r]*$"
+)
 
 
 def seconds(text: str) -> int:
@@ -35,5 +46,9 @@ def _check(text: str) -> str:
 Duration = Annotated[
     str,
     AfterValidator(_check),
-    Field(max_length=40, description='a duration: "30 sec", "10 min", "4 hours", "2 days"'),
+    Field(
+        max_length=40,
+        description='a duration: "30 sec", "10 min", "4 hours", "2 days"',
+        json_schema_extra={"pattern": DOCUMENTED_PATTERN},
+    ),
 ]
