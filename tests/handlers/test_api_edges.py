@@ -461,3 +461,34 @@ def test_discarding_a_token_answers_what_the_document_promises(requester):
     reply = invoke("auth", "auth_token_discard", token=requester.token)
     assert str(reply.status) in promised
     assert promised[str(reply.status)].get("content", {}) == {} and reply.raw.get("body") in (None, "")
+
+
+def test_a_route_taking_one_object_refuses_an_array_naming_the_body(requester):
+    # Given two jobs sent where one is expected
+    reply = invoke("jobs", "jobs_create", token=requester.token, body=[{"name": "a"}, {"name": "b"}])
+    # Then nothing is made from the first of them: the body is refused
+    assert reply.status == 422, reply.body
+    assert reply.body["errors"][0]["field"] == "body"
+    assert invoke("jobs", "jobs_list", token=requester.token).body["jobs"] == []
+    # and an action taking an optional object refuses an array too
+    refused = invoke("results", "results_approve", token=requester.token, body=[None, None])
+    assert refused.status == 422 and refused.body["errors"][0]["field"] == "body"
+
+
+def test_routes_taking_arrays_still_take_them(requester):
+    bulk = invoke("tasks", "tasks_create", token=requester.token, body=[{"name": "a"}, {"name": "b"}])
+    assert bulk.status in (200, 201, 202), bulk.body
+
+
+def test_an_idempotency_key_without_credentials_is_no_one_elses_replay(aws, frozen_clock):
+    # Given two anonymous clients that happen to send the same Idempotency-Key
+    key = {"Idempotency-Key": "signup-1"}
+    first = invoke(
+        "auth", "auth_worker_signup", body={"email": "a@example.com", "password": "a long one"}, headers=key
+    )
+    second = invoke(
+        "auth", "auth_worker_signup", body={"email": "b@example.com", "password": "a long one"}, headers=key
+    )
+    # Then each is answered for itself: no shared scope, no replay of the other's answer, no refusal
+    assert (first.status, second.status) == (201, 201)
+    assert first.body["id"] != second.body["id"] and second.header("Idempotent-Replayed") is None

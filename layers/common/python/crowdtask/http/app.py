@@ -10,6 +10,8 @@ import base64
 import json
 import math
 import re
+import types
+import typing
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
@@ -23,7 +25,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 
 from crowdtask import errors
 from crowdtask.config import settings, tracing_enabled
@@ -101,6 +103,7 @@ class ApiApp(APIGatewayRestResolver):
         self.exception_handler(RequestValidationError)(self._validation_error)
         self.exception_handler(RequestUnsupportedContentType)(self._unsupported_media_type)
         self.exception_handler(NotFoundError)(self._no_route)
+        self.use(middlewares=[_one_object_per_body])
 
     def _convert_matches_into_route_keys(self, match: re.Match[str]) -> dict[str, str]:
         """Path parameters as the client meant them: the gateway passes the path still percent-encoded,
@@ -258,6 +261,33 @@ class ApiApp(APIGatewayRestResolver):
 
 
 # ---------------------------------------------------------------------- entry point
+def _one_object_per_body(app: ApiApp, next_middleware: Callable[[ApiApp], Any]) -> Any:
+    """A route that takes one object refuses a JSON array (Powertools' validation would take the
+    array's first item for the object and drop the rest without a word)."""
+    route = app.context.get("_route")
+    params = route.dependant.body_params if route is not None else []
+    takes_an_object = bool(params) and not any(_takes_an_array(p.field_info.annotation) for p in params)
+    if takes_an_object and isinstance(app.current_event.json_body, list):
+        raise errors.ValidationFailed.one("body", "a JSON object is expected here, not an array")
+    return next_middleware(app)
+
+
+def _takes_an_array(annotation: Any) -> bool:
+    """Whether a body annotation admits a JSON array (a list, a union holding one, `Any`)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _takes_an_array(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return any(_takes_an_array(member) for member in typing.get_args(annotation))
+    if annotation is Any or annotation in (list, tuple, set, frozenset):
+        return True
+    if origin in (list, tuple, set, frozenset, Sequence):
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, RootModel):
+        return _takes_an_array(annotation.model_fields["root"].annotation)
+    return False
+
+
 def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
     if not headers:
         return None

@@ -43,11 +43,15 @@ def run_idempotent(
 
     A route whose answer is a secret (a token, an API key) is in `secret_routes` (by its path
     template, as API Gateway names the resource): its answer must never be stored, so there the
-    header is ignored and every request is answered anew.
+    header is ignored and every request is answered anew. So is a request without credentials:
+    keys are scoped by credential, and anonymous clients share none (one would be answered with
+    another's reply, or refused while another's request runs).
     """
     headers = _headers(event)
     key = headers.get(KEY_HEADER, "").strip()
-    if (event.get("httpMethod") or "").upper() != "POST" or not key or event.get("resource") in secret_routes:
+    anonymous = not any(headers.get(h, "").strip() for h in _CREDENTIAL_HEADERS)
+    method = (event.get("httpMethod") or "").upper()
+    if method != "POST" or not key or anonymous or event.get("resource") in secret_routes:
         return resolve(event, context)
     if len(key) > 255:
         raise errors.ValidationFailed.one("Idempotency-Key", "at most 255 characters")
