@@ -204,3 +204,20 @@ def test_pool_tasks_are_not_edited_or_archived_one_by_one(requester, queue):
     with pytest.raises(errors.Conflict, match="template"):
         tasks.set_archived(requester.id, task_id, True)
     assert tasks.get_task(requester.id, task_id).name == "Is a0 a cat?"
+
+
+def test_a_pool_task_stops_collecting_once_its_answer_is_confident(requester, queue):
+    # Given a pool task of overlap 5 in a campaign that stops at 2 agreeing results
+    pool = builders.pool(
+        requester.id, TEMPLATE, payment="0.5", results=5, overlap={"min": 2, "confidence": 0.9}
+    )
+    operation = _upload(requester, queue, _items(pool, 1, overlap=5))
+    flows.publish(requester.id, pool)
+    assert balances(requester.id) == ("97 USD", "3 USD")  # 5 results x 0.5 USD x 1.2
+    [task_id] = _task_ids(requester, operation.id)
+    # When two workers give the same answer
+    for _ in range(2):
+        claim_and_submit(make_account("worker").id, task_id, pool)
+    # Then the task leaves the market and the three results it did not need are paid back at once
+    assert market_item(task_id, pool).get("closed")
+    assert balances(requester.id) == ("98.8 USD", "1.2 USD")
