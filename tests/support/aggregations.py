@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from tests.support.context import FakeLambdaContext
 from tests.support.handlers import function_module
-from tests.support.infra import template
+from tests.support.infra import queue_setting, template
 
 QUEUE_NAME = "crowdtask-test-aggregations"
 DEAD_LETTER_QUEUE_NAME = "crowdtask-test-aggregations-dead"
@@ -27,9 +26,6 @@ class AggregationQueues(NamedTuple):
 def aggregation_queues() -> Iterator[AggregationQueues]:
     """The aggregation queue and its dead-letter queue, wired into the settings."""
     import boto3
-
-    from crowdtask.config import settings
-    from crowdtask.store import queues
 
     resources = template()["Resources"]
     props = resources["AggregationQueue"]["Properties"]
@@ -46,19 +42,8 @@ def aggregation_queues() -> Iterator[AggregationQueues]:
     }
     attributes = {"VisibilityTimeout": str(props["VisibilityTimeout"]), "RedrivePolicy": json.dumps(redrive)}
     url = sqs.create_queue(QueueName=QUEUE_NAME, Attributes=attributes)["QueueUrl"]
-    previous = os.environ.get("AGGREGATION_QUEUE_URL")
-    os.environ["AGGREGATION_QUEUE_URL"] = url
-    settings.cache_clear()
-    queues._client.cache_clear()
-    try:
+    with queue_setting("AGGREGATION_QUEUE_URL", url):
         yield AggregationQueues(url, dead_url)
-    finally:
-        if previous is None:
-            os.environ.pop("AGGREGATION_QUEUE_URL", None)
-        else:
-            os.environ["AGGREGATION_QUEUE_URL"] = previous
-        settings.cache_clear()
-        queues._client.cache_clear()
 
 
 def run_aggregation_worker(event: dict[str, Any]) -> dict[str, Any]:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from tests.support.context import FakeLambdaContext
 from tests.support.handlers import function_module
-from tests.support.infra import template
+from tests.support.infra import queue_setting, template
 
 BULK_QUEUE_NAME = "crowdtask-test-bulk"
 
@@ -20,26 +19,12 @@ def bulk_queue() -> Iterator[str]:
     """The bulk queue as template.yaml declares it (inside moto), wired into the settings."""
     import boto3
 
-    from crowdtask.config import settings
-    from crowdtask.store import queues
-
     props = template()["Resources"]["BulkTaskQueue"]["Properties"]
     url = boto3.client("sqs").create_queue(
         QueueName=BULK_QUEUE_NAME, Attributes={"VisibilityTimeout": str(props["VisibilityTimeout"])}
     )["QueueUrl"]
-    previous = os.environ.get("BULK_QUEUE_URL")
-    os.environ["BULK_QUEUE_URL"] = url
-    settings.cache_clear()
-    queues._client.cache_clear()
-    try:
+    with queue_setting("BULK_QUEUE_URL", url):
         yield url
-    finally:
-        if previous is None:
-            os.environ.pop("BULK_QUEUE_URL", None)
-        else:
-            os.environ["BULK_QUEUE_URL"] = previous
-        settings.cache_clear()
-        queues._client.cache_clear()
 
 
 def receive_sqs_event(url: str) -> dict[str, Any]:

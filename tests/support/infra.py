@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -54,3 +57,25 @@ def one_call_at_a_time(monkeypatch: Any) -> None:
     from crowdtask import parallel
 
     monkeypatch.setattr(parallel, "WORKERS", 1)
+
+
+@contextmanager
+def queue_setting(variable: str, url: str) -> Iterator[str]:
+    """The functions' setting `variable` pointed at the queue `url` for the block (settings and the
+    queue client read afresh), then put back as it was."""
+    from crowdtask.config import settings
+    from crowdtask.store import queues
+
+    previous = os.environ.get(variable)
+    os.environ[variable] = url
+    settings.cache_clear()
+    queues._client.cache_clear()
+    try:
+        yield url
+    finally:
+        if previous is None:
+            os.environ.pop(variable, None)
+        else:
+            os.environ[variable] = previous
+        settings.cache_clear()
+        queues._client.cache_clear()
