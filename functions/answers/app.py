@@ -18,6 +18,7 @@ from crowdtask.http.params import (
     CampaignId,
     Limit,
     TaskId,
+    id_filter,
     id_param,
 )
 from crowdtask.http.schemas import TOKEN_AUTH, responses
@@ -83,10 +84,7 @@ def campaign_aggregates(
 def task_aggregate(
     id: TaskId,
     campaign: Annotated[
-        str | None,
-        Query(
-            max_length=64, description="the campaign (default: the latest that collected the task's results)"
-        ),
+        str | None, id_filter("the campaign (default: the latest that collected the task's results)")
     ] = None,
 ) -> Reply:
     found = answers.task_aggregate(app.requester().account_id, id, campaign)
@@ -141,7 +139,7 @@ def pay_bonus(bonus: Annotated[BonusIn, Body()], idempotency_key: IdempotencyKey
 )
 def list_bonuses(
     limit: Limit = DEFAULT_LIMIT,
-    worker: Annotated[str | None, Query(max_length=64, description="only the bonuses of this worker")] = None,
+    worker: Annotated[str | None, id_filter("only the bonuses of this worker")] = None,
     after: After = None,
     before: Before = None,
 ) -> Reply:

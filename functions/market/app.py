@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import assignment_links, market_job_links, result_links
 from crowdtask.http.pagination import list_query, page_links
-from crowdtask.http.params import DEFAULT_LIMIT, After, AssignmentId, Before, JobId, Limit
+from crowdtask.http.params import DEFAULT_LIMIT, After, AssignmentId, Before, JobId, Limit, id_filter
 from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.models.market import AssignmentOut, AssignmentPage, MarketJobPage, WorkerMeOut
 from crowdtask.models.results import ResultOut
@@ -74,9 +74,7 @@ def list_market_jobs(limit: Limit = DEFAULT_LIMIT, lat: Latitude = None, lng: Lo
 )
 def claim_job(
     jobId: JobId,  # noqa: N803 - the path's name
-    campaign: Annotated[
-        str | None, Query(max_length=64, description="the campaign (when the job is published in several)")
-    ] = None,
+    campaign: Annotated[str | None, id_filter("the campaign (when the job is published in several)")] = None,
     lat: Latitude = None,
     lng: Longitude = None,
 ) -> Reply:

@@ -19,6 +19,7 @@ from crowdtask.http.params import (
     Order,
     Search,
     WorkerId,
+    id_filter,
     id_param,
 )
 from crowdtask.http.schemas import TOKEN_AUTH, responses
@@ -159,10 +160,8 @@ def create_block(block: Annotated[BlockIn, Body()]) -> Reply:
 )
 def list_blocks(
     limit: Limit = DEFAULT_LIMIT,
-    worker: Annotated[str | None, Query(max_length=64, description="only the blocks of this worker")] = None,
-    campaign: Annotated[
-        str | None, Query(max_length=64, description="only the blocks of this campaign")
-    ] = None,
+    worker: Annotated[str | None, id_filter("only the blocks of this worker")] = None,
+    campaign: Annotated[str | None, id_filter("only the blocks of this campaign")] = None,
     after: After = None,
     before: Before = None,
 ) -> Reply:
@@ -210,7 +209,7 @@ def worker_quality(workerId: WorkerId) -> Reply:  # noqa: N803 - the path's name
 )
 def quality_actions(
     id: CampaignId,
-    worker: Annotated[str | None, Query(max_length=64, description="only this worker's actions")] = None,
+    worker: Annotated[str | None, id_filter("only this worker's actions")] = None,
     limit: Limit = DEFAULT_LIMIT,
     after: Annotated[
         str | None, Query(max_length=200, description="id of the last action of the previous page")

@@ -53,6 +53,11 @@ AfterMember = Annotated[
 ]
 
 
+def id_filter(description: str) -> Query:
+    """An optional query parameter naming one resource by its id (a filter, or which one of several)."""
+    return Query(max_length=MAX_ID, description=description)
+
+
 def deep_flag(description: str) -> Query:
     """`deep`: apply an action to what a resource holds too."""
     return Query(description=description)
