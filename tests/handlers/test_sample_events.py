@@ -23,7 +23,7 @@ from tests.support.samples import (
     function_of_path,
 )
 
-WORKER_FUNCTIONS = {"market"}  # routes for workers: the others are a requester's (or open, or admin)
+WORKER_FUNCTIONS = {"market", "media"}  # routes for workers: the others are a requester's (or open, or admin)
 DOCUMENT = json.loads((ROOT / "openapi.json").read_text())
 UNDOCUMENTED = {"/openapi.json", "/swagger", "/swagger/{asset}"}  # the docs function's own pages: 200
 

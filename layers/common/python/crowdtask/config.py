@@ -38,6 +38,12 @@ class Settings(BaseModel):
     # Only some functions have these; `require` says which one a function needs.
     bulk_queue_url: str | None = Field(None, alias="BULK_QUEUE_URL", min_length=1)
     aggregation_queue_url: str | None = Field(None, alias="AGGREGATION_QUEUE_URL", min_length=1)
+    media_bucket_name: str | None = Field(
+        None, alias="MEDIA_BUCKET_NAME", min_length=1, description="the S3 bucket of uploaded media"
+    )
+    # How long a presigned upload form and a presigned download URL stay valid.
+    media_upload_seconds: int = Field(900, alias="MEDIA_UPLOAD_SECONDS", gt=0, le=7 * 86400)
+    media_download_seconds: int = Field(3600, alias="MEDIA_DOWNLOAD_SECONDS", gt=0, le=7 * 86400)
     # The name of the SSM SecureString holding the admin key; the key itself is read through store/.
     admin_key_parameter: str | None = Field(
         None, alias="ADMIN_KEY_PARAMETER", min_length=1, description="SSM SecureString of the X-Admin-Key"
