@@ -268,3 +268,31 @@ def test_requesters_read_media_results_with_a_download_url(requester, worker):
     assert (
         form["fields"]["key"] in listed.body["results"][0]["taskResults"][0]["components"][0]["downloadUrl"]
     )
+
+
+def test_a_rejection_tags_the_results_media_for_the_lifecycle_rule(requester, worker):
+    from crowdtask.services import flows
+
+    assignment = _claimed(requester, worker)
+    form = _form_for(worker, assignment)
+    _put(form["fields"]["key"], 1000, "audio/aac")
+    result_id = _submit(worker, assignment, form["resultUrl"]).body["id"]
+    s3 = boto3.client("s3")
+    assert s3.get_object_tagging(Bucket=MEDIA_BUCKET, Key=form["fields"]["key"])["TagSet"] == []
+    flows.reject(requester.id, result_id, "not a cat")
+    tags = s3.get_object_tagging(Bucket=MEDIA_BUCKET, Key=form["fields"]["key"])["TagSet"]
+    assert tags == [{"Key": "retention", "Value": "discard"}]
+
+
+def test_the_bucket_expires_what_a_rejection_tags_and_aborts_stale_uploads():
+    from crowdtask.store.media import RETENTION_TAG
+    from tests.support.infra import template
+
+    bucket = template()["Resources"]["MediaBucket"]["Properties"]
+    rules = bucket["LifecycleConfiguration"]["Rules"]
+    tagged = [rule for rule in rules if rule.get("TagFilters")]
+    assert [filt for rule in tagged for filt in rule["TagFilters"]] == [
+        {"Key": RETENTION_TAG[0], "Value": RETENTION_TAG[1]}
+    ]
+    assert any(rule.get("AbortIncompleteMultipartUpload") for rule in rules)
+    assert all(bucket["PublicAccessBlockConfiguration"].values())

@@ -557,6 +557,7 @@ def reject(
     else:
         raise errors.Conflict(f"Campaign {campaign_id} is changing too often right now; retry.")
     votes.withdraw_after(item)
+    media.discard(item.get("taskResults", []))
     events.publish("result.rejected", _event(item, reason=reason, **({"reviewedBy": by} if by else {})))
     return get_result(requester_id, result_id), dead
 
