@@ -16,7 +16,7 @@ from types import FrameType
 from typing import Any
 
 from local.http_gateway import Gateway, GatewayServer
-from local.lambdas import FunctionPool, Spawner, lambda_environment
+from local.lambdas import FunctionPool, Spawner, access_key_of, lambda_environment
 from local.pollers import Scheduler, SqsPoller
 from local.s3_gateway import S3Gateway
 from local.services import (
@@ -140,7 +140,8 @@ class Runner:
         for warning in stack.warnings:
             _say(f"warning: {warning}")
         resources = self._create_resources(stack, dynamodb_url, admin_key)
-        self.s3 = S3Gateway(self.moto.url, stack.buckets)
+        signers = {access_key_of(function): function.policy for function in stack.functions.values()}
+        self.s3 = S3Gateway(self.moto.url, stack.buckets, signers)
         self.s3.start()
         _say(f"S3 for browsers and functions: {self.s3.url} (moto, with S3's POST policy and CORS checks)")
 

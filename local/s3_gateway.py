@@ -31,7 +31,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
-from local.template import Bucket
+from local.iam import allows
+from local.template import Bucket, Statement
 
 # The secret of the local credentials every function gets (local/lambdas.py).
 LOCAL_SECRET = "local"  # noqa: S105 - a dummy: local services accept anything
@@ -90,7 +91,28 @@ def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     return key
 
 
-def check_post(bucket: str, fields: Mapping[str, str], data: bytes | None, now: datetime) -> None:
+def signer_of(credential: str) -> str:
+    """The access key id of a SigV4 credential (`key/date/region/service/aws4_request`)."""
+    return credential.split("/", 1)[0]
+
+
+def check_signer(
+    policies: Mapping[str, Sequence[Statement]], credential: str, action: str, bucket: str, key: str
+) -> None:
+    """A presigned request acts with its signer's permissions: a function's (local/lambdas.py gives
+    each its own access key) must allow `action` on the object, as IAM would on AWS."""
+    policy = policies.get(signer_of(credential))
+    if policy is not None and not allows(policy, action, f"arn:aws:s3:::{bucket}/{key}"):
+        raise Refusal(403, "AccessDenied", "Access Denied")
+
+
+def check_post(
+    bucket: str,
+    fields: Mapping[str, str],
+    data: bytes | None,
+    now: datetime,
+    policies: Mapping[str, Sequence[Statement]] | None = None,
+) -> None:
     """Raise Refusal as S3 would for this form POST; return when S3 would store the file."""
     if data is None:
         raise Refusal(400, "InvalidArgument", "POST requires exactly one file upload per request.")
@@ -122,6 +144,7 @@ def check_post(bucket: str, fields: Mapping[str, str], data: bytes | None, now: 
     covered = {"bucket"}
     for condition in conditions:
         covered |= _check_condition(condition, values, len(data))
+    check_signer(policies or {}, credential, "s3:PutObject", bucket, fields.get("key", ""))
     extra = sorted(
         name
         for name in fields
@@ -173,6 +196,18 @@ def _check_condition(condition: Any, values: Mapping[str, str], size: int) -> se
     return {name}
 
 
+def _check_expiry(query: Mapping[str, str]) -> None:
+    try:
+        signed = datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        lifetime = int(query["X-Amz-Expires"])
+    except (KeyError, ValueError):
+        raise Refusal(
+            403, "AccessDenied", "Query-string authentication requires X-Amz-Date and X-Amz-Expires"
+        ) from None
+    if (datetime.now(UTC) - signed).total_seconds() > lifetime:
+        raise Refusal(403, "AccessDenied", "Request has expired")
+
+
 # ---------------------------------------------------------------- CORS
 
 
@@ -219,9 +254,16 @@ def cors_headers(
 class S3Gateway(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, moto_url: str, buckets: Mapping[str, Bucket], host: str = "127.0.0.1"):
+    def __init__(
+        self,
+        moto_url: str,
+        buckets: Mapping[str, Bucket],
+        policies: Mapping[str, Sequence[Statement]] | None = None,
+        host: str = "127.0.0.1",
+    ):
         super().__init__((host, 0), _Handler)
         self.moto = urlsplit(moto_url)
+        self.policies = dict(policies or {})  # signer's access key id -> its function's policy
         self.buckets = {bucket.name: bucket for bucket in buckets.values()}
         self.lock = threading.Lock()
         self.bytes_in = 0  # request bodies passed to moto (files included)
@@ -302,7 +344,7 @@ class _Handler(BaseHTTPRequestHandler):
         if bucket is not None and is_form and path.path.strip("/") == bucket.name:
             try:
                 fields, data = form_fields(content_type, body)
-                check_post(bucket.name, fields, data, datetime.now(UTC))
+                check_post(bucket.name, fields, data, datetime.now(UTC), self.server.policies)
             except Refusal as refusal:
                 self._refuse(refusal)
                 return

@@ -100,3 +100,13 @@ def test_preflights_are_answered_from_the_buckets_cors_rules():
     assert headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:3000"
     assert headers["Access-Control-Max-Age"] == "60"
     assert headers["Access-Control-Allow-Headers"] == "content-type"
+
+
+def test_a_form_acts_with_its_signers_permissions():
+    from local.template import Statement
+
+    may_put = {"local": (Statement(("s3:PutObject",), (f"arn:aws:s3:::{BUCKET}/media/*",)),)}
+    may_not = {"local": (Statement(("s3:GetObject",), (f"arn:aws:s3:::{BUCKET}/media/*",)),)}
+    check_post(BUCKET, _form(), b"12345", NOW, may_put)
+    with pytest.raises(Refusal, match="Access Denied"):
+        check_post(BUCKET, _form(), b"12345", NOW, may_not)
