@@ -201,3 +201,12 @@ def test_the_bucket_answers_browser_preflights_from_its_cors_rules(api, requeste
     assert allowed.headers["Access-Control-Allow-Origin"] in ("*", origin)
     assert "POST" in allowed.headers["Access-Control-Allow-Methods"]
     assert refused.status_code == 403
+
+
+def test_the_readme_media_session_works_as_pasted(api, tmp_path):
+    from tests.support.stack import run_readme_session
+
+    done = run_readme_session(api, tmp_path, "auth/token/request", "/uploads")
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "204\n" in done.stdout
+    assert done.stdout.rstrip().endswith("same bytes")
