@@ -296,3 +296,22 @@ def test_the_bucket_expires_what_a_rejection_tags_and_aborts_stale_uploads():
     ]
     assert any(rule.get("AbortIncompleteMultipartUpload") for rule in rules)
     assert all(bucket["PublicAccessBlockConfiguration"].values())
+
+
+def test_a_rejection_stands_when_tagging_its_media_fails(requester, worker, monkeypatch):
+    from crowdtask.services import flows
+    from crowdtask.store import media as media_store
+
+    assignment = _claimed(requester, worker)
+    form = _form_for(worker, assignment)
+    _put(form["fields"]["key"], 1000, "audio/aac")
+    result_id = _submit(worker, assignment, form["resultUrl"]).body["id"]
+
+    def s3_down(keys: list[str]) -> None:
+        raise ConnectionError("S3 is unreachable")
+
+    monkeypatch.setattr(media_store, "mark_discarded", s3_down)
+    rejected = flows.reject(requester.id, result_id, "not a cat")
+    assert rejected.state == "Rejected"
+    again = invoke("results", "results_get", token=requester.token, path_params={"id": result_id})
+    assert again.body["state"] == "Rejected"
