@@ -22,16 +22,18 @@ import hmac
 import http.client
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 from local.iam import allows
+from local.services import boto_client
 from local.template import Bucket, Statement
 
 # The secret of the local credentials every function gets (local/lambdas.py).
@@ -82,6 +84,17 @@ def form_fields(content_type: str, body: bytes) -> tuple[dict[str, str], bytes |
             break  # S3 ignores the fields after the file
         fields[name.lower()] = raw.decode("utf-8")
     return fields, data
+
+
+def tag_set(xml: str) -> list[dict[str, str]]:
+    """The tags of a `tagging` form field (`<Tagging><TagSet><Tag><Key>..`)."""
+    try:
+        root = ElementTree.fromstring(xml)  # noqa: S314 - a field the presigned policy fixed
+    except ElementTree.ParseError:
+        raise Refusal(400, "MalformedXML", "The XML you provided was not well-formed") from None
+    return [
+        {"Key": tag.findtext("Key") or "", "Value": tag.findtext("Value") or ""} for tag in root.iter("Tag")
+    ]
 
 
 def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
@@ -145,6 +158,8 @@ def check_post(
     for condition in conditions:
         covered |= _check_condition(condition, values, len(data))
     check_signer(policies or {}, credential, "s3:PutObject", bucket, fields.get("key", ""))
+    if "tagging" in fields:  # S3 authorizes a tagged upload as both actions
+        check_signer(policies or {}, credential, "s3:PutObjectTagging", bucket, fields.get("key", ""))
     extra = sorted(
         name
         for name in fields
@@ -196,7 +211,8 @@ def _check_condition(condition: Any, values: Mapping[str, str], size: int) -> se
     return {name}
 
 
-def _check_expiry(query: Mapping[str, str]) -> None:
+def check_expiry(query: Mapping[str, str], now: datetime | None = None) -> None:
+    """A presigned GET is refused once X-Amz-Expires seconds have passed since X-Amz-Date."""
     try:
         signed = datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
         lifetime = int(query["X-Amz-Expires"])
@@ -204,7 +220,7 @@ def _check_expiry(query: Mapping[str, str]) -> None:
         raise Refusal(
             403, "AccessDenied", "Query-string authentication requires X-Amz-Date and X-Amz-Expires"
         ) from None
-    if (datetime.now(UTC) - signed).total_seconds() > lifetime:
+    if ((now or datetime.now(UTC)) - signed).total_seconds() > lifetime:
         raise Refusal(403, "AccessDenied", "Request has expired")
 
 
@@ -283,6 +299,11 @@ class S3Gateway(ThreadingHTTPServer):
         self.shutdown()
         self.server_close()
 
+    def tag(self, bucket: str, key: str, tags: list[dict[str, str]]) -> None:
+        boto_client("s3", urlunsplit(self.moto)).put_object_tagging(
+            Bucket=bucket, Key=key, Tagging={"TagSet": tags}
+        )
+
     def count(self, sent: int, received: int) -> None:
         with self.lock:
             self.bytes_in += sent
@@ -341,6 +362,7 @@ class _Handler(BaseHTTPRequestHandler):
         content_type = self.headers.get("Content-Type", "")
         bucket = self._bucket()
         is_form = content_type.lower().startswith("multipart/form-data")
+        stored: Callable[[], None] | None = None
         if bucket is not None and is_form and path.path.strip("/") == bucket.name:
             try:
                 fields, data = form_fields(content_type, body)
@@ -348,9 +370,25 @@ class _Handler(BaseHTTPRequestHandler):
             except Refusal as refusal:
                 self._refuse(refusal)
                 return
-        self._forward(body)
+            if "tagging" in fields:  # moto drops a form's `tagging` field: S3 tags the object with it
+                tags = tag_set(fields["tagging"])
+                stored = lambda: self.server.tag(bucket.name, fields["key"], tags)  # noqa: E731
+        self._forward(body, stored)
 
     def do_GET(self) -> None:
+        path = urlsplit(self.path)
+        query = dict(parse_qsl(path.query))
+        bucket = self._bucket()
+        if bucket is not None and "X-Amz-Credential" in query:  # a presigned GET
+            key = unquote(path.path.lstrip("/").split("/", 1)[-1])
+            try:
+                check_expiry(query)
+                check_signer(
+                    self.server.policies, query["X-Amz-Credential"], "s3:GetObject", bucket.name, key
+                )
+            except Refusal as refusal:
+                self._refuse(refusal)
+                return
         self._forward(b"")
 
     def do_HEAD(self) -> None:
@@ -362,7 +400,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._forward(self._body())
 
-    def _forward(self, body: bytes) -> None:
+    def _forward(self, body: bytes, stored: Callable[[], None] | None = None) -> None:
         moto = self.server.moto
         connection = http.client.HTTPConnection(moto.hostname or "127.0.0.1", moto.port, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
@@ -374,6 +412,8 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             connection.close()
         self.server.count(len(body), len(payload))
+        if stored is not None and response.status < 300:
+            stored()
         answer = {
             k: v
             for k, v in response.getheaders()

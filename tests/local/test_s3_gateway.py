@@ -110,3 +110,37 @@ def test_a_form_acts_with_its_signers_permissions():
     check_post(BUCKET, _form(), b"12345", NOW, may_put)
     with pytest.raises(Refusal, match="Access Denied"):
         check_post(BUCKET, _form(), b"12345", NOW, may_not)
+
+
+def test_a_presigned_get_expires_and_acts_with_its_signers_permissions():
+    from urllib.parse import parse_qsl, urlsplit
+
+    from local.s3_gateway import check_expiry, check_signer
+    from local.template import Statement
+
+    client = boto3.client(
+        "s3",
+        endpoint_url="http://127.0.0.1:9",
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        config=Config(signature_version="s3v4"),
+    )
+    url = client.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": KEY}, ExpiresIn=60)
+    query = dict(parse_qsl(urlsplit(url).query))
+    check_expiry(query, datetime.now(UTC))
+    with pytest.raises(Refusal, match="expired"):
+        check_expiry(query, datetime.now(UTC) + timedelta(seconds=120))
+    may_get = {"local": (Statement(("s3:GetObject",), (f"arn:aws:s3:::{BUCKET}/media/*",)),)}
+    check_signer(may_get, query["X-Amz-Credential"], "s3:GetObject", BUCKET, KEY)
+    with pytest.raises(Refusal, match="Access Denied"):
+        check_signer(may_get, query["X-Amz-Credential"], "s3:PutObject", BUCKET, KEY)
+
+
+def test_a_forms_tagging_field_gives_the_objects_tags():
+    from local.s3_gateway import tag_set
+
+    xml = "<Tagging><TagSet><Tag><Key>retention</Key><Value>pending</Value></Tag></TagSet></Tagging>"
+    assert tag_set(xml) == [{"Key": "retention", "Value": "pending"}]
+    with pytest.raises(Refusal):
+        tag_set("<Tagging>")

@@ -159,6 +159,15 @@ def uploaded_keys(task_results: list[dict[str, Any]]) -> list[str]:
     return keys
 
 
+def keep(task_results: list[dict[str, Any]]) -> None:
+    """A submission's media are kept: their tag leaves "pending", whose lifecycle rule would delete
+    them. Done before the submission is stored, so a stored result never names an object left to
+    expire (an S3 failure fails the submission, which the worker retries)."""
+    keys = uploaded_keys(task_results)
+    if keys:
+        media_store.mark_kept(keys)
+
+
 def discard(task_results: list[dict[str, Any]]) -> None:
     """Tag a rejected result's media for the bucket's lifecycle rule, which deletes them after
     MediaDiscardDays. Best effort after the rejection is committed: an object left untagged costs
