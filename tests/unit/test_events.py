@@ -25,6 +25,7 @@ from crowdtask.models.bonuses import BonusIn
 from crowdtask.models.campaigns import CampaignIn
 from crowdtask.models.events import CATALOGUE, ResultSubmitted, validate
 from crowdtask.models.market import SubmitIn
+from crowdtask.models.quality import BlockIn
 from crowdtask.services import (
     accounts,
     assignments,
@@ -33,6 +34,7 @@ from crowdtask.services import (
     campaigns,
     flows,
     lifecycle,
+    quality,
     results,
 )
 from crowdtask.store import dynamo, events, keys, outbox
@@ -384,3 +386,71 @@ def test_a_payload_the_catalogue_does_not_describe_is_refused():
         validate("account.created", {"accountId": "a", "role": "worker", "surprise": 1})
     with pytest.raises(KeyError):
         validate("account.exploded", {})
+
+
+# ---------------------------------------------------------------- more services, crashing after the commit
+
+
+def _result_in_review(requester_id: str, worker_id: str) -> str:
+    _, job_id = published_job(requester_id)
+    return str(claim_and_submit(worker_id, job_id).id)
+
+
+def _prepare_approve(requester_id: str, worker_id: str) -> Callable[[], Any]:
+    result_id = _result_in_review(requester_id, worker_id)
+    return lambda: results.approve(requester_id, result_id, None)
+
+
+def _prepare_reject(requester_id: str, worker_id: str) -> Callable[[], Any]:
+    result_id = _result_in_review(requester_id, worker_id)
+    return lambda: results.reject(requester_id, result_id, "wrong")
+
+
+def _prepare_release(requester_id: str, worker_id: str) -> Callable[[], Any]:
+    _, job_id = published_job(requester_id)
+    assignment = _claim(worker_id, job_id)
+    return lambda: assignments.release(worker_id, assignment.id)
+
+
+def _prepare_pause(requester_id: str, worker_id: str) -> Callable[[], Any]:
+    campaign_id, _ = published_job(requester_id)
+    return lambda: campaigns.pause(requester_id, campaign_id)
+
+
+def _prepare_bonus(requester_id: str, worker_id: str) -> Callable[[], Any]:
+    _result_in_review(requester_id, worker_id)
+    bonus = BonusIn(worker=worker_id, amount=Decimal("0.25"), reason="thanks")
+    return lambda: bonuses.pay(requester_id, bonus, "bonus-key")
+
+
+def _prepare_block(requester_id: str, worker_id: str) -> Callable[[], Any]:
+    return lambda: quality.create_block(requester_id, BlockIn(worker=worker_id, reason="spam"))
+
+
+@pytest.mark.parametrize(
+    ("kind", "prepare"),
+    [
+        ("result.approved", _prepare_approve),
+        ("result.rejected", _prepare_reject),
+        ("assignment.released", _prepare_release),
+        ("campaign.paused", _prepare_pause),
+        ("bonus.paid", _prepare_bonus),
+        ("worker.blocked", _prepare_block),
+    ],
+)
+def test_each_service_commits_its_event_with_its_change(
+    requester, worker, monkeypatch, kind: str, prepare: Callable[[str, str], Callable[[], Any]]
+):
+    # Given what the step acts on
+    act = prepare(requester.id, worker.id)
+    before = len(_outbox(kind))
+    # When the step commits and the process dies before it answers
+    committed = _crash_after_commit(monkeypatch)
+    with pytest.raises(Crash):
+        act()
+    # Then its event is in the outbox: written by the very transaction that committed the change
+    [event] = _outbox(kind)[before:]
+    written = [op["Put"]["Item"].get("id", {}).get("S") for op in committed[0] if "Put" in op]
+    assert event["id"] in written and len(committed[0]) > 1
+    assert event["account_id"] == requester.id
+    validate(kind, event["data"])
