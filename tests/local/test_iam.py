@@ -41,7 +41,7 @@ def refusal(made_up: RecordedCall, expected: str) -> object:
         call("TasksFunction", "dynamodb", "TransactWriteItems", MAIN_TABLE, part="ConditionCheck"),
         call("TasksFunction", "sqs", "SendMessageBatch", QUEUE_URL),
         call("MaintenanceFunction", "dynamodb", "Query", f"{MAIN_TABLE}/index/by_due"),
-        call("AuthFunction", "events", "PutEvents", REAL.buses["EventBus"].name),
+        call("EventsForwarderFunction", "events", "PutEvents", REAL.buses["EventBus"].name),
         call("AuthFunction", "dynamodb", "PutItem", REAL.tables["IdempotencyTable"].name),
         # the admin key, by the name the template's AdminKeyParameterName gives it
         call("AuthFunction", "ssm", "GetParameter", REAL.parameters["AdminKeyParameterName"]),
@@ -79,9 +79,13 @@ def test_a_call_the_policy_allows_passes(allowed: RecordedCall) -> None:
             call("ProfileFunction", "events", "PutEvents", REAL.buses["EventBus"].name),
             "ProfileFunction: events:PutEvents on arn:aws:events:",
         ),
+        refusal(  # services write events to the outbox; only the forwarder puts them on the bus
+            call("AuthFunction", "events", "PutEvents", REAL.buses["EventBus"].name),
+            "AuthFunction: events:PutEvents on arn:aws:events:",
+        ),
         refusal(
-            call("AuthFunction", "events", "PutEvents", "default"),
-            "AuthFunction: events:PutEvents on arn:aws:events:us-east-1:123456789012:event-bus/default",
+            call("EventsForwarderFunction", "events", "PutEvents", "default"),
+            "EventsForwarderFunction: events:PutEvents on arn:aws:events:us-east-1:123456789012:event-bus/",
         ),
         refusal(
             call("PreviewFunction", "dynamodb", "PutItem", REAL.tables["IdempotencyTable"].name),
