@@ -219,8 +219,10 @@ def test_a_pool_task_that_would_grow_past_the_limit_is_refused_before_it_is_rend
 def test_a_filtered_list_reads_a_bounded_amount_and_hands_back_a_cursor(aws, frozen_clock, monkeypatch):
     owner = make_account()
     matches = set()
-    for n in range(48):
-        name = f"needle {n}" if n % 12 == 5 else f"hay {n}"
+    # Four needles in 144 tasks: a page's budget (48 reads) runs out before it finds two needles,
+    # whatever shards the random ids fall in (with 48 tasks, it sometimes read them all at once).
+    for n in range(144):
+        name = f"needle {n}" if n % 36 == 5 else f"hay {n}"
         found = tasks.create_task(owner.id, TaskIn.model_validate({"name": name}))
         if name.startswith("needle"):
             matches.add(found.id)
