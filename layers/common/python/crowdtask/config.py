@@ -38,6 +38,9 @@ class Settings(BaseModel):
     # Only some functions have these; `require` says which one a function needs.
     bulk_queue_url: str | None = Field(None, alias="BULK_QUEUE_URL", min_length=1)
     aggregation_queue_url: str | None = Field(None, alias="AGGREGATION_QUEUE_URL", min_length=1)
+    webhook_queue_url: str | None = Field(None, alias="WEBHOOK_QUEUE_URL", min_length=1)
+    # The local stack only (`make run`): webhooks may use http, to loopback addresses (never private ones).
+    allow_loopback_webhooks: bool = Field(False, alias="ALLOW_LOOPBACK_WEBHOOKS")
     # The name of the SSM SecureString holding the admin key; the key itself is read through store/.
     admin_key_parameter: str | None = Field(
         None, alias="ADMIN_KEY_PARAMETER", min_length=1, description="SSM SecureString of the X-Admin-Key"
