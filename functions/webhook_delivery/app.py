@@ -26,7 +26,8 @@ from crowdtask.services import webhooks
 
 settings().require("webhook_queue_url")  # validated at cold start
 
-processor = AsyncBatchProcessor(event_type=EventType.SQS)
+# Every message failing is answered like some failing (each reported), not raised: the same retries follow.
+processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def _message(record: SQSRecord) -> dict[str, Any]:

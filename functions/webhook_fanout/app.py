@@ -18,7 +18,8 @@ from crowdtask.services import webhooks
 
 settings().require("webhook_queue_url")  # validated at cold start
 
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+# Every record failing is answered like some failing (each reported), not raised: the same retries follow.
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
 
 def fan_out_record(record: DynamoDBRecord) -> None:
