@@ -53,6 +53,7 @@ DOCUMENTING_ENVIRONMENT = {
     "API_VERSION": "1.0",
     "BULK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/documenting",
     "AGGREGATION_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/documenting",
+    "WEBHOOK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/documenting",
     "ADMIN_KEY_PARAMETER": "/documenting/no-parameter",
 }
 

@@ -35,8 +35,8 @@ from crowdtask.models.webhooks import (
     WebhookTestOut,
     WebhookUpdate,
 )
+from crowdtask.store import Refused
 from crowdtask.store import campaigns as campaign_store
-from crowdtask.store import dynamo
 from crowdtask.store import webhooks as webhook_store
 
 # Waits before each retry (the first attempt goes at once): about 3 days in all.
@@ -214,14 +214,14 @@ def replace(account_id: str, webhook_id: str, wanted: WebhookUpdate) -> WebhookO
         fields["disabled_reason"] = "paused by you"
     try:
         return _to_webhook(webhook_store.update(account_id, webhook_id, fields))
-    except dynamo.ConditionFailed as exc:
+    except Refused as exc:
         raise errors.NotFound(f"No webhook {webhook_id} in your account.") from exc
 
 
 def delete(account_id: str, webhook_id: str) -> None:
     try:
         webhook_store.delete(account_id, webhook_id)
-    except dynamo.ConditionFailed as exc:
+    except Refused as exc:
         raise errors.NotFound(f"No webhook {webhook_id} in your account.") from exc
 
 
@@ -235,7 +235,7 @@ def rotate_secret(account_id: str, webhook_id: str) -> SecretRotated:
     kept = [{"secret": secret}] + ([{"secret": current[0], "expires_at": expires}] if current else [])
     try:
         webhook_store.update(account_id, webhook_id, {"secrets": kept, "lastModifiedAt": clock.iso(now)})
-    except dynamo.ConditionFailed as exc:
+    except Refused as exc:
         raise errors.NotFound(f"No webhook {webhook_id} in your account.") from exc
     return SecretRotated(id=webhook_id, secret=secret, previousSecretExpiresAt=expires if current else None)
 
@@ -329,7 +329,7 @@ def redeliver(account_id: str, webhook_id: str, delivery_id_: str) -> DeliveryOu
             next_attempt_iso=clock.iso(now),
             due_iso=clock.iso_precise(now + BACKSTOP),
         )
-    except dynamo.ConditionFailed as exc:
+    except Refused as exc:
         raise errors.Conflict("The delivery changed meanwhile; read it again.") from exc
     webhook_store.enqueue(_message(account_id, webhook_id, delivery_id_, attempt))
     return _to_delivery({**reopened, "id": delivery_id_})
@@ -402,7 +402,7 @@ def deliver(message: Mapping[str, Any]) -> str:
             clock.iso_precise(now),
             clock.iso_precise(now + LEASE),
         )
-    except dynamo.ConditionFailed:
+    except Refused:
         again = webhook_store.get_delivery(account_id, webhook_id, delivery_id_)
         if again and again["state"] == "pending" and int(again.get("attempt", 0)) == attempt:
             raise InFlight(delivery_id_) from None
@@ -492,7 +492,7 @@ def _record(
         webhook_store.record_attempt(
             account_id, webhook_id, str(item["id"]), attempt, fields, entry, due_iso=due
         )
-    except dynamo.ConditionFailed:
+    except Refused:
         pass  # another sender recorded this attempt: its record stands
 
 
