@@ -42,6 +42,9 @@ def api(tmp_path_factory: pytest.TempPathFactory, dynamodb_local: str) -> Iterat
         dynamodb_local,
         "--stack-name",
         E2E_STACK,
+        # as `make run` does: webhooks may reach a receiver on the loopback
+        "--parameter",
+        "AllowLoopbackWebhooks=true",
         template=REPO / "template.yaml",
         env={aws_calls.ENV: str(calls)},
     )
