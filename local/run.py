@@ -29,6 +29,7 @@ from local.services import (
     find_dynamodb_local_jar,
     java_executable,
 )
+from local.streams import StreamPoller, queue_sender
 from local.template import ACCOUNT_ID, REGION, STACK_NAME, Stack, TemplateError, load_stack, load_yaml
 
 log = logging.getLogger("local.run")
@@ -104,6 +105,7 @@ class Runner:
         self.spawner: Spawner | None = None
         self.pools: dict[str, FunctionPool] = {}
         self.pollers: list[SqsPoller] = []
+        self.stream_pollers: list[StreamPoller] = []
         self.scheduler: Scheduler | None = None
         self.server: GatewayServer | None = None
         self.stack_file: Path | None = None
@@ -159,6 +161,7 @@ class Runner:
         api_url = f"http://{reachable}:{self.server.server_address[1]}"
 
         self._start_pollers(stack, resources["queues"])
+        self._start_stream_pollers(stack, dynamodb_url, resources["queues"])
         self.scheduler.start()
         self.server.serve_in_thread()
         self._serving = True
@@ -263,11 +266,43 @@ class Runner:
                 poller.start()
                 self.pollers.append(poller)
 
+    def _start_stream_pollers(self, stack: Stack, dynamodb_url: str, queue_urls: dict[str, str]) -> None:
+        assert self.moto is not None
+        moto_url = self.moto.url
+        from local import aws_calls
+
+        call_log = aws_calls.start(aws_calls.RUNNER_LABEL)
+        for function in stack.functions.values():
+            for source in function.streams:
+                if not source.enabled:
+                    continue
+                sender = None
+                if source.on_failure is not None:
+                    sender = queue_sender(
+                        lambda: aws_calls.attach_client(call_log, boto_client("sqs", moto_url)),
+                        queue_urls[source.on_failure],
+                    )
+                poller = StreamPoller(
+                    function,
+                    source,
+                    stack.tables[source.table].name,
+                    self.pools[function.logical_id],
+                    lambda: aws_calls.attach_client(call_log, boto_client("dynamodb", dynamodb_url)),
+                    lambda: aws_calls.attach_client(call_log, boto_client("dynamodbstreams", dynamodb_url)),
+                    sender,
+                    self.stop,
+                )
+                poller.start()
+                self.stream_pollers.append(poller)
+
     def _print_summary(self, stack: Stack, gateway: Gateway, admin_key: str | None, generated: bool) -> None:
         _say(f"functions ({len(stack.functions)}), {len(gateway.routes)} routes on stage {stack.api.stage}:")
         for function in stack.functions.values():
             parts = [f"{len(function.routes)} routes"]
             parts += [f"SQS {stack.queues[s.queue].name} (batch {s.batch_size})" for s in function.sqs]
+            parts += [
+                f"stream of {stack.tables[s.table].name} (batch {s.batch_size})" for s in function.streams
+            ]
             parts += [f"{s.kind} {s.expression}" for s in function.schedules]
             workers = self.pools[function.logical_id].max_workers
             _say(f"  {function.logical_id}: {', '.join(parts)}; up to {workers} workers")
@@ -330,6 +365,8 @@ class Runner:
             pool.close()
         for poller in self.pollers:
             poller.join(3.0)
+        for stream_poller in self.stream_pollers:
+            stream_poller.join(3.0)
         if self.scheduler is not None:
             self.scheduler.join(1.0)
         if self.moto is not None:

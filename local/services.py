@@ -234,6 +234,7 @@ def create_tables(tables: Iterable[Table], endpoint_url: str) -> list[str]:
         else:
             lines.append(f"table {table.name} kept ({existing.get('ItemCount', 0)} items)")
             lines += [f"  {note}" for note in _reconcile_indexes(client, table, existing)]
+            lines += [f"  {note}" for note in _reconcile_stream(client, table, existing)]
         ttl = table.properties.get("TimeToLiveSpecification") or {}
         if ttl.get("Enabled") in (True, "true") and ttl.get("AttributeName"):
             _enable_ttl(client, table, str(ttl["AttributeName"]), lines)
@@ -258,6 +259,20 @@ def _create_table_request(table: Table) -> dict[str, Any]:
     if stream and stream.get("StreamViewType"):
         request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
     return request
+
+
+def _reconcile_stream(client: Any, table: Table, existing: dict[str, Any]) -> list[str]:
+    """A kept table gets the stream the template declares (a table made before it had none)."""
+    declared = (table.properties.get("StreamSpecification") or {}).get("StreamViewType")
+    current = existing.get("StreamSpecification") or {}
+    if not declared or (current.get("StreamEnabled") and current.get("StreamViewType") == declared):
+        return []
+    if current.get("StreamEnabled"):
+        client.update_table(TableName=table.name, StreamSpecification={"StreamEnabled": False})
+    client.update_table(
+        TableName=table.name, StreamSpecification={"StreamEnabled": True, "StreamViewType": declared}
+    )
+    return [f"stream {declared} enabled"]
 
 
 def _throughput(value: Any) -> dict[str, int]:

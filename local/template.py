@@ -15,6 +15,7 @@ resource is refused.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ API_ID = "local0api0"
 IMPLICIT_API = "ServerlessRestApi"
 AWS_SQS_URL_BASE = f"https://sqs.{REGION}.amazonaws.com"
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+
+# The label of a table's stream ARN as the template resolves it (AWS's is a timestamp).
+STREAM_LABEL = "local"
 
 # SAM's own defaults, used when neither Globals nor the function say otherwise.
 DEFAULT_MEMORY_MB = 128
@@ -110,6 +114,23 @@ class SqsSource:
 
 
 @dataclass(frozen=True)
+class StreamSource:
+    """A `Type: DynamoDB` event: the table's stream polled into the function like Lambda's mapping."""
+
+    event: str
+    table: str  # logical id of the table whose stream it reads
+    starting_position: str  # TRIM_HORIZON or LATEST
+    batch_size: int
+    # Each a pattern (the JSON of FilterCriteria.Filters[].Pattern, parsed); a record passes if any matches.
+    filters: tuple[dict[str, Any], ...]
+    report_failures: bool
+    bisect_on_error: bool
+    max_retries: int  # -1: until the record expires
+    on_failure: str | None  # logical id of the OnFailure destination queue
+    enabled: bool
+
+
+@dataclass(frozen=True)
 class ScheduleSource:
     event: str
     kind: str  # "Schedule" or "ScheduleV2"
@@ -140,6 +161,7 @@ class Function:
     reserved_concurrency: int | None
     routes: list[Route] = field(default_factory=list)
     sqs: list[SqsSource] = field(default_factory=list)
+    streams: list[StreamSource] = field(default_factory=list)
     schedules: list[ScheduleSource] = field(default_factory=list)
     # What its execution role may do on AWS: nothing enforces it locally, local/iam.py checks calls.
     policy: tuple[Statement, ...] = ()
@@ -254,6 +276,22 @@ _SQS_EVENT_KEYS = frozenset(
         "MaximumBatchingWindowInSeconds",
         "FunctionResponseTypes",
         "ScalingConfig",
+        "Enabled",
+    }
+)
+_STREAM_EVENT_KEYS = frozenset(
+    {
+        "Stream",
+        "StartingPosition",
+        "BatchSize",
+        "MaximumBatchingWindowInSeconds",
+        "FilterCriteria",
+        "FunctionResponseTypes",
+        "BisectBatchOnFunctionError",
+        "MaximumRetryAttempts",
+        "MaximumRecordAgeInSeconds",
+        "DestinationConfig",
+        "ParallelizationFactor",
         "Enabled",
     }
 )
@@ -484,7 +522,11 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
     "AWS::DynamoDB::Table": ResourceType(
         arn="arn:aws:dynamodb:{region}:{account}:table/{name}",
         ref=_Resolver.name,
-        attributes={"Arn": _Resolver.arn},
+        # A stream's label is the time it was enabled: the runner reads the real ARN from the table.
+        attributes={
+            "Arn": _Resolver.arn,
+            "StreamArn": lambda r, logical: f"{r.arn(logical)}/stream/{STREAM_LABEL}",
+        },
         name_property="TableName",
     ),
     "AWS::SQS::Queue": ResourceType(
@@ -943,6 +985,100 @@ def _sqs_event(
     )
 
 
+def _dynamodb_event(
+    resolver: _Resolver, function: Function, event: _Event, queues: Mapping[str, Queue], warnings: list[str]
+) -> None:
+    where = f"{event.where}.Properties"
+    unsupported = sorted(set(event.properties) - _STREAM_EVENT_KEYS)
+    if unsupported:
+        raise TemplateError(f"{where}: {', '.join(unsupported)} of a DynamoDB event is not supported locally")
+    props = resolver.pick(event.properties, _STREAM_EVENT_KEYS, where)
+    stream_arn = str(props.get("Stream", ""))
+    table = next(
+        (
+            logical
+            for logical in resolver.resources
+            if resolver.type_of(logical) == "AWS::DynamoDB::Table"
+            and stream_arn.startswith(resolver.arn(logical) + "/stream/")
+        ),
+        None,
+    )
+    if table is None:
+        raise TemplateError(f"{where}.Stream: {stream_arn!r} is not the stream of a table of the template")
+    position = str(props.get("StartingPosition", ""))
+    if position not in ("TRIM_HORIZON", "LATEST"):
+        raise TemplateError(f"{where}.StartingPosition: {position!r} is not supported locally")
+    filters = tuple(
+        _filter_pattern(entry, f"{where}.FilterCriteria.Filters[{n}]")
+        for n, entry in enumerate((props.get("FilterCriteria") or {}).get("Filters") or [])
+    )
+    on_failure = ((props.get("DestinationConfig") or {}).get("OnFailure")) or {}
+    destination = None
+    if on_failure:
+        target = str(on_failure.get("Destination", ""))
+        destination = next((q.logical_id for q in queues.values() if q.arn == target), None)
+        if destination is None:
+            raise TemplateError(
+                f"{where}.DestinationConfig.OnFailure: only a queue of the template is supported locally"
+            )
+    function.streams.append(
+        StreamSource(
+            event=event.name,
+            table=table,
+            starting_position=position,
+            batch_size=int(props.get("BatchSize", 100)),
+            filters=filters,
+            report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+            bisect_on_error=_truthy(props.get("BisectBatchOnFunctionError", False)),
+            max_retries=int(props.get("MaximumRetryAttempts", -1)),
+            on_failure=destination,
+            enabled=_truthy(props.get("Enabled", True)),
+        )
+    )
+
+
+# What Lambda's event filtering offers beyond lists of exact values; the runner knows these.
+_FILTER_OPERATORS = frozenset({"prefix", "exists"})
+
+
+def _filter_pattern(entry: Any, where: str) -> dict[str, Any]:
+    """A filter's Pattern, parsed and checked: nested objects ending in lists of exact values (strings,
+    numbers, null) or of {"prefix": text} / {"exists": bool}. Any other syntax is refused by name."""
+    text = entry.get("Pattern") if isinstance(entry, Mapping) else None
+    if not isinstance(text, str):
+        raise TemplateError(f"{where}.Pattern: a JSON text is expected, got {text!r}")
+    try:
+        pattern = json.loads(text)
+    except ValueError as exc:
+        raise TemplateError(f"{where}.Pattern: not JSON ({exc})") from exc
+    _check_pattern(pattern, f"{where}.Pattern")
+    return dict(pattern)
+
+
+def _check_pattern(node: Any, where: str) -> None:
+    if not isinstance(node, Mapping) or not node:
+        raise TemplateError(f"{where}: a filter pattern level is a non-empty object, got {node!r}")
+    for key, value in node.items():
+        at = f"{where}.{key}"
+        if isinstance(value, Mapping):
+            _check_pattern(value, at)
+            continue
+        if not isinstance(value, list) or not value:
+            raise TemplateError(f"{at}: a filter pattern leaf is a non-empty list, got {value!r}")
+        for item in value:
+            if isinstance(item, Mapping):
+                operator = next(iter(item)) if len(item) == 1 else None
+                if operator not in _FILTER_OPERATORS:
+                    raise TemplateError(f"{at}: filter operator {sorted(item)} is not supported locally")
+                expected = str if operator == "prefix" else bool
+                if not isinstance(item[operator], expected):
+                    raise TemplateError(
+                        f"{at}: {operator} takes a {expected.__name__}, got {item[operator]!r}"
+                    )
+            elif not (item is None or isinstance(item, str | int | float)) or isinstance(item, bool):
+                raise TemplateError(f"{at}: filter value {item!r} is not supported locally")
+
+
 def _schedule_event(
     resolver: _Resolver, function: Function, event: _Event, queues: Mapping[str, Queue], warnings: list[str]
 ) -> None:
@@ -964,10 +1100,12 @@ def _schedule_event(
     )
 
 
-# The event types the runner delivers: Api events become routes, SQS events pollers, schedules timers.
+# The event types the runner delivers: Api events become routes, SQS events and DynamoDB streams
+# pollers, schedules timers.
 _EVENT_SOURCES: dict[str, Callable[[_Resolver, Function, _Event, Mapping[str, Queue], list[str]], None]] = {
     "Api": _api_event,
     "SQS": _sqs_event,
+    "DynamoDB": _dynamodb_event,
     "Schedule": _schedule_event,
     "ScheduleV2": _schedule_event,
 }

@@ -391,3 +391,62 @@ def test_schedules_run_route_fires_every_scheduled_function(stack: RunningStack)
 
 def test_schedules_run_route_is_post_only(stack: RunningStack) -> None:
     assert stack.request("GET", "/_local/schedules/run").status_code == 404
+
+
+# ---------------------------------------------------------------- DynamoDB streams
+
+
+def test_stream_records_reach_the_function_filtered_redelivered_and_given_up(stack: RunningStack) -> None:
+    dynamodb, sqs = stack.client("dynamodb"), stack.client("sqs")
+    table = "crowdtask-local-FixtureTable"
+    run = uuid.uuid4().hex[:8]
+
+    def put(sk: str, record_type: str, body: str) -> None:
+        item = {
+            "pk": {"S": "outbox"},
+            "sk": {"S": sk},
+            "record_type": {"S": record_type},
+            "body": {"S": body},
+        }
+        dynamodb.put_item(TableName=table, Item=item)
+
+    def deliveries(prefix: str, count: int) -> list[dict[str, Any]]:
+        items = dynamodb.query(
+            TableName=table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :sk)",
+            ExpressionAttributeValues={":pk": {"S": "delivery"}, ":sk": {"S": f"{prefix}-{run}"}},
+            ConsistentRead=True,
+        )["Items"]
+        return items if len(items) >= count else []
+
+    # Given an event, a flaky event (fails its first delivery) and an item that is no event
+    put(f"ok-{run}", "event", "fine")
+    put(f"flaky-{run}", "event", "flaky")
+    put(f"other-{run}", "task", "fine")
+    # Then the event arrives as Lambda sends it, the flaky one twice with the same eventID
+    (ok,) = wait_for(lambda: deliveries("ok", 1), 30, "the event's delivery")
+    assert (ok["event_name"]["S"], ok["event_source"]["S"], ok["event_version"]["S"]) == (
+        "INSERT",
+        "aws:dynamodb",
+        "1.1",
+    )
+    assert ok["source_arn"]["S"].startswith("arn:aws:dynamodb:") and "/stream/" in ok["source_arn"]["S"]
+    assert (ok["view"]["S"], ok["keys"]["S"]) == ("NEW_IMAGE", "pk,sk")
+    flaky = wait_for(lambda: deliveries("flaky", 2), 30, "the flaky event delivered again")
+    assert len({item["event_id"]["S"] for item in flaky}) == 1
+    assert len({item["sequence"]["S"] for item in flaky}) == 1
+
+    # When an event fails every time
+    put(f"fail-{run}", "event", "fail")
+    # Then it is delivered 1 + MaximumRetryAttempts (2) times and described to the OnFailure queue
+    failure_queue = stack.info["queues"]["StreamFailureQueue"]
+
+    def described() -> list[dict[str, Any]]:
+        messages = sqs.receive_message(QueueUrl=failure_queue, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+
+    (description,) = wait_for(described, 60, "the failed batch's description")
+    assert description["DDBStreamBatchInfo"]["batchSize"] == 1
+    assert len(deliveries("fail", 3)) == 3
+    # and the item that is no event never reached the function
+    assert deliveries("other", 1) == []

@@ -249,7 +249,7 @@ def test_a_pseudo_parameter_the_runner_does_not_implement_is_refused(tmp_path: P
 
 
 @pytest.mark.parametrize(
-    "attribute", ["Table.StreamArn", "Queue.QueueUrl", "Queue.QueueName", "Bus.Name", "Fn.Arn", "Grant.Arn"]
+    "attribute", ["Table.StreamLabel", "Queue.QueueUrl", "Queue.QueueName", "Bus.Name", "Fn.Arn", "Grant.Arn"]
 )
 def test_an_attribute_the_runner_does_not_implement_is_refused(tmp_path: Path, attribute: str) -> None:
     expected = f"{ENV_VALUE}: Fn::GetAtt {attribute} is not supported locally"
@@ -289,7 +289,7 @@ def test_a_resource_type_the_runner_does_not_handle_is_refused(tmp_path: Path, k
     assert _refused(tmp_path, body) == f"Resources.Thing: resource type {kind} is not supported locally"
 
 
-@pytest.mark.parametrize("kind", ["DynamoDB", "SNS", "S3", "HttpApi", "EventBridgeRule", "CloudWatchEvent"])
+@pytest.mark.parametrize("kind", ["Kinesis", "SNS", "S3", "HttpApi", "EventBridgeRule", "CloudWatchEvent"])
 def test_an_event_type_the_runner_does_not_deliver_is_refused(tmp_path: Path, kind: str) -> None:
     events = f"      Events:\n        Feed: {{ Type: {kind}, Properties: {{}} }}"
     assert _refused(tmp_path, _template_with("plain", events=events)) == (

@@ -26,6 +26,11 @@ def new_id(millis: int | None = None) -> str:
     return _encode(millis, 10) + _encode(randomness, 16)
 
 
+def from_parts(millis: int, randomness: int) -> str:
+    """The id of these two parts (80-bit `randomness`): for ids that count up within a millisecond."""
+    return _encode(millis, 10) + _encode(randomness, 16)
+
+
 def derived_id(base_id: str, index: int) -> str:
     """A stable id for item `index` of a batch identified by `base_id` (same inputs, same id)."""
     return base_id[:20] + _encode(index, 6)
