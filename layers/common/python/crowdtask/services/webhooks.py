@@ -35,7 +35,7 @@ from crowdtask.models.webhooks import (
     WebhookTestOut,
     WebhookUpdate,
 )
-from crowdtask.store import Refused
+from crowdtask.store import Refused, outbox
 from crowdtask.store import campaigns as campaign_store
 from crowdtask.store import webhooks as webhook_store
 
@@ -58,9 +58,7 @@ SECRET_OVERLAP = timedelta(hours=24)
 LEASE = timedelta(seconds=120)  # longer than an attempt can take (15 s), shorter than a retry's wait
 SQS_MAX_DELAY = timedelta(seconds=900)
 BACKSTOP = timedelta(minutes=5)  # how long after its time a waiting delivery is picked up by the sweep
-EVENT_KEEP = timedelta(days=30)
 DELIVERY_KEEP = timedelta(days=35)
-EVENT_PREFIX = "evt_"
 
 _random = random.SystemRandom()
 
@@ -259,16 +257,8 @@ def send_test(account_id: str, webhook_id: str) -> WebhookTestOut:
 def new_event(
     type_: str, data: Mapping[str, Any], account_id: str, *, at: datetime, campaign_id: str | None = None
 ) -> dict[str, Any]:
-    """An event as the outbox holds it."""
-    return {
-        "id": EVENT_PREFIX + ids.new_id(int(at.timestamp() * 1000)),
-        "type": type_,
-        "occurred_at": clock.iso_precise(at)[:23] + "Z",
-        "account_id": account_id,
-        "campaign_id": campaign_id,
-        "data": dict(data),
-        "expire_at": int((at + EVENT_KEEP).timestamp()),
-    }
+    """An event as the outbox holds it (a test send's is never stored)."""
+    return outbox.event_record(type_, data, account_id, campaign_id, at=at)
 
 
 # ---------------------------------------------------------------- deliveries, as the requester sees them
@@ -498,14 +488,12 @@ def _record(
 
 def disable(account_id: str, webhook_id: str, reason: str, at: datetime) -> bool:
     """Disable the subscription and emit `webhook.disabled` (once: False if it was disabled already)."""
-    event = new_event(
-        "webhook.disabled", {"webhookId": webhook_id, "reason": reason, "enabled": False}, account_id, at=at
-    )
     return webhook_store.disable_with_event(
         account_id,
         webhook_id,
         {"enabled": False, "disabled_reason": reason, "lastModifiedAt": clock.iso(at)},
-        event,
+        {"webhookId": webhook_id, "reason": reason, "enabled": False},
+        at,
     )
 
 

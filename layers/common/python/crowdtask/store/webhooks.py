@@ -1,4 +1,4 @@
-"""Webhook subscriptions, their deliveries, and the outbox events they deliver.
+"""Webhook subscriptions and their deliveries.
 
 A subscription is an item of its requester's WEBHOOK collection; its deliveries are a collection of
 their own per subscription (A#<account>#WHDELIVERY#<webhook>#00 / <delivery id>), so the list of one
@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -22,12 +23,11 @@ import boto3
 
 from crowdtask.config import settings
 from crowdtask.models.listing import ListQuery, Page
-from crowdtask.store import dynamo, keys, sweeps
+from crowdtask.store import dynamo, keys, outbox, sweeps
 from crowdtask.store.collections import Collection
 
 WEBHOOKS = Collection("WEBHOOK", shards=1)
 DUE_KIND = "webhook"
-EVENT_SORT_KEY = "EVENT"
 
 
 def deliveries_of(webhook_id: str) -> Collection:
@@ -89,10 +89,10 @@ def clear_failing_since(account_id: str, webhook_id: str) -> None:
 
 
 def disable_with_event(
-    account_id: str, webhook_id: str, fields: Mapping[str, Any], event: Mapping[str, Any]
+    account_id: str, webhook_id: str, fields: Mapping[str, Any], event_data: Mapping[str, Any], at: datetime
 ) -> bool:
-    """Disable the subscription and write its `webhook.disabled` event in one transaction; False when
-    it was disabled (or deleted) already, and then no event is written."""
+    """Disable the subscription and write its `webhook.disabled` event to the outbox in one transaction;
+    False when it was disabled (or deleted) already, and then no event is written."""
     pk, sk = WEBHOOKS.key(account_id, webhook_id)
     names = {f"#f{n}": name for n, name in enumerate(fields)}
     vals: dict[str, Any] = {f":f{n}": value for n, value in enumerate(fields.values())}
@@ -104,7 +104,7 @@ def disable_with_event(
                 dynamo.update_op(
                     pk, sk, expression, "attribute_exists(pk) AND enabled = :on", names=names, vals=vals
                 ),
-                dynamo.put_op(event_record(event)),
+                outbox.event_item("webhook.disabled", event_data, account_id, at=at),
             ]
         )
     except dynamo.TransactionConflict as exc:
@@ -112,26 +112,6 @@ def disable_with_event(
             return False
         raise
     return True
-
-
-# ---------------------------------------------------------------- outbox events
-
-
-def event_key(event_id: str) -> tuple[str, str]:
-    return f"EVENT#{event_id}", EVENT_SORT_KEY
-
-
-def event_record(event: Mapping[str, Any]) -> dict[str, Any]:
-    """The outbox item of an event given as {id, type, occurred_at, account_id, campaign_id?, data,
-    expire_at}: the stream carries it to the fan-out like every other event."""
-    pk, sk = event_key(str(event["id"]))
-    return {"pk": pk, "sk": sk, "record_type": "event", **{k: v for k, v in event.items() if v is not None}}
-
-
-def read_event(event_id: str) -> dict[str, Any] | None:
-    """An outbox event by id, while it is kept."""
-    item = dynamo.get(*event_key(event_id), consistent=True)
-    return item if item and item.get("record_type") == "event" else None
 
 
 # ---------------------------------------------------------------- deliveries
