@@ -208,3 +208,20 @@ def test_a_delivery_id_is_derived_from_the_event_and_the_subscription():
     event = {"id": "evt_1", "occurred_at": "2026-03-14T12:00:00.000Z"}
     assert webhooks.delivery_id(event, "W1") == webhooks.delivery_id(dict(event), "W1")
     assert webhooks.delivery_id(event, "W1") != webhooks.delivery_id(event, "W2")
+
+
+def test_the_default_schedule_is_the_template_default_and_a_stack_may_set_its_own(monkeypatch):
+    from crowdtask.config import settings
+    from tests.support.infra import template
+
+    default = template()["Parameters"]["WebhookRetrySchedule"]["Default"]
+    assert settings().webhook_retry_schedule == default
+    assert webhooks.retry_schedule() == webhooks.SCHEDULE
+    monkeypatch.setenv("WEBHOOK_RETRY_SCHEDULE", "1,2")
+    settings.cache_clear()
+    try:
+        assert [webhooks.retry_delay(n, jitter=0).total_seconds() for n in range(2)] == [1, 2]
+        assert webhooks.retry_delay(2) is None
+    finally:
+        monkeypatch.delenv("WEBHOOK_RETRY_SCHEDULE")
+        settings.cache_clear()

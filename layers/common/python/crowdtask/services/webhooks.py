@@ -39,7 +39,8 @@ from crowdtask.store import Refused, outbox
 from crowdtask.store import campaigns as campaign_store
 from crowdtask.store import webhooks as webhook_store
 
-# Waits before each retry (the first attempt goes at once): about 3 days in all.
+# Waits before each retry (the first attempt goes at once): about 3 days in all. A stack may set its own
+# (WebhookRetrySchedule): the local one's tests do not wait minutes.
 SCHEDULE = (
     timedelta(seconds=5),
     timedelta(minutes=5),
@@ -73,10 +74,16 @@ class InFlight(Exception):
 def retry_delay(retries_made: int, *, jitter: float | None = None) -> timedelta | None:
     """The wait before retry number `retries_made` + 1 of a delivery, or None when the schedule is over.
     `jitter` in [-1, 1] picks the point in the jitter band (random by default)."""
-    if retries_made >= len(SCHEDULE):
+    schedule = retry_schedule()
+    if retries_made >= len(schedule):
         return None
     spread = _random.uniform(-1, 1) if jitter is None else jitter
-    return SCHEDULE[retries_made] * (1 + JITTER * spread)
+    return schedule[retries_made] * (1 + JITTER * spread)
+
+
+def retry_schedule() -> tuple[timedelta, ...]:
+    """The waits of this stack (SCHEDULE unless the template sets another)."""
+    return tuple(timedelta(seconds=int(s)) for s in settings().webhook_retry_schedule.split(","))
 
 
 def honour_retry_after(delay: timedelta, retry_after: str | None, now: datetime) -> timedelta:
