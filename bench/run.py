@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
 
 
-PARTS = ("coldstart", "sweep", "ingest", "quality", "answers")
+PARTS = ("coldstart", "sweep", "ingest", "quality", "answers", "webhooks")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         _quality(results)
     if "answers" in wanted:
         _answers(results)
+    if "webhooks" in wanted:
+        _webhooks(results)
     parts = results.setdefault("measured_at_by_part", {})
     for part in wanted:  # results.json may hold parts of different runs: each says when it was measured
         parts[part] = results["machine"]["measured_at"]
@@ -92,6 +94,28 @@ def _answers(results: dict[str, Any]) -> None:
         f"{run['em_seconds_all_100_iterations']} s); accuracy {accuracy['dawid_skene']} vs majority "
         f"{accuracy['majority']}; dynamic overlap saved {results['overlap_saved_fraction']} of the results; "
         f"live aggregation adds {writes} writes per result (goal <= {answers.WRITES_GOAL})",
+        flush=True,
+    )
+
+
+def _webhooks(results: dict[str, Any]) -> None:
+    from bench import webhooks
+
+    print(
+        f"webhooks: {webhooks.EVENTS:,} events committed -> a receiver on the loopback, then as many with a "
+        "receiver failing each id's first two attempts and the workers killed mid-run ...",
+        flush=True,
+    )
+    results["webhooks"] = found = webhooks.measure()
+    for name in ("webhook_delivery_p50_ms", "webhook_delivery_p99_ms", "webhook_lost_or_doubled"):
+        results[name] = found[name]
+    crash, goal = found["webhook_lost_or_doubled"], webhooks.GOALS["webhook_lost_or_doubled"]
+    print(
+        f"  committed -> received: p50 {found['webhook_delivery_p50_ms']} ms, "
+        f"p99 {found['webhook_delivery_p99_ms']} ms ({found['commit_rate_per_s']} events/s); "
+        f"lost {crash['lost']}, duplicates {crash['duplicates_same_id']} with the same webhook-id "
+        f"and {crash['duplicates_other_id']} under another ({crash['workers_killed']} workers killed; "
+        f"goal {goal})",
         flush=True,
     )
 

@@ -44,9 +44,14 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # what to answer a request, in place of `answers` (called under the lock)
+    responder: Callable[[Received], tuple[int, dict[str, str]]] | None = None
 
-    def next_answer(self) -> tuple[int, dict[str, str]]:
+    def answer(self, request: Received) -> tuple[int, dict[str, str]]:
         with self.lock:
+            self.received.append(request)
+            if self.responder is not None:
+                return self.responder(request)
             return self.answers.pop(0) if self.answers else (200, {})
 
 
@@ -61,11 +66,8 @@ def receiver(*answers: int | tuple[int, dict[str, str]], delay: float = 0.0) -> 
             body = self.rfile.read(length).decode()
             if got.delay:
                 time.sleep(got.delay)
-            with got.lock:
-                got.received.append(
-                    Received({k.lower(): v for k, v in self.headers.items()}, body, time.time())
-                )
-            status, headers = got.next_answer()
+            request = Received({k.lower(): v for k, v in self.headers.items()}, body, time.time())
+            status, headers = got.answer(request)
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
@@ -96,11 +98,12 @@ def verify(secret: str, request: Received, now: datetime | None = None) -> Any:
     webhook = standardwebhooks.Webhook(secret)
     if now is None:
         return webhook.verify(request.body, request.headers)
+    moment = now
 
     class At(datetime):
         @classmethod
         def now(cls, tz: Any = None) -> Any:
-            return now.astimezone(tz or UTC)
+            return moment.astimezone(tz or UTC)
 
     with mock.patch.object(standardwebhooks.webhooks, "datetime", At):
         return webhook.verify(request.body, request.headers)
