@@ -392,6 +392,28 @@ def test_a_crash_after_sending_sends_again_with_the_same_id_once_the_lease_ends(
     assert _delivery(requester.id, hook.id)["state"] == "succeeded"
 
 
+def test_a_crash_whose_message_is_lost_too_is_sent_again_by_the_sweep(
+    requester, loopback, enqueued, frozen_clock, monkeypatch
+):
+    with receiver() as endpoint:
+        hook = _subscribe(requester.id, endpoint.url)
+        _commit_event(requester.id)
+        [(message, _)] = enqueued.take()
+        monkeypatch.setattr(webhook_store, "record_attempt", _fails_once(webhook_store.record_attempt))
+        assert (
+            len(run_delivery([message])["batchItemFailures"]) == 1
+        )  # crashed; its message is never seen again
+        frozen_clock.advance(seconds=(webhooks.LEASE + webhooks.BACKSTOP).total_seconds() - 1)
+        assert run_sweep() == {"webhookDeliveriesEnqueued": 0}  # the lease (and a margin) first
+        frozen_clock.advance(seconds=2)
+        assert run_sweep() == {"webhookDeliveriesEnqueued": 1}
+        assert _deliver_all(enqueued) == []
+        first, second = endpoint.received
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    delivery = _delivery(requester.id, hook.id)
+    assert delivery["state"] == "succeeded" and "due_pk" not in delivery
+
+
 def test_a_slow_endpoint_does_not_delay_another(requester, loopback, enqueued):
     import time
 

@@ -398,6 +398,7 @@ def deliver(message: Mapping[str, Any]) -> str:
             attempt,
             clock.iso_precise(now),
             clock.iso_precise(now + LEASE),
+            backstop_iso=clock.iso_precise(now + LEASE + BACKSTOP),
         )
     except Refused:
         again = webhook_store.get_delivery(account_id, webhook_id, delivery_id_)

@@ -150,20 +150,36 @@ def page_deliveries(account_id: str, webhook_id: str, query: ListQuery) -> Page:
 
 
 def claim_attempt(
-    account_id: str, webhook_id: str, delivery_id: str, attempt: int, now_iso: str, lease_until_iso: str
+    account_id: str,
+    webhook_id: str,
+    delivery_id: str,
+    attempt: int,
+    now_iso: str,
+    lease_until_iso: str,
+    *,
+    backstop_iso: str,
 ) -> dict[str, Any]:
-    """Take attempt `attempt` + 1 of a pending delivery for one sender until `lease_until_iso` (it leaves
-    the sweep index: the message being handled is its carrier). ConditionFailed when the delivery is no
-    longer pending at that attempt, or another sender holds it."""
+    """Take attempt `attempt` + 1 of a pending delivery for one sender until `lease_until_iso`; its place
+    on the sweep index moves to `backstop_iso` (after the lease), in case the sender and its message
+    both vanish. ConditionFailed when the delivery is no longer pending at that attempt, or another
+    sender holds it."""
     pk, sk = deliveries_of(webhook_id).key(account_id, delivery_id)
+    due_pk, due_sk = keys.due(DUE_KIND, backstop_iso, pk)
     return dynamo.update(
         pk,
         sk,
-        "SET lease_until = :lease REMOVE due_pk, due_sk",
+        "SET lease_until = :lease, due_pk = :dp, due_sk = :ds",
         condition="#s = :pending AND attempt = :n"
         " AND (attribute_not_exists(lease_until) OR lease_until < :now)",
         names={"#s": "state"},
-        vals={":pending": "pending", ":n": attempt, ":now": now_iso, ":lease": lease_until_iso},
+        vals={
+            ":pending": "pending",
+            ":n": attempt,
+            ":now": now_iso,
+            ":lease": lease_until_iso,
+            ":dp": due_pk,
+            ":ds": due_sk,
+        },
     )
 
 
