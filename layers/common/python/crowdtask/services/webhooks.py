@@ -500,7 +500,7 @@ def disable(account_id: str, webhook_id: str, reason: str, at: datetime) -> bool
         account_id,
         webhook_id,
         {"enabled": False, "disabled_reason": reason, "lastModifiedAt": clock.iso(at)},
-        {"webhookId": webhook_id, "reason": reason, "enabled": False},
+        {"webhookId": webhook_id, "reason": reason},
         at,
     )
 
