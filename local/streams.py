@@ -176,6 +176,7 @@ class _Shard:
     shard_id: str
     parent: str | None
     iterator: str | None = None
+    last_sequence: str | None = None  # of the last record read: where to resume if the iterator expires
     closed: bool = False
     pending: list[dict[str, Any]] = field(default_factory=list)  # filtered records not yet delivered
 
@@ -280,9 +281,11 @@ class StreamPoller:
             if self.stop.is_set() or not self._ready(shard):
                 continue
             if not shard.pending and shard.iterator is not None:
-                response = streams.get_records(ShardIterator=shard.iterator, Limit=self.source.batch_size)
+                response = self._read(streams, shard)
                 shard.iterator = response.get("NextShardIterator")
                 records = [lambda_record(raw, self.stream_arn) for raw in response.get("Records", [])]
+                if records:
+                    shard.last_sequence = records[-1]["dynamodb"]["SequenceNumber"]
                 shard.pending = [record for record in records if passes(self.source.filters, record)]
                 busy = busy or bool(records)
             if shard.pending:
@@ -291,6 +294,24 @@ class StreamPoller:
             if shard.iterator is None and not shard.pending:
                 shard.closed = True
         return busy
+
+    def _read(self, streams: Any, shard: _Shard) -> dict[str, Any]:
+        """GetRecords; an iterator that expired (15 minutes unused) is made again after the last
+        record read, so nothing is skipped or read twice."""
+        assert shard.iterator is not None
+        try:
+            return dict(streams.get_records(ShardIterator=shard.iterator, Limit=self.source.batch_size))
+        except Exception as exc:
+            code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
+            if code != "ExpiredIteratorException":
+                raise
+        position: dict[str, Any] = {"ShardIteratorType": "TRIM_HORIZON"}
+        if shard.last_sequence is not None:
+            position = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": shard.last_sequence}
+        shard.iterator = streams.get_shard_iterator(
+            StreamArn=self.stream_arn, ShardId=shard.shard_id, **position
+        )["ShardIterator"]
+        return dict(streams.get_records(ShardIterator=shard.iterator, Limit=self.source.batch_size))
 
     def deliver(self, shard: _Shard) -> None:
         """Deliver the shard's pending records until all succeeded or were given up on."""

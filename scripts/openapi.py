@@ -89,6 +89,7 @@ def _build() -> str:
                 merge.add_schema(resolver.get_openapi_schema(security_schemes=SECURITY_SCHEMES()))
         document = json.loads(merge.get_openapi_json_schema())
     document_body_refusals(document)
+    document_webhooks(document)
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
@@ -103,6 +104,13 @@ def document_body_refusals(document: dict[str, Any]) -> None:
                 operation["responses"].setdefault(
                     "415", error_response_block(415, "#/components/schemas/ErrorBody")
                 )
+
+
+def document_webhooks(document: dict[str, Any]) -> None:
+    """The events a webhook subscription receives, one entry per type of the catalogue (OpenAPI 3.1)."""
+    from crowdtask.models.events import webhooks_section
+
+    document["webhooks"] = webhooks_section()
 
 
 def main() -> int:

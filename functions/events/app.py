@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from crowdtask.config import settings
 from crowdtask.observability import logger, metrics
-from crowdtask.store import events, outbox
+from crowdtask.services import forwarding
 
 settings()  # validated at cold start: a function whose environment lacks a variable fails its init
 
@@ -25,12 +25,9 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 def forward_record(record: DynamoDBRecord) -> None:
     image = (record.raw_event.get("dynamodb") or {}).get("NewImage") or {}
-    item = outbox.from_stream_image(image)
-    if not outbox.is_event(item):
+    if forwarding.forward(image) is None:
         # The filter lets only outbox items through; anything else is not an event to forward.
         logger.warning("stream record is not an outbox event; skipped", extra={"event_id": record.event_id})
-        return
-    events.put_on_bus(outbox.bus_detail(item))
 
 
 @metrics.log_metrics(raise_on_empty_metrics=False)

@@ -296,3 +296,41 @@ def test_a_function_error_bisects_the_batch(monkeypatch: pytest.MonkeyPatch) -> 
     # Then the first half goes alone, the rest after it: every record delivered, nothing given up
     assert pool.batches == [["1", "2", "3", "4"], ["1", "2"], ["3", "4"]]
     assert sent == [] and poller.delivered == 4
+
+
+class ExpiringStreams(FakeStreams):
+    """Its first iterator after record 2 has expired, as DynamoDB's do after 15 minutes unused."""
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        super().__init__(records)
+        self.expired_once = False
+        self.asked: list[dict[str, Any]] = []
+
+    def get_shard_iterator(self, **kwargs: Any) -> dict[str, Any]:
+        self.asked.append(kwargs)
+        if kwargs.get("ShardIteratorType") == "AFTER_SEQUENCE_NUMBER":
+            return {"ShardIterator": f"it-{int(kwargs['SequenceNumber'])}"}
+        return {"ShardIterator": "it-0"}
+
+    def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:  # noqa: N803 - boto3's name
+        if ShardIterator == "it-2" and not self.expired_once:
+            self.expired_once = True
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "ExpiredIteratorException"}}, "GetRecords")
+        return super().get_records(ShardIterator, Limit)
+
+
+def test_an_expired_iterator_resumes_after_the_last_record_read() -> None:
+    streams = ExpiringStreams([_raw(1), _raw(2), _raw(3), _raw(4)])
+    pool = FakePool(lambda sequences: _invocation(True, {}))
+    poller = _poller(pool, max_retries=2, sent=[])
+    poller.source = StreamSource(
+        "S", "FixtureTable", "TRIM_HORIZON", 2, (OUTBOX,), True, False, 2, None, True
+    )
+    poller.discover(streams, at_start=True)
+    while poller.poll_once(streams):
+        pass
+    assert pool.batches == [["1", "2"], ["3", "4"]]
+    assert streams.asked[-1]["ShardIteratorType"] == "AFTER_SEQUENCE_NUMBER"
+    assert streams.asked[-1]["SequenceNumber"] == "2"

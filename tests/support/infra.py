@@ -49,6 +49,9 @@ def create_tables(client: Any) -> None:
         }
         if props.get("GlobalSecondaryIndexes"):
             kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        stream = (props.get("StreamSpecification") or {}).get("StreamViewType")
+        if stream:
+            kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream}
         client.create_table(**kwargs)
 
 

@@ -31,7 +31,14 @@ def test_account_created_event_is_published(aws, frozen_clock):
     profile = accounts.create_account(_new())
     [event] = tap.drain()
     assert event["detail-type"] == "account.created"
-    assert event["detail"] == {"accountId": profile.id, "role": "requester"}
+    detail = event["detail"]
+    assert detail["data"] == {"accountId": profile.id, "role": "requester"}
+    assert (detail["type"], detail["account"], detail["timestamp"]) == (
+        "account.created",
+        profile.id,
+        "2026-03-14T03:14:15.000Z",
+    )
+    assert detail["id"].startswith("evt_") and len(detail["id"]) == 30 and "campaign" not in detail
 
 
 def test_email_is_unique_whatever_its_case(aws, frozen_clock):

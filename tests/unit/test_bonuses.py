@@ -61,7 +61,8 @@ def test_a_bonus_moves_amount_and_commission_exactly_and_the_worker_sees_it(requ
     assert me.points == 0 and me.results.approved == 0
     # And the bus hears of it
     [event] = [e for e in tap.drain() if e["detail-type"] == "bonus.paid"]
-    assert event["detail"] == {
+    assert (event["detail"]["account"], event["detail"]["type"]) == (requester.id, "bonus.paid")
+    assert event["detail"]["data"] == {
         "bonusId": paid.id,
         "requesterId": requester.id,
         "workerId": worker.id,

@@ -303,7 +303,7 @@ def test_review_steps_are_published_on_the_bus(requester):
     datasets.reject_task(requester.id, task.id, "again")
     _update(requester, task, status="submitted")
     datasets.accept_task(requester.id, task.id)
-    published = [(e["detail-type"], e["detail"].get("taskId")) for e in tap.drain()]
+    published = [(e["detail-type"], e["detail"]["data"].get("taskId")) for e in tap.drain()]
     assert published == [
         ("dataset.created", None),
         ("dataset_task.submitted", task.id),

@@ -5,38 +5,10 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from crowdtask.models.base import ApiModel, OutModel, ResourceId
+from crowdtask.models.events import CATALOGUE
 
-# The events a subscription may name: those the services publish, and the webhooks' own.
-EVENT_TYPES: frozenset[str] = frozenset(
-    {
-        "account.created",
-        "assignment.claimed",
-        "assignment.released",
-        "bonus.paid",
-        "campaign.published",
-        "campaign.paused",
-        "campaign.continued",
-        "campaign.cancelled",
-        "campaign.finished",
-        "campaign.publish_failed",
-        "dataset.created",
-        "job.closed",
-        "job.expired",
-        "job.reopened",
-        "job.repeat_skipped",
-        "operation.finished",
-        "result.submitted",
-        "result.approved",
-        "result.rejected",
-        "result.soft_rejected",
-        "worker.blocked",
-        "worker.results_approved",
-        "worker.results_rejected",
-        "worker.skill_set",
-        "webhook.disabled",
-        "webhook.test",
-    }
-)
+# The events a subscription may name: the catalogue's (crowdtask.models.events).
+EVENT_TYPES: frozenset[str] = frozenset(CATALOGUE)
 ALL_EVENTS = "*"
 MAX_EVENT_TYPES = 50
 

@@ -9,7 +9,7 @@ from crowdtask import clock, errors, ids, money, store
 from crowdtask.models.accounts import AccountCreateIn, Balance, ProfileOut, ProfileUpdateIn, SignupIn
 from crowdtask.services import passwords
 from crowdtask.store import accounts as account_store
-from crowdtask.store import events
+from crowdtask.store import outbox
 
 DEFAULT_COMMISSION_RATE = 0.2
 _EDITABLE = ("firstName", "lastName", "phone", "organization", "website", "logo")
@@ -61,11 +61,11 @@ def _create(data: SignupIn, role: str) -> ProfileOut:
     record.setdefault("customerId", None)
     if not record["customerId"]:
         record["customerId"] = ids.short_code(8)
+    created = outbox.event_item("account.created", {"accountId": record["id"], "role": role}, record["id"])
     try:
-        account_store.create(record)
+        account_store.create(record, [created])
     except account_store.EmailTaken as exc:
         raise errors.Conflict(f"An account with the e-mail {data.email} already exists.") from exc
-    events.publish("account.created", {"accountId": record["id"], "role": role})
     return to_profile(record)
 
 

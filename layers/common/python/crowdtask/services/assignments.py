@@ -21,8 +21,8 @@ from crowdtask.services import eligibility, lifecycle, market
 from crowdtask.services import tasks as task_service
 from crowdtask.store import assignments as assignment_store
 from crowdtask.store import campaigns as campaign_store
-from crowdtask.store import events
 from crowdtask.store import market as market_store
+from crowdtask.store import outbox
 from crowdtask.store import tasks as task_store
 
 # What an assignment carries from its market item, so submitting and reviewing need no other read.
@@ -117,8 +117,20 @@ def claim(
         assignment = new_assignment(
             worker_id, item, claimed=now, deadline=deadline, submit_by=submit_by, extra=extra
         )
+        claimed = outbox.event_item(
+            "assignment.claimed",
+            {
+                "assignmentId": assignment["id"],
+                "workerId": worker_id,
+                "jobId": job_id,
+                "campaignId": assignment["campaign_id"],
+                "deadline": assignment["deadline"],
+            },
+            item["account_id"],
+            assignment["campaign_id"],
+        )
         try:
-            assignment_store.claim(assignment, item, now_iso, lifecycle.ACTIVE)
+            assignment_store.claim(assignment, item, now_iso, lifecycle.ACTIVE, [claimed])
         except assignment_store.CampaignClosed as exc:
             requester, campaign = item["account_id"], item["campaign_id"]
             state = lifecycle.describe(campaign_store.get(requester, campaign, consistent=True), now_iso)
@@ -134,31 +146,20 @@ def claim(
             continue  # the slot count moved under us: read it again
         except store.Contended:
             continue
-        events.publish(
-            "assignment.claimed",
-            {
-                "assignmentId": assignment["id"],
-                "workerId": worker_id,
-                "jobId": job_id,
-                "campaignId": assignment["campaign_id"],
-                "deadline": assignment["deadline"],
-            },
-        )
         return to_assignment(assignment, tasks_of(assignment))
     raise errors.Conflict(f"Job {job_id} is being claimed by many workers right now; retry.")
 
 
 # ---------------------------------------------------------------- giving an assignment back
-def _ended_event(kind: str, assignment: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    return (
-        kind,
-        {
-            "assignmentId": assignment["id"],
-            "workerId": assignment["worker_id"],
-            "jobId": assignment["job_id"],
-            "campaignId": assignment["campaign_id"],
-        },
-    )
+def _ended_event(kind: str, assignment: dict[str, Any]) -> dict[str, Any]:
+    """The outbox item of an assignment that ended without a result (it belongs to the requester)."""
+    data = {
+        "assignmentId": assignment["id"],
+        "workerId": assignment["worker_id"],
+        "jobId": assignment["job_id"],
+        "campaignId": assignment["campaign_id"],
+    }
+    return outbox.event_item(kind, data, assignment["requester_id"], assignment["campaign_id"])
 
 
 def release(worker_id: str, assignment_id: str) -> tuple[AssignmentOut, str, bool]:
@@ -170,13 +171,14 @@ def release(worker_id: str, assignment_id: str) -> tuple[AssignmentOut, str, boo
             f"Assignment {assignment_id} is {item['state']}; only an open one can be released."
         )
     try:
-        dead = assignment_store.end(item, "released", clock.iso(clock.now()))
+        dead = assignment_store.end(
+            item, "released", clock.iso(clock.now()), [_ended_event("assignment.released", item)]
+        )
     except assignment_store.NotOpen as exc:
         current = require_assignment(worker_id, assignment_id)
         raise errors.Conflict(
             f"Assignment {assignment_id} is {current['state']}; only an open one can be released."
         ) from exc
-    events.publish(*_ended_event("assignment.released", item))
     return to_assignment(require_assignment(worker_id, assignment_id)), item["requester_id"], dead
 
 
@@ -188,11 +190,12 @@ def expire_due(now_iso: str, limit: int) -> tuple[int, set[tuple[str, str]], lis
     """
     expired = 0
     touched: set[tuple[str, str]] = set()
-    published = []
     ended: list[dict[str, Any]] = []
     for entry in assignment_store.due_to_expire(now_iso, limit):
         try:
-            dead = assignment_store.end(entry, "expired", now_iso)
+            dead = assignment_store.end(
+                entry, "expired", now_iso, [_ended_event("assignment.expired", entry)]
+            )
         except assignment_store.NotOpen:
             continue  # submitted or released meanwhile
         except store.Contended:
@@ -204,6 +207,4 @@ def expire_due(now_iso: str, limit: int) -> tuple[int, set[tuple[str, str]], lis
         ended.append(entry)
         if dead:
             touched.add((entry["requester_id"], entry["campaign_id"]))
-        published.append(_ended_event("assignment.expired", entry))
-    events.publish_many(published)
     return expired, touched, ended

@@ -16,7 +16,7 @@ from crowdtask.models.accounts import Balance
 from crowdtask.models.bonuses import BonusIn, BonusOut
 from crowdtask.models.listing import ListQuery, Page
 from crowdtask.services import pricing
-from crowdtask.store import Contended, events
+from crowdtask.store import Contended, outbox
 from crowdtask.store import accounts as account_store
 from crowdtask.store import bonuses as bonus_store
 from crowdtask.store import results as result_store
@@ -100,14 +100,29 @@ def pay(requester_id: str, bonus: BonusIn, request_key: str) -> tuple[BonusOut, 
         "reason": bonus.reason,
         "createdAt": clock.iso(clock.now()),
     }
+    bonus_id = ids.new_id()
+    paid_event = outbox.event_item(
+        "bonus.paid",
+        {
+            "bonusId": bonus_id,
+            "requesterId": requester_id,
+            "workerId": bonus.worker,
+            "resultId": bonus.result,
+            "amount": str(amount),
+            "commission": str(commission),
+            "reason": bonus.reason,
+        },
+        requester_id,
+    )
     try:
         stored = bonus_store.pay(
             requester_id,
-            ids.new_id(),
+            bonus_id,
             {k: v for k, v in data.items() if v is not None},
             request_digest=digest,
             amount=amount,
             commission=commission,
+            events=[paid_event],
         )
     except bonus_store.AlreadyRequested as exc:  # the same request, concurrently: it paid
         return _same_request(requester_id, exc.bonus_id, bonus), False
@@ -119,20 +134,7 @@ def pay(requester_id: str, bonus: BonusIn, request_key: str) -> tuple[BonusOut, 
         raise errors.Conflict(
             "Too many payments from this account at once; retry with the same key."
         ) from exc
-    paid = to_bonus(stored)
-    events.publish(
-        "bonus.paid",
-        {
-            "bonusId": paid.id,
-            "requesterId": requester_id,
-            "workerId": paid.worker,
-            "resultId": paid.result,
-            "amount": str(amount),
-            "commission": str(commission),
-            "reason": paid.reason,
-        },
-    )
-    return paid, True
+    return to_bonus(stored), True
 
 
 def get_bonus(requester_id: str, bonus_id: str) -> BonusOut:

@@ -21,8 +21,8 @@ from crowdtask.models.tasks import TaskIn
 from crowdtask.observability import logger
 from crowdtask.services import operations, pools, pricing
 from crowdtask.services.tasks import new_task_data, task_content
-from crowdtask.store import events, queues
 from crowdtask.store import operations as store
+from crowdtask.store import outbox, queues
 from crowdtask.store import tasks as task_store
 
 MESSAGE_KIND = "tasks.create"
@@ -269,14 +269,15 @@ def record_end(item: dict[str, Any], problems: list[str]) -> None:
     account_id, operation_id = item["account_id"], item["operation_id"]
     if problems:
         store.note_open_pool_errors(account_id, operation_id, problems)
-    events.publish(
-        "operation.finished",
-        {
-            "accountId": account_id,
-            "operationId": operation_id,
-            "status": item.get("final_status"),
-            "successCount": int(item.get("success_count", 0)),
-            "failedCount": int(item.get("failed_count", 0)),
-        },
-    )
-    store.mark_ended(account_id, operation_id)
+    data = {
+        "accountId": account_id,
+        "operationId": operation_id,
+        "status": item.get("final_status"),
+        "successCount": int(item.get("success_count", 0)),
+        "failedCount": int(item.get("failed_count", 0)),
+    }
+    # Done again after a crash: the same id (from the operation and its end), so the same event.
+    ended = clock.parse(item.get("finished")) or clock.now()
+    event_id = outbox.derived_event_id(f"operation.finished:{operation_id}", ended)
+    finished = outbox.event_item("operation.finished", data, account_id, event_id=event_id, at=ended)
+    store.mark_ended(account_id, operation_id, [finished])

@@ -22,8 +22,8 @@ from crowdtask.services.lifecycle import Transition
 from crowdtask.services.members import MemberList
 from crowdtask.store import accounts as account_store
 from crowdtask.store import campaigns as campaign_store
-from crowdtask.store import events
 from crowdtask.store import jobs as job_store
+from crowdtask.store import outbox
 from crowdtask.store import tasks as task_store
 
 _ATTEMPTS = 8
@@ -253,6 +253,7 @@ def publish(account_id: str, campaign_id: str) -> Moved:
                 },
                 freeze=total,
                 steps=steps,
+                events=[_moved_event(account_id, campaign_id, transition, total)],
             )
         except campaign_store.InsufficientBalance as exc:
             available = money.usd(account.get("balance_available", 0))
@@ -309,6 +310,7 @@ def move(account_id: str, campaign_id: str, action: str) -> Moved:
                 fields=fields,
                 release=remaining,
                 steps=steps,
+                events=[_moved_event(account_id, campaign_id, transition, remaining)],
             )
         except campaign_store.StateChanged:
             continue
@@ -318,26 +320,28 @@ def move(account_id: str, campaign_id: str, action: str) -> Moved:
     raise errors.Conflict(f"Campaign {campaign_id} is changing too often right now; retry.")
 
 
-def announce(account_id: str, campaign_id: str, moved: Moved) -> None:
-    """The transition's event, once everything it does is done."""
-    amount = "frozen" if moved.transition.action == "publish" else "released"
-    events.publish(
-        moved.transition.event, {"accountId": account_id, "campaignId": campaign_id, amount: str(moved.money)}
-    )
+def _moved_event(
+    account_id: str, campaign_id: str, transition: lifecycle.Transition, money_moved: Decimal
+) -> dict[str, Any]:
+    """The transition's event, committed with it: publishing says what it froze, the others what
+    they released."""
+    amount = "frozen" if transition.action == "publish" else "released"
+    data = {"accountId": account_id, "campaignId": campaign_id, amount: str(money_moved)}
+    return outbox.event_item(transition.event, data, account_id, campaign_id)
 
 
 def pause(account_id: str, campaign_id: str) -> CampaignOut:
-    announce(account_id, campaign_id, move(account_id, campaign_id, "pause"))
+    move(account_id, campaign_id, "pause")
     return get_campaign(account_id, campaign_id)
 
 
 def resume(account_id: str, campaign_id: str) -> CampaignOut:
-    announce(account_id, campaign_id, move(account_id, campaign_id, "continue"))
+    move(account_id, campaign_id, "continue")
     return get_campaign(account_id, campaign_id)
 
 
 def report_publish_failed(account_id: str, campaign_id: str, reason: str) -> None:
-    """A scheduled publish (startDate) was refused: the requester learns why from the event."""
-    events.publish(
-        "campaign.publish_failed", {"accountId": account_id, "campaignId": campaign_id, "reason": reason}
-    )
+    """A scheduled publish (startDate) was refused: the requester learns why from the event (nothing
+    else changes, so the event is written on its own)."""
+    data = {"accountId": account_id, "campaignId": campaign_id, "reason": reason}
+    outbox.write([outbox.event_item("campaign.publish_failed", data, account_id, campaign_id)])

@@ -35,7 +35,7 @@ from crowdtask.models.datasets import (
 from crowdtask.numbers import plain_numbers
 from crowdtask.store import accounts as account_store
 from crowdtask.store import datasets as dataset_store
-from crowdtask.store import events
+from crowdtask.store import outbox
 
 FINAL = frozenset({"accepted", "retired"})
 LABEL_FIELDS = ("objects", "frame_attributes", "dataset_attributes")
@@ -224,6 +224,7 @@ def create_dataset(account_id: str, data: DatasetIn) -> DatasetOut:
     now = clock.iso(clock.now())
     dataset_id = ids.new_id()
     # The dataset first: should writing its tasks fail half-way, a re-sync completes them.
+    announced = {"datasetId": dataset_id, "clientId": client_id_of(account_id), "tasks": count}
     dataset = dataset_store.put_dataset(
         account_id,
         dataset_id,
@@ -238,16 +239,13 @@ def create_dataset(account_id: str, data: DatasetIn) -> DatasetOut:
             "created_at": now,
             "updated_at": now,
         },
+        [outbox.event_item("dataset.created", announced, account_id)],
     )
     stages = list(definition["stages"])
     dataset_store.put_tasks(
         account_id, [_new_task(account_id, dataset, s, stages, now) for s in slots(definition)]
     )
-    created = to_dataset(dataset)
-    events.publish(
-        "dataset.created", {"datasetId": created.id, "clientId": created.client_id, "tasks": count}
-    )
-    return created
+    return to_dataset(dataset)
 
 
 def _require_dataset(account_id: str, dataset_id: str) -> dict[str, Any]:
@@ -303,9 +301,13 @@ def list_dataset_tasks(
 
 # ---------------------------------------------------------------- changing one task
 def _change(
-    account_id: str, task: str, decide: Callable[[Mapping[str, Any]], dict[str, Any]]
+    account_id: str,
+    task: str,
+    decide: Callable[[Mapping[str, Any]], dict[str, Any]],
+    announce: Callable[[Mapping[str, Any]], str | None] = lambda _task: None,
 ) -> dict[str, Any]:
-    """Apply decide(current) to the task, conditioned on the version read; re-read and re-decide on a race."""
+    """Apply decide(current) to the task, conditioned on the version read; re-read and re-decide on a race.
+    `announce(task as changed)` names the event the change commits with, if any."""
     dataset_id = _dataset_of(task)
     for _attempt in range(_MAX_ATTEMPTS):
         current = dataset_store.get_task(account_id, dataset_id, task)
@@ -321,9 +323,15 @@ def _change(
             "updated_at": clock.iso(clock.now()),
             "version": int(current["version"]) + 1,
         }
+        kind = announce(merged)
         try:
             return dataset_store.update_task(
-                account_id, dataset_id, task, fields, expected_version=int(current["version"])
+                account_id,
+                dataset_id,
+                task,
+                fields,
+                expected_version=int(current["version"]),
+                events=[_task_event(account_id, kind, merged)] if kind else [],
             )
         except store.Refused:
             continue
@@ -362,17 +370,18 @@ def update_task(account_id: str, task: str, changes: TaskUpdateIn) -> TaskResour
             out["status"] = changes.status
         return out
 
-    updated = to_task(_change(account_id, task, decide))
-    if changes.status == "submitted":
-        _publish("dataset_task.submitted", updated)
-    return updated
+    submitted = "dataset_task.submitted" if changes.status == "submitted" else None
+    return to_task(_change(account_id, task, decide, lambda _task: submitted))
 
 
-def _publish(kind: str, task: TaskResource) -> None:
-    events.publish(
-        kind,
-        {"taskId": task.id, "datasetId": task.dataset_id, "clientId": task.client_id, "stage": task.stage},
-    )
+def _task_event(account_id: str, kind: str, task: Mapping[str, Any]) -> dict[str, Any]:
+    data = {
+        "taskId": task["id"],
+        "datasetId": task["dataset_id"],
+        "clientId": task.get("client_id"),
+        "stage": task.get("stage"),
+    }
+    return outbox.event_item(kind, data, account_id)
 
 
 def accept_task(account_id: str, task: str) -> TaskResource:
@@ -381,11 +390,9 @@ def accept_task(account_id: str, task: str) -> TaskResource:
             raise _refuse(current, "be accepted (only a submitted task can)")
         return {"status": "accepted"}
 
-    accepted = _change(account_id, task, decide)
+    accepted = _change(account_id, task, decide, lambda _task: "dataset_task.accepted")
     _unblock(account_id, accepted.get("next_task_id"))
-    resource = to_task(accepted)
-    _publish("dataset_task.accepted", resource)
-    return resource
+    return to_task(accepted)
 
 
 def reject_task(account_id: str, task: str, reason: str | None) -> TaskResource:
@@ -396,9 +403,7 @@ def reject_task(account_id: str, task: str, reason: str | None) -> TaskResource:
             raise _refuse(current, "be rejected (only a submitted task can)")
         return {"status": "rejected", "rejection_reason": reason}
 
-    resource = to_task(_change(account_id, task, decide))
-    _publish("dataset_task.rejected", resource)
-    return resource
+    return to_task(_change(account_id, task, decide, lambda _task: "dataset_task.rejected"))
 
 
 def _unblock(account_id: str, next_task: str | None) -> None:

@@ -53,9 +53,8 @@ MARKET_SWEEP_LIMIT = 2000
 # ---------------------------------------------------------------- a campaign's lifecycle
 def publish(account_id: str, campaign_id: str) -> CampaignOut:
     """unpublished -> active, then its jobs and pool tasks go on the market."""
-    moved = campaigns.publish(account_id, campaign_id)
+    campaigns.publish(account_id, campaign_id)
     open_market(account_id, campaign_id)
-    campaigns.announce(account_id, campaign_id, moved)
     return campaigns.get_campaign(account_id, campaign_id)
 
 
@@ -94,7 +93,6 @@ def _end(account_id: str, campaign_id: str, action: str) -> CampaignOut:
     # a big pool closes in steps: the scheduler carries on from the campaign's `pool-close` step
     if moved.pool and pools.close_pool(account_id, campaign_id):
         campaign_store.clear_due(account_id, campaign_id, "pool-close")
-    campaigns.announce(account_id, campaign_id, moved)
     return campaigns.get_campaign(account_id, campaign_id)
 
 

@@ -8,6 +8,7 @@ campaign, so they are computed once, here, and never again.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -19,9 +20,9 @@ from crowdtask.observability import logger
 from crowdtask.services import eligibility, lifecycle, market_terms, pricing, repeats
 from crowdtask.store import accounts as account_store
 from crowdtask.store import campaigns as campaign_store
-from crowdtask.store import events
 from crowdtask.store import jobs as job_store
 from crowdtask.store import market as market_store
+from crowdtask.store import outbox
 from crowdtask.store import tasks as task_store
 
 
@@ -93,9 +94,14 @@ def expire_jobs(now_iso: str, limit: int) -> tuple[int, set[tuple[str, str]]]:
     campaign) pairs that need fewer results now (and may be complete)."""
     closed = 0
     touched: set[tuple[str, str]] = set()
+
+    def expired(item: Mapping[str, Any]) -> list[dict[str, Any]]:
+        data = {"jobId": item["job_id"], "campaignId": item["campaign_id"]}
+        return [outbox.event_item("job.expired", data, item["account_id"], item["campaign_id"])]
+
     for job_id, campaign_id in market_store.due_to_expire(now_iso, limit):
         try:
-            item = market_store.expire_job(job_id, campaign_id)
+            item = market_store.expire_job(job_id, campaign_id, expired)
         except store.Contended:
             logger.exception("closing an expired job failed; retried next time", extra={"job": job_id})
             continue
@@ -103,7 +109,6 @@ def expire_jobs(now_iso: str, limit: int) -> tuple[int, set[tuple[str, str]]]:
             continue
         closed += 1
         touched.add((item["account_id"], item["campaign_id"]))
-        events.publish("job.expired", {"jobId": item["job_id"], "campaignId": item["campaign_id"]})
     return closed, touched
 
 
@@ -120,14 +125,15 @@ def close_answered(account_id: str, campaign_id: str, job_id: str) -> Decimal | 
     if item is None:
         return None
     _, cost = pricing.result_cost(item)
-    closed = market_store.close_answered(job_id, campaign_id, cost)
+
+    def closed_event(read: Mapping[str, Any], released: Decimal) -> list[dict[str, Any]]:
+        data = {"jobId": job_id, "campaignId": campaign_id, "reason": "confident", "released": str(released)}
+        return [outbox.event_item("job.closed", data, account_id, campaign_id)]
+
+    closed = market_store.close_answered(job_id, campaign_id, cost, closed_event)
     if closed is None:
         return None
     _, released = closed
-    events.publish(
-        "job.closed",
-        {"jobId": job_id, "campaignId": campaign_id, "reason": "confident", "released": str(released)},
-    )
     return released
 
 
@@ -290,25 +296,42 @@ def run_repeats(now: datetime, limit: int) -> tuple[dict[str, int], set[tuple[st
     touched: set[tuple[str, str]] = set()
     for repeat in market_store.due_repeats(clock.iso(now), limit):
         if repeat.get("kind") == "after_completion":
-            outcome, slots = market_store.reopen_once(repeat, lifecycle.LIVE), 1
-            explained = outcome == "dropped"
             reason = "the campaign ended, the job closed or the balance cannot pay for another result"
+            outcome = market_store.reopen_once(
+                repeat, lifecycle.LIVE, _repeat_events(repeat, "dropped", reason)
+            )
         else:
             schedule = repeats.parse(str(repeat["schedule"]), None)
             assert schedule is not None
             anchor = clock.parse(str(repeat.get("publishedAt") or clock.iso(now))) or now
             next_iso = clock.iso(repeats.next_occurrence(schedule, now, anchor))
-            outcome, slots = market_store.reopen_calendar(repeat, next_iso, lifecycle.LIVE)
-            explained = outcome == "skipped"
             reason = "the job changed, the campaign ended or the balance cannot pay for another round"
-        job = {"jobId": repeat["job_id"], "campaignId": repeat["campaign_id"]}
+            outcome, _ = market_store.reopen_calendar(
+                repeat, next_iso, lifecycle.LIVE, _repeat_events(repeat, "skipped", reason)
+            )
         if outcome == "reopened":
             done["reopened"] += 1
-            if slots:
-                events.publish("job.reopened", {**job, "slots": slots})
             continue
         done["skipped"] += 1
         touched.add((repeat["account_id"], repeat["campaign_id"]))
-        if explained:
-            events.publish("job.repeat_skipped", {**job, "reason": reason})
     return done, touched
+
+
+def _repeat_events(
+    repeat: Mapping[str, Any], explained: str, reason: str
+) -> Callable[[str, int], list[dict[str, Any]]]:
+    """The events a repeat's outcome commits with: job.reopened when it opened slots, job.repeat_skipped
+    when it could not (the `explained` outcome, with its reason)."""
+    job = {"jobId": repeat["job_id"], "campaignId": repeat["campaign_id"]}
+    account_id, campaign_id = str(repeat["account_id"]), str(repeat["campaign_id"])
+
+    def announce(outcome: str, slots: int) -> list[dict[str, Any]]:
+        if outcome == "reopened" and slots:
+            return [outbox.event_item("job.reopened", {**job, "slots": slots}, account_id, campaign_id)]
+        if outcome == explained:
+            return [
+                outbox.event_item("job.repeat_skipped", {**job, "reason": reason}, account_id, campaign_id)
+            ]
+        return []
+
+    return announce

@@ -38,7 +38,7 @@ from crowdtask.services import eligibility, pricing, results
 from crowdtask.services.campaigns import require_campaign
 from crowdtask.store import accounts as account_store
 from crowdtask.store import campaigns as campaign_store
-from crowdtask.store import events
+from crowdtask.store import outbox
 from crowdtask.store import quality as quality_store
 from crowdtask.store import results as result_store
 
@@ -86,13 +86,19 @@ def _require_worker(worker_id: str) -> None:
 
 
 def set_skill_value(
-    requester_id: str, skill_id: str, worker_id: str, value: float, *, at: str | None = None
+    requester_id: str,
+    skill_id: str,
+    worker_id: str,
+    value: float,
+    *,
+    at: str | None = None,
+    events: Sequence[dict[str, Any]] = (),
 ) -> SkillValueOut:
-    """The worker's value of the skill, as of `at` (now unless given)."""
+    """The worker's value of the skill, as of `at` (now unless given), with `events` (outbox items)."""
     require_skill(requester_id, skill_id)
     _require_worker(worker_id)
     stored = quality_store.set_value(
-        requester_id, skill_id, worker_id, Decimal(str(value)), at or clock.iso(clock.now())
+        requester_id, skill_id, worker_id, Decimal(str(value)), at or clock.iso(clock.now()), events
     )
     return SkillValueOut.model_validate(plain_numbers(stored))
 
@@ -138,26 +144,41 @@ def _put_block(
         "source": source,
         "createdAt": at,
     }
-    created = _block_out(
+    blocked = {
+        "requesterId": requester_id,
+        "workerId": block.worker,
+        "campaignId": block.campaign,
+        "until": block.until,
+        "blockId": block_id,
+        "actionId": action_id,
+    }
+    announced = _event("worker.blocked", blocked, requester_id, block.campaign, action_id, at)
+    return _block_out(
         quality_store.put_block(
             requester_id,
             block_id,
             {k: v for k, v in data.items() if v is not None},
             rewrite=action_id is not None,
+            events=[announced],
         )
     )
-    events.publish(
-        "worker.blocked",
-        {
-            "requesterId": requester_id,
-            "workerId": block.worker,
-            "campaignId": block.campaign,
-            "until": block.until,
-            "blockId": created.id,
-            **({"actionId": action_id} if action_id else {}),
-        },
-    )
-    return created
+
+
+def _event(
+    kind: str,
+    data: Mapping[str, Any],
+    requester_id: str,
+    campaign_id: str | None,
+    action_id: str | None,
+    at: str | None = None,
+) -> dict[str, Any]:
+    """A quality event's outbox item. A rule's action may run again (it is done from its record):
+    its events then take their id from the action, so running it again rewrites the same event."""
+    if action_id is None:
+        return outbox.event_item(kind, data, requester_id, campaign_id)
+    moment = clock.parse(at) or clock.now()
+    event_id = outbox.derived_event_id(f"{kind}:{campaign_id}:{action_id}", moment)
+    return outbox.event_item(kind, data, requester_id, campaign_id, event_id=event_id, at=moment)
 
 
 def _until(value: str | None) -> str | None:
@@ -378,16 +399,16 @@ def _act(campaign_id: str, mark: str, record: Mapping[str, Any]) -> tuple[dict[s
     if kind == "setSkill":
         observed = float(record["observed"])
         level = max(0.0, min(100.0, observed)) if action.get("fromMetric") else float(action["value"])
-        set_skill_value(requester_id, action["skill"], worker_id, level, at=str(record["at"]))
-        events.publish(
-            "worker.skill_set",
-            {
-                "requesterId": requester_id,
-                "workerId": worker_id,
-                "skillId": action["skill"],
-                "value": level,
-                "actionId": mark,
-            },
+        skill_set = {
+            "requesterId": requester_id,
+            "workerId": worker_id,
+            "skillId": action["skill"],
+            "value": level,
+            "actionId": mark,
+        }
+        announced = _event("worker.skill_set", skill_set, requester_id, campaign_id, mark, str(record["at"]))
+        set_skill_value(
+            requester_id, action["skill"], worker_id, level, at=str(record["at"]), events=[announced]
         )
         return {"skill": action["skill"], "value": level}, False
     if kind == "rejectAll":
@@ -404,15 +425,20 @@ def _act(campaign_id: str, mark: str, record: Mapping[str, Any]) -> tuple[dict[s
         )
         rejected, returned = _tally(campaign_id, mark, "rejected", "returned")
         done = {"rejected": int(rejected), "returned": str(returned)}
-        events.publish(
-            "worker.results_rejected",
-            {
-                "requesterId": requester_id,
-                "campaignId": campaign_id,
-                "workerId": worker_id,
-                **done,
-                "actionId": mark,
-            },
+        summary = {"requesterId": requester_id, "campaignId": campaign_id, "workerId": worker_id, **done}
+        # The rejections committed one by one (each with its result.rejected); this sums them up, and
+        # a second run rewrites the same summary.
+        outbox.write(
+            [
+                _event(
+                    "worker.results_rejected",
+                    {**summary, "actionId": mark},
+                    requester_id,
+                    campaign_id,
+                    mark,
+                    str(record["at"]),
+                )
+            ]
         )
         return done, True
     if kind == "approveAll":
@@ -424,15 +450,15 @@ def _act(campaign_id: str, mark: str, record: Mapping[str, Any]) -> tuple[dict[s
             also=lambda item: [quality_store.tally(campaign_id, mark, approved=1)],
         )
         [approved] = _tally(campaign_id, mark, "approved")
-        events.publish(
-            "worker.results_approved",
-            {
-                "requesterId": requester_id,
-                "campaignId": campaign_id,
-                "workerId": worker_id,
-                "approved": int(approved),
-                "actionId": mark,
-            },
+        summary = {
+            "requesterId": requester_id,
+            "campaignId": campaign_id,
+            "workerId": worker_id,
+            "approved": int(approved),
+            "actionId": mark,
+        }
+        outbox.write(
+            [_event("worker.results_approved", summary, requester_id, campaign_id, mark, str(record["at"]))]
         )
         return {"approved": int(approved)}, True
     raise ValueError(f"unknown action {kind}")

@@ -29,7 +29,7 @@ from crowdtask.observability import logger
 from crowdtask.services import assignments, grading, lifecycle, market, pricing, votes
 from crowdtask.services.campaigns import require_campaign
 from crowdtask.store import campaigns as campaign_store
-from crowdtask.store import events
+from crowdtask.store import outbox
 from crowdtask.store import results as result_store
 from crowdtask.store import tasks as task_store
 
@@ -293,6 +293,19 @@ def submit(worker_id: str, assignment_id: str, body: SubmitIn) -> tuple[ResultOu
     stored.update(votes.recorded(ballots, weight, keep_voter=keep_voter))
     in_transaction = stored["votes_in_transaction"]
     payment, cost = pricing.result_cost(item)
+    submitted = outbox.event_item(
+        "result.submitted",
+        {
+            "resultId": result_id,
+            "workerId": worker_id,
+            "jobId": job_id,
+            "campaignId": campaign_id,
+            "reviewBy": stored["reviewBy"],
+        },
+        requester,
+        campaign_id,
+    )
+    cast = votes.cast_in_transaction(ballots, keep_voter=keep_voter) if in_transaction else []
     try:
         result_store.submit(
             item,
@@ -303,7 +316,7 @@ def submit(worker_id: str, assignment_id: str, body: SubmitIn) -> tuple[ResultOu
             live_states=lifecycle.LIVE,
             quality=counts,
             controls=controls,
-            also=votes.cast_in_transaction(ballots, keep_voter=keep_voter) if in_transaction else (),
+            also=[*cast, submitted],
         )
     except store.Refused as exc:
         if isinstance(exc, result_store.CampaignNotLive):
@@ -318,16 +331,6 @@ def submit(worker_id: str, assignment_id: str, body: SubmitIn) -> tuple[ResultOu
         ) from exc
     if not in_transaction:
         votes.cast_after(ballots, keep_voter=keep_voter)
-    events.publish(
-        "result.submitted",
-        {
-            "resultId": result_id,
-            "workerId": worker_id,
-            "jobId": job_id,
-            "campaignId": campaign_id,
-            "reviewBy": stored["reviewBy"],
-        },
-    )
     moved = Reviewed(result_id, requester, campaign_id, worker_id)
     return to_worker_result(stored), Submitted(moved, stored, settings)
 
@@ -347,10 +350,12 @@ def approve_settlement(
     by: str | None = None,
     also: Iterable[result_store.ReviewPart] = (),
 ) -> None:
-    """Write one approval from a result's settlement; AlreadyReviewed when it was reviewed first.
-    `by`: the policy that decided it (recorded as the result's reviewedBy); `also`: written with it."""
+    """Write one approval from a result's settlement, with its event result.approved; AlreadyReviewed
+    when it was reviewed first. `by`: the policy that decided it (recorded as the result's
+    reviewedBy); `also`: written with it."""
     payment, cost = pricing.result_cost(settlement)
     now = clock.now()
+    approved = _event_item("result.approved", settlement, auto=auto, reviewedBy=by)
     try:
         result_store.approve(
             settlement,
@@ -363,7 +368,7 @@ def approve_settlement(
             repeat_at=_repeat_at(settlement, now),
             earned_hour=now.strftime("%Y-%m-%dT%H"),
             expire_epoch=int((now + EARNINGS_KEPT).timestamp()),
-            also=also,
+            also=[*also, approved],
         )
     except result_store.BudgetShort as exc:
         raise errors.Conflict(
@@ -386,8 +391,9 @@ def _reviewed(requester_id: str, result_id: str, action: str) -> errors.Conflict
     return _not_in_review(require_result(requester_id, result_id), action)
 
 
-def _event(item: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {
+def _event_item(kind: str, item: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+    """The outbox item of a result's review event (a result, or its settlement)."""
+    data = {
         "resultId": item["id"],
         "workerId": item["worker_id"],
         "jobId": item["job_id"],
@@ -395,6 +401,7 @@ def _event(item: dict[str, Any], **extra: Any) -> dict[str, Any]:
         "requesterId": item["account_id"],
         **extra,
     }
+    return outbox.event_item(kind, data, item["account_id"], item["campaign_id"])
 
 
 def approve(requester_id: str, result_id: str, message: str | None, *, by: str | None = None) -> ResultOut:
@@ -406,7 +413,6 @@ def approve(requester_id: str, result_id: str, message: str | None, *, by: str |
         approve_settlement(settlement_of(item), message, by=by)
     except AlreadyReviewed as exc:
         raise _reviewed(requester_id, result_id, "approved") from exc
-    events.publish("result.approved", _event(item, auto=False, **({"reviewedBy": by} if by else {})))
     return get_result(requester_id, result_id)
 
 
@@ -423,7 +429,6 @@ def approve_all(
     require_campaign(requester_id, campaign_id)
     started = time.monotonic()
     approved, more, after = 0, False, None
-    published: list[tuple[str, dict[str, Any]]] = []
     reviewed: list[Reviewed] = []
     while True:
         if worker_id is None:
@@ -443,12 +448,10 @@ def approve_all(
             except AlreadyReviewed:
                 continue
             approved += 1
-            published.append(("result.approved", _event(item, auto=False)))
             reviewed.append(Reviewed(item["id"], requester_id, campaign_id, item["worker_id"]))
         if more or not has_more or not page:
             break
         after = page[-1]["id"]
-    events.publish_many(published)
     return ApproveAllOut(campaign=campaign_id, worker=worker_id, approved=approved, more=more), reviewed
 
 
@@ -485,7 +488,6 @@ def approve_due(now_iso: str, limit: int) -> tuple[dict[str, int], Touched, list
     """
     approved = skipped = 0
     touched: Touched = set()
-    published: list[tuple[str, dict[str, Any]]] = []
     reviewed: list[Reviewed] = []
     for entry in result_store.due_for_approval(now_iso, limit):
         try:
@@ -501,9 +503,7 @@ def approve_due(now_iso: str, limit: int) -> tuple[dict[str, int], Touched, list
             continue
         approved += 1
         touched.add((entry["account_id"], entry["campaign_id"]))
-        published.append(("result.approved", _event(entry, auto=True)))
         reviewed.append(Reviewed(entry["id"], entry["account_id"], entry["campaign_id"], entry["worker_id"]))
-    events.publish_many(published)
     return {"approved": approved, "skipped": skipped}, touched, reviewed
 
 
@@ -526,7 +526,8 @@ def reject(
     item = require_result(requester_id, result_id)
     if item["state"] != IN_REVIEW:
         raise _not_in_review(item, "rejected")
-    also = list(also)  # written again by each attempt
+    rejected = _event_item("result.rejected", item, reason=reason, reviewedBy=by)
+    also = [*also, rejected]  # written again by each attempt
     campaign_id = item["campaign_id"]
     payment, cost = pricing.result_cost(item)
     dead = False
@@ -555,7 +556,6 @@ def reject(
     else:
         raise errors.Conflict(f"Campaign {campaign_id} is changing too often right now; retry.")
     votes.withdraw_after(item)
-    events.publish("result.rejected", _event(item, reason=reason, **({"reviewedBy": by} if by else {})))
     return get_result(requester_id, result_id), dead
 
 
@@ -596,7 +596,12 @@ def soft_reject(requester_id: str, result_id: str, reason: str, until: str) -> R
             now_iso=clock.iso(now),
             redo=redo,
             live_states=lifecycle.LIVE,
-            also=votes.withdraw_in_transaction(item),
+            also=[
+                *votes.withdraw_in_transaction(item),
+                _event_item(
+                    "result.soft_rejected", item, reason=reason, until=until, assignmentId=redo["id"]
+                ),
+            ],
         )
     except result_store.AlreadyReviewed as exc:
         raise _reviewed(requester_id, result_id, "soft-rejected") from exc
@@ -606,5 +611,4 @@ def soft_reject(requester_id: str, result_id: str, reason: str, until: str) -> R
             "nobody can redo its jobs any more; approve or reject the result."
         ) from exc
     votes.withdraw_after(item)
-    events.publish("result.soft_rejected", _event(item, reason=reason, until=until, assignmentId=redo["id"]))
     return get_result(requester_id, result_id)

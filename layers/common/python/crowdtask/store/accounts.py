@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -14,8 +14,9 @@ class EmailTaken(Refused):
     """Another account already uses this e-mail."""
 
 
-def create(record: dict[str, Any]) -> None:
-    """Account and its e-mail claim in one transaction: an e-mail can never belong to two accounts."""
+def create(record: dict[str, Any], events: Sequence[dict[str, Any]] = ()) -> None:
+    """Account and its e-mail claim in one transaction: an e-mail can never belong to two accounts.
+    `events` (outbox items) commit with them."""
     pk, sk = keys.account(record["id"])
     email_pk, email_sk = keys.email(record["email"])
     try:
@@ -26,6 +27,7 @@ def create(record: dict[str, Any]) -> None:
                     {"pk": email_pk, "sk": email_sk, "type": "email", "account_id": record["id"]},
                     "attribute_not_exists(pk)",
                 ),
+                *events,
             ]
         )
     except dynamo.TransactionConflict as exc:

@@ -9,7 +9,7 @@ and uncounts the worker in one transaction too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from crowdtask.models.listing import ListQuery, Page
@@ -54,8 +54,15 @@ def list_page(worker_id: str, query: ListQuery) -> Page:
     return ASSIGNMENTS.list(worker_id, query)
 
 
-def claim(assignment: Mapping[str, Any], market_item: Mapping[str, Any], now_iso: str, active: str) -> None:
-    """Write a claim of one slot of `market_item` (as read) for the new `assignment`.
+def claim(
+    assignment: Mapping[str, Any],
+    market_item: Mapping[str, Any],
+    now_iso: str,
+    active: str,
+    events: Sequence[dict[str, Any]] = (),
+) -> None:
+    """Write a claim of one slot of `market_item` (as read) for the new `assignment`, with its `events`
+    (outbox items).
 
     CampaignClosed, LimitReached, or SlotMoved (the slot count changed since it was read:
     read it again); concurrent claims on the same item are retried first.
@@ -74,6 +81,7 @@ def claim(assignment: Mapping[str, Any], market_item: Mapping[str, Any], now_iso
             None if limit is None else int(limit),
         ),
         put_op(assignment),
+        *events,
     ]
     try:
         dynamo.retry_contended(lambda: market.transact(changes))
@@ -116,12 +124,15 @@ def _end_changes(assignment: Mapping[str, Any], state: str, now_iso: str, *, ope
     return [change, counter, *slot, *skipped]
 
 
-def end(assignment: Mapping[str, Any], state: str, now_iso: str) -> bool:
-    """Release or expire an open assignment; True when its slot could not reopen (the job is closed:
-    the campaign needs one result fewer, and may now be complete). NotOpen if it was not open."""
+def end(
+    assignment: Mapping[str, Any], state: str, now_iso: str, events: Sequence[dict[str, Any]] = ()
+) -> bool:
+    """Release or expire an open assignment, with its `events` (outbox items); True when its slot could
+    not reopen (the job is closed: the campaign needs one result fewer, and may now be complete).
+    NotOpen if it was not open."""
 
     def attempt(open_path: bool) -> None:
-        market.transact(_end_changes(assignment, state, now_iso, open_path=open_path))
+        market.transact([*_end_changes(assignment, state, now_iso, open_path=open_path), *events])
 
     try:
         dynamo.retry_contended(lambda: attempt(True))

@@ -10,7 +10,7 @@ result to this requester (their per-requester statistics row counts `submitted`)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -51,10 +51,12 @@ def pay(
     request_digest: str,
     amount: Decimal,
     commission: Decimal,
+    events: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """Pay `data["worker"]` the bonus `bonus_id`: amount to them, commission to the platform, both
-    from the requester's available balance. BalanceShort, NotWorkedFor, AlreadyRequested (the
-    request's bonus id), or Contended when concurrent payments kept cancelling it."""
+    from the requester's available balance, with its `events` (outbox items). BalanceShort,
+    NotWorkedFor, AlreadyRequested (the request's bonus id), or Contended when concurrent payments
+    kept cancelling it."""
     worker_id = str(data["worker"])
     stored = BONUSES.item(requester_id, bonus_id, data)
     request_pk, request_sk = keys.bonus_request(requester_id, request_digest)
@@ -73,6 +75,7 @@ def pay(
     ]
     if commission:
         changes.append(accounts.revenue_change(bonus_id).add("commission", commission))
+    changes += events
     try:
         dynamo.retry_contended(lambda: market.transact(changes))
     except dynamo.TransactionConflict as exc:

@@ -127,9 +127,10 @@ def transition(
     freeze: Decimal = Decimal(0),
     release: Decimal = Decimal(0),
     steps: Mapping[str, str | None] | None = None,
+    events: Sequence[dict[str, Any]] = (),
 ) -> None:
     """Move the campaign to new `fields` (state included), freezing or releasing money with it and
-    (un)scheduling its `steps`, all at once.
+    (un)scheduling its `steps`, all at once with its `events` (outbox items).
 
     StateChanged when the campaign left `from_states` or `version`; InsufficientBalance when the
     available balance cannot cover `freeze`.
@@ -160,6 +161,7 @@ def transition(
     if release:
         operations.append(accounts.unfreeze(accounts.balance_change(account_id), release).op())
     operations.extend(_steps(account_id, campaign_id, steps or {}))
+    operations.extend(events)
     try:
         dynamo.transact(operations)
     except dynamo.TransactionConflict as exc:

@@ -98,10 +98,13 @@ class Collection:
         found = self.get_many(account_id, item_ids, **read)
         return [found[i] for i in item_ids if i in found]
 
-    def put_new(self, account_id: str, item_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
-        """Create the item; Refused when one with this id exists."""
+    def put_new(
+        self, account_id: str, item_id: str, data: Mapping[str, Any], also: Sequence[dict[str, Any]] = ()
+    ) -> dict[str, Any]:
+        """Create the item (with `also`, such as outbox events, in one transaction); Refused when one
+        with this id exists."""
         stored = self.item(account_id, item_id, data)
-        dynamo.put(stored, condition="attribute_not_exists(pk)")
+        dynamo.put(stored, condition="attribute_not_exists(pk)", also=also)
         return {**stored, "id": item_id}
 
     def update(

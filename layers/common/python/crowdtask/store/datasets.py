@@ -8,7 +8,7 @@ done is in by_due under the account, so delayed tasks cost reads in proportion t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from crowdtask import parallel
@@ -19,8 +19,11 @@ DATASETS = Collection("DATASET")
 
 
 # ---------------------------------------------------------------- datasets
-def put_dataset(account_id: str, dataset_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    return DATASETS.put_new(account_id, dataset_id, data)
+def put_dataset(
+    account_id: str, dataset_id: str, data: Mapping[str, Any], events: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    """A new dataset, with its `events` (outbox items) in the same write."""
+    return DATASETS.put_new(account_id, dataset_id, data, also=events)
 
 
 def get_dataset(account_id: str, dataset_id: str) -> dict[str, Any] | None:
@@ -102,10 +105,16 @@ def list_tasks(account_id: str, dataset_id: str) -> list[dict[str, Any]]:
 
 
 def update_task(
-    account_id: str, dataset_id: str, task_id: str, fields: Mapping[str, Any], *, expected_version: int
+    account_id: str,
+    dataset_id: str,
+    task_id: str,
+    fields: Mapping[str, Any],
+    *,
+    expected_version: int,
+    events: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """SET the fields (None removes one) while the task is still at `expected_version` (Refused if
-    not); returns the task as it is now."""
+    not), with its `events` (outbox items) in the same transaction; returns the task as it is now."""
     all_names: dict[str, str] = {"#version": "version"}
     values: dict[str, Any] = {":expected": expected_version}
     sets, removes = [], []
@@ -125,6 +134,7 @@ def update_task(
         condition="#version = :expected",
         names=all_names,
         vals=values,
+        also=events,
     )
 
 

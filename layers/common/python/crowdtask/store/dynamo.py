@@ -114,7 +114,12 @@ def put(
     condition: str | None = None,
     names: Mapping[str, str] | None = None,
     vals: Mapping[str, Any] | None = None,
+    also: Sequence[dict[str, Any]] = (),
 ) -> None:
+    """Put an item; with `also` (transaction items, such as outbox events) in one transaction with them."""
+    if also:
+        _transact_first(put_op(data, condition, names=names, vals=vals), also)
+        return
     kwargs: dict[str, Any] = {"TableName": table(), "Item": to_item(data)}
     _add_expression(kwargs, condition, names, vals)
     try:
@@ -133,8 +138,15 @@ def update(
     condition: str | None = None,
     names: Mapping[str, str] | None = None,
     vals: Mapping[str, Any] | None = None,
+    also: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """Apply an update expression; returns the item as it is after the update."""
+    """Apply an update expression; returns the item as it is after the update.
+
+    With `also` (transaction items, such as outbox events) the update commits in one transaction
+    with them, and the item is then read back (a transaction returns no values)."""
+    if also:
+        _transact_first(update_op(pk, sk, expression, condition, names=names, vals=vals), also)
+        return get(pk, sk, consistent=True) or {}
     kwargs: dict[str, Any] = {
         "TableName": table(),
         "Key": key(pk, sk),
@@ -151,7 +163,17 @@ def update(
     return from_item(response.get("Attributes", {}))
 
 
-def delete(pk: str, sk: str, *, condition: str | None = None, vals: Mapping[str, Any] | None = None) -> None:
+def delete(
+    pk: str,
+    sk: str,
+    *,
+    condition: str | None = None,
+    vals: Mapping[str, Any] | None = None,
+    also: Sequence[dict[str, Any]] = (),
+) -> None:
+    if also:
+        _transact_first(delete_op(pk, sk, condition, vals=vals), also)
+        return
     kwargs: dict[str, Any] = {"TableName": table(), "Key": key(pk, sk)}
     _add_expression(kwargs, condition, None, vals)
     try:
@@ -262,6 +284,21 @@ def transact(operations: list[dict[str, Any]], *, token: str | None = None) -> N
                 r.get("Code", "None") for r in getattr(exc, "response", {}).get("CancellationReasons", [])
             ]
             raise TransactionConflict(reasons) from exc
+        raise
+
+
+def _transact_first(operation: dict[str, Any], also: Sequence[dict[str, Any]]) -> None:
+    """`operation` and `also` in one transaction (retried while a concurrent one cancels it); the
+    operation's failed condition is ConditionFailed, as for the single write it stands for."""
+
+    def attempt() -> None:
+        transact([operation, *also])
+
+    try:
+        retry_contended(attempt)
+    except TransactionConflict as exc:
+        if exc.failed(0):
+            raise ConditionFailed(str(exc)) from exc
         raise
 
 

@@ -1,4 +1,8 @@
-"""Publishes domain events on the EventBridge bus (`source` crowdtask, `detail-type` the event)."""
+"""Puts forwarded outbox events on the EventBridge bus (`source` crowdtask, `detail-type` the event type).
+
+Services never publish: they write events to the outbox (store/outbox.py) with their changes, and
+the events forwarder (functions/events) brings each one here from the table's stream.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,6 @@ from typing import Any
 import boto3
 
 from crowdtask.config import settings
-from crowdtask.observability import logger
 
 SOURCE = "crowdtask"
 
@@ -19,26 +22,22 @@ def _client() -> Any:
     return boto3.client("events")
 
 
-def publish(detail_type: str, detail: dict[str, Any]) -> None:
-    """Best effort after the state change is committed: a failed publish is logged, never undoes it."""
-    publish_many([(detail_type, detail)])
+class NotPublished(Exception):
+    """EventBridge refused the event (or failed): the stream record is retried."""
 
 
-def publish_many(entries: list[tuple[str, dict[str, Any]]]) -> None:
-    bus = settings().event_bus_name
-    for start in range(0, len(entries), 10):
-        chunk = [
+def put_on_bus(detail: dict[str, Any]) -> None:
+    """Put one forwarded outbox event on the bus (`detail-type` its type); NotPublished if refused."""
+    response = _client().put_events(
+        Entries=[
             {
                 "Source": SOURCE,
-                "DetailType": kind,
+                "DetailType": detail["type"],
                 "Detail": json.dumps(detail, default=str),
-                "EventBusName": bus,
+                "EventBusName": settings().event_bus_name,
             }
-            for kind, detail in entries[start : start + 10]
         ]
-        try:
-            response = _client().put_events(Entries=chunk)
-            if response.get("FailedEntryCount"):
-                logger.warning("some events were not published", extra={"response": response})
-        except Exception:
-            logger.exception("publishing events failed", extra={"events": [c["DetailType"] for c in chunk]})
+    )
+    if response.get("FailedEntryCount"):
+        entry = (response.get("Entries") or [{}])[0]
+        raise NotPublished(f"event {detail['id']}: {entry.get('ErrorCode')} {entry.get('ErrorMessage')}")

@@ -11,12 +11,13 @@ leaves the index for good.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from crowdtask.store import Contended, Refused, accounts, campaigns, dynamo, keys, sweeps
 from crowdtask.store.changes import Change
+from crowdtask.store.outbox import Announce, silent
 
 
 class SlotMoved(Refused):
@@ -117,9 +118,10 @@ def close_item(campaign_id: str, job_id: str) -> None:
         transact([close_change(item_change(job_id, campaign_id))])
 
 
-def expire_job(job_id: str, campaign_id: str) -> dict[str, Any] | None:
+def expire_job(job_id: str, campaign_id: str, announce: Announce = silent) -> dict[str, Any] | None:
     """Close a job whose time on the market is over; its unfilled slots (and a calendar repeat) no longer
-    count as needed. The item as it was, or None when it was closed already."""
+    count as needed. The item as it was, or None when it was closed already. `announce(item)`: the
+    events (outbox items) the closing commits with."""
     for _attempt in range(8):
         item = get_item(job_id, campaign_id)
         if item is None or item.get("closed"):
@@ -132,6 +134,7 @@ def expire_job(job_id: str, campaign_id: str) -> dict[str, Any] | None:
             changes.append(campaigns.fewer_outstanding(campaign, remaining + int(calendar)))
         if calendar:
             changes.append(dynamo.delete_op(*keys.repeat_calendar(campaign_id, job_id)))
+        changes += list(announce(item))
         try:
             _transact(changes)
         except dynamo.TransactionConflict as exc:
@@ -143,7 +146,10 @@ def expire_job(job_id: str, campaign_id: str) -> dict[str, Any] | None:
 
 
 def close_answered(
-    job_id: str, campaign_id: str, slot_cost: Decimal
+    job_id: str,
+    campaign_id: str,
+    slot_cost: Decimal,
+    announce: Callable[[Mapping[str, Any], Decimal], Sequence[dict[str, Any]]],
 ) -> tuple[dict[str, Any], Decimal] | None:
     """Close a job whose answer is confident (dynamic overlap): its untaken slots are not needed, and
     what they would have cost leaves the campaign's budget for the requester's available balance.
@@ -161,6 +167,7 @@ def close_answered(
             campaign = campaigns.fewer_outstanding(campaigns.change(requester, campaign_id), remaining)
             changes.append(campaigns.pay_from_budget(campaign, released))
             changes.append(accounts.unfreeze(accounts.balance_change(requester), released))
+        changes += list(announce(item, released))
         try:
             _transact(changes)
         except dynamo.TransactionConflict as exc:
@@ -280,32 +287,44 @@ def _repeat_money(repeat: Mapping[str, Any], slots: int, live_states: Iterable[s
     return campaign, accounts.freeze(accounts.balance_change(repeat["account_id"]), cost)
 
 
-def reopen_once(repeat: Mapping[str, Any], live_states: Iterable[str]) -> str:
+def reopen_once(
+    repeat: Mapping[str, Any],
+    live_states: Iterable[str],
+    announce: Callable[[str, int], Sequence[dict[str, Any]]],
+) -> str:
     """after_completion: one more slot, paid for now. "reopened"; "done" when another sweep did it;
-    "dropped" when it cannot be (campaign ended, job closed, no money): the slot no longer counts."""
+    "dropped" when it cannot be (campaign ended, job closed, no money): the slot no longer counts.
+    `announce(outcome, slots)`: the events (outbox items) each outcome commits with."""
     delete = dynamo.delete_op(repeat["pk"], repeat["sk"], "attribute_exists(pk)")
     campaign, account = _repeat_money(repeat, 1, live_states)
     slot = give_back_slot(item_change(repeat["job_id"], repeat["campaign_id"]))
     try:
-        _transact([delete, slot, campaign, account])
+        _transact([delete, slot, campaign, account, *announce("reopened", 1)])
     except dynamo.TransactionConflict as exc:
         if exc.failed(0):
             return "done"
         drop = campaigns.fewer_outstanding(campaigns.change(repeat["account_id"], repeat["campaign_id"]))
+        delete = dynamo.delete_op(repeat["pk"], repeat["sk"], "attribute_exists(pk)")
         try:
-            _transact([dynamo.delete_op(repeat["pk"], repeat["sk"], "attribute_exists(pk)"), drop])
+            _transact([delete, drop, *announce("dropped", 0)])
         except dynamo.TransactionConflict:
             return "done"
         return "dropped"
     return "reopened"
 
 
-def reopen_calendar(repeat: Mapping[str, Any], next_iso: str, live_states: Iterable[str]) -> tuple[str, int]:
+def reopen_calendar(
+    repeat: Mapping[str, Any],
+    next_iso: str,
+    live_states: Iterable[str],
+    announce: Callable[[str, int], Sequence[dict[str, Any]]],
+) -> tuple[str, int]:
     """A calendar repeat: top the job up to its needed results, then wait until `next_iso`.
 
     (outcome, slots opened): "reopened" (possibly 0 slots: the job was full), "done" (another sweep
     did it), "closed" (the job is closed: the repeat is removed), "skipped" (the job changed, the
-    campaign ended or the balance cannot pay: re-armed for next time).
+    campaign ended or the balance cannot pay: re-armed for next time). `announce(outcome, slots)`: the
+    events (outbox items) a "reopened" with slots or a "skipped" commits with.
     """
 
     def rearm() -> Change:
@@ -327,11 +346,11 @@ def reopen_calendar(repeat: Mapping[str, Any], next_iso: str, live_states: Itera
     slots = give_back_slot(item_change(repeat["job_id"], repeat["campaign_id"]), top_up)
     slots.require("{remaining} = :seen", seen=remaining)
     try:
-        _transact([rearm(), slots, campaign, account])
+        _transact([rearm(), slots, campaign, account, *announce("reopened", top_up)])
     except dynamo.TransactionConflict as exc:
         if exc.failed(0):
             return "done", 0  # re-armed by another sweep
-        _transact_quietly([rearm()])
+        _transact_quietly([rearm(), *announce("skipped", 0)])
         return "skipped", 0
     return "reopened", top_up
 

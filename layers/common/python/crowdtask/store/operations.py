@@ -8,6 +8,7 @@ chunk being counted and on its not being finished yet.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -177,8 +178,11 @@ def finish(account_id: str, operation_id: str, status: str, now_iso: str) -> dic
         return None
 
 
-def mark_ended(account_id: str, operation_id: str) -> None:
-    dynamo.update(*keys.operation(account_id, operation_id), "SET ended = :true", vals={":true": True})
+def mark_ended(account_id: str, operation_id: str, events: Sequence[dict[str, Any]] = ()) -> None:
+    """The operation's end was acted on; its `events` (outbox items) commit with the mark."""
+    dynamo.update(
+        *keys.operation(account_id, operation_id), "SET ended = :true", vals={":true": True}, also=events
+    )
 
 
 def note_open_pool_errors(account_id: str, operation_id: str, problems: list[str]) -> None:

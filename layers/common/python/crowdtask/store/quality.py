@@ -14,7 +14,7 @@ what they did is known exactly however many times they were run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -48,8 +48,14 @@ def owned_skills(requester_id: str, skill_ids: Iterable[str]) -> set[str]:
 
 
 def set_value(
-    requester_id: str, skill_id: str, worker_id: str, value: Decimal, now_iso: str
+    requester_id: str,
+    skill_id: str,
+    worker_id: str,
+    value: Decimal,
+    now_iso: str,
+    events: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
+    """The worker's value of the skill, with its `events` (outbox items) in the same write."""
     pk, sk = keys.skill_value(skill_id, worker_id)
     item = {
         "pk": pk,
@@ -59,7 +65,7 @@ def set_value(
         "value": value,
         "updatedAt": now_iso,
     }
-    dynamo.put(item)
+    dynamo.put(item, also=events)
     return {"skill": skill_id, "worker": worker_id, "value": value, "updatedAt": now_iso}
 
 
@@ -93,10 +99,16 @@ def values_of(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Decimal
 
 # ---------------------------------------------------------------- blocks
 def put_block(
-    requester_id: str, block_id: str, data: Mapping[str, Any], *, rewrite: bool = False
+    requester_id: str,
+    block_id: str,
+    data: Mapping[str, Any],
+    *,
+    rewrite: bool = False,
+    events: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The block and its line in the worker's block summary, at once. `rewrite`: the id is derived
-    from what made the block, so writing it again writes the same block (never a second one)."""
+    """The block and its line in the worker's block summary, at once, with its `events` (outbox
+    items). `rewrite`: the id is derived from what made the block, so writing it again writes the
+    same block (never a second one)."""
     stored = BLOCKS.item(requester_id, block_id, data)
     entry = {"campaign": data.get("campaign") or ALL_CAMPAIGNS, "until": data.get("until")}
     dynamo.transact(
@@ -108,6 +120,7 @@ def put_block(
                 names={"#b": _BLOCK_PREFIX + block_id, "#t": "type"},
                 vals={":entry": {k: v for k, v in entry.items() if v is not None}, ":t": "worker_blocks"},
             ),
+            *events,
         ]
     )
     return {**stored, "id": block_id}

@@ -36,7 +36,8 @@ from crowdtask.store.collections import Collection, with_id
 
 RESULTS = Collection("RESULT", shards=16)
 IN_REVIEW = "InReview"
-ReviewPart = Change  # another aggregate's part of a review's transaction (e.g. a quality action's tally)
+# another aggregate's part of a review's transaction (a quality action's tally), or an outbox event
+ReviewPart = Change | dict[str, Any]
 WORKER_TOTALS = (
     "points",
     "earnings_pending",
@@ -153,7 +154,7 @@ def submit(
     live_states: Iterable[str],
     quality: Mapping[str, int | Decimal] | None = None,
     controls: Iterable[str] = (),
-    also: Iterable[Change] = (),
+    also: Iterable[ReviewPart] = (),
 ) -> None:
     """The assignment becomes `result` (from record()), in review: what it may cost is owed by the
     campaign and pending for the worker. assignments.NotOpen when the assignment is no longer open
@@ -206,7 +207,7 @@ def approve(
     reviewed_by: str | None = None,
     earned_hour: str,
     expire_epoch: int,
-    also: Iterable[Change] = (),
+    also: Iterable[ReviewPart] = (),
 ) -> None:
     """Pay one result from its settlement alone (no read): its cost leaves the campaign's frozen budget
     and the requester's frozen balance, to the worker's paid earnings and the platform's revenue.
@@ -275,7 +276,7 @@ def reject(
     refund: bool,
     open_path: bool,
     reviewed_by: str | None = None,
-    also: Iterable[Change] = (),
+    also: Iterable[ReviewPart] = (),
 ) -> None:
     """Rejected: the worker is not paid and their reputation drops; the job's slot goes back.
 
@@ -336,7 +337,7 @@ def soft_reject(
     now_iso: str,
     redo: Mapping[str, Any],
     live_states: Iterable[str],
-    also: Iterable[Change] = (),
+    also: Iterable[ReviewPart] = (),
 ) -> None:
     """Soft-rejected: the same worker gets `redo` (a new assignment, from assignments.item) to do the
     job again until `until`; reputation untouched. AlreadyReviewed or CampaignNotLive."""
