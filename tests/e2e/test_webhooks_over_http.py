@@ -14,12 +14,11 @@ import pytest
 
 from crowdtask import clock
 from crowdtask.store import dynamo, outbox
-from tests.e2e.conftest import E2E_STACK, Session
+from tests.e2e.conftest import Session
 from tests.support.stack import RunningStack
 from tests.support.webhooks import Receiver, receiver, verify, wait_for
 
 pytestmark = pytest.mark.e2e
-MAIN_TABLE = f"{E2E_STACK}-MainTable"
 
 
 def _subscribe(requester: Session, url: str, events: list[str]) -> dict[str, Any]:
@@ -31,7 +30,7 @@ def _subscribe(requester: Session, url: str, events: list[str]) -> dict[str, Any
 def _commit(api: RunningStack, requester: Session, type_: str = "result.submitted") -> dict[str, Any]:
     """An event written to the outbox, as the transaction of a state change writes it."""
     event = outbox.event_record(type_, {"resultId": "R1", "state": "InReview"}, requester.id, at=clock.now())
-    api.client("dynamodb").put_item(TableName=MAIN_TABLE, Item=dynamo.to_item(event))
+    api.client("dynamodb").put_item(TableName=api.info["tables"]["MainTable"], Item=dynamo.to_item(event))
     return event
 
 
@@ -62,6 +61,25 @@ def test_a_committed_event_reaches_a_receiver_on_the_loopback_signed(api, reques
         ]
     )
     assert [d["event"] for d in deliveries] == [event["id"]]
+
+
+def test_publishing_a_campaign_reaches_its_subscriber_as_campaign_published(api, requester):
+    task = requester.call("POST", "/tasks", json={"name": "t"}).json()["id"]
+    job = requester.call("POST", "/jobs", json={"name": "j"}).json()["id"]
+    assert requester.call("PUT", f"/jobs/{job}/tasks", json=[task]).status_code == 200
+    made = requester.call("POST", "/campaigns", json={"name": "c", "workerPayment": 0.1, "results": 1})
+    campaign = made.json()["id"]
+    assert requester.call("PUT", f"/campaigns/{campaign}/jobs", json=[job]).status_code == 200
+    with receiver() as endpoint:
+        body = {"url": endpoint.url, "events": ["campaign.published"], "campaign": campaign}
+        created = requester.call("POST", "/webhooks", json=body)
+        assert created.status_code == 201, created.text
+        assert requester.call("POST", f"/campaigns/{campaign}/publish").status_code == 200
+        _received(endpoint, 1)
+        [request] = endpoint.received
+    payload = verify(created.json()["secret"], request)
+    assert payload["type"] == "campaign.published" and payload["data"]["campaignId"] == campaign
+    assert request.headers["webhook-id"].startswith("evt_")
 
 
 def test_a_receiver_failing_twice_gets_the_third_attempt_with_the_same_id(api, requester):
