@@ -225,3 +225,16 @@ def test_the_default_schedule_is_the_template_default_and_a_stack_may_set_its_ow
     finally:
         monkeypatch.delenv("WEBHOOK_RETRY_SCHEDULE")
         settings.cache_clear()
+
+
+def test_the_template_gives_an_attempt_room_to_finish():
+    from tests.support.infra import template
+
+    resources = template()["Resources"]
+    delivery = resources["WebhookDeliveryFunction"]["Properties"]
+    queue = resources["WebhookDeliveryQueue"]["Properties"]
+    # the function outlives an attempt's 15 s; the lease outlives the function; SQS hides a message longer
+    assert delivery["Timeout"] > outbound.TIMEOUT_SECONDS
+    assert webhooks.LEASE.total_seconds() > delivery["Timeout"]
+    assert queue["VisibilityTimeout"] >= 6 * delivery["Timeout"]
+    assert resources["WebhooksFunction"]["Properties"]["Timeout"] > outbound.TIMEOUT_SECONDS  # the test send
