@@ -40,7 +40,7 @@ local/node_modules/.installed: local/package.json local/package-lock.json
 	touch $@
 
 run: $(VENV)/.installed local/node_modules/.installed
-	$(PY) -m local.run
+	$(PY) -m local.run --parameter AllowLoopbackWebhooks=true
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

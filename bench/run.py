@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
 
 
-PARTS = ("coldstart", "sweep", "ingest", "quality", "answers", "uploads")
+PARTS = ("coldstart", "sweep", "ingest", "quality", "answers", "uploads", "webhooks")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         _answers(results)
     if "uploads" in wanted:
         _uploads(results)
+    if "webhooks" in wanted:
+        _webhooks(results)
     parts = results.setdefault("measured_at_by_part", {})
     for part in wanted:  # results.json may hold parts of different runs: each says when it was measured
         parts[part] = results["machine"]["measured_at"]
@@ -109,6 +111,28 @@ def _uploads(results: dict[str, Any]) -> None:
         f"and down (goal {uploads.GOAL}); the whole flow's functions saw "
         f"{found['flow_function_payload_bytes']} bytes, the S3 endpoint "
         f"{found['s3_gateway_bytes_in']} in and {found['s3_gateway_bytes_out']} out",
+        flush=True,
+    )
+
+
+def _webhooks(results: dict[str, Any]) -> None:
+    from bench import webhooks
+
+    print(
+        f"webhooks: {webhooks.EVENTS:,} events committed -> a receiver on the loopback, then as many with a "
+        "receiver failing each id's first two attempts and the workers killed mid-run ...",
+        flush=True,
+    )
+    results["webhooks"] = found = webhooks.measure()
+    for name in ("webhook_delivery_p50_ms", "webhook_delivery_p99_ms", "webhook_lost_or_doubled"):
+        results[name] = found[name]
+    crash, goal = found["webhook_lost_or_doubled"], webhooks.GOALS["webhook_lost_or_doubled"]
+    print(
+        f"  committed -> received: p50 {found['webhook_delivery_p50_ms']} ms, "
+        f"p99 {found['webhook_delivery_p99_ms']} ms ({found['commit_rate_per_s']} events/s); "
+        f"lost {crash['lost']}, duplicates {crash['duplicates_same_id']} with the same webhook-id "
+        f"and {crash['duplicates_other_id']} under another ({crash['workers_killed']} workers killed; "
+        f"goal {goal})",
         flush=True,
     )
 

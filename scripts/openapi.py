@@ -54,6 +54,7 @@ DOCUMENTING_ENVIRONMENT = {
     "BULK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/documenting",
     "MEDIA_BUCKET_NAME": "documenting",
     "AGGREGATION_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/documenting",
+    "WEBHOOK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/documenting",
     "ADMIN_KEY_PARAMETER": "/documenting/no-parameter",
 }
 

@@ -34,6 +34,7 @@ os.environ.update(
         # the functions that queue bulk work need a queue to start; the `queue` fixture makes a real one
         "BULK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/no-queue-in-this-test",
         "AGGREGATION_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/no-queue-in-this-test",
+        "WEBHOOK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/no-queue-in-this-test",
         # the admin key lives in SSM: the `aws` fixture stores ADMIN_KEY under this name
         "ADMIN_KEY_PARAMETER": "/crowdtask-test/admin-key",
         "PASSWORD_HASH_COST": "cheapest",
@@ -108,6 +109,15 @@ def aggregation_queues(aws: None) -> Iterator[AggregationQueues]:
 
     with make() as made:
         yield made
+
+
+@pytest.fixture
+def webhook_queue(aws: None) -> Iterator[str]:
+    """The webhook delivery queue of template.yaml (moto), wired into the settings."""
+    from tests.support.webhooks import webhook_queue as make
+
+    with make() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

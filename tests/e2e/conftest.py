@@ -42,6 +42,12 @@ def api(tmp_path_factory: pytest.TempPathFactory, dynamodb_local: str) -> Iterat
         dynamodb_local,
         "--stack-name",
         E2E_STACK,
+        # as `make run` does: webhooks may reach a receiver on the loopback
+        "--parameter",
+        "AllowLoopbackWebhooks=true",
+        # retries within seconds, not minutes (tests/e2e/test_webhooks_over_http.py)
+        "--parameter",
+        "WebhookRetrySchedule=1,2,2,2",
         template=REPO / "template.yaml",
         env={aws_calls.ENV: str(calls)},
     )

@@ -29,7 +29,7 @@ UNDOCUMENTED = {"/openapi.json", "/swagger", "/swagger/{asset}"}  # the docs fun
 
 
 @pytest.fixture
-def world(requester, worker, queue, aggregation_queues) -> SampleWorld:
+def world(requester, worker, queue, aggregation_queues, webhook_queue) -> SampleWorld:
     """This test's resources for the sample events, made as they are needed."""
     return SampleWorld(requester, worker, queue)
 

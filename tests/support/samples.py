@@ -45,6 +45,8 @@ UPLOAD = "01JB0000000000000000000P01"
 SKILL = "01JB0000000000000000000S01"
 BLOCK = "01JB0000000000000000000B01"
 BONUS = "01JB0000000000000000000B02"
+WEBHOOK = "01JB0000000000000000000H01"
+DELIVERY = "01JB0000000000000000000H02"
 BASE = "01JBASE0000000000000000000"  # a bulk operation's tasks have ids derived from it (chunks carry it)
 # Pool tasks of the samples show a picture: `input_values.image`
 POOL_TEMPLATE = {"name": "Rate {{image}}", "components": [{"type": "Image", "url": "{{image}}"}]}
@@ -109,6 +111,8 @@ class SampleWorld:
             SKILL: self._skill,
             BLOCK: self._block,
             BONUS: self._bonus,
+            WEBHOOK: self._webhook,
+            DELIVERY: self._delivery,
         }
         self._stream: Any = None
         self.event_name = ""  # the sample event being made real
@@ -195,6 +199,27 @@ class SampleWorld:
         from crowdtask.services import quality
 
         return quality.create_block(self.requester.id, BlockIn(worker=self.worker.id, reason="sample")).id
+
+    def _webhook(self) -> str:
+        """A subscription to every event, at the sample's URL."""
+        from crowdtask.models.webhooks import WebhookIn
+        from crowdtask.services import webhooks
+
+        body = WebhookIn.model_validate(sample_body("webhooks_create"))
+        return webhooks.create(self.requester.id, body).id
+
+    def _delivery(self) -> str:
+        """A delivery of an event to the sample subscription, failed (so that it may be sent again)."""
+        from crowdtask import clock
+        from crowdtask.services import webhooks
+        from crowdtask.store import webhooks as webhook_store
+
+        webhook_id = self.real(WEBHOOK)
+        event = webhooks.new_event("result.submitted", {"resultId": "R1"}, self.requester.id, at=clock.now())
+        webhooks.fan_out(event)
+        delivery_id = webhooks.delivery_id(event, webhook_id)
+        webhook_store.close_delivery(self.requester.id, webhook_id, delivery_id, 0, "failed", "sample")
+        return delivery_id
 
     def _bonus(self) -> str:
         """A bonus paid to the worker for the sample result."""
@@ -335,6 +360,8 @@ PREPARE: dict[str, Callable[[SampleWorld], Any]] = {
     "quality_worker_quality": lambda world: world.real(RESULT),  # the worker has worked for the requester
     "quality_list_blocks": lambda world: world.real(BLOCK),
     "answers_list_bonuses": lambda world: world.real(BONUS),
+    "webhooks_list": lambda world: world.real(WEBHOOK),
+    "webhooks_deliveries": lambda world: world.real(DELIVERY),
     # a submitted result has counted its votes in its tasks' aggregates
     "answers_campaign_aggregates": lambda world: world.real(RESULT),
     "answers_task_aggregate": lambda world: world.real(RESULT),

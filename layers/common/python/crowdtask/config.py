@@ -44,6 +44,15 @@ class Settings(BaseModel):
     # How long a presigned upload form and a presigned download URL stay valid.
     media_upload_seconds: int = Field(900, alias="MEDIA_UPLOAD_SECONDS", gt=0, le=7 * 86400)
     media_download_seconds: int = Field(3600, alias="MEDIA_DOWNLOAD_SECONDS", gt=0, le=7 * 86400)
+    webhook_queue_url: str | None = Field(None, alias="WEBHOOK_QUEUE_URL", min_length=1)
+    # The local stack only (`make run`): webhooks may use http, to loopback addresses (never private ones).
+    allow_loopback_webhooks: bool = Field(False, alias="ALLOW_LOOPBACK_WEBHOOKS")
+    # Seconds before each retry of a failed webhook delivery (the Standard Webhooks schedule).
+    webhook_retry_schedule: str = Field(
+        "5,300,1800,7200,18000,36000,50400,72000,86400",
+        alias="WEBHOOK_RETRY_SCHEDULE",
+        pattern=r"^[0-9]{1,6}(,[0-9]{1,6}){0,19}$",
+    )
     # The name of the SSM SecureString holding the admin key; the key itself is read through store/.
     admin_key_parameter: str | None = Field(
         None, alias="ADMIN_KEY_PARAMETER", min_length=1, description="SSM SecureString of the X-Admin-Key"

@@ -1,0 +1,137 @@
+"""Webhook subscriptions and their deliveries (Standard Webhooks), and the event types one may follow."""
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+
+from crowdtask.models.base import ApiModel, OutModel, ResourceId
+from crowdtask.models.events import CATALOGUE
+
+# The events a subscription may name: the catalogue's (crowdtask.models.events).
+EVENT_TYPES: frozenset[str] = frozenset(CATALOGUE)
+ALL_EVENTS = "*"
+MAX_EVENT_TYPES = 50
+
+
+def _known_event(value: str) -> str:
+    if value != ALL_EVENTS and value not in EVENT_TYPES:
+        raise ValueError("not an event type of the catalogue (see the OpenAPI document's webhooks), nor *")
+    return value
+
+
+def _one_kind_of_list(value: list[str]) -> list[str]:
+    if ALL_EVENTS in value and len(value) > 1:
+        raise ValueError('["*"] follows every event: name no other type beside it')
+    return list(dict.fromkeys(value))
+
+
+EventType = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_known_event)]
+EventTypes = Annotated[
+    list[EventType],
+    Field(
+        min_length=1,
+        max_length=MAX_EVENT_TYPES,
+        description='the event types to receive, e.g. ["result.submitted"], or ["*"] for every one',
+    ),
+    AfterValidator(_one_kind_of_list),
+]
+WebhookUrl = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=2000,
+        description="where the events are POSTed: https, to a public address (checked at each delivery)",
+    ),
+]
+Description = Annotated[str | None, Field(default=None, max_length=500, description="a note for yourself")]
+DeliveryStatus = Literal["pending", "succeeded", "failed"]
+
+
+class WebhookIn(ApiModel):
+    """POST /webhooks: where to send which events."""
+
+    url: WebhookUrl
+    events: EventTypes
+    campaign: ResourceId | None = Field(
+        default=None, description="only the events of this campaign of yours (default: every event of yours)"
+    )
+    description: Description = None
+
+
+class WebhookUpdate(WebhookIn):
+    """PUT /webhooks/{id}: the subscription as it should be; `enabled: true` turns a disabled one back on."""
+
+    enabled: bool = Field(default=True, description="false pauses deliveries; true re-enables a disabled one")
+
+
+class WebhookOut(OutModel):
+    id: str = Field(description="id of the subscription")
+    url: str
+    events: list[str] = Field(description='the event types it receives, or ["*"]')
+    campaign: str | None = Field(default=None, description="the campaign it is limited to, if any")
+    description: str | None = None
+    enabled: bool = Field(description="false: paused by you, or disabled after failing (see disabledReason)")
+    disabledReason: str | None = Field(default=None, description="why deliveries stopped, when they did")
+    failingSince: str | None = Field(
+        default=None,
+        description="UTC time deliveries started failing (none succeeded since); 5 days disable it",
+    )
+    createdAt: str
+    lastModifiedAt: str
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(
+        description="the signing secret (whsec_...): shown once, now; verify each request's "
+        "webhook-signature with it (any Standard Webhooks library)"
+    )
+
+
+class WebhookPage(OutModel):
+    webhooks: list[WebhookOut] = Field(description="one page of your subscriptions")
+
+
+class SecretRotated(OutModel):
+    id: str = Field(description="id of the subscription")
+    secret: str = Field(description="the new signing secret (shown once)")
+    previousSecretExpiresAt: str | None = Field(
+        default=None,
+        description="until then the previous secret signs too: webhook-signature carries both signatures",
+    )
+
+
+class WebhookTestOut(OutModel):
+    success: bool = Field(description="the endpoint answered 2xx")
+    statusCode: int | None = Field(default=None, description="the endpoint's HTTP status, if it answered")
+    errorType: str | None = Field(
+        default=None,
+        description="http_status, timeout, connection, tls, dns or refused_address; null on success",
+    )
+    durationMs: int = Field(description="how long the request took")
+
+
+class AttemptOut(OutModel):
+    attempt: int = Field(description="1 for the first try, counting up")
+    at: str = Field(description="UTC time it was sent")
+    statusCode: int | None = None
+    error: str | None = None
+    durationMs: int
+
+
+class DeliveryOut(OutModel):
+    id: str = Field(description="id of the delivery (one per event and subscription)")
+    event: str = Field(description="the event id: the webhook-id header of every attempt")
+    eventType: str
+    status: DeliveryStatus = Field(description="pending (in flight or waiting to retry), succeeded or failed")
+    attempt: int = Field(description="attempts made so far")
+    statusCode: int | None = Field(default=None, description="the last attempt's HTTP status, if it answered")
+    error: str | None = Field(default=None, description="what went wrong with the last attempt")
+    nextAttemptAt: str | None = Field(default=None, description="UTC time of the next attempt, while pending")
+    createdAt: str
+    attempts: list[AttemptOut] = Field(description="every attempt, oldest first")
+
+
+class DeliveryPage(OutModel):
+    deliveries: list[DeliveryOut] = Field(
+        description="one page of the subscription's deliveries, newest first"
+    )
