@@ -52,6 +52,12 @@ class Settings(BaseModel):
     login_source_window_seconds: int = Field(900, alias="LOGIN_SOURCE_WINDOW_SECONDS", gt=0)
     # "cheapest" is for test suites only: the deployed template never sets it.
     password_hash_cost: Literal["standard", "cheapest"] = Field("standard", alias="PASSWORD_HASH_COST")
+    # The worker app's Content-Security-Policy lets the browser reach the media bucket; locally the
+    # functions' S3 endpoint (moto) stands in for it.
+    media_origin: str | None = Field(
+        None, alias="MEDIA_ORIGIN", pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]+)?$", description="media bucket"
+    )
+    aws_endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL", description="local AWS endpoint")
 
     def require(self, *fields: str) -> Settings:
         """These settings, or SettingsError naming each listed variable that is not set."""
