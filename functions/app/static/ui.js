@@ -36,6 +36,11 @@ export function announce(message, urgent = false) {
   setTimeout(() => {
     region.textContent = message;
   }, 30);
+  // the toast leaves once read; the next message starts it again
+  clearTimeout(region.clearing);
+  region.clearing = setTimeout(() => {
+    region.textContent = "";
+  }, 6000);
 }
 
 /** Replace the main view and move focus to its heading, as a page load would. */
