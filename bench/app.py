@@ -34,6 +34,14 @@ def _files_of(page: str) -> dict[str, int]:
     return sizes
 
 
+def _collect(into: list[Any]) -> Any:
+    # Playwright wraps the handler it is given, which a bound builtin such as list.append cannot take.
+    def collect(response: Any) -> None:
+        into.append(response)
+
+    return collect
+
+
 def measure() -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
@@ -47,7 +55,7 @@ def measure() -> dict[str, Any]:
                 browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_FLAGS)
                 page = browser.new_page()
                 responses: list[Any] = []
-                page.on("response", lambda response: responses.append(response))
+                page.on("response", _collect(responses))
                 page.goto(f"{api.url}/app/", wait_until="networkidle")
                 page.get_by_role("heading", name="Sign in to find work").wait_for()
                 fetched = {

@@ -49,6 +49,7 @@ class CallLog:
         self.partition_writes: Counter[str] = Counter()
         self.invocations = 0
         self._lock = threading.Lock()
+        self._pending = threading.local()  # resources of the call this thread is about to send
         self._dump_lock = threading.Lock()  # the ticker and an invocation must not share the temporary file
         atexit.register(self.dump)
         # long-lived processes (the runner) are stopped by a signal: keep the file fresh meanwhile
@@ -68,10 +69,10 @@ class CallLog:
         events.register("after-call", self._after, unique_id="aws-calls-after")
 
     def _note_resources(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        # Kept until the request is sent (before-call): presigning an S3 request builds its
+        # parameters too, yet makes no call; the presigned request is authorized when it is used.
         service = model.service_model.service_name
-        with self._lock:
-            for part, resource in sorted(set(_touched(service, model.name, params))):
-                self.touched[service, model.name, part, resource] += 1
+        self._pending.touched = sorted(set(_touched(service, model.name, params)))
 
     def _ask_capacity(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         """DynamoDB writes: ask for the units they consume, and note the partitions they write."""
@@ -83,8 +84,12 @@ class CallLog:
                 self._count_partitions(item, key)
 
     def _before(self, model: Any, **_: Any) -> None:
+        service = model.service_model.service_name
+        touched, self._pending.touched = getattr(self._pending, "touched", []), []
         with self._lock:
-            self.calls[f"{model.service_model.service_name}.{model.name}"] += 1
+            self.calls[f"{service}.{model.name}"] += 1
+            for part, resource in touched:
+                self.touched[service, model.name, part, resource] += 1
 
     def _count_partitions(self, item: dict[str, Any] | None, key: dict[str, Any]) -> None:
         table_pk = _text(key.get("pk"))
@@ -165,12 +170,22 @@ def _written(operation: str, params: dict[str, Any]) -> list[tuple[dict[str, Any
     return found
 
 
-def _touched(service: str, operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+def _s3_arn(params: dict[str, Any]) -> str:
+    bucket, key = str(params.get("Bucket") or ""), params.get("Key")
+    if not bucket:
+        return ""
+    return f"arn:aws:s3:::{bucket}/{key}" if key else f"arn:aws:s3:::{bucket}"
+
+
+def _touched(  # noqa: PLR0911 - one return per service
+    service: str, operation: str, params: dict[str, Any]
+) -> list[tuple[str, str]]:
     """(part, resource) of each resource a call names: the part is a transaction item's kind, or "".
 
     DynamoDB: the table, or "table/index/name" for an index; SQS: the queue URL (or the name
     GetQueueUrl asks for); EventBridge: each entry's bus, "default" when it names none; SSM: the
-    parameter's name. A call that names no resource (ListTables, ...) touches "".
+    parameter's name; S3: the object's (or bucket's) ARN. A call that names no resource
+    (ListTables, ...) touches "".
     """
     if service == "dynamodb":
         if operation in ("TransactWriteItems", "TransactGetItems"):
@@ -186,6 +201,8 @@ def _touched(service: str, operation: str, params: dict[str, Any]) -> list[tuple
         return [("", f"{table}/index/{index}" if index and table else table)]
     if service == "sqs":
         return [("", str(params.get("QueueUrl") or params.get("QueueName") or ""))]
+    if service == "s3":
+        return [("", _s3_arn(params))]
     if service == "events" and operation == "PutEvents":
         return [("", str(entry.get("EventBusName") or "default")) for entry in params.get("Entries", [])]
     return [("", str(params.get("Name") or "") if service == "ssm" else "")]

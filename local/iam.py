@@ -41,12 +41,15 @@ _ACTIONS = {
     ("sqs", "SendMessageBatch", ""): "sqs:SendMessage",
     ("sqs", "DeleteMessageBatch", ""): "sqs:DeleteMessage",
     ("sqs", "ChangeMessageVisibilityBatch", ""): "sqs:ChangeMessageVisibility",
+    # "HeadObject ... you must have the s3:GetObject permission" (S3 API reference)
+    ("s3", "HeadObject", ""): "s3:GetObject",
 }
 # The resource type whose ARN a service's calls name.
 _RESOURCE_TYPES = {
     "dynamodb": "AWS::DynamoDB::Table",
     "sqs": "AWS::SQS::Queue",
     "events": "AWS::Events::EventBus",
+    "s3": "AWS::S3::Bucket",
 }
 
 

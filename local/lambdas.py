@@ -76,7 +76,9 @@ class Spawner:
         self._requests.put(None)
 
 
-def lambda_environment(function: Function, moto_url: str, dynamodb_url: str) -> dict[str, str]:
+def lambda_environment(
+    function: Function, moto_url: str, dynamodb_url: str, s3_url: str | None = None
+) -> dict[str, str]:
     """The environment the function gets on AWS, pointed at the local services."""
     env = {
         # What the Lambda service sets for every function.
@@ -98,6 +100,8 @@ def lambda_environment(function: Function, moto_url: str, dynamodb_url: str) -> 
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_ENDPOINT_URL": moto_url,
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_url,
+        # S3 through the gateway that checks presigned POSTs and CORS as S3 does (local/s3_gateway.py)
+        **({"AWS_ENDPOINT_URL_S3": s3_url} if s3_url else {}),
         # The developer's ~/.aws profiles must not leak into a function (they do not exist on Lambda).
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,

@@ -18,10 +18,12 @@ from typing import Any
 from local.http_gateway import Gateway, GatewayServer
 from local.lambdas import FunctionPool, Spawner, lambda_environment
 from local.pollers import Scheduler, SqsPoller
+from local.s3_gateway import S3Gateway
 from local.services import (
     DynamoDBLocal,
     MotoServer,
     boto_client,
+    create_buckets,
     create_event_buses,
     create_queues,
     create_secure_strings,
@@ -101,6 +103,7 @@ class Runner:
         self.stop = threading.Event()
         self.dynamodb: DynamoDBLocal | None = None
         self.moto: MotoServer | None = None
+        self.s3: S3Gateway | None = None
         self.spawner: Spawner | None = None
         self.pools: dict[str, FunctionPool] = {}
         self.pollers: list[SqsPoller] = []
@@ -137,6 +140,9 @@ class Runner:
         for warning in stack.warnings:
             _say(f"warning: {warning}")
         resources = self._create_resources(stack, dynamodb_url, admin_key)
+        self.s3 = S3Gateway(self.moto.url, stack.buckets)
+        self.s3.start()
+        _say(f"S3 for browsers and functions: {self.s3.url} (moto, with S3's POST policy and CORS checks)")
 
         for function in stack.functions.values():
             if not function.code_dir.is_dir():
@@ -144,7 +150,7 @@ class Runner:
             limit = args.max_workers
             if function.reserved_concurrency is not None:
                 limit = min(limit, function.reserved_concurrency)
-            env = lambda_environment(function, self.moto.url, dynamodb_url)
+            env = lambda_environment(function, self.moto.url, dynamodb_url, self.s3.url)
             self.pools[function.logical_id] = FunctionPool(function, env, self.spawner, limit)
 
         self.scheduler = Scheduler(stack.functions, self.pools, self.stop)
@@ -239,6 +245,8 @@ class Runner:
         create_event_buses(stack, self.moto.url)
         for bus in stack.buses.values():
             _say(f"  event bus {bus.name} created")
+        for name in create_buckets(stack.buckets.values(), self.moto.url):
+            _say(f"  bucket {name} created")
         return {"queues": queue_urls}
 
     def _start_pollers(self, stack: Stack, queue_urls: dict[str, str]) -> None:
@@ -291,6 +299,8 @@ class Runner:
             "api_url": api_url,
             "stage": stack.api.stage,
             "moto_url": self.moto.url,
+            "s3_url": self.s3.url if self.s3 is not None else None,
+            "buckets": {logical: bucket.name for logical, bucket in stack.buckets.items()},
             "dynamodb_url": dynamodb_url,
             "dynamodb": "moto" if self.moto and dynamodb_url == self.moto.url else "dynamodb-local",
             "region": REGION,
@@ -332,6 +342,8 @@ class Runner:
             poller.join(3.0)
         if self.scheduler is not None:
             self.scheduler.join(1.0)
+        if self.s3 is not None:
+            self.s3.stop()
         if self.moto is not None:
             self.moto.stop()
         if self.dynamodb is not None:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from local.template import REGION, Queue, Stack, Table
+from local.template import REGION, Bucket, Queue, Stack, Table
 
 log = logging.getLogger("local.services")
 
@@ -395,6 +395,22 @@ def create_secure_strings(values: Mapping[str, str], endpoint_url: str) -> None:
     client = boto_client("ssm", endpoint_url)
     for name, value in values.items():
         client.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
+
+
+def create_buckets(buckets: Iterable[Bucket], endpoint_url: str) -> list[str]:
+    """Create the buckets with their CORS rules (moto keeps them; the S3 gateway applies them)."""
+    client = boto_client("s3", endpoint_url)
+    for bucket in buckets:
+        client.create_bucket(Bucket=bucket.name)
+        # CloudFormation's names of a CORS rule's properties differ from the S3 API's in three places.
+        renamed = {"ExposedHeaders": "ExposeHeaders", "MaxAge": "MaxAgeSeconds", "Id": "ID"}
+        rules = [
+            {renamed.get(k, k): int(v) if k == "MaxAge" else v for k, v in rule.items()}
+            for rule in bucket.cors_rules
+        ]
+        if rules:
+            client.put_bucket_cors(Bucket=bucket.name, CORSConfiguration={"CORSRules": rules})
+    return [bucket.name for bucket in buckets]
 
 
 def create_event_buses(stack: Stack, endpoint_url: str) -> None:

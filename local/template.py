@@ -167,6 +167,18 @@ class Queue:
 
 
 @dataclass(frozen=True)
+class Bucket:
+    logical_id: str
+    name: str
+    arn: str
+    properties: dict[str, Any]
+
+    @property
+    def cors_rules(self) -> list[dict[str, Any]]:
+        return list((self.properties.get("CorsConfiguration") or {}).get("CorsRules") or [])
+
+
+@dataclass(frozen=True)
 class EventBus:
     logical_id: str
     name: str
@@ -200,6 +212,7 @@ class Stack:
     queues: dict[str, Queue]
     buses: dict[str, EventBus]
     functions: dict[str, Function]
+    buckets: dict[str, Bucket]
     api: Api
     warnings: list[str]
 
@@ -376,6 +389,8 @@ class _Resolver:
             fifo = self.resolve(props.get("FifoQueue", False), f"Resources.{logical_id}.Properties.FifoQueue")
             if kind == "AWS::SQS::Queue" and _truthy(fifo):
                 value += ".fifo"
+            if kind == "AWS::S3::Bucket":  # bucket names are lower case
+                value = value.lower()
         self._naming.discard(logical_id)
         self._names[logical_id] = value
         return value
@@ -493,6 +508,12 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
         attributes={"Arn": _Resolver.arn},
         name_property="QueueName",
     ),
+    "AWS::S3::Bucket": ResourceType(
+        arn="arn:aws:s3:::{name}",
+        ref=_Resolver.name,
+        attributes={"Arn": _Resolver.arn},
+        name_property="BucketName",
+    ),
     "AWS::Events::EventBus": ResourceType(
         arn="arn:aws:events:{region}:{account}:event-bus/{name}",
         ref=_Resolver.name,
@@ -541,6 +562,9 @@ LEFT_ALONE = frozenset(
         "AWS::IAM::ManagedPolicy",
         "AWS::ApiGateway::Account",
         "AWS::WAFv2::WebACLAssociation",
+        # The local S3 gateway (local/s3_gateway.py) serves plain HTTP on loopback: a TLS-only policy
+        # has nothing to refuse there.
+        "AWS::S3::BucketPolicy",
     }
 )
 # Types whose effect the local stack does not have: a warning says so when the template creates one.
@@ -788,6 +812,16 @@ def load_stack(
         for logical in by_type.get("AWS::Events::EventBus", [])
     }
 
+    buckets = {
+        logical: Bucket(
+            logical,
+            resolver.name(logical),
+            resolver.arn(logical),
+            resolver.resolve(dict(resolver.props(logical)), f"Resources.{logical}.Properties"),
+        )
+        for logical in by_type.get("AWS::S3::Bucket", [])
+    }
+
     globals_function = (template.get("Globals") or {}).get("Function") or {}
     functions: dict[str, Function] = {}
     for logical in by_type.get("AWS::Serverless::Function", []):
@@ -810,6 +844,7 @@ def load_stack(
         queues=queues,
         buses=buses,
         functions=functions,
+        buckets=buckets,
         api=api,
         warnings=warnings,
     )

@@ -52,6 +52,7 @@ DOCUMENTING_ENVIRONMENT = {
     "EVENT_BUS_NAME": "documenting",
     "API_VERSION": "1.0",
     "BULK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/documenting",
+    "MEDIA_BUCKET_NAME": "documenting",
     "AGGREGATION_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/documenting",
     "ADMIN_KEY_PARAMETER": "/documenting/no-parameter",
 }

@@ -29,6 +29,7 @@ os.environ.update(
         "TABLE_NAME": infra.TABLE_NAMES["MainTable"],
         "IDEMPOTENCY_TABLE_NAME": infra.TABLE_NAMES["IdempotencyTable"],
         "EVENT_BUS_NAME": infra.BUS_NAME,
+        "MEDIA_BUCKET_NAME": infra.MEDIA_BUCKET,
         "API_VERSION": "1.0",
         # the functions that queue bulk work need a queue to start; the `queue` fixture makes a real one
         "BULK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/no-queue-in-this-test",
@@ -59,13 +60,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _reset_clients() -> None:
     from crowdtask.services import passwords
-    from crowdtask.store import dynamo, events, parameters
+    from crowdtask.store import dynamo, events, media, parameters
     from crowdtask.store import idempotency as idempotency_store
 
     dynamo.client.cache_clear()
     events._client.cache_clear()
     idempotency_store.persistence.cache_clear()
     parameters._client.cache_clear()
+    media._client.cache_clear()
+    media.bucket_url.cache_clear()
     parameters.secure_string.cache_clear()
     passwords._hasher.cache_clear()
 
@@ -81,6 +84,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         _reset_clients()
         infra.create_tables(boto3.client("dynamodb"))
         boto3.client("events").create_event_bus(Name=infra.BUS_NAME)
+        boto3.client("s3").create_bucket(Bucket=infra.MEDIA_BUCKET)
         boto3.client("ssm").put_parameter(
             Name=os.environ["ADMIN_KEY_PARAMETER"], Value=ADMIN_KEY, Type="SecureString"
         )

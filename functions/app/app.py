@@ -54,14 +54,17 @@ def _asset(name: str) -> Asset:
 
 
 def media_origins() -> list[str]:
-    """Origins the browser may upload media to and play them from: the media bucket's, and locally the
-    S3 endpoint the functions are pointed at."""
-    found = []
-    for url in (settings().media_origin, settings().aws_endpoint_url):
-        if url:
-            parts = urlsplit(url)
-            found.append(f"{parts.scheme}://{parts.netloc}")
-    return sorted(set(found))
+    """Origins the browser uploads media to and plays them from: the media bucket's hosts (global and
+    regional, as S3 presigns either), or locally the S3 endpoint the functions are pointed at."""
+    local = settings().aws_endpoint_url_s3
+    if local:
+        parts = urlsplit(local)
+        return [f"{parts.scheme}://{parts.netloc}"]
+    bucket, region = settings().media_bucket_name, settings().aws_region
+    if not bucket:
+        return []
+    hosts = [f"{bucket}.s3.amazonaws.com"] + ([f"{bucket}.s3.{region}.amazonaws.com"] if region else [])
+    return [f"https://{host}" for host in hosts]
 
 
 def content_security_policy() -> str:

@@ -23,7 +23,7 @@ from tests.support.samples import (
     function_of_path,
 )
 
-WORKER_FUNCTIONS = {"market"}  # routes for workers: the others are a requester's (or open, or admin)
+WORKER_FUNCTIONS = {"market", "media"}  # routes for workers: the others are a requester's (or open, or admin)
 DOCUMENT = json.loads((ROOT / "openapi.json").read_text())
 # pages of the docs and app functions: 200
 UNDOCUMENTED = {"/openapi.json", "/swagger", "/swagger/{asset}", "/app", "/app/{asset}"}

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+MEDIA_BUCKET = "crowdtask-test-media"
 TABLE_NAMES = {"MainTable": "crowdtask-test-main", "IdempotencyTable": "crowdtask-test-idempotency"}
 BUS_NAME = "crowdtask-test-events"
 

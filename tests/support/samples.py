@@ -279,6 +279,15 @@ class SampleWorld:
         return throughput_uploads.upload_csv(workstream, text).id
 
 
+def _recording_task(world: SampleWorld) -> None:
+    """The sample upload is a recording: its task (the one the assignment holds) records audio."""
+    from crowdtask.models.tasks import TaskIn
+    from crowdtask.services import tasks
+
+    body = {"name": "Say it", "components": [{"type": "AudioRecording", "maxDurationInSeconds": 30}]}
+    world._made[TASK] = tasks.create_task(world.requester.id, TaskIn.model_validate(body)).id
+
+
 def _archive(kind: str) -> Callable[[SampleWorld], None]:
     def archive(world: SampleWorld) -> None:
         from crowdtask.services import campaigns, jobs, tasks
@@ -320,6 +329,7 @@ PREPARE: dict[str, Callable[[SampleWorld], Any]] = {
     "datasets_reject_task": SampleWorld.submit_dataset_task,
     "market_list_jobs": SampleWorld.publish,
     "market_claim": SampleWorld.publish,
+    "media_upload": _recording_task,
     "market_assignments_list": lambda world: world.real(ASSIGNMENT),
     "operations_list": lambda world: world.real(OPERATION),
     "quality_worker_quality": lambda world: world.real(RESULT),  # the worker has worked for the requester

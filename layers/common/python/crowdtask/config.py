@@ -38,6 +38,12 @@ class Settings(BaseModel):
     # Only some functions have these; `require` says which one a function needs.
     bulk_queue_url: str | None = Field(None, alias="BULK_QUEUE_URL", min_length=1)
     aggregation_queue_url: str | None = Field(None, alias="AGGREGATION_QUEUE_URL", min_length=1)
+    media_bucket_name: str | None = Field(
+        None, alias="MEDIA_BUCKET_NAME", min_length=1, description="the S3 bucket of uploaded media"
+    )
+    # How long a presigned upload form and a presigned download URL stay valid.
+    media_upload_seconds: int = Field(900, alias="MEDIA_UPLOAD_SECONDS", gt=0, le=7 * 86400)
+    media_download_seconds: int = Field(3600, alias="MEDIA_DOWNLOAD_SECONDS", gt=0, le=7 * 86400)
     # The name of the SSM SecureString holding the admin key; the key itself is read through store/.
     admin_key_parameter: str | None = Field(
         None, alias="ADMIN_KEY_PARAMETER", min_length=1, description="SSM SecureString of the X-Admin-Key"
@@ -52,12 +58,11 @@ class Settings(BaseModel):
     login_source_window_seconds: int = Field(900, alias="LOGIN_SOURCE_WINDOW_SECONDS", gt=0)
     # "cheapest" is for test suites only: the deployed template never sets it.
     password_hash_cost: Literal["standard", "cheapest"] = Field("standard", alias="PASSWORD_HASH_COST")
-    # The worker app's Content-Security-Policy lets the browser reach the media bucket; locally the
-    # functions' S3 endpoint (moto) stands in for it.
-    media_origin: str | None = Field(
-        None, alias="MEDIA_ORIGIN", pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]+)?$", description="media bucket"
+    # Locally S3 is served to browsers and functions at this URL (the worker app's CSP names it).
+    aws_endpoint_url_s3: str | None = Field(
+        None, alias="AWS_ENDPOINT_URL_S3", description="local S3 endpoint"
     )
-    aws_endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL", description="local AWS endpoint")
+    aws_region: str | None = Field(None, alias="AWS_REGION", description="set by Lambda in every function")
 
     def require(self, *fields: str) -> Settings:
         """These settings, or SettingsError naming each listed variable that is not set."""

@@ -36,6 +36,7 @@ __all__ = [
     "ComponentSpec",
     "SwarmsComponent",
     "TaskJsonComponent",
+    "component_model",
     "estimate_sizes",
     "format_size",
     "validate_result",
@@ -688,6 +689,11 @@ def _component(component: Any) -> _Component:
         parsed: _Component = adapter.validate_python(component)
         return parsed
     raise TypeError(f"expected a component model or mapping, got {type(component).__name__}")
+
+
+def component_model(component: Any) -> Any:
+    """A stored or given component as its catalogue model (a 422-free parse: stored tasks are valid)."""
+    return _component(component)
 
 
 def _spec(component: _Component) -> ComponentSpec:

@@ -22,6 +22,11 @@ class ComponentResultOut(OutModel):
     result: dict[str, Any] | None = Field(
         default=None, description="the worker's result, validated against the component catalogue"
     )
+    downloadUrl: str | None = Field(
+        default=None,
+        description="media results read by the requester: a time-limited URL to download the uploaded file "
+        "(MEDIA_DOWNLOAD_SECONDS, 1 hour by default)",
+    )
 
 
 class ControlGrade(OutModel):

@@ -26,7 +26,7 @@ from crowdtask.models.results import ApproveAllOut, ResultOut
 from crowdtask.models.submissions import SubmitIn
 from crowdtask.numbers import plain_numbers
 from crowdtask.observability import logger
-from crowdtask.services import assignments, grading, lifecycle, market, pricing, votes
+from crowdtask.services import assignments, grading, lifecycle, market, media, pricing, votes
 from crowdtask.services.campaigns import require_campaign
 from crowdtask.store import campaigns as campaign_store
 from crowdtask.store import events
@@ -71,8 +71,11 @@ class Submitted(NamedTuple):
 
 
 # ---------------------------------------------------------------- reading
-def to_result(item: dict[str, Any]) -> ResultOut:
+def to_result(item: dict[str, Any], *, downloads: bool = False) -> ResultOut:
+    """A stored result; `downloads`: with time-limited download URLs of its media (requesters only)."""
     plain = plain_numbers(item)
+    if downloads:
+        plain["taskResults"] = media.with_download_urls(plain.get("taskResults", []))
     return ResultOut.model_validate(
         {
             **plain,
@@ -98,7 +101,7 @@ def require_result(requester_id: str, result_id: str) -> dict[str, Any]:
 
 
 def get_result(requester_id: str, result_id: str) -> ResultOut:
-    return to_result(require_result(requester_id, result_id))
+    return to_result(require_result(requester_id, result_id), downloads=True)
 
 
 def _since_cursor(after: str | None, since: str | None) -> str | None:
@@ -124,7 +127,7 @@ def list_campaign_results(
     rows, more = result_store.campaign_results(
         campaign_id, after=_since_cursor(after, since), state=state, limit=limit
     )
-    return [to_result(row) for row in rows], more
+    return [to_result(row, downloads=True) for row in rows], more
 
 
 def list_worker_results(
@@ -141,15 +144,10 @@ def list_worker_results(
     rows, more = result_store.worker_results(
         campaign_id, worker_id, after=_since_cursor(after, since), state=state, limit=limit
     )
-    return [to_result(row) for row in rows], more
+    return [to_result(row, downloads=True) for row in rows], more
 
 
 # ---------------------------------------------------------------- submitting
-def _components(task: dict[str, Any]) -> list[Any]:
-    """A task's components in result order: its Swarms `components`, then its task-JSON ones."""
-    return [*task.get("components", []), *task.get("components_attributes", [])]
-
-
 def _task_results(item: dict[str, Any], body: SubmitIn, now_iso: str) -> list[dict[str, Any]]:
     """The submitted task results checked against the job's tasks; a 422 names every bad field."""
     task_ids = list(item.get("task_ids", []))
@@ -173,13 +171,17 @@ def _task_results(item: dict[str, Any], body: SubmitIn, now_iso: str) -> list[di
             )
             continue
         task = tasks.get(task_id, {})
-        components = _components(task)
+        components = media.task_components(task)
         try:
             results = validate_results(
                 components, [c.result for c in given.components], f"{where}.components", suffix=".result"
             )
         except errors.ValidationFailed as exc:
             problems.extend(exc.errors)
+            continue
+        uploads = media.result_errors(item["id"], task_id, components, results, f"{where}.components")
+        if uploads:
+            problems.extend(uploads)
             continue
         entry: dict[str, Any] = {
             "task": {"id": task_id, "name": task.get("name", "")},

@@ -1,0 +1,115 @@
+"""The media bucket: presigned upload forms and download URLs, object heads and retention tags.
+
+Objects are keyed `media/{assignment}/{task}/{component}/{random}{.ext}`; a result names one by its
+URL, the bucket's URL plus the key. Signing is local to the function (no AWS call): only heads and
+tags are requests, and the bytes of a file never pass through a function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from crowdtask.config import settings
+
+KEY_PREFIX = "media"
+# Objects of rejected or expired results carry this tag; the bucket's lifecycle rule expires them.
+RETENTION_TAG = ("retention", "discard")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    key: str
+    size: int
+    content_type: str
+
+
+@lru_cache(maxsize=1)
+def _client() -> Any:
+    # botocore's default addressing: virtual-hosted on AWS, path-style for a local endpoint.
+    return boto3.client("s3", config=Config(signature_version="s3v4", retries={"mode": "standard"}))
+
+
+def _bucket() -> str:
+    name = settings().require("media_bucket_name").media_bucket_name
+    assert name is not None
+    return name
+
+
+def key_prefix(assignment_id: str, task_id: str, component: int) -> str:
+    """Every object one component of one task of one assignment may use starts with this."""
+    return f"{KEY_PREFIX}/{assignment_id}/{task_id}/{component}/"
+
+
+@lru_cache(maxsize=1)
+def bucket_url() -> str:
+    """The bucket's URL, ending with "/"; an object's URL is this plus its key."""
+    url = str(_client().generate_presigned_post(_bucket(), f"{KEY_PREFIX}/")["url"])
+    return url if url.endswith("/") else url + "/"
+
+
+def object_url(key: str) -> str:
+    return bucket_url() + key
+
+
+def key_of(url: str) -> str | None:
+    """The key an object URL names in the media bucket; None for any other URL."""
+    base = bucket_url()
+    if not url.startswith(base):
+        return None
+    key = url[len(base) :]
+    return key if key.startswith(f"{KEY_PREFIX}/") and "?" not in key and "#" not in key else None
+
+
+def upload_form(
+    key: str, content_type: str, family: str, max_bytes: int, expires_seconds: int
+) -> tuple[str, dict[str, str]]:
+    """A presigned POST for exactly `key`, a type of `family` and at most `max_bytes`: (url, fields)."""
+    post = _client().generate_presigned_post(
+        _bucket(),
+        key,
+        Fields={"Content-Type": content_type},
+        Conditions=[
+            {"bucket": _bucket()},
+            ["eq", "$key", key],
+            ["starts-with", "$Content-Type", f"{family}/"],
+            ["content-length-range", 1, max_bytes],
+        ],
+        ExpiresIn=expires_seconds,
+    )
+    return str(post["url"]), {str(k): str(v) for k, v in post["fields"].items()}
+
+
+def head(key: str) -> StoredObject | None:
+    """The object's size and type, or None when there is none."""
+    try:
+        found = _client().head_object(Bucket=_bucket(), Key=key)
+    except ClientError as exc:
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if status in (403, 404) or exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            return None
+        raise
+    return StoredObject(key, int(found["ContentLength"]), str(found.get("ContentType") or ""))
+
+
+def download_url(key: str, expires_seconds: int) -> str:
+    """A presigned GET of the object, valid for `expires_seconds`."""
+    return str(
+        _client().generate_presigned_url(
+            "get_object", Params={"Bucket": _bucket(), "Key": key}, ExpiresIn=expires_seconds
+        )
+    )
+
+
+def mark_discarded(keys: list[str]) -> None:
+    """Tag objects for the lifecycle rule that expires media of rejected and expired results."""
+    name, value = RETENTION_TAG
+    for key in keys:
+        _client().put_object_tagging(
+            Bucket=_bucket(), Key=key, Tagging={"TagSet": [{"Key": name, "Value": value}]}
+        )

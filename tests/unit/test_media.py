@@ -1,0 +1,270 @@
+"""Media results: the upload rules of each component, the upload route's refusals, the checks at submit
+and the requester's download URLs (moto in-process; the browser's POST is over the local stack)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from crowdtask.models.media import MAX_LIMIT_BYTES, MIN_LIMIT_BYTES, UploadIn, media_rule
+from tests.support.handlers import invoke
+from tests.support.infra import MEDIA_BUCKET
+from tests.support.market import CHOICE, published_job
+
+MB = 1024 * 1024
+RECORDING = {"type": "AudioRecording", "maxDurationInSeconds": 60}  # 60 s x 32 KB/s: 1.875 MB
+PHOTO = {"component_type": "media", "name": "photo", "required": "yes", "extra": {"max_length": 10}}
+
+
+# ---------------------------------------------------------------- the rules (pure)
+@pytest.mark.parametrize(
+    ("component", "limits"),
+    [
+        (RECORDING, {"audio": 60 * 32 * 1024}),
+        ({"type": "AudioRecording"}, {"audio": 600 * 32 * 1024}),  # no maximum: ten minutes
+        ({"type": "AudioRecording", "maxDurationInSeconds": 2}, {"audio": MIN_LIMIT_BYTES}),
+        ({"type": "VideoRecording", "maxDurationInSeconds": 20}, {"video": 20 * MB}),
+        ({"type": "VideoRecording", "maxDurationInSeconds": 3600}, {"video": MAX_LIMIT_BYTES}),
+        ({"type": "ImageMarker", "url": "https://example.com/a.png"}, {"image": 10 * MB}),
+        (PHOTO, {"image": 20 * MB, "audio": MIN_LIMIT_BYTES}),
+    ],
+)
+def test_each_media_component_takes_its_family_up_to_a_limit_from_its_attributes(component, limits):
+    rule = media_rule(component)
+    assert rule is not None
+    assert rule.limits == limits
+
+
+@pytest.mark.parametrize(
+    "component",
+    [CHOICE, {"type": "Image", "url": "https://example.com/a.png"}, {"type": "Audio"}, {"type": "Text"}],
+)
+def test_components_that_take_plain_values_or_show_something_take_no_media(component):
+    assert media_rule(component) is None
+
+
+def test_a_family_is_the_type_before_the_slash_whatever_its_case_and_parameters():
+    rule = media_rule(PHOTO)
+    assert rule is not None
+    assert rule.family_of("Audio/webm;codecs=opus") == "audio"
+    assert rule.family_of("image/png") == "image"
+    assert rule.family_of("video/mp4") is None
+    assert rule.family_of("text/html") is None
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"contentType": "audio"}, "contentType"),
+        ({"contentType": "audio/aac\r\nX-Evil: 1"}, "contentType"),
+        ({"size": 0}, "size"),
+        ({"size": "10"}, "size"),
+        ({"component": -1}, "component"),
+        ({"component": True}, "component"),
+    ],
+)
+def test_an_upload_request_names_its_bad_field(body, field):
+    with pytest.raises(ValueError, match=field):
+        UploadIn.model_validate({"task": "t", "component": 0, "contentType": "audio/aac", "size": 10, **body})
+
+
+# ---------------------------------------------------------------- the route
+def _claimed(requester, worker, components: list[Any] | None = None, **campaign: Any) -> Any:
+    from crowdtask.services import assignments
+
+    tasks = [{"components": components or [RECORDING, CHOICE]}]
+    campaign_id, job_id = published_job(requester.id, tasks, **campaign)
+    return assignments.claim(worker.id, job_id, campaign_id, None, None)
+
+
+def _upload(caller, assignment_id: str, **body: Any):
+    return invoke("media", "media_upload", token=caller.token, path_params={"id": assignment_id}, body=body)
+
+
+def _request(assignment, **body: Any) -> dict[str, Any]:
+    return {"task": assignment.tasks[0].id, "component": 0, "contentType": "audio/aac", "size": 1000, **body}
+
+
+def test_the_worker_gets_a_presigned_post_fixing_key_type_family_and_size(requester, worker):
+    assignment = _claimed(requester, worker)
+    reply = _upload(worker, assignment.id, **_request(assignment, contentType="audio/webm;codecs=opus"))
+    assert reply.status == 200, reply.body
+    form = reply.body
+    key = form["fields"]["key"]
+    assert key.startswith(f"media/{assignment.id}/{assignment.tasks[0].id}/0/")
+    assert key.endswith(".webm")
+    assert form["resultUrl"] == form["url"].rstrip("/") + "/" + key
+    assert form["fields"]["Content-Type"] == "audio/webm;codecs=opus"
+    policy = json.loads(base64.b64decode(form["fields"]["policy"]))
+    assert ["eq", "$key", key] in policy["conditions"]
+    assert ["starts-with", "$Content-Type", "audio/"] in policy["conditions"]
+    assert ["content-length-range", 1, 1000] in policy["conditions"]
+    # each call names a new object
+    again = _upload(worker, assignment.id, **_request(assignment)).body
+    assert again["fields"]["key"] != key
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"contentType": "video/mp4"}, "contentType"),
+        ({"size": 60 * 32 * 1024 + 1}, "size"),
+        ({"component": 1}, "component"),  # a BinaryChoice
+        ({"component": 2}, "component"),  # there is none
+        ({"task": "01JB0000000000000000000001"}, "task"),
+    ],
+)
+def test_the_route_refuses_what_the_component_does_not_take(requester, worker, body, field):
+    assignment = _claimed(requester, worker)
+    reply = _upload(worker, assignment.id, **_request(assignment, **body))
+    assert reply.status == 422, reply.body
+    assert field in json.dumps(reply.body)
+
+
+def test_another_workers_assignment_is_not_found(requester, worker):
+    from tests.support.accounts import make_account
+
+    assignment = _claimed(requester, worker)
+    assert _upload(make_account("worker"), assignment.id, **_request(assignment)).status == 404
+    assert (
+        _upload(requester, assignment.id, **_request(assignment)).status == 403
+    )  # requesters upload nothing
+
+
+def test_uploads_are_taken_until_submit_by_and_not_after_submission(requester, worker, frozen_clock):
+    from crowdtask.models.market import SubmitIn
+    from crowdtask.services import flows
+
+    assignment = _claimed(
+        requester, worker, [CHOICE, RECORDING], maxWorkTime="10 min", maxUploadTime="4 hours"
+    )
+    # past the deadline, within maxUploadTime: still open for uploads
+    frozen_clock.advance(hours=3)
+    late = _upload(worker, assignment.id, **_request(assignment, component=1))
+    assert late.status == 200, late.body
+    assert late.body["expiresAt"] <= assignment.submitBy
+    frozen_clock.advance(hours=1, minutes=11)
+    assert _upload(worker, assignment.id, **_request(assignment, component=1)).status == 409
+    # a submitted assignment takes no more uploads
+    other = _claimed(requester, worker, [CHOICE])
+    flows.submit(
+        worker.id,
+        other.id,
+        SubmitIn.model_validate(
+            {
+                "taskResults": [
+                    {"task": other.tasks[0].id, "components": [{"result": {"selectedOption": "Yes"}}]}
+                ]
+            }
+        ),
+    )
+    refused = _upload(worker, other.id, **_request(other))
+    assert refused.status == 409
+
+
+def test_a_form_never_outlives_the_assignment_window(requester, worker, frozen_clock):
+    assignment = _claimed(requester, worker, maxWorkTime="2 min")
+    frozen_clock.advance(minutes=1)
+    form = _upload(worker, assignment.id, **_request(assignment)).body
+    assert form["expiresAt"] == assignment.submitBy
+
+
+# ---------------------------------------------------------------- submit checks
+def _put(key: str, size: int, content_type: str) -> None:
+    boto3.client("s3").put_object(Bucket=MEDIA_BUCKET, Key=key, Body=b"\0" * size, ContentType=content_type)
+
+
+def _submit(worker, assignment, url: str):
+    body = {
+        "taskResults": [
+            {
+                "task": assignment.tasks[0].id,
+                "components": [{"result": {"url": url}}, {"result": {"selectedOption": "Yes"}}],
+            }
+        ]
+    }
+    return invoke("market", "market_submit", token=worker.token, path_params={"id": assignment.id}, body=body)
+
+
+def _form_for(worker, assignment, **body: Any) -> dict[str, Any]:
+    reply = _upload(worker, assignment.id, **_request(assignment, **body))
+    assert reply.status == 200, reply.body
+    return dict(reply.body)
+
+
+def test_a_submission_naming_its_own_upload_is_taken(requester, worker):
+    assignment = _claimed(requester, worker)
+    form = _form_for(worker, assignment)
+    _put(form["fields"]["key"], 1000, "audio/aac")
+    submitted = _submit(worker, assignment, form["resultUrl"])
+    assert submitted.status == 201, submitted.body
+    assert submitted.body["taskResults"][0]["components"][0]["result"] == {"url": form["resultUrl"]}
+    assert "downloadUrl" not in submitted.body["taskResults"][0]["components"][0]  # requesters only
+
+
+@pytest.mark.parametrize(
+    ("stored", "why"),
+    [
+        (None, "Nothing was uploaded"),
+        ((1000, "text/html"), "takes audio/*"),
+        ((60 * 32 * 1024 + 1, "audio/aac"), "at most"),
+    ],
+)
+def test_a_submission_naming_a_missing_or_bad_object_is_refused_naming_the_component(
+    requester, worker, stored, why
+):
+    assignment = _claimed(requester, worker)
+    form = _form_for(worker, assignment)
+    if stored is not None:  # put straight into the bucket, as if the form's conditions were not checked
+        _put(form["fields"]["key"], *stored)
+    refused = _submit(worker, assignment, form["resultUrl"])
+    assert refused.status == 422, refused.body
+    text = json.dumps(refused.body)
+    assert "taskResults[0].components[0].result" in text
+    assert why in text
+
+
+def test_a_submission_naming_another_url_or_another_assignments_upload_is_refused(requester, worker):
+    from tests.support.accounts import make_account
+
+    mine = _claimed(requester, worker)
+    someone = make_account("worker")
+    from crowdtask.services import assignments
+
+    theirs = assignments.claim(someone.id, mine.job, mine.campaign, None, None)
+    form = _form_for(someone, theirs)
+    _put(form["fields"]["key"], 1000, "audio/aac")
+    other_component = form["resultUrl"].replace(f"/{theirs.tasks[0].id}/0/", f"/{theirs.tasks[0].id}/1/")
+    for url in ("https://example.com/take.aac", form["resultUrl"], other_component):
+        refused = _submit(worker, mine, url)
+        assert refused.status == 422, (url, refused.body)
+        assert "taskResults[0].components[0].result" in json.dumps(refused.body)
+    assert _submit(someone, theirs, form["resultUrl"]).status == 201
+
+
+# ---------------------------------------------------------------- downloads
+def test_requesters_read_media_results_with_a_download_url(requester, worker):
+    assignment = _claimed(requester, worker)
+    form = _form_for(worker, assignment)
+    _put(form["fields"]["key"], 1000, "audio/aac")
+    result_id = _submit(worker, assignment, form["resultUrl"]).body["id"]
+    read = invoke("results", "results_get", token=requester.token, path_params={"id": result_id})
+    assert read.status == 200, read.body
+    components = read.body["taskResults"][0]["components"]
+    assert form["fields"]["key"] in components[0]["downloadUrl"]
+    assert "X-Amz-Expires=3600" in components[0]["downloadUrl"]
+    assert "downloadUrl" not in components[1]
+    listed = invoke(
+        "results",
+        "results_campaign_results",
+        token=requester.token,
+        path_params={"id": assignment.campaign},
+        query={},
+    )
+    assert (
+        form["fields"]["key"] in listed.body["results"][0]["taskResults"][0]["components"][0]["downloadUrl"]
+    )
