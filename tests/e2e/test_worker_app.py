@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import requests
 
 from tests.e2e.browser import UNNAMED_CONTROLS, chromium, new_page, png, screenshots, wav
 from tests.e2e.conftest import Session, new_account
@@ -30,7 +31,11 @@ def expect_visible(page: Any, text: str) -> None:
 
 
 def requester_media(api: RunningStack) -> dict[str, str]:
-    """Images and a sound the requester hosts (in the local S3), as the task's display components use."""
+    """Images and a sound the requester hosts (in the local S3), as the task's display components use.
+
+    The app's Content-Security-Policy allows https media from anywhere, and http only from the media
+    bucket's origin: locally that is the S3 endpoint, so the requester's files are served there too.
+    """
     s3 = api.client("s3")
     bucket = f"requester-media-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
@@ -41,7 +46,7 @@ def requester_media(api: RunningStack) -> dict[str, str]:
         ("purr.wav", wav(), "audio/wav"),
     ):
         s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=kind, ACL="public-read")
-        urls[key] = f"{api.info['moto_url']}/{bucket}/{key}"
+        urls[key] = f"{api.info['s3_url']}/{bucket}/{key}"  # the S3 endpoint browsers reach
     return urls
 
 
@@ -314,3 +319,145 @@ def test_sign_in_and_a_component_work_with_the_keyboard_alone(api, chromium, req
     assert checked.get_attribute("value") == "2"
     screenshots(page, "09-keyboard")
     assert page.console_errors == []
+
+
+def every_component(media: dict[str, str], title: str) -> dict[str, Any]:
+    """A task with each of the sixteen components of the catalogue."""
+    return {
+        "name": title,
+        "details": "<p>Every component of the catalogue, <i>once</i>.</p>",
+        "components": [
+            {"type": "Text", "text": "Record, mark and answer", "style": "H2"},
+            {"type": "Image", "url": media["cat.png"]},
+            {"type": "Audio", "url": media["purr.wav"]},
+            # a sound is a video without pictures to a <video> element: the test needs no video file
+            {"type": "Video", "url": media["purr.wav"], "playAudio": False},
+            {"type": "AudioRecording", "minDurationInSeconds": 1, "maxDurationInSeconds": 4},
+            {"type": "VideoRecording", "maxDurationInSeconds": 4, "orientation": "any"},
+            {"type": "ImageMarker", "url": media["cat.png"]},
+            {
+                "type": "BinaryImageChoice",
+                "option1": {"id": "cat", "url": media["cat.png"], "label": "Cat"},
+                "option2": {"id": "dog", "url": media["dog.png"], "label": "Dog"},
+            },
+            {"type": "BinaryChoice", "option1": "Inside", "option2": "Outside"},
+            {"type": "Rating", "steps": 4, "halfSteps": True},
+            {"type": "Stepper", "min": 1, "max": 3, "step": 0.5},
+            {"type": "TextInput", "hint": "A word", "optionalResult": True},
+            {"type": "Toggle", "label": "Noisy", "checkedByDefault": True},
+        ],
+        "components_attributes": [
+            {
+                "component_type": "media",
+                "name": "photo",
+                "label": "A photo",
+                "extra": {"instructions": "Any photo"},
+            },
+            {
+                "component_type": "tags_collection",
+                "name": "mood",
+                "label": "Mood",
+                "extra": {"values": [{"value": "calm", "text": "Calm"}, {"value": "busy", "text": "Busy"}]},
+            },
+            {"component_type": "text_area", "name": "story", "label": "Story", "required": "no"},
+        ],
+    }
+
+
+def record(page: Any, index: int, seconds: float) -> None:
+    """Record from Chromium's fake device and wait for the upload."""
+    field = component(page, index)
+    field.get_by_role("button", name=re.compile("^(Start .* recording|Record again)$")).click()
+    page.wait_for_timeout(seconds * 1000)
+    field.get_by_role("button", name="Stop recording").click()
+    field.get_by_text("Uploaded.").wait_for(timeout=20_000)
+
+
+def test_every_component_in_the_browser_recordings_uploaded_and_played_on_review(api, chromium, requester):
+    # Given a published job whose task holds every component of the catalogue
+    title = f"The whole catalogue {uuid.uuid4().hex[:6]}"
+    campaign, _ = publish(requester, every_component(requester_media(api), title), title)
+    page = new_page(chromium)
+    page.goto(f"{api.url}/app/")
+    sign_up(page, f"worker-{uuid.uuid4().hex[:10]}@example.com")
+
+    # When the worker claims it, every component shows, with a name for every control
+    page.get_by_role("button", name=f"Claim {title}").click()
+    page.get_by_role("heading", name="Your task", level=1).wait_for()
+    kinds = page.locator(".component").evaluate_all("(all) => all.map((e) => e.dataset.kind)")
+    assert kinds == [
+        *("Text", "Image", "Audio", "Video", "AudioRecording", "VideoRecording", "ImageMarker"),
+        *("BinaryImageChoice", "BinaryChoice", "Rating", "Stepper", "TextInput", "Toggle"),
+        *("media", "tags_collection", "text_area"),
+    ]
+    assert unnamed(page) == []
+    screenshots(page, "10-catalogue")
+
+    # When it records too short a clip, the app says so before anything is submitted
+    field = component(page, 4)
+    field.get_by_role("button", name="Start audio recording").click()
+    field.get_by_role("button", name="Stop recording").click()
+    field.get_by_text("Record at least 1 s.").wait_for()
+
+    # When it records audio and video from the fake devices, marks the image and fills the rest
+    record(page, 4, 1.6)
+    record(page, 5, 1.6)
+    surface = component(page, 6).locator(".marker-surface")
+    surface.click(position={"x": 40, "y": 30})
+    surface.click(position={"x": 120, "y": 90})
+    assert component(page, 6).locator(".marks li").count() == 2
+    component(page, 7).get_by_text("Dog").click()
+    component(page, 8).get_by_text("Outside").click()
+    component(page, 9).get_by_text("2.5 stars").click()
+    component(page, 10).get_by_role("button", name="Increase").click()
+    component(page, 10).get_by_role("button", name="Increase").click()
+    photo = png(32, 32)
+    component(page, 13).get_by_label("Take or choose a photo").set_input_files(
+        {"name": "photo.png", "mimeType": "image/png", "buffer": photo}
+    )
+    component(page, 14).get_by_text("Busy").click()
+    screenshots(page, "11-catalogue-filled")
+    page.get_by_role("button", name="Submit").click()
+    page.get_by_role("heading", name="Submitted, thank you").wait_for(timeout=30_000)
+
+    # Then the result arrives through the API, its media downloadable from storage
+    (result,) = requester.call("GET", f"/campaigns/{campaign}/results", params={"state": "InReview"}).json()[
+        "results"
+    ]
+    entries = result["taskResults"][0]["components"]
+    answers = [entry.get("result") for entry in entries]
+    assert answers[:4] == [None] * 4 and answers[11] is None and answers[15] is None
+    assert answers[7:11] == [
+        {"selectedOption": "dog"},
+        {"selectedOption": "Outside"},
+        {"rating": 2.5},
+        {"result": 2},
+    ]
+    assert answers[12] == {"checked": True} and answers[14] == {"values": ["busy"]}
+    downloads = {}
+    for index in (4, 5, 6, 13):
+        got = requests.get(entries[index]["downloadUrl"], timeout=10)
+        assert got.status_code == 200, (index, got.text[:200])
+        downloads[index] = got
+    assert downloads[4].headers["Content-Type"].startswith("audio/") and len(downloads[4].content) > 1000
+    assert downloads[5].headers["Content-Type"].startswith("video/") and len(downloads[5].content) > 1000
+    assert downloads[6].content.startswith(b"\x89PNG")  # the drawing
+    assert downloads[13].content == photo
+
+    # When the requester opens it on the review page, the recordings play from their download URLs
+    review = new_page(chromium)
+    review.goto(f"{api.url}/app/review")
+    sign_in(review, requester.email, requester.password)
+    review.get_by_label("Campaign").select_option(campaign)
+    card = review.locator(f"[data-result='{result['id']}']")
+    card.wait_for()
+    for player in ("audio", "video"):
+        card.locator(player).first.wait_for()
+        review.wait_for_function(f"() => document.querySelector('[data-result] {player}').readyState >= 1")
+    screenshots(review, "12-catalogue-review")
+    card.get_by_role("button", name="Approve").click()
+    review.get_by_text("Nothing to review.").wait_for()
+
+    # Then the API shows it approved
+    assert requester.call("GET", f"/results/{result['id']}").json()["state"] == "Approved"
+    assert page.console_errors == [] and review.console_errors == []

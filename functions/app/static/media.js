@@ -80,9 +80,15 @@ export class Recorder {
       this.live.hidden = true;
     }
     if (this.url) URL.revokeObjectURL(this.url);
-    this.url = URL.createObjectURL(blob);
-    this.preview.src = this.url;
-    this.preview.hidden = false;
+    this.url = null;
+    this.preview.removeAttribute("src");
+    this.preview.hidden = true;
+    if (blob.size > 0) {
+      // an empty recording (stopped at once) has nothing to play
+      this.url = URL.createObjectURL(blob);
+      this.preview.src = this.url;
+      this.preview.hidden = false;
+    }
     this.start.disabled = false;
     this.start.textContent = "Record again";
     this.stopButton.disabled = true;
