@@ -125,3 +125,31 @@ def wav(seconds: float = 0.6, rate: int = 8000) -> bytes:
         frames = (int(8000 * math.sin(2 * math.pi * 440 * i / rate)) for i in range(int(seconds * rate)))
         out.writeframes(b"".join(struct.pack("<h", f) for f in frames))
     return buffer.getvalue()
+
+
+# Text with a contrast ratio below 4.5:1 against the first opaque background behind it (WCAG 1.4.3);
+# disabled controls are exempt, as WCAG exempts inactive components.
+LOW_CONTRAST = """() => {
+  const rgb = (text) => text.match(/[\\d.]+/g).map(Number);
+  const luminance = ([r, g, b]) => {
+    const linear = (v) => (v / 255 <= 0.03928 ? v / 255 / 12.92 : ((v / 255 + 0.055) / 1.055) ** 2.4);
+    const c = [r, g, b].map(linear);
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+  };
+  const background = (e) => {
+    for (let n = e; n; n = n.parentElement) {
+      const color = rgb(getComputedStyle(n).backgroundColor);
+      if (color.length < 4 || color[3] > 0.99) return color;
+    }
+    return [255, 255, 255];
+  };
+  const problems = [];
+  for (const e of document.querySelectorAll("body *")) {
+    const own = [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own || !e.getClientRects().length || e.closest("button:disabled")) continue;
+    const a = luminance(rgb(getComputedStyle(e).color)), b = luminance(background(e));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) problems.push(`${e.tagName} "${e.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+  }
+  return problems;
+}"""

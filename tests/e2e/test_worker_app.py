@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.browser import UNNAMED_CONTROLS, chromium, new_page, png, screenshots, wav
+from tests.e2e.browser import LOW_CONTRAST, UNNAMED_CONTROLS, chromium, new_page, png, screenshots, wav
 from tests.e2e.conftest import Session, new_account
 from tests.support.stack import RunningStack
 
@@ -128,6 +128,11 @@ def unnamed(page: Any) -> list[str]:
     return found
 
 
+def low_contrast(page: Any) -> list[str]:
+    found: list[str] = page.evaluate(LOW_CONTRAST)
+    return found
+
+
 def test_a_worker_finds_a_nearby_job_in_the_browser_and_a_requester_approves_it(api, chromium, requester):
     # Given a published region-based job in Berlin
     title = f"Describe the cat {uuid.uuid4().hex[:6]}"
@@ -173,6 +178,7 @@ def test_a_worker_finds_a_nearby_job_in_the_browser_and_a_requester_approves_it(
     assert component(page, 10).locator(".field-error").inner_text() == "Select at least one tag."
     assert component(page, 11).locator(".field-error").inner_text() == "Enter some text."
     assert component(page, 8).get_by_role("textbox").get_attribute("aria-invalid") == "true"
+    assert low_contrast(page) == []
     screenshots(page, "04-validation")
 
     # When it fills every component, with an option the API does not know in the yes/no
@@ -238,7 +244,7 @@ def test_a_worker_finds_a_nearby_job_in_the_browser_and_a_requester_approves_it(
     card = review.locator(f"[data-result='{result['id']}']")
     card.wait_for()
     assert "Tom" in card.inner_text() and "4 stars" in card.inner_text()
-    assert unnamed(review) == []
+    assert unnamed(review) == [] and low_contrast(review) == []
     screenshots(review, "07-review")
     card.get_by_role("textbox", name=re.compile("Message or reason")).fill("Well spotted")
     card.get_by_role("button", name="Approve").click()
@@ -390,7 +396,7 @@ def test_every_component_in_the_browser_recordings_uploaded_and_played_on_review
         *("BinaryImageChoice", "BinaryChoice", "Rating", "Stepper", "TextInput", "Toggle"),
         *("media", "tags_collection", "text_area"),
     ]
-    assert unnamed(page) == []
+    assert unnamed(page) == [] and low_contrast(page) == []
     screenshots(page, "10-catalogue")
 
     # When it records too short a clip, the app says so before anything is submitted
