@@ -64,6 +64,8 @@ def new_page(chromium: Any, **context: Any) -> Any:
 def screenshots(page: Any, step: str) -> list[Path]:
     """The page at phone and at desktop width, as test artifacts; the phone size is restored."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    # a passing status toast is fixed to the viewport: in a full-page picture it would cover the middle
+    page.evaluate("() => { document.getElementById('status').textContent = ''; }")
     written = []
     for name, size in (("desktop", DESKTOP), ("phone", PHONE)):
         page.set_viewport_size(size)
