@@ -50,13 +50,13 @@ def requester_media(api: RunningStack) -> dict[str, str]:
     return urls
 
 
-def publish(owner: Session, task: dict[str, Any], title: str) -> tuple[str, str]:
-    """A published campaign of one job of one task: (campaign id, job id)."""
+def publish(owner: Session, task: dict[str, Any], title: str, results: int = 1) -> tuple[str, str]:
+    """A published campaign of one job of one task, open for `results` results: (campaign id, job id)."""
     created = owner.call("POST", "/tasks", json=task)
     assert created.status_code == 201, created.text
     job = owner.call("POST", "/jobs", json={"name": title}).json()["id"]
     assert owner.call("PUT", f"/jobs/{job}/tasks", json=[created.json()["id"]]).status_code == 200
-    body = {"name": title, "title": title, "workerPayment": 0.5, "results": 1}
+    body = {"name": title, "title": title, "workerPayment": 0.5, "results": results}
     campaign = owner.call("POST", "/campaigns", json=body).json()["id"]
     assert owner.call("PUT", f"/campaigns/{campaign}/jobs", json=[job]).status_code == 200
     published = owner.call("POST", f"/campaigns/{campaign}/publish")
@@ -324,7 +324,61 @@ def test_sign_in_and_a_component_work_with_the_keyboard_alone(api, chromium, req
     checked = page.locator("#task-0-component-1 input:checked")
     assert checked.get_attribute("value") == "2"
     screenshots(page, "09-keyboard")
+
+    # And the open assignment is listed with its deadline; releasing it gives the slot back
+    page.get_by_role("link", name="My assignments").click()
+    listed = page.locator("li.card", has_text=claimed.json()["id"])
+    assert listed.locator("time").first.get_attribute("datetime") == claimed.json()["deadline"]
+    listed.get_by_role("link", name="Continue").click()
+    page.get_by_role("button", name="Release this job").click()
+    page.get_by_role("heading", name="Jobs", level=1).wait_for()
+    assert worker.call("GET", f"/assignments/{claimed.json()['id']}").json()["state"] == "released"
     assert page.console_errors == []
+
+
+def test_the_review_page_rejects_and_asks_for_a_redo_with_reasons(api, chromium, requester):
+    # Given two results in review, submitted through the API
+    title = f"Yes or no {uuid.uuid4().hex[:6]}"
+    task = {"name": title, "components": [{"type": "BinaryChoice", "option1": "Yes", "option2": "No"}]}
+    campaign, job = publish(requester, task, title, results=2)
+    ids = []
+    for _ in range(2):
+        worker = new_account(api, role="worker")
+        claim = worker.call("POST", f"/market/jobs/{job}/claim")
+        assert claim.status_code == 201, claim.text
+        choice = {"result": {"selectedOption": "No"}}
+        answer = {"taskResults": [{"task": claim.json()["tasks"][0]["id"], "components": [choice]}]}
+        submitted = worker.call("POST", f"/assignments/{claim.json()['id']}/submit", json=answer)
+        assert submitted.status_code == 201, submitted.text
+        ids.append(submitted.json()["id"])
+    review = new_page(chromium)
+    review.goto(f"{api.url}/app/review")
+    sign_in(review, requester.email, requester.password)
+    review.get_by_label("Campaign").select_option(campaign)
+    first = review.locator(f"[data-result='{ids[0]}']")
+    first.wait_for()
+
+    # When the requester rejects without a reason, the page asks for one and sends nothing
+    first.get_by_role("button", name="Reject", exact=True).click()
+    assert first.locator(".form-error").inner_text() == "Give a reason for the worker."
+    assert requester.call("GET", f"/results/{ids[0]}").json()["state"] == "InReview"
+
+    # When it asks for a redo with a reason and a time, then rejects another with a reason
+    first.get_by_role("textbox", name=re.compile("Message or reason")).fill("Look again at the picture")
+    first.get_by_label("Redo allowed until (soft-reject)").fill("2099-01-02T03:04")
+    first.get_by_role("button", name="Ask for a redo (soft-reject)").click()
+    first.wait_for(state="detached")
+    soft = requester.call("GET", f"/results/{ids[0]}").json()
+    # Then the API holds each decision with its reason
+    assert soft["state"] == "SoftRejected" and soft["reason"] == "Look again at the picture"
+    assert soft["until"].startswith("2099-01-0")
+    second = review.locator(f"[data-result='{ids[1]}']")
+    second.get_by_role("textbox", name=re.compile("Message or reason")).fill("Not a real answer")
+    second.get_by_role("button", name="Reject", exact=True).click()
+    review.get_by_text("Nothing to review.").wait_for()
+    rejected = requester.call("GET", f"/results/{ids[1]}").json()
+    assert rejected["state"] == "Rejected" and rejected["reason"] == "Not a real answer"
+    assert review.console_errors == []
 
 
 def every_component(media: dict[str, str], title: str) -> dict[str, Any]:
