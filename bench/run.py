@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
 
 
-PARTS = ("coldstart", "sweep", "ingest", "quality", "answers", "app")
+PARTS = ("coldstart", "sweep", "ingest", "quality", "answers", "uploads", "app")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         _quality(results)
     if "answers" in wanted:
         _answers(results)
+    if "uploads" in wanted:
+        _uploads(results)
     if "app" in wanted:
         _app(results)
     parts = results.setdefault("measured_at_by_part", {})
@@ -105,6 +107,21 @@ def _answers(results: dict[str, Any]) -> None:
         f"{run['em_seconds_all_100_iterations']} s); accuracy {accuracy['dawid_skene']} vs majority "
         f"{accuracy['majority']}; dynamic overlap saved {results['overlap_saved_fraction']} of the results; "
         f"live aggregation adds {writes} writes per result (goal <= {answers.WRITES_GOAL})",
+        flush=True,
+    )
+
+
+def _uploads(results: dict[str, Any]) -> None:
+    from bench import uploads
+
+    print("media: function bytes while a recording goes up to S3 and comes back, on the local stack ...")
+    results["uploads"] = found = uploads.measure()
+    results["upload_bytes_through_lambda"] = found["upload_bytes_through_lambda"]
+    print(
+        f"  {found['upload_bytes_through_lambda']} function bytes while {found['media_bytes']} bytes went up "
+        f"and down (goal {uploads.GOAL}); the whole flow's functions saw "
+        f"{found['flow_function_payload_bytes']} bytes, the S3 endpoint "
+        f"{found['s3_gateway_bytes_in']} in and {found['s3_gateway_bytes_out']} out",
         flush=True,
     )
 

@@ -76,6 +76,11 @@ class Spawner:
         self._requests.put(None)
 
 
+def access_key_of(function: Function) -> str:
+    """The function's local access key id (its secret is "local", like every local caller's)."""
+    return f"local{function.logical_id}"  # DynamoDB Local takes letters and digits only
+
+
 def lambda_environment(
     function: Function, moto_url: str, dynamodb_url: str, s3_url: str | None = None
 ) -> dict[str, str]:
@@ -96,7 +101,8 @@ def lambda_environment(
         "LANG": "en_US.UTF-8",
         "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
         # Local wiring: every AWS SDK call goes to moto, DynamoDB to DynamoDB Local (or moto).
-        "AWS_ACCESS_KEY_ID": "local",
+        # one access key per function: the local S3 gateway authorizes what it presigned with its policy
+        "AWS_ACCESS_KEY_ID": access_key_of(function),
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_ENDPOINT_URL": moto_url,
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_url,

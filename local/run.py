@@ -16,7 +16,7 @@ from types import FrameType
 from typing import Any
 
 from local.http_gateway import Gateway, GatewayServer
-from local.lambdas import FunctionPool, Spawner, lambda_environment
+from local.lambdas import FunctionPool, Spawner, access_key_of, lambda_environment
 from local.pollers import Scheduler, SqsPoller
 from local.s3_gateway import S3Gateway
 from local.services import (
@@ -140,7 +140,8 @@ class Runner:
         for warning in stack.warnings:
             _say(f"warning: {warning}")
         resources = self._create_resources(stack, dynamodb_url, admin_key)
-        self.s3 = S3Gateway(self.moto.url, stack.buckets)
+        signers = {access_key_of(function): function.policy for function in stack.functions.values()}
+        self.s3 = S3Gateway(self.moto.url, stack.buckets, signers)
         self.s3.start()
         _say(f"S3 for browsers and functions: {self.s3.url} (moto, with S3's POST policy and CORS checks)")
 
@@ -158,7 +159,10 @@ class Runner:
             stack.api,
             stack.routes,
             self.pools,
-            local_routes={("POST", "/_local/schedules/run"): lambda: {"ran": self._scheduler().run_all()}},
+            local_routes={
+                ("POST", "/_local/schedules/run"): lambda: {"ran": self._scheduler().run_all()},
+                ("GET", "/_local/traffic"): self._traffic,
+            },
         )
         self.server.gateway = gateway
         reachable = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
@@ -173,6 +177,15 @@ class Runner:
         self._write_stack_file(stack, api_url, dynamodb_url, resources, admin_key)
         self.started = True
         _say(READY_LINE.format(url=api_url))
+
+    def _traffic(self) -> dict[str, Any]:
+        """Bytes so far: of each function's events and answers, and through the S3 gateway (benchmarks)."""
+        gateway = self.server.gateway if self.server is not None else None
+        return {
+            "functionPayloadBytes": dict(gateway.payload_bytes) if gateway is not None else {},
+            "s3BytesIn": self.s3.bytes_in if self.s3 is not None else 0,
+            "s3BytesOut": self.s3.bytes_out if self.s3 is not None else 0,
+        }
 
     def _scheduler(self) -> Scheduler:
         assert self.scheduler is not None

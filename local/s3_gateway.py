@@ -22,16 +22,19 @@ import hmac
 import http.client
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
-from local.template import Bucket
+from local.iam import allows
+from local.services import boto_client
+from local.template import Bucket, Statement
 
 # The secret of the local credentials every function gets (local/lambdas.py).
 LOCAL_SECRET = "local"  # noqa: S105 - a dummy: local services accept anything
@@ -83,6 +86,17 @@ def form_fields(content_type: str, body: bytes) -> tuple[dict[str, str], bytes |
     return fields, data
 
 
+def tag_set(xml: str) -> list[dict[str, str]]:
+    """The tags of a `tagging` form field (`<Tagging><TagSet><Tag><Key>..`)."""
+    try:
+        root = ElementTree.fromstring(xml)  # noqa: S314 - a field the presigned policy fixed
+    except ElementTree.ParseError:
+        raise Refusal(400, "MalformedXML", "The XML you provided was not well-formed") from None
+    return [
+        {"Key": tag.findtext("Key") or "", "Value": tag.findtext("Value") or ""} for tag in root.iter("Tag")
+    ]
+
+
 def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     key = ("AWS4" + secret).encode()
     for part in (date, region, service, "aws4_request"):
@@ -90,7 +104,28 @@ def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     return key
 
 
-def check_post(bucket: str, fields: Mapping[str, str], data: bytes | None, now: datetime) -> None:
+def signer_of(credential: str) -> str:
+    """The access key id of a SigV4 credential (`key/date/region/service/aws4_request`)."""
+    return credential.split("/", 1)[0]
+
+
+def check_signer(
+    policies: Mapping[str, Sequence[Statement]], credential: str, action: str, bucket: str, key: str
+) -> None:
+    """A presigned request acts with its signer's permissions: a function's (local/lambdas.py gives
+    each its own access key) must allow `action` on the object, as IAM would on AWS."""
+    policy = policies.get(signer_of(credential))
+    if policy is not None and not allows(policy, action, f"arn:aws:s3:::{bucket}/{key}"):
+        raise Refusal(403, "AccessDenied", "Access Denied")
+
+
+def check_post(
+    bucket: str,
+    fields: Mapping[str, str],
+    data: bytes | None,
+    now: datetime,
+    policies: Mapping[str, Sequence[Statement]] | None = None,
+) -> None:
     """Raise Refusal as S3 would for this form POST; return when S3 would store the file."""
     if data is None:
         raise Refusal(400, "InvalidArgument", "POST requires exactly one file upload per request.")
@@ -122,6 +157,9 @@ def check_post(bucket: str, fields: Mapping[str, str], data: bytes | None, now: 
     covered = {"bucket"}
     for condition in conditions:
         covered |= _check_condition(condition, values, len(data))
+    check_signer(policies or {}, credential, "s3:PutObject", bucket, fields.get("key", ""))
+    if "tagging" in fields:  # S3 authorizes a tagged upload as both actions
+        check_signer(policies or {}, credential, "s3:PutObjectTagging", bucket, fields.get("key", ""))
     extra = sorted(
         name
         for name in fields
@@ -173,6 +211,19 @@ def _check_condition(condition: Any, values: Mapping[str, str], size: int) -> se
     return {name}
 
 
+def check_expiry(query: Mapping[str, str], now: datetime | None = None) -> None:
+    """A presigned GET is refused once X-Amz-Expires seconds have passed since X-Amz-Date."""
+    try:
+        signed = datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        lifetime = int(query["X-Amz-Expires"])
+    except (KeyError, ValueError):
+        raise Refusal(
+            403, "AccessDenied", "Query-string authentication requires X-Amz-Date and X-Amz-Expires"
+        ) from None
+    if ((now or datetime.now(UTC)) - signed).total_seconds() > lifetime:
+        raise Refusal(403, "AccessDenied", "Request has expired")
+
+
 # ---------------------------------------------------------------- CORS
 
 
@@ -219,9 +270,16 @@ def cors_headers(
 class S3Gateway(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, moto_url: str, buckets: Mapping[str, Bucket], host: str = "127.0.0.1"):
+    def __init__(
+        self,
+        moto_url: str,
+        buckets: Mapping[str, Bucket],
+        policies: Mapping[str, Sequence[Statement]] | None = None,
+        host: str = "127.0.0.1",
+    ):
         super().__init__((host, 0), _Handler)
         self.moto = urlsplit(moto_url)
+        self.policies = dict(policies or {})  # signer's access key id -> its function's policy
         self.buckets = {bucket.name: bucket for bucket in buckets.values()}
         self.lock = threading.Lock()
         self.bytes_in = 0  # request bodies passed to moto (files included)
@@ -240,6 +298,11 @@ class S3Gateway(ThreadingHTTPServer):
     def stop(self) -> None:
         self.shutdown()
         self.server_close()
+
+    def tag(self, bucket: str, key: str, tags: list[dict[str, str]]) -> None:
+        boto_client("s3", urlunsplit(self.moto)).put_object_tagging(
+            Bucket=bucket, Key=key, Tagging={"TagSet": tags}
+        )
 
     def count(self, sent: int, received: int) -> None:
         with self.lock:
@@ -299,16 +362,33 @@ class _Handler(BaseHTTPRequestHandler):
         content_type = self.headers.get("Content-Type", "")
         bucket = self._bucket()
         is_form = content_type.lower().startswith("multipart/form-data")
+        stored: Callable[[], None] | None = None
         if bucket is not None and is_form and path.path.strip("/") == bucket.name:
             try:
                 fields, data = form_fields(content_type, body)
-                check_post(bucket.name, fields, data, datetime.now(UTC))
+                check_post(bucket.name, fields, data, datetime.now(UTC), self.server.policies)
             except Refusal as refusal:
                 self._refuse(refusal)
                 return
-        self._forward(body)
+            if "tagging" in fields:  # moto drops a form's `tagging` field: S3 tags the object with it
+                tags = tag_set(fields["tagging"])
+                stored = lambda: self.server.tag(bucket.name, fields["key"], tags)  # noqa: E731
+        self._forward(body, stored)
 
     def do_GET(self) -> None:
+        path = urlsplit(self.path)
+        query = dict(parse_qsl(path.query))
+        bucket = self._bucket()
+        if bucket is not None and "X-Amz-Credential" in query:  # a presigned GET
+            key = unquote(path.path.lstrip("/").split("/", 1)[-1])
+            try:
+                check_expiry(query)
+                check_signer(
+                    self.server.policies, query["X-Amz-Credential"], "s3:GetObject", bucket.name, key
+                )
+            except Refusal as refusal:
+                self._refuse(refusal)
+                return
         self._forward(b"")
 
     def do_HEAD(self) -> None:
@@ -320,7 +400,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._forward(self._body())
 
-    def _forward(self, body: bytes) -> None:
+    def _forward(self, body: bytes, stored: Callable[[], None] | None = None) -> None:
         moto = self.server.moto
         connection = http.client.HTTPConnection(moto.hostname or "127.0.0.1", moto.port, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
@@ -332,6 +412,8 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             connection.close()
         self.server.count(len(body), len(payload))
+        if stored is not None and response.status < 300:
+            stored()
         answer = {
             k: v
             for k, v in response.getheaders()

@@ -82,11 +82,17 @@ def test_a_recording_goes_to_the_bucket_and_back_to_the_requester(api, requester
     assert upload["maxSize"] == len(SOUND)
     stored = _post(upload, SOUND)
     assert stored.status_code == 204, stored.text
+    bucket, key = upload["url"].rstrip("/").rsplit("/", 1)[1], upload["fields"]["key"]
+    s3 = api.client("s3")
+    assert s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"] == [
+        {"Key": "retention", "Value": "pending"}
+    ]
     # and submits the result URL
     submitted = worker.call(
         "POST", f"/assignments/{assignment['id']}/submit", json=_submission(assignment, upload["resultUrl"])
     )
     assert submitted.status_code == 201, submitted.text
+    assert s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"] == [{"Key": "retention", "Value": "kept"}]
     # Then the requester reads the result with a download URL that gives the same bytes
     result = requester.call("GET", f"/results/{submitted.json()['id']}").json()
     component = result["taskResults"][0]["components"][0]
@@ -201,3 +207,12 @@ def test_the_bucket_answers_browser_preflights_from_its_cors_rules(api, requeste
     assert allowed.headers["Access-Control-Allow-Origin"] in ("*", origin)
     assert "POST" in allowed.headers["Access-Control-Allow-Methods"]
     assert refused.status_code == 403
+
+
+def test_the_readme_media_session_works_as_pasted(api, tmp_path):
+    from tests.support.stack import run_readme_session
+
+    done = run_readme_session(api, tmp_path, "auth/token/request", "/uploads")
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "204\n" in done.stdout
+    assert done.stdout.rstrip().endswith("same bytes")

@@ -278,7 +278,7 @@ def test_sub_with_a_variable_map_is_refused(tmp_path: Path) -> None:
         "AWS::WAFv2::IPSet",
         "AWS::SSM::Parameter",
         "AWS::ApiGateway::ApiKey",
-        "AWS::S3::Bucket",
+        "AWS::S3::AccessPoint",
         "AWS::SNS::Topic",
         "AWS::Lambda::Function",
         "Custom::Thing",
@@ -606,6 +606,13 @@ def test_real_template_environment_is_fully_resolved() -> None:
         assert local_env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == str(function.memory_mb)
         assert local_env["CROWDTASK_LOCAL"] == "1"
         assert local_env["POWERTOOLS_TRACE_DISABLED"] == "true"
+        assert env["MEDIA_BUCKET_NAME"] == stack.buckets["MediaBucket"].name == "crowdtask-local-mediabucket"
+        with_s3 = lambda_environment(
+            function, "http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3"
+        )
+        assert with_s3["AWS_ENDPOINT_URL_S3"] == "http://127.0.0.1:3"
+        # each function signs with its own key (letters and digits: DynamoDB Local takes nothing else)
+        assert with_s3["AWS_ACCESS_KEY_ID"].isalnum() and name in with_s3["AWS_ACCESS_KEY_ID"]
 
 
 def test_real_template_resources_and_schedules() -> None:
@@ -621,6 +628,10 @@ def test_real_template_resources_and_schedules() -> None:
         assert len(table.properties.get("GlobalSecondaryIndexes", [])) == len(
             raw[logical]["Properties"].get("GlobalSecondaryIndexes", [])
         )
+    (bucket,) = stack.buckets.values()
+    assert bucket.arn == "arn:aws:s3:::crowdtask-local-mediabucket"
+    assert bucket.cors_rules[0]["AllowedOrigins"] == ["*"]  # AllowedOrigin, resolved
+    assert {"POST", "GET"} <= set(bucket.cors_rules[0]["AllowedMethods"])
     for function in stack.functions.values():
         for schedule in function.schedules:
             assert schedule.expression.startswith(("rate(", "cron(", "at(")), schedule

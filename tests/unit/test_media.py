@@ -268,3 +268,86 @@ def test_requesters_read_media_results_with_a_download_url(requester, worker):
     assert (
         form["fields"]["key"] in listed.body["results"][0]["taskResults"][0]["components"][0]["downloadUrl"]
     )
+
+
+def test_a_rejection_tags_the_results_media_for_the_lifecycle_rule(requester, worker):
+    from crowdtask.services import flows
+
+    assignment = _claimed(requester, worker)
+    form = _form_for(worker, assignment)
+    _put(form["fields"]["key"], 1000, "audio/aac")
+    result_id = _submit(worker, assignment, form["resultUrl"]).body["id"]
+    s3 = boto3.client("s3")
+    kept = s3.get_object_tagging(Bucket=MEDIA_BUCKET, Key=form["fields"]["key"])["TagSet"]
+    assert kept == [{"Key": "retention", "Value": "kept"}]
+    flows.reject(requester.id, result_id, "not a cat")
+    tags = s3.get_object_tagging(Bucket=MEDIA_BUCKET, Key=form["fields"]["key"])["TagSet"]
+    assert tags == [{"Key": "retention", "Value": "discard"}]
+
+
+def test_the_bucket_expires_discarded_and_unsubmitted_uploads_and_aborts_stale_ones():
+    from crowdtask.store import media as media_store
+    from tests.support.infra import template
+
+    bucket = template()["Resources"]["MediaBucket"]["Properties"]
+    rules = bucket["LifecycleConfiguration"]["Rules"]
+    expired = {(f["Key"], f["Value"]) for rule in rules for f in rule.get("TagFilters", [])}
+    assert expired == {
+        (media_store.RETENTION_KEY, media_store.DISCARD),
+        (media_store.RETENTION_KEY, media_store.PENDING),
+    }
+    assert any(rule.get("AbortIncompleteMultipartUpload") for rule in rules)
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+
+
+def test_an_upload_is_pending_until_a_submission_keeps_it(requester, worker):
+    from crowdtask.store import media as media_store
+
+    assignment = _claimed(requester, worker)
+    form = _form_for(worker, assignment)
+    # the form tags the object pending, and its policy holds the tag
+    assert form["fields"]["tagging"] == media_store.tagging_xml(media_store.PENDING)
+    policy = json.loads(base64.b64decode(form["fields"]["policy"]))
+    assert {"tagging": form["fields"]["tagging"]} in policy["conditions"]
+    _put(form["fields"]["key"], 1000, "audio/aac")
+    assert _submit(worker, assignment, form["resultUrl"]).status == 201
+    tags = boto3.client("s3").get_object_tagging(Bucket=MEDIA_BUCKET, Key=form["fields"]["key"])["TagSet"]
+    assert tags == [{"Key": "retention", "Value": "kept"}]
+
+
+def test_a_submission_fails_whole_when_its_media_cannot_be_kept(requester, worker, monkeypatch):
+    from crowdtask.services import assignments
+    from crowdtask.store import media as media_store
+
+    assignment = _claimed(requester, worker)
+    form = _form_for(worker, assignment)
+    _put(form["fields"]["key"], 1000, "audio/aac")
+
+    def s3_down(keys: list[str]) -> None:
+        raise ConnectionError("S3 is unreachable")
+
+    working = media_store.mark_kept
+    monkeypatch.setattr(media_store, "mark_kept", s3_down)
+    assert _submit(worker, assignment, form["resultUrl"]).status == 500
+    assert assignments.get_assignment(worker.id, assignment.id).state == "open"  # nothing stored
+    monkeypatch.setattr(media_store, "mark_kept", working)
+    assert _submit(worker, assignment, form["resultUrl"]).status == 201  # the retry goes through
+
+
+def test_a_rejection_stands_when_tagging_its_media_fails(requester, worker, monkeypatch):
+    from crowdtask.services import flows
+    from crowdtask.store import media as media_store
+
+    assignment = _claimed(requester, worker)
+    form = _form_for(worker, assignment)
+    _put(form["fields"]["key"], 1000, "audio/aac")
+    result_id = _submit(worker, assignment, form["resultUrl"]).body["id"]
+
+    def s3_down(keys: list[str]) -> None:
+        raise ConnectionError("S3 is unreachable")
+
+    monkeypatch.setattr(media_store, "mark_discarded", s3_down)
+    rejected = flows.reject(requester.id, result_id, "not a cat")
+    assert rejected.state == "Rejected"
+    again = invoke("results", "results_get", token=requester.token, path_params={"id": result_id})
+    assert again.body["state"] == "Rejected"

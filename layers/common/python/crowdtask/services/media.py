@@ -16,6 +16,7 @@ from typing import Any
 from crowdtask import clock, errors
 from crowdtask.config import settings
 from crowdtask.models.media import MediaRule, UploadIn, UploadOut, component_type, media_rule
+from crowdtask.observability import logger
 from crowdtask.services import assignments
 from crowdtask.store import media as media_store
 from crowdtask.store import tasks as task_store
@@ -156,3 +157,25 @@ def uploaded_keys(task_results: list[dict[str, Any]]) -> list[str]:
                 if key is not None:
                     keys.append(key)
     return keys
+
+
+def keep(task_results: list[dict[str, Any]]) -> None:
+    """A submission's media are kept: their tag leaves "pending", whose lifecycle rule would delete
+    them. Done before the submission is stored, so a stored result never names an object left to
+    expire (an S3 failure fails the submission, which the worker retries)."""
+    keys = uploaded_keys(task_results)
+    if keys:
+        media_store.mark_kept(keys)
+
+
+def discard(task_results: list[dict[str, Any]]) -> None:
+    """Tag a rejected result's media for the bucket's lifecycle rule, which deletes them after
+    MediaDiscardDays. Best effort after the rejection is committed: an object left untagged costs
+    storage, never correctness."""
+    keys = uploaded_keys(task_results)
+    if not keys:
+        return
+    try:
+        media_store.mark_discarded(keys)
+    except Exception:
+        logger.exception("tagging rejected media failed", extra={"keys": keys})

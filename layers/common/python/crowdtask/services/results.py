@@ -281,6 +281,7 @@ def submit(worker_id: str, assignment_id: str, body: SubmitIn) -> tuple[ResultOu
             "campaign's maxUploadTime); this upload is too late."
         )
     task_results = _task_results(item, body, now_iso)
+    media.keep(task_results)
     requester, campaign_id, job_id = item["requester_id"], item["campaign_id"], item["job_id"]
     result_id = ids.new_id()
     settings = _settings(requester, campaign_id)
@@ -557,6 +558,7 @@ def reject(
     else:
         raise errors.Conflict(f"Campaign {campaign_id} is changing too often right now; retry.")
     votes.withdraw_after(item)
+    media.discard(item.get("taskResults", []))
     events.publish("result.rejected", _event(item, reason=reason, **({"reviewedBy": by} if by else {})))
     return get_result(requester_id, result_id), dead
 

@@ -18,8 +18,16 @@ from botocore.exceptions import ClientError
 from crowdtask.config import settings
 
 KEY_PREFIX = "media"
-# Objects of rejected or expired results carry this tag; the bucket's lifecycle rule expires them.
-RETENTION_TAG = ("retention", "discard")
+# The bucket's lifecycle rules expire objects by their `retention` tag: an upload is "pending" until a
+# submission names it ("kept"); a rejection marks it "discard". Pending objects are those of
+# assignments never submitted (released, expired, or a form used twice).
+RETENTION_KEY = "retention"
+PENDING, KEPT, DISCARD = "pending", "kept", "discard"
+
+
+def tagging_xml(value: str) -> str:
+    """The `tagging` form field of a presigned POST: the object's retention tag."""
+    return f"<Tagging><TagSet><Tag><Key>{RETENTION_KEY}</Key><Value>{value}</Value></Tag></TagSet></Tagging>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +78,14 @@ def upload_form(
     key: str, content_type: str, family: str, max_bytes: int, expires_seconds: int
 ) -> tuple[str, dict[str, str]]:
     """A presigned POST for exactly `key`, a type of `family` and at most `max_bytes`: (url, fields)."""
+    tagging = tagging_xml(PENDING)
     post = _client().generate_presigned_post(
         _bucket(),
         key,
-        Fields={"Content-Type": content_type},
+        Fields={"Content-Type": content_type, "tagging": tagging},
         Conditions=[
             {"bucket": _bucket()},
+            {"tagging": tagging},
             ["eq", "$key", key],
             ["starts-with", "$Content-Type", f"{family}/"],
             ["content-length-range", 1, max_bytes],
@@ -106,10 +116,17 @@ def download_url(key: str, expires_seconds: int) -> str:
     )
 
 
-def mark_discarded(keys: list[str]) -> None:
-    """Tag objects for the lifecycle rule that expires media of rejected and expired results."""
-    name, value = RETENTION_TAG
+def mark_retention(keys: list[str], value: str) -> None:
+    """Set the objects' retention tag (PENDING, KEPT or DISCARD) for the bucket's lifecycle rules."""
     for key in keys:
         _client().put_object_tagging(
-            Bucket=_bucket(), Key=key, Tagging={"TagSet": [{"Key": name, "Value": value}]}
+            Bucket=_bucket(), Key=key, Tagging={"TagSet": [{"Key": RETENTION_KEY, "Value": value}]}
         )
+
+
+def mark_discarded(keys: list[str]) -> None:
+    mark_retention(keys, DISCARD)
+
+
+def mark_kept(keys: list[str]) -> None:
+    mark_retention(keys, KEPT)
