@@ -54,7 +54,7 @@ def chromium() -> Iterator[Any]:
 def new_page(chromium: Any, **context: Any) -> Any:
     """A page in a fresh context (own cookies and sessionStorage), phone-sized; console errors kept."""
     page = chromium.new_context(viewport=PHONE, **context).new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(30_000)  # generous: the machine may be busy with other work
     page.console_errors = []
     page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
     page.on("pageerror", lambda error: page.console_errors.append(str(error)))

@@ -392,8 +392,8 @@ def every_component(media: dict[str, str], title: str) -> dict[str, Any]:
             {"type": "Audio", "url": media["purr.wav"]},
             # a sound is a video without pictures to a <video> element: the test needs no video file
             {"type": "Video", "url": media["purr.wav"], "playAudio": False},
-            {"type": "AudioRecording", "minDurationInSeconds": 1, "maxDurationInSeconds": 4},
-            {"type": "VideoRecording", "maxDurationInSeconds": 4, "orientation": "any"},
+            {"type": "AudioRecording", "minDurationInSeconds": 1, "maxDurationInSeconds": 6},
+            {"type": "VideoRecording", "maxDurationInSeconds": 6, "orientation": "any"},
             {"type": "ImageMarker", "url": media["cat.png"]},
             {
                 "type": "BinaryImageChoice",
@@ -430,7 +430,7 @@ def record(page: Any, index: int, seconds: float) -> None:
     field.get_by_role("button", name=re.compile("^(Start .* recording|Record again)$")).click()
     page.wait_for_timeout(seconds * 1000)
     field.get_by_role("button", name="Stop recording").click()
-    field.get_by_text("Uploaded.").wait_for(timeout=20_000)
+    field.get_by_text("Uploaded.").wait_for(timeout=60_000)
 
 
 def test_every_component_in_the_browser_recordings_uploaded_and_played_on_review(api, chromium, requester):
@@ -477,8 +477,20 @@ def test_every_component_in_the_browser_recordings_uploaded_and_played_on_review
     )
     component(page, 14).get_by_text("Busy").click()
     screenshots(page, "11-catalogue-filled")
+
+    # When a number is typed out of the stepper's range or off its steps, the app refuses it before sending
+    stepper = component(page, 10).get_by_role("spinbutton")
+    for typed, message in (
+        ("3.5", "The number must be at most 3."),
+        ("1.2", "The number must be 1 plus a multiple of 0.5."),
+    ):
+        stepper.fill(typed)
+        page.get_by_role("button", name="Submit").click()
+        assert component(page, 10).locator(".field-error").inner_text() == message
+    stepper.fill("2")
     page.get_by_role("button", name="Submit").click()
-    page.get_by_role("heading", name="Submitted, thank you").wait_for(timeout=30_000)
+    # two uploads and a submit that checks them: the first call of a function starts its process
+    page.get_by_role("heading", name="Submitted, thank you").wait_for(timeout=90_000)
 
     # Then the result arrives through the API, its media downloadable from storage
     (result,) = requester.call("GET", f"/campaigns/{campaign}/results", params={"state": "InReview"}).json()[

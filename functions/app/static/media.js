@@ -119,7 +119,8 @@ export class Recorder {
 
   durationProblem() {
     if (this.minSeconds !== null && this.seconds < this.minSeconds) return `Record at least ${this.minSeconds} s.`;
-    if (this.maxSeconds !== null && this.seconds > this.maxSeconds + 0.5) return `Record at most ${this.maxSeconds} s.`;
+    // a recording stopped by the timer runs a little past the limit: only a clearly longer one is refused
+    if (this.maxSeconds !== null && this.seconds > this.maxSeconds + 1) return `Record at most ${this.maxSeconds} s.`;
     return null;
   }
 
