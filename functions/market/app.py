@@ -122,8 +122,10 @@ def get_assignment(id: AssignmentId) -> Reply:
     "/assignments/<id>/submit",
     summary="Submit the Result of an Assignment",
     description="Every interactive component's result is checked against the component catalogue; a 422 "
-    "names each bad one (`taskResults[0].components[1].result.selectedOption`). Refused with 409 after "
-    "`submitBy`. The result is InReview until approved, rejected or auto-approved after maxReviewTime.",
+    "names each bad one (`taskResults[0].components[1].result.selectedOption`). A recording, drawing or "
+    "media result is `{url}` with the `resultUrl` of this assignment's upload for that component (POST "
+    "/assignments/{id}/uploads), uploaded, of the component's type and within its size. Refused with 409 "
+    "after `submitBy`. The result is InReview until approved, rejected or auto-approved after maxReviewTime.",
     tags=TAGS,
     security=TOKEN_AUTH,
     responses=responses(ResultOut, "the result, in review", 401, 403, 404, 409, status=201),

@@ -216,3 +216,25 @@ def test_the_readme_media_session_works_as_pasted(api, tmp_path):
     assert done.returncode == 0, done.stderr + done.stdout
     assert "204\n" in done.stdout
     assert done.stdout.rstrip().endswith("same bytes")
+
+
+def test_racing_submissions_of_one_upload_store_one_result(api, requester, worker):
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Given an uploaded recording, and the same submission sent four times at once (a client's retries)
+    assignment = _claim(worker, _published_job(requester))
+    forms = [_form(worker, assignment).json() for _ in range(3)]
+    assert len({form["fields"]["key"] for form in forms}) == 3  # every form names its own object
+    assert _post(forms[0], SOUND).status_code == 204
+    body = _submission(assignment, forms[0]["resultUrl"])
+    with ThreadPoolExecutor(4) as pool:
+        replies = list(
+            pool.map(
+                lambda _: worker.call("POST", f"/assignments/{assignment['id']}/submit", json=body), range(4)
+            )
+        )
+    # Then exactly one result is stored, and the others are told the assignment is submitted
+    assert sorted(reply.status_code for reply in replies) == [201, 409, 409, 409], [r.text for r in replies]
+    campaign = replies[[r.status_code for r in replies].index(201)].json()["campaign"]
+    listed = requester.call("GET", f"/campaigns/{campaign}/results").json()["results"]
+    assert len(listed) == 1

@@ -133,7 +133,7 @@ class RunningStack:
         )
 
     def ports(self) -> list[int]:
-        urls = {self.url, self.info["moto_url"], self.info["dynamodb_url"]}
+        urls = {self.url, self.info["moto_url"], self.info["dynamodb_url"], self.info["s3_url"]}
         return [int(url.rsplit(":", 1)[1]) for url in urls]
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:

@@ -7,6 +7,7 @@ tags are requests, and the bytes of a file never pass through a function.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -39,8 +40,17 @@ class StoredObject:
 
 @lru_cache(maxsize=1)
 def _client() -> Any:
-    # botocore's default addressing: virtual-hosted on AWS, path-style for a local endpoint.
-    return boto3.client("s3", config=Config(signature_version="s3v4", retries={"mode": "standard"}))
+    config = Config(signature_version="s3v4", retries={"mode": "standard"})
+    if os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"):
+        return boto3.client("s3", config=config)  # a local endpoint: path-style, botocore's choice
+    # On AWS the regional virtual-hosted endpoint: a browser posting a presigned form to the global
+    # one (what botocore signs for by default) is redirected while a new bucket's name propagates.
+    region = boto3.session.Session().region_name or "us-east-1"
+    return boto3.client(
+        "s3",
+        endpoint_url=f"https://s3.{region}.amazonaws.com",
+        config=config.merge(Config(s3={"addressing_style": "virtual"})),
+    )
 
 
 def _bucket() -> str:
