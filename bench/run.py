@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
 
 
-PARTS = ("coldstart", "sweep", "ingest", "quality", "answers", "uploads", "webhooks")
+PARTS = ("coldstart", "sweep", "ingest", "quality", "answers", "uploads", "webhooks", "app")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,12 +50,25 @@ def main(argv: list[str] | None = None) -> int:
         _uploads(results)
     if "webhooks" in wanted:
         _webhooks(results)
+    if "app" in wanted:
+        _app(results)
     parts = results.setdefault("measured_at_by_part", {})
     for part in wanted:  # results.json may hold parts of different runs: each says when it was measured
         parts[part] = results["machine"]["measured_at"]
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     print(f"wrote {RESULTS.relative_to(ROOT)}")
     return 0
+
+
+def _app(results: dict[str, Any]) -> None:
+    from bench import app
+
+    print(
+        "worker app: every byte of the first page's load in headless Chromium, uncompressed ...", flush=True
+    )
+    results["app"] = found = app.measure()
+    results["app_first_load_kb"] = found["app_first_load_kb"]
+    print(f"  {found['app_first_load_kb']} KB in {found['responses']} responses (goal <= {app.GOAL_KB})")
 
 
 def _quality(results: dict[str, Any]) -> None:

@@ -25,7 +25,8 @@ from tests.support.samples import (
 
 WORKER_FUNCTIONS = {"market", "media"}  # routes for workers: the others are a requester's (or open, or admin)
 DOCUMENT = json.loads((ROOT / "openapi.json").read_text())
-UNDOCUMENTED = {"/openapi.json", "/swagger", "/swagger/{asset}"}  # the docs function's own pages: 200
+# pages of the docs and app functions: 200
+UNDOCUMENTED = {"/openapi.json", "/swagger", "/swagger/{asset}", "/app", "/app/{asset}"}
 
 
 @pytest.fixture

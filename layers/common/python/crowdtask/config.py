@@ -67,6 +67,11 @@ class Settings(BaseModel):
     login_source_window_seconds: int = Field(900, alias="LOGIN_SOURCE_WINDOW_SECONDS", gt=0)
     # "cheapest" is for test suites only: the deployed template never sets it.
     password_hash_cost: Literal["standard", "cheapest"] = Field("standard", alias="PASSWORD_HASH_COST")
+    # Locally S3 is served to browsers and functions at this URL (the worker app's CSP names it).
+    aws_endpoint_url_s3: str | None = Field(
+        None, alias="AWS_ENDPOINT_URL_S3", description="local S3 endpoint"
+    )
+    aws_region: str | None = Field(None, alias="AWS_REGION", description="set by Lambda in every function")
 
     def require(self, *fields: str) -> Settings:
         """These settings, or SettingsError naming each listed variable that is not set."""
