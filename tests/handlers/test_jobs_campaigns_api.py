@@ -84,6 +84,21 @@ def test_job_tasks_page_in_order_with_links(requester):
     assert seen == task_ids
 
 
+def test_job_tasks_after_an_id_not_in_the_list_is_a_404_naming_after(requester):
+    job_id = _job(requester, [_task(requester)])
+    page = invoke(
+        "jobs",
+        "jobs_tasks_get",
+        token=requester.token,
+        path_params={"id": job_id},
+        query={"after": ["t-none"]},
+    )
+    assert page.status == 404
+    assert page.body["errors"] == [
+        {"field": "after", "message": "t-none is not (or no longer) in the list", "code": "NOT_FOUND"}
+    ]
+
+
 @pytest.mark.balance(50)
 def test_lifecycle_over_the_handlers_with_hal(requester):
     hal = {"Accept": "application/hal+json"}

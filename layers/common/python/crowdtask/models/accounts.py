@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 
-from crowdtask.models.base import ApiModel, OutModel, id_text
+from crowdtask.models.base import ApiModel, OutModel, decimal_field, decimal_text, id_text
 
 # The document states the same rule as _email(), surrounding spaces included (it strips them). The
 # characters are spelled out, for `\s` and str.strip() mean different sets in Python and in a JSON
@@ -43,7 +43,7 @@ Password = Annotated[
     str, Field(min_length=8, max_length=256, description="password, 8 to 256 characters", repr=False)
 ]
 PositiveAmount = Annotated[
-    Decimal, Field(gt=0, le=Decimal("1000000000"), max_digits=18, decimal_places=6, description="USD")
+    Decimal, decimal_field(9, positive=True, description="USD"), decimal_text(9, positive=True)
 ]
 
 
@@ -76,13 +76,9 @@ class AccountCreateIn(SignupIn):
     """POST /admin/accounts: the account, its role and starting balance, and optionally its task quotas."""
 
     role: Role = Field(description="`requester` (creates work and pays) or `worker` (does the work)")
-    balance: Decimal | None = Field(
-        default=None,
-        ge=0,
-        le=Decimal("1000000000"),
-        decimal_places=6,
-        description="starting available balance, USD",
-    )
+    balance: Annotated[
+        Decimal | None, decimal_field(9, description="starting available balance, USD"), decimal_text(9)
+    ] = None
     commissionRate: float | None = Field(
         default=None, ge=0, le=1, description="commission rate on worker payments (default 0.2)"
     )

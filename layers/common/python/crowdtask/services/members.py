@@ -145,9 +145,7 @@ class MemberList:
         start = 0
         if after is not None:
             if after not in ids:
-                raise errors.ValidationFailed.one(
-                    "after", f"{after} is no longer in the list; start again", "INVALID_CURSOR"
-                )
+                raise errors.NotFound.of_field("after", f"{after} is not (or no longer) in the list")
             start = ids.index(after) + 1
         chunk = ids[start : start + limit]
         return chunk, start + limit < len(ids)
