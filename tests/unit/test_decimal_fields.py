@@ -68,3 +68,16 @@ def test_numbers_are_documented_to_the_micro_dollar_with_their_bounds():
     assert number == {"type": "number", "exclusiveMinimum": 0.0, "maximum": 1e9, "multipleOf": 1e-06}
     assert accepted(BonusIn, "amount", 0.000001) and not accepted(BonusIn, "amount", 5e-324)
     assert accepted(BonusIn, "amount", Decimal("999999999.999999"))
+
+
+def test_what_each_role_may_carry_is_stated_and_held():
+    rules = DOCUMENT["components"]["schemas"]["AccountCreateIn"]
+    assert rules["if"] == {"properties": {"role": {"const": "worker"}}, "required": ["role"]}
+    assert {"type": "array", "maxItems": 0} in rules["else"]["properties"]["workerGroups"]["anyOf"]
+    base = {"email": "a@example.com", "password": "a long enough passphrase"}
+    worker = AccountCreateIn.model_validate({**base, "role": "worker", "workerGroups": [7, "g"]})
+    assert worker.workerGroups == ["7", "g"]
+    with pytest.raises(ValidationError):
+        AccountCreateIn.model_validate({**base, "role": "worker", "workerGroups": [2**53]})
+    integer = branches("AccountCreateIn", "workerGroups")["array"]["items"]["anyOf"][1]
+    assert integer == {"type": "integer", "minimum": -(2**53 - 1), "maximum": 2**53 - 1}
