@@ -88,6 +88,7 @@ def _build() -> str:
                 merge.add_schema(resolver.get_openapi_schema(security_schemes=SECURITY_SCHEMES()))
         document = json.loads(merge.get_openapi_json_schema())
     document_body_refusals(document)
+    document_paired_position(document)
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
@@ -102,6 +103,40 @@ def document_body_refusals(document: dict[str, Any]) -> None:
                 operation["responses"].setdefault(
                     "415", error_response_block(415, "#/components/schemas/ErrorBody")
                 )
+
+
+# Query parameters given together or not at all: OpenAPI can say so of the properties of one object
+# parameter, sent exploded (`?lat=..&lng=..`: the same query string as two parameters).
+PAIRED_QUERY = {("/market/jobs", "get"): ("position", ("lat", "lng"))}
+
+
+def document_paired_position(document: dict[str, Any]) -> None:
+    """GET /market/jobs takes `lat` and `lng` both or neither (422 for one alone): the two query
+    parameters become the properties of one form-exploded object whose `dependentRequired` says so."""
+    for (path, method), (name, members) in PAIRED_QUERY.items():
+        operation = document["paths"][path][method]
+        given = {p["name"]: p for p in operation["parameters"] if p["in"] == "query" and p["name"] in members}
+        properties = {}
+        for member in members:
+            number = next(b for b in given[member]["schema"]["anyOf"] if b.get("type") == "number")
+            properties[member] = {**number, "description": given[member]["description"]}
+        operation["parameters"] = [p for p in operation["parameters"] if p not in given.values()]
+        operation["parameters"].append(
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "style": "form",
+                "explode": True,
+                "description": f"{' and '.join(members)}: both, or neither",
+                "schema": {
+                    "type": "object",
+                    "properties": properties,
+                    "additionalProperties": False,
+                    "dependentRequired": {m: [o for o in members if o != m] for m in members},
+                },
+            }
+        )
 
 
 def main() -> int:

@@ -49,7 +49,7 @@ def test_id_arrays_accept_numbers_and_name_bad_entries(requester):
     unknown = invoke(
         "jobs", "jobs_tasks_put", token=requester.token, path_params={"id": job_id}, body=[task, 42]
     )
-    assert unknown.status == 422
+    assert unknown.status == 404
     assert unknown.body["errors"] == [
         {"field": "[1]", "message": "no task 42 in your account", "code": "NOT_FOUND"}
     ]
