@@ -81,3 +81,13 @@ def test_what_each_role_may_carry_is_stated_and_held():
         AccountCreateIn.model_validate({**base, "role": "worker", "workerGroups": [2**53]})
     integer = branches("AccountCreateIn", "workerGroups")["array"]["items"]["anyOf"][1]
     assert integer == {"type": "integer", "minimum": -(2**53 - 1), "maximum": 2**53 - 1}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("commissionRate", "0.5"), ("commissionRate", True), ("charity", 1)]
+)
+def test_account_numbers_and_flags_are_of_the_documented_type(field, value):
+    base = {"email": "a@example.com", "password": "a long enough passphrase", "role": "requester"}
+    assert AccountCreateIn.model_validate({**base, field: 0.5 if field == "commissionRate" else True})
+    with pytest.raises(ValidationError):
+        AccountCreateIn.model_validate({**base, field: value})

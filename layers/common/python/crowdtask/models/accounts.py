@@ -121,10 +121,11 @@ class AccountCreateIn(SignupIn):
     balance: Annotated[
         Decimal | None, decimal_field(9, description="starting available balance, USD"), decimal_text(9)
     ] = None
+    # strict: a number, as the document says (not the text "0.5", nor true read as 1)
     commissionRate: float | None = Field(
-        default=None, ge=0, le=1, description="commission rate on worker payments (default 0.2)"
+        default=None, ge=0, le=1, strict=True, description="commission rate on worker payments (default 0.2)"
     )
-    charity: bool | None = Field(default=None, description="if the account is a charity one")
+    charity: bool | None = Field(default=None, strict=True, description="if the account is a charity one")
     customerId: str | None = Field(
         default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="customer id (generated when absent)"
     )

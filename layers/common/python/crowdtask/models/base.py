@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 MAX_MEMBERS = 1000  # tasks in a job, jobs in a campaign
 
@@ -50,12 +51,16 @@ def no_empty_keys(value: Any) -> Any:
     return value
 
 
+# Any JSON value whose objects have no empty key, at any depth (DynamoDB refuses one): the
+# document states it with a recursive schema (FreeValue), and validation follows the same type.
+FreeKey = Annotated[str, Field(min_length=1)]
+FreeValue = TypeAliasType(
+    "FreeValue",
+    "bool | int | float | str | list[FreeValue] | dict[FreeKey, FreeValue] | None",
+)
+
 # A free-form JSON object a client stores with a resource (`properties`, a campaign's task template).
-JsonObject = Annotated[
-    dict[str, Any],
-    AfterValidator(no_empty_keys),
-    Field(json_schema_extra={"propertyNames": {"minLength": 1}}),
-]
+JsonObject = Annotated[dict[FreeKey, FreeValue], AfterValidator(no_empty_keys)]
 
 
 def decimal_pattern(power: int, *, positive: bool) -> str:
