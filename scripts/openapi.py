@@ -89,6 +89,7 @@ def _build() -> str:
         document = json.loads(merge.get_openapi_json_schema())
     document_body_refusals(document)
     document_paired_position(document)
+    document_numeric_bounds(document)
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
@@ -137,6 +138,25 @@ def document_paired_position(document: dict[str, Any]) -> None:
                 },
             }
         )
+
+
+# pydantic writes a bound it cannot hand to the number type itself (a validator runs first, as for
+# the components' Number and Integer) under its own name, which JSON Schema does not know.
+BOUND_KEYWORDS = {"ge": "minimum", "gt": "exclusiveMinimum", "le": "maximum", "lt": "exclusiveMaximum"}
+
+
+def document_numeric_bounds(node: Any) -> None:
+    """Every `ge`/`gt`/`le`/`lt` on a number or integer schema becomes its JSON Schema keyword."""
+    if isinstance(node, dict):
+        if node.get("type") in ("number", "integer"):
+            for name, keyword in BOUND_KEYWORDS.items():
+                if name in node:
+                    node[keyword] = node.pop(name)
+        for value in node.values():
+            document_numeric_bounds(value)
+    elif isinstance(node, list):
+        for value in node:
+            document_numeric_bounds(value)
 
 
 def main() -> int:

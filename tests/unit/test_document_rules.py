@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
+from crowdtask.models.components import HttpUrlText
 from crowdtask.models.jobs import JobIn
 from tests.support.infra import ROOT
 
@@ -32,3 +34,29 @@ def test_an_empty_key_at_any_depth_is_refused(properties):
     with pytest.raises(ValidationError):
         JobIn.model_validate({"name": "j", "properties": properties})
     assert JobIn.model_validate({"name": "j", "properties": {"a": {"b": [{"c": 1.5, "d": [True, "x"]}]}}})
+
+
+def test_component_bounds_and_urls_are_stated_as_checked():
+    recording = DOCUMENT["components"]["schemas"]["AudioRecordingComponent"]["properties"]
+    assert {"type": "number", "minimum": 0} in recording["maxDurationInSeconds"]["anyOf"]
+    image = DOCUMENT["components"]["schemas"]["ImageComponent"]["properties"]["url"]
+    pattern = (
+        image["pattern"]
+        if "pattern" in image
+        else next(b["pattern"] for b in image["anyOf"] if "pattern" in b)
+    )
+    for url in [
+        "https://example.com/a.png",
+        "HTTP://h:8080/x?y#z",
+        "javascript:alert(1)",
+        "https://a b",
+        "ftp://x",
+    ]:
+        allowed = bool(re.fullmatch(pattern, url))
+        try:
+            TypeAdapter(HttpUrlText).validate_python(url)
+            taken = True
+        except ValidationError:
+            taken = False
+        assert taken == allowed, url
+    assert not re.fullmatch(pattern, "java\tscript://x")
