@@ -8,8 +8,9 @@ import re
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from crowdtask.models.components import HttpUrlText
+from crowdtask.models.components import HttpUrlText, estimate_sizes
 from crowdtask.models.jobs import JobIn
+from crowdtask.models.tasks import TaskIn
 from tests.support.infra import ROOT
 
 DOCUMENT = json.loads((ROOT / "layers/common/python/crowdtask/openapi.json").read_text())
@@ -38,7 +39,7 @@ def test_an_empty_key_at_any_depth_is_refused(properties):
 
 def test_component_bounds_and_urls_are_stated_as_checked():
     recording = DOCUMENT["components"]["schemas"]["AudioRecordingComponent"]["properties"]
-    assert {"type": "number", "minimum": 0} in recording["maxDurationInSeconds"]["anyOf"]
+    assert {"type": "number", "minimum": 0, "maximum": 86400} in recording["maxDurationInSeconds"]["anyOf"]
     image = DOCUMENT["components"]["schemas"]["ImageComponent"]["properties"]["url"]
     pattern = (
         image["pattern"]
@@ -60,3 +61,19 @@ def test_component_bounds_and_urls_are_stated_as_checked():
             taken = False
         assert taken == allowed, url
     assert not re.fullmatch(pattern, "java\tscript://x")
+
+
+@pytest.mark.parametrize("component", ["AudioRecording", "VideoRecording"])
+def test_a_recording_longer_than_a_day_is_refused_not_an_overflow(component):
+    """A duration near the largest float made the size estimate infinite (a 500); a day is the limit."""
+    schema = DOCUMENT["components"]["schemas"][f"{component}Component"]["properties"]["maxDurationInSeconds"]
+    assert {"type": "number", "minimum": 0, "maximum": 86400} in schema["anyOf"]
+    for seconds in (86_401, 1.7e308):
+        with pytest.raises(ValidationError):
+            TaskIn.model_validate(
+                {"name": "t", "components": [{"type": component, "maxDurationInSeconds": seconds}]}
+            )
+    task = TaskIn.model_validate(
+        {"name": "t", "components": [{"type": component, "maxDurationInSeconds": 86_400}]}
+    )
+    assert estimate_sizes(task.components)[1] > 0

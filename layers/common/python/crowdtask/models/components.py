@@ -163,6 +163,11 @@ def _dec(value: float | Decimal) -> Decimal:
     return Decimal(str(value))
 
 
+# A recording is at most a day long: its size estimate multiplies the seconds into bytes, and a
+# duration near the largest float made that infinite (a 500).
+MAX_RECORDING_SECONDS = 86_400
+
+
 def _not_below(value: float | None, lower: float | None, lower_name: str) -> float | None:
     if value is not None and lower is not None and value < lower:
         raise PydanticCustomError(
@@ -290,8 +295,12 @@ class ToggleResult(ApiModel):
 
 
 class _Recording(_SwarmsComponent):
-    minDurationInSeconds: Number | None = Field(None, ge=0, description="Minimum duration in seconds")
-    maxDurationInSeconds: Number | None = Field(None, ge=0, description="Maximum duration in seconds")
+    minDurationInSeconds: Number | None = Field(
+        None, ge=0, le=MAX_RECORDING_SECONDS, description="Minimum duration in seconds (at most a day)"
+    )
+    maxDurationInSeconds: Number | None = Field(
+        None, ge=0, le=MAX_RECORDING_SECONDS, description="Maximum duration in seconds (at most a day)"
+    )
 
     @field_validator("maxDurationInSeconds")
     @classmethod
@@ -536,7 +545,9 @@ class MediaExtra(ApiModel):
     """Settings of a media component."""
 
     instructions: StrictStr | None = Field(None, description="Instructions shown to the worker")
-    max_length: Number | None = Field(None, gt=0, description="Maximum audio length in seconds")
+    max_length: Number | None = Field(
+        None, gt=0, le=MAX_RECORDING_SECONDS, description="Maximum audio length in seconds (at most a day)"
+    )
 
 
 class TagOption(ApiModel):
