@@ -91,6 +91,8 @@ def _build() -> str:
         document = json.loads(merge.get_openapi_json_schema())
     document_body_refusals(document)
     document_webhooks(document)
+    document_paired_position(document)
+    document_numeric_bounds(document)
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
@@ -112,6 +114,59 @@ def document_webhooks(document: dict[str, Any]) -> None:
     from crowdtask.models.events import webhooks_section
 
     document["webhooks"] = webhooks_section()
+
+
+# Query parameters given together or not at all: OpenAPI can say so of the properties of one object
+# parameter, sent exploded (`?lat=..&lng=..`: the same query string as two parameters).
+PAIRED_QUERY = {("/market/jobs", "get"): ("position", ("lat", "lng"))}
+
+
+def document_paired_position(document: dict[str, Any]) -> None:
+    """GET /market/jobs takes `lat` and `lng` both or neither (422 for one alone): the two query
+    parameters become the properties of one form-exploded object whose `dependentRequired` says so."""
+    for (path, method), (name, members) in PAIRED_QUERY.items():
+        operation = document["paths"][path][method]
+        given = {p["name"]: p for p in operation["parameters"] if p["in"] == "query" and p["name"] in members}
+        properties = {}
+        for member in members:
+            number = next(b for b in given[member]["schema"]["anyOf"] if b.get("type") == "number")
+            properties[member] = {**number, "description": given[member]["description"]}
+        operation["parameters"] = [p for p in operation["parameters"] if p not in given.values()]
+        operation["parameters"].append(
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "style": "form",
+                "explode": True,
+                "description": f"{' and '.join(members)}: both, or neither",
+                "schema": {
+                    "type": "object",
+                    "properties": properties,
+                    "additionalProperties": False,
+                    "dependentRequired": {m: [o for o in members if o != m] for m in members},
+                },
+            }
+        )
+
+
+# pydantic writes a bound it cannot hand to the number type itself (a validator runs first, as for
+# the components' Number and Integer) under its own name, which JSON Schema does not know.
+BOUND_KEYWORDS = {"ge": "minimum", "gt": "exclusiveMinimum", "le": "maximum", "lt": "exclusiveMaximum"}
+
+
+def document_numeric_bounds(node: Any) -> None:
+    """Every `ge`/`gt`/`le`/`lt` on a number or integer schema becomes its JSON Schema keyword."""
+    if isinstance(node, dict):
+        if node.get("type") in ("number", "integer"):
+            for name, keyword in BOUND_KEYWORDS.items():
+                if name in node:
+                    node[keyword] = node.pop(name)
+        for value in node.values():
+            document_numeric_bounds(value)
+    elif isinstance(node, list):
+        for value in node:
+            document_numeric_bounds(value)
 
 
 def main() -> int:

@@ -28,11 +28,11 @@ def list_operations(
     limit: Limit = DEFAULT_LIMIT,
     after: After = None,
 ) -> Reply:
-    before = decode_cursor(after, "submitted", "after") if after else None
+    before = decode_cursor(after) if after else None
     found, cursor = operations.list_operations(app.requester().account_id, limit, before)
     links: dict[str, dict[str, str]] = {"self": {"href": "/operations"}}
     if cursor:
-        links["next"] = {"href": f"/operations?limit={limit}&after={encode_cursor('submitted', cursor)}"}
+        links["next"] = {"href": f"/operations?limit={limit}&after={encode_cursor(cursor)}"}
     return app.page_reply("operations", found, links, lambda op: {"self": {"href": f"/operations/{op.id}"}})
 
 

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from pydantic import BeforeValidator
 
 from crowdtask import errors
 from crowdtask.http.app import TEXT_BODY_TYPES, ApiApp, Reply, entrypoint
@@ -24,6 +25,7 @@ from crowdtask.models.throughput import (
     WorkstreamIn,
     WorkstreamOut,
 )
+from crowdtask.models.times import calendar_day
 from crowdtask.services import throughput, throughput_uploads, workstreams
 
 app = ApiApp()
@@ -138,10 +140,14 @@ def submit_throughput(workstream_id: WorkstreamId, record: Annotated[ThroughputI
 def get_totals(
     workstream_id: WorkstreamId,
     first_day: Annotated[
-        date | None, Query(alias="from", description="first UTC day counted, YYYY-MM-DD (inclusive)")
+        date | None,
+        BeforeValidator(calendar_day),
+        Query(alias="from", description="first UTC day counted, YYYY-MM-DD (inclusive)"),
     ] = None,
     last_day: Annotated[
-        date | None, Query(alias="to", description="last UTC day counted, YYYY-MM-DD (inclusive)")
+        date | None,
+        BeforeValidator(calendar_day),
+        Query(alias="to", description="last UTC day counted, YYYY-MM-DD (inclusive); before `from`: no day"),
     ] = None,
     group_by: Annotated[GroupBy | None, Query(description="worker, use_case, task_definition or day")] = None,
 ) -> Reply:

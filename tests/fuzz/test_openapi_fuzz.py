@@ -27,8 +27,10 @@ from tests.support.stack import REPO, RUNNER_ADMIN_KEY, RunningStack, start_stac
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "schemathesis.toml"
 BASELINE = HERE / "baseline.json"
-# Both roles together must stay inside the CI budget of 10 minutes for the whole stage.
-ROLE_TIMEOUT_S = 270
+# Both roles together must stay inside the CI budget of 10 minutes for the whole stage. The roles
+# run at once: about 250 s each on two shared cores under load (2026-12-06), so this leaves room
+# for a busy machine while the stage (stack start included) stays under 10 minutes.
+ROLE_TIMEOUT_S = 420
 
 
 @pytest.fixture(scope="module")

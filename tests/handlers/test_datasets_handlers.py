@@ -84,6 +84,11 @@ def test_tasks_show_every_field_and_page_with_a_link(requester, dataset):
     assert len(rest.body["tasks"]) == 9 and rest.header("Link") is None
 
 
+def test_tasks_after_an_id_not_of_the_dataset_is_a_404_naming_after(requester, dataset):
+    page = _tasks(requester, dataset["id"], limit=5, after="nothing")
+    assert page.status == 404 and page.body["errors"][0]["field"] == "after"
+
+
 def test_update_accept_reject_answer_the_task(requester, dataset):
     task = _task(requester, dataset, file="frame-0002.jpg", frame_attribute="weather")
     updated = _post(

@@ -49,7 +49,7 @@ def test_id_arrays_accept_numbers_and_name_bad_entries(requester):
     unknown = invoke(
         "jobs", "jobs_tasks_put", token=requester.token, path_params={"id": job_id}, body=[task, 42]
     )
-    assert unknown.status == 422
+    assert unknown.status == 404
     assert unknown.body["errors"] == [
         {"field": "[1]", "message": "no task 42 in your account", "code": "NOT_FOUND"}
     ]
@@ -82,6 +82,21 @@ def test_job_tasks_page_in_order_with_links(requester):
             break
         query = {"limit": ["2"], "after": [page.body["_links"]["next"]["href"].split("after=")[1]]}
     assert seen == task_ids
+
+
+def test_job_tasks_after_an_id_not_in_the_list_is_a_404_naming_after(requester):
+    job_id = _job(requester, [_task(requester)])
+    page = invoke(
+        "jobs",
+        "jobs_tasks_get",
+        token=requester.token,
+        path_params={"id": job_id},
+        query={"after": ["t-none"]},
+    )
+    assert page.status == 404
+    assert page.body["errors"] == [
+        {"field": "after", "message": "t-none is not (or no longer) in the list", "code": "NOT_FOUND"}
+    ]
 
 
 @pytest.mark.balance(50)

@@ -182,6 +182,9 @@ def test_totals_over_the_api(requester, stream):
         ({"group_by": ["month"]}, "group_by"),
         ({"from": ["yesterday"]}, "from"),
         ({"to": ["2020-02-30"]}, "to"),
+        ({"to": ["0"]}, "to"),
+        ({"from": ["20201222"]}, "from"),
+        ({"from": ["2020-12-22T00:00:00"]}, "from"),
     ],
 )
 def test_bad_totals_queries_are_422(requester, stream, query, field):

@@ -234,6 +234,15 @@ def test_another_requesters_aggregates_are_not_found(requester):
         answers.campaign_aggregates(stranger.id, campaign_id, method=None, after=None, limit=10)
 
 
+def test_aggregates_by_a_method_the_campaign_does_not_use_are_not_found(requester):
+    """Given a campaign aggregating by its live method, a page by another is a 404 naming `method`."""
+    campaign_id, _, _ = _campaign(requester.id)
+    answers.campaign_aggregates(requester.id, campaign_id, method="majority", after=None, limit=10)
+    with pytest.raises(errors.NotFound) as missing:
+        answers.campaign_aggregates(requester.id, campaign_id, method="weighted", after=None, limit=10)
+    assert missing.value.extra["errors"][0]["field"] == "method"
+
+
 # ---------------------------------------------------------------- dynamic overlap
 def test_a_confident_job_closes_and_gives_back_exactly_what_it_did_not_need(requester):
     before_available, _ = balances(requester.id)

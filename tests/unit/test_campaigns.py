@@ -263,7 +263,7 @@ def test_campaigns_are_isolated(requester):
     for action in (flows.publish, campaigns.pause, flows.cancel, campaigns.get_campaign):
         with pytest.raises(errors.NotFound):
             action(stranger.id, campaign_id)
-    with pytest.raises(errors.ValidationFailed):
+    with pytest.raises(errors.NotFound):
         campaigns.change_jobs(
             stranger.id, builders.campaign(stranger.id), [builders.job(requester.id)], append=True
         )

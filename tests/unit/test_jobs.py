@@ -35,24 +35,29 @@ def test_put_replaces_and_post_appends_keeping_order(requester):
     assert [t.id for t in page] == [a] and not more
 
 
-def test_unknown_foreign_archived_and_repeated_task_ids_are_named(requester):
+def test_repeated_unknown_foreign_and_archived_task_ids_are_named(requester):
+    """A repeated id is a 422 (the document says unique), ids naming nothing a 404, archived a 409."""
     job_id = jobs.create_job(requester.id, JobIn(name="j")).id
     mine = builders.task(requester.id)
     archived = builders.task(requester.id)
     tasks.set_archived(requester.id, archived, True)
     foreign = builders.task(make_account().id)
-    with pytest.raises(errors.ValidationFailed) as refused:
+    with pytest.raises(errors.ValidationFailed) as repeated:
         jobs.change_tasks(requester.id, job_id, [mine, "nope", foreign, archived, mine], append=False)
-    assert {(e["field"], e["code"]) for e in refused.value.errors} == {
+    assert [(e["field"], e["code"]) for e in repeated.value.errors] == [("[4]", "DUPLICATE")]
+    with pytest.raises(errors.NotFound) as unknown:
+        jobs.change_tasks(requester.id, job_id, [mine, "nope", foreign, archived], append=False)
+    assert [(e["field"], e["code"]) for e in unknown.value.extra["errors"]] == [
         ("[1]", "NOT_FOUND"),
         ("[2]", "NOT_FOUND"),
-        ("[3]", "ARCHIVED"),
-        ("[4]", "DUPLICATE"),
-    }
+    ]
+    with pytest.raises(errors.Conflict) as frozen:
+        jobs.change_tasks(requester.id, job_id, [mine, archived], append=False)
+    assert [(e["field"], e["code"]) for e in frozen.value.extra["errors"]] == [("[1]", "ARCHIVED")]
     jobs.change_tasks(requester.id, job_id, [mine], append=False)
-    with pytest.raises(errors.ValidationFailed) as again:
+    with pytest.raises(errors.Conflict) as again:
         jobs.change_tasks(requester.id, job_id, [mine], append=True)
-    assert again.value.errors[0]["code"] == "DUPLICATE"
+    assert again.value.extra["errors"][0]["code"] == "DUPLICATE"
 
 
 def test_copy_shares_tasks_unless_deep(requester):

@@ -38,6 +38,11 @@ class Forbidden(CrowdtaskError):
 class NotFound(CrowdtaskError):
     status, code, message = 404, 1004, "not found"
 
+    @classmethod
+    def of_field(cls, field: str, message: str) -> NotFound:
+        """An id the request names (in a parameter or its body) that names nothing: 404 naming the field."""
+        return cls(f"{field}: {message}", errors=[{"field": field, "message": message, "code": "NOT_FOUND"}])
+
 
 class MethodNotAllowed(CrowdtaskError):
     status, code, message = 405, 1005, "method not allowed"

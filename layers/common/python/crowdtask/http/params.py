@@ -35,16 +35,28 @@ ClientId = Annotated[str, id_param("client", description="client Id of the clien
 
 # ---------------------------------------------------------------- lists
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="elements per page, 1..100 (default 10)")]
-Order = Annotated[str | None, Query(description="id, name, lastModifiedAt or createdAt; -field descends")]
+Order = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[-+]?(?:id|name|lastModifiedAt|createdAt)(?:,[-+]?(?:id|createdAt))?$",
+        description="id, name, lastModifiedAt or createdAt; -field descends; `,id` may follow",
+    ),
+]
 Search = Annotated[
     str | None, Query(max_length=500, description="every word must match a whole word of the name")
 ]
-After = Annotated[str | None, Query(max_length=2000, description="cursor from a `next` link")]
+After = Annotated[
+    str | None,
+    Query(
+        max_length=2000,
+        description="a position in the list's order (the `next` link carries one): the items after it",
+    ),
+]
 Before = Annotated[
     str | None,
     Query(
         max_length=2000,
-        description="cursor from a `previous` link; with `after` too, the items between the two",
+        description="a position (the `previous` link carries one): the items before it (after `after`)",
     ),
 ]
 ArchivedFilter = Annotated[bool | None, Query(description="only archived (true) or only live (false) ones")]

@@ -78,8 +78,13 @@ def member_routes(
     member = members.rstrip("s")
     title, plural = noun.capitalize(), members.capitalize()
     path = f"/{collection}/<id>/{members}"
-    appended = Annotated[IdList, Body(description=f"{member} ids to append, in order")]
-    wanted = Annotated[IdList, Body(description=f"the {noun}'s {member} ids, in order")]
+    unique = {"uniqueItems": True}
+    appended = Annotated[
+        IdList, Body(description=f"{member} ids to append, in order", json_schema_extra=unique)
+    ]
+    wanted = Annotated[
+        IdList, Body(description=f"the {noun}'s {member} ids, in order", json_schema_extra=unique)
+    ]
     written = responses(ids_model, f"the {noun}'s {member} ids after the change", 401, 403, 404, 409)
 
     @app.get(

@@ -2,11 +2,11 @@
 
 import re
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_validator
 
-from crowdtask.models.base import ApiModel, OutModel, id_text
+from crowdtask.models.base import ApiModel, OutModel, decimal_field, decimal_text
 
 # The document states the same rule as _email(), surrounding spaces included (it strips them). The
 # characters are spelled out, for `\s` and str.strip() mean different sets in Python and in a JSON
@@ -19,8 +19,33 @@ _EMAIL = re.compile(_EMAIL_PATTERN)
 MAX_EMAIL = 254
 
 Role = Literal["requester", "worker"]
+
+
+# Seed clients send group ids as JSON numbers: an id is text, or an integer that JSON readers all
+# hold exactly (|n| < 2**53), taken as its decimal text. The document says the same.
+_SAFE_INTEGER = 2**53 - 1
+
+
+def _group_id(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) > _SAFE_INTEGER:
+            raise ValueError(f"an integer id is at most {_SAFE_INTEGER} in size; send a longer one as text")
+        return str(value)
+    return value
+
+
+def _text_or_integer(schema: dict[str, Any]) -> None:
+    text = dict(schema)
+    schema.clear()
+    schema["anyOf"] = [text, {"type": "integer", "minimum": -_SAFE_INTEGER, "maximum": _SAFE_INTEGER}]
+
+
 WorkerGroup = Annotated[
-    str, BeforeValidator(id_text), Field(min_length=1, max_length=64, description="id of a worker group")
+    str,
+    BeforeValidator(_group_id),
+    Field(
+        min_length=1, max_length=64, description="id of a worker group", json_schema_extra=_text_or_integer
+    ),
 ]
 
 
@@ -43,7 +68,7 @@ Password = Annotated[
     str, Field(min_length=8, max_length=256, description="password, 8 to 256 characters", repr=False)
 ]
 PositiveAmount = Annotated[
-    Decimal, Field(gt=0, le=Decimal("1000000000"), max_digits=18, decimal_places=6, description="USD")
+    Decimal, decimal_field(9, positive=True, description="USD"), decimal_text(9, positive=True)
 ]
 
 
@@ -72,21 +97,35 @@ class SignupIn(ProfileFields):
     password: Password
 
 
+def _role_rules(schema: dict[str, Any]) -> None:
+    """What each role may carry, stated in the document: a worker has no balance to fund (none, or
+    zero), and only a worker belongs to worker groups (a requester sends none, or an empty list)."""
+    zero = [
+        {"type": "null"},
+        {"type": "number", "maximum": 0},
+        {"type": "string", "pattern": "^0+(?:\\.0+)?$"},
+    ]
+    schema["if"] = {"properties": {"role": {"const": "worker"}}, "required": ["role"]}
+    schema["then"] = {"properties": {"balance": {"anyOf": zero}}}
+    schema["else"] = {
+        "properties": {"workerGroups": {"anyOf": [{"type": "null"}, {"type": "array", "maxItems": 0}]}}
+    }
+
+
 class AccountCreateIn(SignupIn):
     """POST /admin/accounts: the account, its role and starting balance, and optionally its task quotas."""
 
+    model_config = ConfigDict(**SignupIn.model_config, json_schema_extra=_role_rules)
+
     role: Role = Field(description="`requester` (creates work and pays) or `worker` (does the work)")
-    balance: Decimal | None = Field(
-        default=None,
-        ge=0,
-        le=Decimal("1000000000"),
-        decimal_places=6,
-        description="starting available balance, USD",
-    )
+    balance: Annotated[
+        Decimal | None, decimal_field(9, description="starting available balance, USD"), decimal_text(9)
+    ] = None
+    # strict: a number, as the document says (not the text "0.5", nor true read as 1)
     commissionRate: float | None = Field(
-        default=None, ge=0, le=1, description="commission rate on worker payments (default 0.2)"
+        default=None, ge=0, le=1, strict=True, description="commission rate on worker payments (default 0.2)"
     )
-    charity: bool | None = Field(default=None, description="if the account is a charity one")
+    charity: bool | None = Field(default=None, strict=True, description="if the account is a charity one")
     customerId: str | None = Field(
         default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="customer id (generated when absent)"
     )

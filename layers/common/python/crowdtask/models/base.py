@@ -1,8 +1,11 @@
 """Base classes shared by every model of the API."""
 
+import re
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 MAX_MEMBERS = 1000  # tasks in a job, jobs in a campaign
 
@@ -48,9 +51,57 @@ def no_empty_keys(value: Any) -> Any:
     return value
 
 
+# Any JSON value whose objects have no empty key, at any depth (DynamoDB refuses one): the
+# document states it with a recursive schema (FreeValue), and validation follows the same type.
+FreeKey = Annotated[str, Field(min_length=1)]
+FreeValue = TypeAliasType(
+    "FreeValue",
+    "bool | int | float | str | list[FreeValue] | dict[FreeKey, FreeValue] | None",
+)
+
 # A free-form JSON object a client stores with a resource (`properties`, a campaign's task template).
-JsonObject = Annotated[
-    dict[str, Any],
-    AfterValidator(no_empty_keys),
-    Field(json_schema_extra={"propertyNames": {"minLength": 1}}),
-]
+JsonObject = Annotated[dict[FreeKey, FreeValue], AfterValidator(no_empty_keys)]
+
+
+def decimal_pattern(power: int, *, positive: bool) -> str:
+    """Decimal text from 0 (or above 0 when `positive`) to 10**power, to six places, as a regex."""
+    top = f"1{'0' * power}(?:\\.0{{1,6}})?"
+    if positive:
+        return f"^(?:{top}|[1-9][0-9]{{0,{power - 1}}}(?:\\.[0-9]{{1,6}})?|0?\\.[0-9]{{0,5}}[1-9])$"
+    return f"^(?:{top}|[0-9]{{1,{power}}}(?:\\.[0-9]{{1,6}})?)$"
+
+
+def decimal_text(power: int, *, positive: bool = False) -> BeforeValidator:
+    """Decimal text is held to the pattern the document states (pydantic's own pattern for decimal
+    text lets through text it then refuses, such as "0x"); JSON numbers pass on to the field."""
+    pattern = decimal_pattern(power, positive=positive)
+
+    def check_text(value: Any) -> Any:
+        if isinstance(value, str) and not re.fullmatch(pattern, value):
+            raise ValueError(f"a decimal text from 0 to {10**power}, to six places, such as '12.5'")
+        return value
+
+    return BeforeValidator(check_text)
+
+
+def decimal_field(power: int, *, positive: bool = False, **field: Any) -> Any:
+    """A decimal to the millionth up to 10**power, sent as a JSON number or as text: the document
+    states both forms exactly (the number's bounds and `multipleOf`, the text's pattern)."""
+    pattern = decimal_pattern(power, positive=positive)
+
+    def document(schema: dict[str, Any]) -> None:
+        if schema.get("type") == "string":
+            schema["pattern"] = pattern
+        for branch in schema.get("anyOf", []):
+            document(branch)
+
+    # the step is exact (a Decimal): pydantic's annotation says float, which would not be
+    constraints: dict[str, Any] = {
+        ("gt" if positive else "ge"): 0,
+        "le": Decimal(10) ** power,
+        "max_digits": power + 7,
+        "decimal_places": 6,
+        "multiple_of": Decimal("0.000001"),
+        "allow_inf_nan": False,
+    }
+    return Field(json_schema_extra=document, **constraints, **field)

@@ -7,7 +7,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from crowdtask import templates
 from crowdtask.models.answers import AggregationSettings, AutoReview, OverlapSettings
-from crowdtask.models.base import ApiModel, JsonObject, OutModel, id_text
+from crowdtask.models.base import ApiModel, JsonObject, OutModel, decimal_field, decimal_text, id_text
 from crowdtask.models.durations import Duration
 from crowdtask.models.quality import MAX_RULES, QualityRule, QualitySettings, Requirement
 from crowdtask.models.times import Timestamp
@@ -27,13 +27,11 @@ class CampaignIn(ApiModel):
     estDuration: Duration | None = Field(
         default=None, description="estimated duration for jobs in this campaign"
     )
-    workerPayment: Decimal = Field(
-        default=Decimal(0),
-        ge=0,
-        le=Decimal(10000),
-        decimal_places=6,
-        description="payment (in USD) for workers who work on jobs in this campaign",
-    )
+    workerPayment: Annotated[
+        Decimal,
+        decimal_field(4, description="payment (in USD) for workers who work on jobs in this campaign"),
+        decimal_text(4),
+    ] = Decimal(0)
     results: int = Field(
         default=1, ge=1, le=100000, description="number of results that should be generated for each job"
     )

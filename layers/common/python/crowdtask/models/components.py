@@ -2,13 +2,13 @@
 
 import inspect
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from types import MappingProxyType
 from typing import Annotated, Any, ClassVar, Final, Literal, TypeAlias, get_args
-from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -101,15 +101,18 @@ def _integer(value: Any) -> Any:
     return value
 
 
+# An absolute http(s) URL of printable ASCII (a browser drops whitespace and control characters
+# inside a scheme, so `java<TAB>script:` must not pass): the document states this pattern and the
+# check below is the same one. JSON Schema's `$` also matches before a final line break, which
+# the check strips.
+HTTP_URL_PATTERN = r"^[hH][tT][tT][pP][sS]?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][!-~]*)?$"
+
+
 def _http_url(value: str) -> str:
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname
-    except ValueError:
-        host = None
-    if host is None or parts.scheme.lower() not in ("http", "https") or not _printable(value):
+    text = value[:-1] if value.endswith("\n") else value
+    if not re.fullmatch(HTTP_URL_PATTERN, text):
         raise PydanticCustomError("url_scheme", "Input should be an absolute http(s) URL")
-    return value
+    return text
 
 
 def _printable(text: str) -> bool:
@@ -143,7 +146,11 @@ def _yes_no(value: Any) -> Any:
 
 Number = Annotated[float, BeforeValidator(_number), Field(allow_inf_nan=False)]
 Integer = Annotated[int, BeforeValidator(_integer)]
-HttpUrlText = Annotated[StrictStr, Field(max_length=_URL_MAX_LENGTH), AfterValidator(_http_url)]
+HttpUrlText = Annotated[
+    StrictStr,
+    Field(max_length=_URL_MAX_LENGTH, json_schema_extra={"pattern": HTTP_URL_PATTERN}),
+    AfterValidator(_http_url),
+]
 YesNo = Annotated[Literal["yes", "no"], BeforeValidator(_yes_no)]
 TagValue = Annotated[int | str, PlainValidator(_tag_value, json_schema_input_type=int | str)]
 
@@ -155,6 +162,11 @@ def _error(field: str, message: str, code: str = "INVALID_VALUE") -> dict[str, s
 def _dec(value: float | Decimal) -> Decimal:
     # Through str so 0.1 stays 0.1 rather than its binary expansion.
     return Decimal(str(value))
+
+
+# A recording is at most a day long: its size estimate multiplies the seconds into bytes, and a
+# duration near the largest float made that infinite (a 500).
+MAX_RECORDING_SECONDS = 86_400
 
 
 def _not_below(value: float | None, lower: float | None, lower_name: str) -> float | None:
@@ -284,8 +296,12 @@ class ToggleResult(ApiModel):
 
 
 class _Recording(_SwarmsComponent):
-    minDurationInSeconds: Number | None = Field(None, ge=0, description="Minimum duration in seconds")
-    maxDurationInSeconds: Number | None = Field(None, ge=0, description="Maximum duration in seconds")
+    minDurationInSeconds: Number | None = Field(
+        None, ge=0, le=MAX_RECORDING_SECONDS, description="Minimum duration in seconds (at most a day)"
+    )
+    maxDurationInSeconds: Number | None = Field(
+        None, ge=0, le=MAX_RECORDING_SECONDS, description="Maximum duration in seconds (at most a day)"
+    )
 
     @field_validator("maxDurationInSeconds")
     @classmethod
@@ -530,7 +546,9 @@ class MediaExtra(ApiModel):
     """Settings of a media component."""
 
     instructions: StrictStr | None = Field(None, description="Instructions shown to the worker")
-    max_length: Number | None = Field(None, gt=0, description="Maximum audio length in seconds")
+    max_length: Number | None = Field(
+        None, gt=0, le=MAX_RECORDING_SECONDS, description="Maximum audio length in seconds (at most a day)"
+    )
 
 
 class TagOption(ApiModel):

@@ -26,6 +26,10 @@ MAX_ANSWER_BYTES = 64 * 1024
 Label = Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f]+$")]
 
 
+# The lists below are of distinct items: the document says so (uniqueItems), the models hold to it.
+UNIQUE: dict[str, Any] = {"uniqueItems": True}
+
+
 def _unique(values: list[str], what: str) -> list[str]:
     seen: set[str] = set()
     for value in values:
@@ -62,15 +66,20 @@ class LabelsIn(ApiModel):
     objects: list[Label] | None = Field(
         default=None,
         max_length=500,
+        json_schema_extra=UNIQUE,
         description="object classes to label, e.g. `car`: one task per frame (single frame) or per dataset",
     )
     frame_attributes: list[Label] | None = Field(
         default=None,
         max_length=200,
+        json_schema_extra=UNIQUE,
         description="attributes of each frame, e.g. `weather`: one task per frame, or across all frames",
     )
     dataset_attributes: list[Label] | None = Field(
-        default=None, max_length=200, description="attributes of the dataset as a whole: one task each"
+        default=None,
+        max_length=200,
+        json_schema_extra=UNIQUE,
+        description="attributes of the dataset as a whole: one task each",
     )
 
     @field_validator("objects", "frame_attributes", "dataset_attributes")
@@ -116,6 +125,7 @@ class FilesIn(ApiModel):
     files: list[FileIn] | None = Field(
         default=None,
         max_length=10_000,
+        json_schema_extra=UNIQUE,
         description=(
             "the files (frames) of the dataset, in order: each a name or URL, or an object `{url, name}` "
             "(stored as its url); unique"
@@ -141,6 +151,7 @@ class DatasetIn(LabelsIn, FilesIn):
     stages: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
         min_length=1,
         max_length=10,
+        json_schema_extra=UNIQUE,
         description=(
             'the stages every task goes through, in order, e.g. `["Labelling", "QA"]`: one task per '
             "stage; a task of a later stage is `blocked` until the same task of the stage before is accepted"

@@ -13,7 +13,9 @@ class ErrorBody(BaseModel):
     code: int = Field(description="stable numeric error code")
     message: str = Field(description="short error message")
     description: str = Field(description="a user-friendly description of what went wrong")
-    errors: list[FieldError] | None = Field(default=None, description="per-field problems (422 only)")
+    errors: list[FieldError] | None = Field(
+        default=None, description="per-field problems (422; 404 names the field whose ids name nothing)"
+    )
     balance: dict[str, str] | None = Field(
         default=None,
         description="a 409 of a payment the balance does not cover: the account's balance, "

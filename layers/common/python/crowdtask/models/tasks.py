@@ -1,18 +1,15 @@
 """Tasks: the Swarms task object and the task-JSON `{"task": {...}, "meta_data": [...]}` in one model."""
 
-import calendar
 import re
-from collections.abc import Callable
 from typing import Any, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from crowdtask.errors import ValidationFailed
 from crowdtask.models.base import ApiModel, JsonObject, OutModel
 from crowdtask.models.components import SwarmsComponent, TaskJsonComponent, validate_result
 from crowdtask.models.quality import KnownSolution
 
-_WEEKDAYS = {"mon", "tue", "wed", "thu", "fri", "sat", "sun", "1", "2", "3", "4", "5", "6", "7"}
 Repeat = Literal["after_completion", "daily", "weekly", "monthly", "yearly"]
 
 
@@ -21,34 +18,35 @@ class MetaData(ApiModel):
     value: str | int | float | bool | None = Field(default=None, description="any value")
 
 
-_YEAR_DAY = re.compile(r"(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])")
+_WEEKDAY = (
+    "(?:[Mm][Oo][Nn]|[Tt][Uu][Ee]|[Ww][Ee][Dd]|[Tt][Hh][Uu]|[Ff][Rr][Ii]|[Ss][Aa][Tt]|[Ss][Uu][Nn]|[1-7])"
+)
+_MONTH_DAY = "0*(?:[1-9]|[12][0-9]|3[01])"
+# mm-dd of a day that exists (02-29 does, in leap years; 02-30 never would)
+_YEAR_DAY_TEXT = (
+    "(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    "|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+    "|02-(?:0[1-9]|[12][0-9]))"
+)
 
 
-def _a_day_of_the_year(text: str) -> bool:
-    """mm-dd of a day that exists (02-29 does, in leap years; 02-30 never would)."""
-    if not _YEAR_DAY.fullmatch(text):
-        return False
-    month, day = (int(part) for part in text.split("-"))
-    return day <= calendar.monthrange(2000, month)[1]  # 2000 is a leap year
+def _listing(kind: str, item: str) -> str:
+    """kind:item1;item2..; empty items (`;;`, a final `;`) are nothing."""
+    return f"^{kind}:;*{item}(?:;+{item})*;*$"
 
 
-_SCHEDULE_ARGUMENTS: dict[str, tuple[str, Callable[[list[str]], bool]]] = {
+# What repeat_schedule takes, by repeat kind: the document states these patterns, the model holds to them.
+SCHEDULE_PATTERNS: dict[str, tuple[str, str]] = {
     "after_completion": (
         "after_completion:<seconds> expects whole seconds",
-        lambda items: len(items) <= 1 and all(re.fullmatch(r"\d{1,9}", i) for i in items),
+        "^after_completion(?::;*(?:[0-9]{1,9};*)?)?$",
     ),
-    "daily": ("daily takes no arguments", lambda items: not items),
-    "weekly": (
-        "weekly:day1;day2 expects days mon..sun or 1..7",
-        lambda items: bool(items) and all(day.lower() in _WEEKDAYS for day in items),
-    ),
-    "monthly": (
-        "monthly:n1;n2 expects day numbers 1..31",
-        lambda items: bool(items) and all(d.isdigit() and 1 <= int(d) <= 31 for d in items),
-    ),
+    "daily": ("daily takes no arguments", "^daily(?::;*)?$"),
+    "weekly": ("weekly:day1;day2 expects days mon..sun or 1..7", _listing("weekly", _WEEKDAY)),
+    "monthly": ("monthly:n1;n2 expects day numbers 1..31", _listing("monthly", _MONTH_DAY)),
     "yearly": (
         "yearly:mm-dd1;mm-dd2 expects month-day pairs of days that exist (02-29 included)",
-        lambda items: bool(items) and all(_a_day_of_the_year(d) for d in items),
+        _listing("yearly", _YEAR_DAY_TEXT),
     ),
 }
 
@@ -59,15 +57,38 @@ def _check_schedule(repeat: str | None, schedule: str | None) -> None:
         return
     if repeat is None:
         raise ValueError("repeat_schedule needs repeat")
-    kind, _, spec = schedule.partition(":")
+    kind, _, _spec = schedule.partition(":")
     if kind != repeat:
         raise ValueError(f"repeat_schedule must start with the repeat kind {repeat!r}")
-    message, valid = _SCHEDULE_ARGUMENTS[kind]
-    if not valid([s for s in spec.split(";") if s]):
+    message, pattern = SCHEDULE_PATTERNS[kind]
+    if not re.fullmatch(pattern, schedule):
         raise ValueError(message)
 
 
+def _schedule_rules(schema: dict[str, Any]) -> None:
+    """In the document: repeat_schedule only with repeat, and of the form of that repeat kind."""
+    no_repeat = {"not": {"properties": {"repeat": {"type": "string"}}, "required": ["repeat"]}}
+    rules: list[dict[str, Any]] = [
+        {"if": no_repeat, "then": {"properties": {"repeat_schedule": {"type": "null"}}}}
+    ]
+    for kind, (_, pattern) in SCHEDULE_PATTERNS.items():
+        rules.append(
+            {
+                "if": {"properties": {"repeat": {"const": kind}}, "required": ["repeat"]},
+                "then": {
+                    "properties": {
+                        "repeat_schedule": {
+                            "anyOf": [{"type": "null"}, {"type": "string", "pattern": pattern}]
+                        }
+                    }
+                },
+            }
+        )
+    schema["allOf"] = [*schema.get("allOf", []), *rules]
+
+
 class TaskFields(ApiModel):
+    model_config = ConfigDict(**ApiModel.model_config, json_schema_extra=_schedule_rules)
     """What a requester sets on a task: Swarms fields plus the task-JSON processing rules."""
 
     name: str = Field(min_length=1, max_length=500, description="name of the task")
@@ -110,6 +131,14 @@ class TaskFields(ApiModel):
             "after_completion:seconds, daily, weekly:day1;day2.., monthly:n1;n2.., yearly:mm-dd1;mm-dd2.."
         ),
     )
+
+    @field_validator("repeat_schedule", mode="before")
+    @classmethod
+    def _one_final_line_break(cls, value: Any) -> Any:
+        """The document's pattern ends in `$`, which JSON Schema reads as matching before one final
+        line break: that text is taken, without the line break."""
+        return value[:-1] if isinstance(value, str) and value.endswith("\n") else value
+
     components_attributes: list[TaskJsonComponent] = Field(
         default_factory=list,
         max_length=200,

@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from crowdtask.models.base import ApiModel, OutModel
+from crowdtask.models.base import ApiModel, OutModel, decimal_field, decimal_text
 
 DataSource = Literal["api", "csv_manual", "csv_automated"]
 GroupBy = Literal["worker", "use_case", "task_definition", "day"]
@@ -157,9 +157,7 @@ class TaskParameters(ApiModel):
 
 
 # Exact decimals that DynamoDB holds (38 digits) even when summed over many records.
-Measure = Annotated[
-    Decimal, Field(ge=0, le=Decimal("1e12"), max_digits=19, decimal_places=6, allow_inf_nan=False)
-]
+Measure = Annotated[Decimal, decimal_field(12), decimal_text(12)]
 
 
 class ThroughputIn(ApiModel):
@@ -212,18 +210,17 @@ class ThroughputIn(ApiModel):
         description="Timestamp (in ISO 8601 datetime format) for when the task was completed.",
         examples=["2020-12-22T10:13:24.127Z"],
     )
-    duration: Decimal | None = Field(
-        default=None,
-        ge=0,
-        le=Decimal("1e10"),
-        max_digits=17,
-        decimal_places=6,
-        allow_inf_nan=False,
-        description=(
-            "The time taken to complete the task (in seconds). If this is not provided, then it is "
-            "calculated automatically as 'task_completed_at' minus 'task_started_at'."
+    duration: Annotated[
+        Decimal | None,
+        decimal_field(
+            10,
+            description=(
+                "The time taken to complete the task (in seconds). If this is not provided, then it is "
+                "calculated automatically as 'task_completed_at' minus 'task_started_at'."
+            ),
         ),
-    )
+        decimal_text(10),
+    ] = None
     task_created_at: Timestamp | None = Field(
         default=None, description="The task created timestamp in ISO 8601 datetime format"
     )

@@ -1,5 +1,6 @@
 """Timestamps as requests write them and the API shows them: UTC, to the second."""
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -24,3 +25,11 @@ def utc_timestamp(value: str) -> str:
 Timestamp = Annotated[
     str, AfterValidator(utc_timestamp), Field(max_length=40, json_schema_extra={"format": "date-time"})
 ]
+
+
+def calendar_day(value: object) -> object:
+    """A day as the document's `format: date` (RFC 3339 full-date) writes one: YYYY-MM-DD, nothing else
+    (not a number read as a Unix time, nor the other ISO 8601 forms Python would read)."""
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        return value
+    raise ValueError("a day written YYYY-MM-DD, such as 2020-12-22")

@@ -50,7 +50,8 @@ def campaign_aggregates(
     stored = "dawid-skene" if method == "dawid-skene" else "live"
     shown = "dawid-skene" if stored == "dawid-skene" else _live_method(campaign)
     if method not in (None, "dawid-skene", shown):
-        raise errors.ValidationFailed.one(
+        # well formed, but this campaign has no aggregates by that method: nothing to find
+        raise errors.NotFound.of_field(
             "method", f"this campaign aggregates by {shown} as results come; dawid-skene on request"
         )
     rows, more = aggregate_store.page(campaign_id, method=stored, after=after, limit=limit)

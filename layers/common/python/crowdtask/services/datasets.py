@@ -292,7 +292,7 @@ def list_dataset_tasks(
     if after is not None:
         position = next((n for n, task in enumerate(tasks) if task["id"] == after), None)
         if position is None:
-            raise errors.ValidationFailed.one("after", "not a task id of this dataset", "INVALID_CURSOR")
+            raise errors.NotFound.of_field("after", f"{after} is not a task of this dataset")
         start = position + 1
     page = tasks[start : start + limit]
     more = start + limit < len(tasks)

@@ -50,40 +50,47 @@ class MemberList:
     frozen_reason: Callable[[dict[str, Any]], str | None]
 
     def require_members(self, account_id: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """The member items, or a 422 naming every unknown, foreign, archived or repeated id."""
-        problems: list[dict[str, str]] = []
-        seen: set[str] = set()
-        for position, member_id in enumerate(ids):
-            if member_id in seen:
-                problems.append(
+        """The member items. A repeated id is a 422 (the document says the items are unique); ids that
+        name nothing of the account a 404 naming each; an archived member a 409 naming each."""
+        repeated = [
+            {
+                "field": f"[{n}]",
+                "message": f"{self.member_noun} {member_id} is listed twice",
+                "code": "DUPLICATE",
+            }
+            for n, member_id in enumerate(ids)
+            if member_id in ids[:n]
+        ]
+        if repeated:
+            raise errors.ValidationFailed(repeated)
+        by_id = self.members.get_many(account_id, set(ids), attributes=["archived"])
+        unknown = [(n, member_id) for n, member_id in enumerate(ids) if member_id not in by_id]
+        if unknown:
+            noun = self.member_noun
+            raise errors.NotFound(
+                f"No {noun} {', '.join(member_id for _, member_id in unknown)} in your account.",
+                errors=[
                     {
-                        "field": f"[{position}]",
-                        "message": f"{self.member_noun} {member_id} is listed twice",
-                        "code": "DUPLICATE",
-                    }
-                )
-            seen.add(member_id)
-        by_id = self.members.get_many(account_id, seen, attributes=["archived"])
-        for position, member_id in enumerate(ids):
-            item = by_id.get(member_id)
-            if item is None:
-                problems.append(
-                    {
-                        "field": f"[{position}]",
-                        "message": f"no {self.member_noun} {member_id} in your account",
+                        "field": f"[{n}]",
+                        "message": f"no {noun} {member_id} in your account",
                         "code": "NOT_FOUND",
                     }
-                )
-            elif item.get("archived"):
-                problems.append(
+                    for n, member_id in unknown
+                ],
+            )
+        archived = [(n, member_id) for n, member_id in enumerate(ids) if by_id[member_id].get("archived")]
+        if archived:
+            raise errors.Conflict(
+                f"Archived {self.member_noun}s cannot be added: {', '.join(m for _, m in archived)}.",
+                errors=[
                     {
-                        "field": f"[{position}]",
+                        "field": f"[{n}]",
                         "message": f"{self.member_noun} {member_id} is archived",
                         "code": "ARCHIVED",
                     }
-                )
-        if problems:
-            raise errors.ValidationFailed(problems)
+                    for n, member_id in archived
+                ],
+            )
         return by_id
 
     def change(self, account_id: str, owner_id: str, ids: Sequence[str], *, append: bool) -> dict[str, Any]:
@@ -106,15 +113,16 @@ class MemberList:
             wanted = [*current, *ids] if append else list(ids)
             repeated = sorted(set(current) & set(ids)) if append else []
             if repeated:
-                raise errors.ValidationFailed(
-                    [
+                raise errors.Conflict(
+                    f"Already in the {self.owner_noun}: {', '.join(repeated)}.",
+                    errors=[
                         {
                             "field": f"[{list(ids).index(r)}]",
                             "message": f"{self.member_noun} {r} is already in the {self.owner_noun}",
                             "code": "DUPLICATE",
                         }
                         for r in repeated
-                    ]
+                    ],
                 )
             self._check_length(len(wanted))
             now = clock.now()
@@ -145,9 +153,7 @@ class MemberList:
         start = 0
         if after is not None:
             if after not in ids:
-                raise errors.ValidationFailed.one(
-                    "after", f"{after} is no longer in the list; start again", "INVALID_CURSOR"
-                )
+                raise errors.NotFound.of_field("after", f"{after} is not (or no longer) in the list")
             start = ids.index(after) + 1
         chunk = ids[start : start + limit]
         return chunk, start + limit < len(ids)

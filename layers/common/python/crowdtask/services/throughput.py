@@ -230,14 +230,18 @@ def totals(
     workstream: Workstream, first_day: date | None, last_day: date | None, group_by: GroupBy | None
 ) -> ThroughputTotalsOut:
     """Totals of the days first_day..last_day (inclusive, UTC, by task_completed_at), optionally grouped."""
-    if first_day and last_day and first_day > last_day:
-        raise errors.ValidationFailed.one("to", "must not be before `from`", "OUT_OF_RANGE")
     first = first_day.isoformat() if first_day else None
     last = last_day.isoformat() if last_day else None
-    day_items = store.read_totals(workstream.id, "day", first, last)
+    # A range that ends before it starts holds no day: its totals are zero, nothing is read.
+    empty = first_day is not None and last_day is not None and first_day > last_day
+
+    def read(dimension: str) -> list[dict[str, Any]]:
+        return [] if empty else store.read_totals(workstream.id, dimension, first, last)
+
+    day_items = read("day")
     groups: list[GroupTotals] | None = None
     if group_by is not None:
-        items = day_items if group_by == "day" else store.read_totals(workstream.id, group_by, first, last)
+        items = day_items if group_by == "day" else read(group_by)
         by_value: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for item in items:
             by_value[str(item["value"])].append(item)
