@@ -38,9 +38,11 @@ LAUNCH_FLAGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API lives it runs an event loop in this thread,
+# and code under test that calls asyncio.run (Powertools' async batch processing) fails beside it.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """One headless Chromium for the session's browser tests."""
+    """One headless Chromium for a module's browser tests."""
     from playwright.sync_api import sync_playwright
 
     if not CHROMIUM.exists():

@@ -20,7 +20,7 @@ from tests.e2e.conftest import Session, new_account
 from tests.support.stack import RunningStack
 
 pytestmark = pytest.mark.e2e
-__all__ = ["chromium"]  # the session's browser fixture, used by the tests below
+__all__ = ["chromium"]  # the module's browser fixture, used by the tests below
 
 PASSWORD = "a long enough passphrase"
 BERLIN = {"lat": 52.5200, "lng": 13.4050}
