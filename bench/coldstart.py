@@ -56,11 +56,13 @@ class LambdaContext:
     def get_remaining_time_in_millis(self):
         return 10_000
 {count_calls}
+{profile_start}
 start, start_cpu = time.perf_counter(), time.process_time()
 import {module} as function
 imported, imported_cpu = time.perf_counter(), time.process_time()
 answer = {call}
 answered, answered_cpu = time.perf_counter(), time.process_time()
+{profile_end}
 import argparse
 import json
 figures = {{
@@ -110,6 +112,7 @@ class _Probe:
     memory: int
     request: dict[str, Any] | None  # a FirstRequest of bench/first_requests.py, as JSON
     count_calls: bool = False
+    profile_to: str | None = None  # `--profile`: a cProfile of import + first request, to this file
 
     def sample(self, n: int) -> dict[str, Any]:
         event = self.request["events"][n] if self.request else None
@@ -126,6 +129,12 @@ class _Probe:
             marker=_MARKER,
             count_calls=_COUNT_CALLS if self.count_calls else "",
             counted=self.count_calls,
+            profile_start="import cProfile; profiler = cProfile.Profile(); profiler.enable()"
+            if self.profile_to
+            else "",
+            profile_end=f"profiler.disable(); profiler.dump_stats({self.profile_to!r})"
+            if self.profile_to
+            else "",
         )
         out = subprocess.run(
             [sys.executable, "-c", script],
@@ -214,7 +223,9 @@ def _seed(env: dict[str, str], samples: int) -> dict[str, dict[str, Any]]:
         return requests
 
 
-def measure(runs: int = RUNS, only: set[str] | None = None, count_calls: bool = False) -> dict[str, Any]:
+def measure(
+    runs: int = RUNS, only: set[str] | None = None, count_calls: bool = False, profiles: str | None = None
+) -> dict[str, Any]:
     """Every function of the template (or those in `only`, with the floor and boto3), `runs` rounds."""
     from local.lambdas import lambda_environment
     from local.services import (
@@ -275,6 +286,11 @@ def measure(runs: int = RUNS, only: set[str] | None = None, count_calls: bool = 
             )
         if count_calls:
             probes = {name: replace(probe, count_calls=True) for name, probe in probes.items()}
+        if profiles:
+            probes = {
+                name: replace(probe, profile_to=str(Path(profiles) / f"{name}.prof"))
+                for name, probe in probes.items()
+            }
         samples = _rounds(probes, runs)
     finally:
         moto.stop()
@@ -349,9 +365,10 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.coldstart")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--calls", action="store_true")
+    parser.add_argument("--profile", metavar="DIR", help="write <function>.prof, cProfile of the last sample")
     parser.add_argument("functions", nargs="*")
     args = parser.parse_args(argv)
-    found = measure(max(args.runs, 2), set(args.functions) or None, args.calls)
+    found = measure(max(args.runs, 2), set(args.functions) or None, args.calls, args.profile)
     floor = found["floor"]
     print(f"{'':30} {'modules':>7} {'wall ms':>8} {'x floor':>7} {'cpu ms':>7} {'x floor':>7}")
     print(
