@@ -29,7 +29,7 @@ from pydantic import BaseModel, RootModel
 
 from crowdtask import errors
 from crowdtask.config import settings, tracing_enabled
-from crowdtask.http import auth, pagination
+from crowdtask.http import auth, pagination, resume_collection
 from crowdtask.http.idempotency import run_idempotent
 from crowdtask.models.listing import ListQuery, Page
 from crowdtask.observability import logger, metrics, tracer
@@ -474,6 +474,7 @@ def entrypoint(
             )
         return _finish(response, request_id, event)
 
+    resume_collection()
     return lambda_handler
 
 
