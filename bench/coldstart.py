@@ -8,6 +8,9 @@ Two figures per function of template.yaml, both from the same fresh interpreter:
   figure of the floor (`ratio_to_floor`): bench/floor/app.py, a Powertools resolver with
   validation, one route with a small pydantic body and one GetItem. A service or model loaded on
   first use leaves the first figure and lands in the second; only the second is what users wait for.
+- `coldstart_first_request_cpu_ms`: the CPU time (user + system) of the same window, and its ratio
+  to the floor's (`cpu_ratio_to_floor`): on a machine busy with other work the wall figures swell
+  with waiting, the CPU time far less. The goal is stated on the wall figure.
 
 Every request is answered by real services: one in-memory DynamoDB Local for the whole
 measurement (the tables of template.yaml) and an in-process moto server for SQS and EventBridge,
@@ -20,13 +23,14 @@ X-Ray is off, as in the local stack: the floor sends no traces, and there is no 
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import statistics
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,17 +58,49 @@ class LambdaContext:
     log_stream_name = "coldstart"
     def get_remaining_time_in_millis(self):
         return 10_000
-start = time.perf_counter()
+{count_calls}
+{profile_start}
+start, start_cpu = time.perf_counter(), time.process_time()
 import {module} as function
-imported = time.perf_counter()
+imported, imported_cpu = time.perf_counter(), time.process_time()
 answer = {call}
-answered = time.perf_counter()
+answered, answered_cpu = time.perf_counter(), time.process_time()
+{profile_end}
+import argparse
 import json
-figures = {{"import_ms": (imported - start) * 1000, "modules": len(sys.modules)}}
+figures = {{
+    "import_ms": (imported - start) * 1000,
+    "import_cpu_ms": (imported_cpu - start_cpu) * 1000,
+    "modules": len(sys.modules),
+}}
 if {requested!r}:
     body = answer.pop("body", "") if isinstance(answer, dict) else ""
-    figures.update(first_request_ms=(answered - start) * 1000, answer=answer, body=str(body)[:500])
+    figures.update(
+        first_request_ms=(answered - start) * 1000,
+        first_request_cpu_ms=(answered_cpu - start_cpu) * 1000,
+        answer=answer,
+        body=str(body)[:500],
+    )
+if {counted!r}:
+    figures.update(aws_calls=aws_calls, aws_clients=aws_clients)
 print("\\n{marker}" + json.dumps(figures, default=str))
+"""
+
+# `--calls` only: every AWS call and client of the probe, counted from botocore itself. It loads
+# botocore before the clock starts, so the figures of such a run are not the cold start's.
+_COUNT_CALLS = """
+import botocore.client, botocore.session
+aws_calls, aws_clients = [], []
+_call = botocore.client.BaseClient._make_api_call
+def _counted_call(self, operation, params):
+    aws_calls.append(self.meta.service_model.service_name + " " + operation)
+    return _call(self, operation, params)
+botocore.client.BaseClient._make_api_call = _counted_call
+_create = botocore.session.Session.create_client
+def _counted_client(self, service_name, *args, **kwargs):
+    aws_clients.append(service_name)
+    return _create(self, service_name, *args, **kwargs)
+botocore.session.Session.create_client = _counted_client
 """
 
 
@@ -78,6 +114,8 @@ class _Probe:
     arn: str
     memory: int
     request: dict[str, Any] | None  # a FirstRequest of bench/first_requests.py, as JSON
+    count_calls: bool = False
+    profile_to: str | None = None  # `--profile`: a cProfile of import + first request, to this file
 
     def sample(self, n: int) -> dict[str, Any]:
         event = self.request["events"][n] if self.request else None
@@ -92,6 +130,14 @@ class _Probe:
             call=call,
             requested=self.handler is not None,
             marker=_MARKER,
+            count_calls=_COUNT_CALLS if self.count_calls else "",
+            counted=self.count_calls,
+            profile_start="import cProfile; profiler = cProfile.Profile(); profiler.enable()"
+            if self.profile_to
+            else "",
+            profile_end=f"profiler.disable(); profiler.dump_stats({self.profile_to!r})"
+            if self.profile_to
+            else "",
         )
         out = subprocess.run(
             [sys.executable, "-c", script],
@@ -180,7 +226,10 @@ def _seed(env: dict[str, str], samples: int) -> dict[str, dict[str, Any]]:
         return requests
 
 
-def measure(runs: int = RUNS) -> dict[str, Any]:
+def measure(
+    runs: int = RUNS, only: set[str] | None = None, count_calls: bool = False, profiles: str | None = None
+) -> dict[str, Any]:
+    """Every function of the template (or those in `only`, with the floor and boto3), `runs` rounds."""
     from local.lambdas import lambda_environment
     from local.services import (
         DynamoDBLocal,
@@ -225,6 +274,8 @@ def measure(runs: int = RUNS) -> dict[str, Any]:
             ),
         }
         for name, function in sorted(stack.functions.items()):
+            if only is not None and name not in only:
+                continue
             module, handler = function.handler.rsplit(".", 1)
             probes[name] = _Probe(
                 module,
@@ -236,6 +287,13 @@ def measure(runs: int = RUNS) -> dict[str, Any]:
                 function.memory_mb,
                 requests[name],
             )
+        if count_calls:
+            probes = {name: replace(probe, count_calls=True) for name, probe in probes.items()}
+        if profiles:
+            probes = {
+                name: replace(probe, profile_to=str(Path(profiles) / f"{name}.prof"))
+                for name, probe in probes.items()
+            }
         samples = _rounds(probes, runs)
     finally:
         moto.stop()
@@ -264,7 +322,14 @@ def _figures(
             "ratio_to_floor": round(statistics.median(to_floor), 2),
             "ratio_to_floor_quartiles": _quartiles(to_floor, 2),
             "modules_after_first_request": max(s["modules"] for s in taken),
+            "coldstart_first_request_cpu_ms": _median([s["first_request_cpu_ms"] for s in taken]),
+            "cpu_ratio_to_floor": round(
+                statistics.median(_ratios(taken, floor, "first_request_cpu_ms", "first_request_cpu_ms")), 2
+            ),
         }
+        if "aws_calls" in taken[0]:
+            figures["aws_calls_first_request"] = taken[0]["aws_calls"]
+            figures["aws_clients_first_request"] = taken[0]["aws_clients"]
         if request["kind"] == "api":
             figures["first_request_within_goal"] = (
                 figures["ratio_to_floor"] <= GOAL_FIRST_REQUEST_RATIO_TO_FLOOR
@@ -287,9 +352,43 @@ def _figures(
             "coldstart_first_request_ms": _median(floor_ms),
             "first_request_quartiles_ms": _quartiles(floor_ms),
             "modules_after_first_request": max(s["modules"] for s in floor),
+            "coldstart_first_request_cpu_ms": _median([s["first_request_cpu_ms"] for s in floor]),
         },
         "goal_max_import_ratio_to_boto3": GOAL_IMPORT_RATIO_TO_BOTO3,
         "goal_max_first_request_ratio_to_floor": GOAL_FIRST_REQUEST_RATIO_TO_FLOOR,
         "api_functions_over_first_request_goal": over,
         "functions": functions,
     }
+
+
+def main(argv: list[str]) -> int:
+    """`python -m bench.coldstart [--runs N] [--calls] [Function ...]`: a look at a few functions while
+    working on them; prints their figures and writes nothing (`python -m bench.run coldstart` does).
+    `--calls` lists the AWS calls and clients of each first request (its times are not cold starts)."""
+    parser = argparse.ArgumentParser(prog="python -m bench.coldstart")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--calls", action="store_true")
+    parser.add_argument("--profile", metavar="DIR", help="write <function>.prof, cProfile of the last sample")
+    parser.add_argument("functions", nargs="*")
+    args = parser.parse_args(argv)
+    found = measure(max(args.runs, 2), set(args.functions) or None, args.calls, args.profile)
+    floor = found["floor"]
+    print(f"{'':30} {'modules':>7} {'wall ms':>8} {'x floor':>7} {'cpu ms':>7} {'x floor':>7}")
+    print(
+        f"{'floor':30} {floor['modules_after_first_request']:7} {floor['coldstart_first_request_ms']:8.1f} "
+        f"{'':7} {floor['coldstart_first_request_cpu_ms']:7.1f}"
+    )
+    for name, f in found["functions"].items():
+        print(
+            f"{name:30} {f['modules_after_first_request']:7} {f['coldstart_first_request_ms']:8.1f} "
+            f"{f['ratio_to_floor']:7.2f} {f['coldstart_first_request_cpu_ms']:7.1f} "
+            f"{f['cpu_ratio_to_floor']:7.2f}"
+        )
+        if args.calls:
+            print(f"    clients {f['aws_clients_first_request']}; calls {f['aws_calls_first_request']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    raise SystemExit(main(sys.argv[1:]))

@@ -170,7 +170,8 @@ def _coldstart(results: dict[str, Any]) -> None:
     for name, figures in found["functions"].items():
         print(
             f"  {name:26} {figures['coldstart_import_ms']:6.1f} ms ({figures['ratio_to_boto3']:4.2f}x boto3) "
-            f"{figures['coldstart_first_request_ms']:7.1f} ms ({figures['ratio_to_floor']:4.2f}x floor)  "
+            f"{figures['coldstart_first_request_ms']:7.1f} ms ({figures['ratio_to_floor']:4.2f}x floor, "
+            f"{figures['cpu_ratio_to_floor']:4.2f}x in CPU time)  "
             f"{figures['route']}"
         )
     over = found["api_functions_over_first_request_goal"]

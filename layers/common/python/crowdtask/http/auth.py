@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from crowdtask import errors
-from crowdtask.services.auth import Caller, caller_for_token, is_admin_key
+from crowdtask.services.callers import Caller, caller_for_token, is_admin_key
 
 __all__ = ["authenticate", "bearer_token", "require_admin"]
 

@@ -1,33 +1,17 @@
-"""Tokens: issue on good credentials, look up on every request, discard; slow down guessing."""
+"""Tokens: issue on good credentials, discard; slow down guessing. Looking one up is services/callers.py."""
 
 from __future__ import annotations
 
-import hmac
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from crowdtask import clock, credentials, errors
 from crowdtask.config import settings
 from crowdtask.models.accounts import TokenOut
 from crowdtask.services import passwords
+from crowdtask.services.callers import Caller, caller_for_token, is_admin_key
 from crowdtask.store import accounts as account_store
-from crowdtask.store.parameters import secure_string
 
-
-@dataclass(frozen=True)
-class Caller:
-    account_id: str
-    role: str
-    token_hash: str
-
-
-def caller_for_token(token: str) -> Caller:
-    hashed = credentials.digest(token)
-    item = account_store.get_token(hashed)
-    # Expiry is checked here, not left to DynamoDB TTL, which may delete items days late.
-    if item is None or item["expiresAt"] <= clock.iso(clock.now()):
-        raise errors.Unauthorized("The token is unknown, discarded or expired; request a new one.")
-    return Caller(account_id=item["account_id"], role=item["role"], token_hash=hashed)
+__all__ = ["Caller", "caller_for_token", "discard_token", "is_admin_key", "issue_token", "request_token"]
 
 
 def _retry_after(until: str | None, now: datetime, fallback: int) -> str:
@@ -116,9 +100,3 @@ def issue_token(account_id: str, role: str) -> TokenOut:
 
 def discard_token(caller: Caller) -> None:
     account_store.delete_token(caller.token_hash)
-
-
-def is_admin_key(given: str) -> bool:
-    """Is `given` the admin key? The key is the SSM SecureString named by ADMIN_KEY_PARAMETER."""
-    name = settings().require("admin_key_parameter").admin_key_parameter or ""
-    return hmac.compare_digest(given.encode(), secure_string(name).encode())
