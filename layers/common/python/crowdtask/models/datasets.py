@@ -128,7 +128,8 @@ class FilesIn(ApiModel):
         json_schema_extra=UNIQUE,
         description=(
             "the files (frames) of the dataset, in order: each a name or URL, or an object `{url, name}` "
-            "(stored as its url); unique"
+            "(stored as its url); unique by file: a name/URL and an object with that url, or two objects "
+            "with one url, are the same file"
         ),
     )
 

@@ -207,7 +207,10 @@ class ThroughputIn(ApiModel):
         examples=["2020-12-22T09:13:24.127Z"],
     )
     task_completed_at: Timestamp = Field(
-        description="Timestamp (in ISO 8601 datetime format) for when the task was completed.",
+        description=(
+            "Timestamp (in ISO 8601 datetime format) for when the task was completed; not before "
+            "task_started_at."
+        ),
         examples=["2020-12-22T10:13:24.127Z"],
     )
     duration: Annotated[
