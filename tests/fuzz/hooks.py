@@ -14,6 +14,7 @@ data carries a key of its own. Cases meant to be invalid keep theirs: the key ma
 from __future__ import annotations
 
 import copy
+import json
 import os
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -134,6 +135,45 @@ def unique_files(body: Any) -> Any:
     return body
 
 
+LIST_BYTES = 80_000
+MAX_DATASET_TASKS = 10_000
+
+
+def _json_bytes(items: list[Any]) -> int:
+    return len(json.dumps(items).encode())
+
+
+def dataset_size(body: Any) -> Any:
+    """DatasetIn: each list at most 80,000 bytes as JSON (files by url); at most 10,000 tasks, per
+    stage one per object and frame attribute (times the files for single_frame) and one per dataset
+    attribute. Lists are cut from their end until both hold."""
+    body = unique_files(body)
+    if not isinstance(body, dict):
+        return body
+    lists = [
+        name for name in ("files", "objects", "frame_attributes", "dataset_attributes") if body.get(name)
+    ]
+    for name in lists:
+        items = body[name]
+        if name == "files":
+            while items and _json_bytes([_file_url(item) for item in items]) > LIST_BYTES:
+                items.pop()
+        while name != "files" and items and _json_bytes(items) > LIST_BYTES:
+            items.pop()
+
+    def tasks() -> int:
+        per_file = len(body.get("objects") or []) + len(body.get("frame_attributes") or [])
+        if body.get("type") == "single_frame":
+            per_file *= len(body.get("files") or [])
+        stages = body.get("stages") if isinstance(body.get("stages"), list) else []
+        return len(stages) * (per_file + len(body.get("dataset_attributes") or []))
+
+    for name in ("files", "objects", "frame_attributes", "dataset_attributes"):
+        while tasks() > MAX_DATASET_TASKS and body.get(name):
+            body[name].pop()
+    return body
+
+
 def soft_reject_until(body: Any) -> Any:
     """SoftRejectIn.until: in the future (a past one becomes a week from now)."""
     if isinstance(body, dict):
@@ -177,8 +217,8 @@ VALID_ONLY_RULES: dict[tuple[str, str], Any] = {
     ("PUT", "/campaigns/{id}"): campaign_dates,
     ("POST", "/workstreams/{workstream_id}/throughput"): throughput_times,
     ("POST", "/workstreams"): workstream_names,
-    ("POST", "/datasets"): unique_files,
-    ("POST", "/datasets/{datasetId}/file-tasks"): unique_files,
+    ("POST", "/datasets"): dataset_size,
+    ("POST", "/datasets/{datasetId}/file-tasks"): dataset_size,
     ("POST", "/results/{id}/soft-reject"): soft_reject_until,
     ("PUT", "/tasks/{id}"): task_rules,
 }

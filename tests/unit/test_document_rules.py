@@ -77,3 +77,65 @@ def test_a_recording_longer_than_a_day_is_refused_not_an_overflow(component):
         {"name": "t", "components": [{"type": component, "maxDurationInSeconds": 86_400}]}
     )
     assert estimate_sizes(task.components)[1] > 0
+
+
+def _valid(schema: dict, value: object) -> bool:
+    import jsonschema
+
+    resolver_schema = {**schema, "components": DOCUMENT["components"]}
+    return jsonschema.Draft202012Validator(resolver_schema).is_valid(value)
+
+
+REQUIREMENT = {"$ref": "#/components/schemas/Requirement"}
+
+
+@pytest.mark.parametrize(
+    ("requirement", "valid"),
+    [
+        ({"skill": "s", "operator": "eq", "value": 3}, True),
+        ({"skill": "s", "operator": "eq", "value": None}, False),
+        ({"skill": "s", "operator": "gte"}, False),
+        ({"skill": "s", "operator": "exists"}, True),
+        ({"skill": "s", "operator": "notExists", "value": 3}, False),
+    ],
+)
+def test_a_requirement_takes_a_value_exactly_when_it_compares(requirement, valid):
+    """The document and the model agree: comparisons need `value`, exists / notExists take none."""
+    from crowdtask.models.quality import Requirement
+
+    assert _valid(REQUIREMENT, requirement) is valid
+    if valid:
+        Requirement.model_validate(requirement)
+    else:
+        with pytest.raises(ValidationError):
+            Requirement.model_validate(requirement)
+
+
+@pytest.mark.parametrize(
+    ("measures", "valid"),
+    [({"a": 1, "b.c": 2, "d-e": 3}, True), ({"a": 1, "b": 2, "c": 3, "d": 4}, False), ({"a b": 1}, False)],
+)
+def test_throughput_measures_are_three_names_at_most_of_the_stated_form(measures, valid):
+    from crowdtask.models.throughput import ThroughputIn
+
+    schema = DOCUMENT["components"]["schemas"]["ThroughputIn"]["properties"]["measures"]
+    assert _valid(schema, measures) is valid
+    body = {
+        "worker_id": "w",
+        "use_case_id": "u",
+        "task_definition_id": "t",
+        "task_started_at": "2020-12-22T09:13:24.127Z",
+        "task_completed_at": "2020-12-22T10:13:24.127Z",
+        "measures": measures,
+    }
+    if valid:
+        ThroughputIn.model_validate(body)
+    else:
+        with pytest.raises(ValidationError):
+            ThroughputIn.model_validate(body)
+
+
+def test_coordinates_are_kept_to_nine_places_so_any_documented_number_is_stored():
+    """1e-168 lies within -180..180 but DynamoDB holds no number that small: it is kept as 0."""
+    task = TaskIn.model_validate({"name": "t", "lat": 45.1234567891234, "lng": 2.65919694679607e-168})
+    assert (task.lat, task.lng) == (45.123456789, 0.0)

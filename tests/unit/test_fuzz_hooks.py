@@ -4,6 +4,7 @@ words: each turns a body the API's model refuses into one it takes, and leaves i
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from crowdtask.errors import ValidationFailed
 from crowdtask.models.campaigns import CampaignIn
+from crowdtask.models.datasets import MAX_TASKS as MAX_DATASET_TASKS
 from crowdtask.models.datasets import FilesIn
 from crowdtask.models.tasks import TaskIn
 from crowdtask.models.throughput import ThroughputIn, WorkstreamIn
@@ -92,3 +94,22 @@ def test_only_valid_cases_are_reshaped() -> None:
     assert (positive.body["startDate"], positive.body["endDate"]) == (EARLY, LATE)
     other = hooks.map_case(None, case_of("POST", "/elsewhere", dict(body), positive=True))
     assert other.body == body
+
+
+def test_a_dataset_is_cut_to_the_stated_list_bytes_and_task_count() -> None:
+    """The service refuses lists over 80,000 bytes and datasets over 10,000 tasks (services/datasets)."""
+    from crowdtask.services.datasets import MAX_LIST_BYTES, slot_count
+
+    files = [f"{n:0400d}" for n in range(400)] + [{"url": "0" * 400}]
+    body = {
+        "type": "single_frame",
+        "stages": ["a", "b"],
+        "files": files,
+        "objects": [f"o{n}" for n in range(30)],
+    }
+    definition = hooks.dataset_size(copy.deepcopy(body))
+    assert len(json.dumps(definition["files"]).encode()) <= MAX_LIST_BYTES < len(json.dumps(files).encode())
+    counted = {"dataset_attributes": [], "frame_attributes": [], **definition}
+    assert (
+        0 < slot_count(counted) <= MAX_DATASET_TASKS < slot_count({**counted, **body, "files": files[:200]})
+    )

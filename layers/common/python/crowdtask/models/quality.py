@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from crowdtask.models.base import ApiModel, OutModel, ResourceId
 from crowdtask.models.durations import Duration
@@ -45,14 +45,37 @@ class QualitySettings(ApiModel):
     )
 
 
+COMPARISONS = ["lt", "lte", "gt", "gte", "eq", "ne"]
+PRESENCE = ["exists", "notExists"]
+
+
+def _value_rules(schema: dict[str, Any]) -> None:
+    """In the document: a comparison takes a number as `value`; exists / notExists take none."""
+    schema["allOf"] = [
+        *schema.get("allOf", []),
+        {
+            "if": {"properties": {"operator": {"enum": COMPARISONS}}, "required": ["operator"]},
+            "then": {"properties": {"value": {"type": "number"}}, "required": ["value"]},
+            "else": {"properties": {"value": {"type": "null"}}},
+        },
+    ]
+
+
 class Requirement(ApiModel):
     """A condition on one of the requester's skills that a worker must meet to see and claim the jobs."""
+
+    model_config = ConfigDict(**ApiModel.model_config, json_schema_extra=_value_rules)
 
     skill: ResourceId = Field(description="id of one of your skills")
     operator: Literal["lt", "lte", "gt", "gte", "eq", "ne", "exists", "notExists"] = Field(
         description="how the worker's value compares with `value` (exists / notExists: whether it has one)"
     )
-    value: float | None = Field(default=None, ge=0, le=100, description="0..100; not for exists / notExists")
+    value: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="0..100; required by the comparisons, none for exists / notExists",
+    )
 
     @model_validator(mode="after")
     def _value_when_compared(self) -> Self:

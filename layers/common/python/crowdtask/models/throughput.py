@@ -158,6 +158,13 @@ class TaskParameters(ApiModel):
 
 # Exact decimals that DynamoDB holds (38 digits) even when summed over many records.
 Measure = Annotated[Decimal, decimal_field(12), decimal_text(12)]
+# The document states the rules _at_most_three checks: three names at most, each of that form.
+Measures = Annotated[
+    dict[str, Measure],
+    Field(
+        json_schema_extra={"maxProperties": MAX_MEASURES, "propertyNames": {"pattern": _MEASURE_NAME.pattern}}
+    ),
+]
 
 
 class ThroughputIn(ApiModel):
@@ -227,7 +234,7 @@ class ThroughputIn(ApiModel):
     task_created_at: Timestamp | None = Field(
         default=None, description="The task created timestamp in ISO 8601 datetime format"
     )
-    measures: dict[str, Measure] | None = Field(
+    measures: Measures | None = Field(
         default=None,
         description=(
             "This can be used to provide up to three different measures for the amount of work "
