@@ -139,3 +139,49 @@ def test_coordinates_are_kept_to_nine_places_so_any_documented_number_is_stored(
     """1e-168 lies within -180..180 but DynamoDB holds no number that small: it is kept as 0."""
     task = TaskIn.model_validate({"name": "t", "lat": 45.1234567891234, "lng": 2.65919694679607e-168})
     assert (task.lat, task.lng) == (45.123456789, 0.0)
+
+
+RULE = {"metric": "fastSubmits", "operator": "gte", "value": 3, "action": {"type": "block"}}
+
+
+@pytest.mark.parametrize(
+    ("rule", "valid"),
+    [
+        ({**RULE, "fastSubmitThreshold": "10s"}, True),
+        (RULE, False),
+        ({**RULE, "fastSubmitThreshold": None}, False),
+        ({**RULE, "metric": "earnings24h"}, True),
+        ({**RULE, "metric": "earnings24h", "fastSubmitThreshold": "10s"}, False),
+    ],
+)
+def test_a_fast_submit_threshold_goes_with_its_metric_only_in_the_document_too(rule, valid):
+    from crowdtask.models.quality import QualityRule
+
+    assert _valid({"$ref": "#/components/schemas/QualityRule"}, rule) is valid
+    if valid:
+        QualityRule.model_validate(rule)
+    else:
+        with pytest.raises(ValidationError):
+            QualityRule.model_validate(rule)
+
+
+@pytest.mark.parametrize(
+    ("parameters", "valid"),
+    [
+        ({"dataset_id": "d", "kind": "box", "n": 3, "ok": True}, True),
+        ({"kind": []}, False),
+        ({"kind": None}, False),
+        ({"kind": "x" * 501}, False),
+        ({"k" * 65: 1}, False),
+        ({f"p{n}": n for n in range(21)}, False),
+    ],
+)
+def test_task_parameters_are_short_scalars_in_the_document_too(parameters, valid):
+    from crowdtask.models.throughput import TaskParameters
+
+    assert _valid({"$ref": "#/components/schemas/TaskParameters"}, parameters) is valid
+    if valid:
+        TaskParameters.model_validate(parameters)
+    else:
+        with pytest.raises(ValidationError):
+            TaskParameters.model_validate(parameters)

@@ -125,8 +125,25 @@ Action = Annotated[
 ]
 
 
+def _threshold_rules(schema: dict[str, Any]) -> None:
+    """In the document: fastSubmitThreshold with the fastSubmits metric, and only with it."""
+    schema["allOf"] = [
+        *schema.get("allOf", []),
+        {
+            "if": {"properties": {"metric": {"const": "fastSubmits"}}, "required": ["metric"]},
+            "then": {
+                "required": ["fastSubmitThreshold"],
+                "not": {"properties": {"fastSubmitThreshold": {"type": "null"}}},
+            },
+            "else": {"properties": {"fastSubmitThreshold": {"type": "null"}}},
+        },
+    ]
+
+
 class QualityRule(ApiModel):
     """When a worker's metric in this campaign meets the condition (over at least `minAnswers`), act."""
+
+    model_config = ConfigDict(**ApiModel.model_config, json_schema_extra=_threshold_rules)
 
     metric: Metric = Field(
         description=(
@@ -141,7 +158,10 @@ class QualityRule(ApiModel):
     )
     fastSubmitThreshold: Duration | None = Field(
         default=None,
-        description="fastSubmits: an assignment submitted sooner than this after its claim is fast",
+        description=(
+            "fastSubmits (required there, none with another metric): an assignment submitted sooner than "
+            "this after its claim is fast"
+        ),
     )
     action: Action
 

@@ -131,10 +131,21 @@ class WorkstreamOut(OutModel):
 
 
 # ---------------------------------------------------------------- throughput records
-class TaskParameters(ApiModel):
-    """Key-value pairs that define the task; `dataset_id` and `parent_asset_id` are known keys."""
+def _parameter_rules(schema: dict[str, Any]) -> None:
+    """The document states what _small_scalars checks (20 is stricter by the two known keys)."""
+    schema["maxProperties"] = 20
+    schema["propertyNames"] = {"minLength": 1, "maxLength": 64}
+    schema["additionalProperties"] = {
+        "anyOf": [{"type": "string", "maxLength": 500}, {"type": "number"}, {"type": "boolean"}]
+    }
 
-    model_config = ConfigDict(extra="allow")
+
+class TaskParameters(ApiModel):
+    """Key-value pairs that define the task; `dataset_id` and `parent_asset_id` are known keys. Others:
+    at most 20, named in 1 to 64 characters, each a text of at most 500 characters, a number or a
+    boolean."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra=_parameter_rules)
 
     dataset_id: TextId | None = Field(default=None, description="ID of the dataset which the task belongs to")
     parent_asset_id: TextId | None = Field(
