@@ -185,3 +185,38 @@ def test_task_parameters_are_short_scalars_in_the_document_too(parameters, valid
     else:
         with pytest.raises(ValidationError):
             TaskParameters.model_validate(parameters)
+
+
+@pytest.mark.parametrize(
+    ("action", "valid"),
+    [
+        ({"value": 5}, True),
+        ({"value": 5, "fromMetric": False}, True),
+        ({"fromMetric": True}, True),
+        ({"fromMetric": True, "value": 5}, False),
+        ({"fromMetric": False, "value": None}, False),
+        ({}, False),
+    ],
+)
+def test_a_set_skill_action_takes_a_value_or_the_metric_in_the_document_too(action, valid):
+    from crowdtask.models.quality import SetSkillAction
+
+    action = {"type": "setSkill", "skill": "s", **action}
+    assert _valid({"$ref": "#/components/schemas/SetSkillAction"}, action) is valid
+    if valid:
+        SetSkillAction.model_validate(action)
+    else:
+        with pytest.raises(ValidationError):
+            SetSkillAction.model_validate(action)
+
+
+def test_shares_and_scores_are_kept_to_six_places_so_any_documented_number_is_stored():
+    """A weight of 1e-200 lies within 0..1, but the table holds no number that small: it is kept as 0."""
+    from crowdtask.models.quality import KnownSolution, Requirement, SkillValueIn
+    from crowdtask.numbers import storable_number
+
+    assert not storable_number(1e-200)
+    assert KnownSolution.model_validate({"components": [], "weight": 1e-200}).weight == 0.0
+    assert KnownSolution.model_validate({"components": [], "weight": 0.1234567}).weight == 0.123457
+    assert Requirement.model_validate({"skill": "s", "operator": "eq", "value": 1e-200}).value == 0.0
+    assert SkillValueIn.model_validate({"value": 99.9999999}).value == 100.0

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from crowdtask.models.base import ApiModel, OutModel, ResourceId
 from crowdtask.models.durations import Duration
@@ -17,6 +17,11 @@ MAX_RULES = 20
 
 
 # ---------------------------------------------------------------- a task's known answers
+# A share or a score kept to 6 decimal places: 1e-200 lies within its bounds, and the table holds no
+# number that small (crowdtask.numbers) until it is rounded.
+Rounded = Annotated[float, AfterValidator(lambda value: round(value, 6))]
+
+
 class SolutionComponent(ApiModel):
     result: Any = Field(default=None, description="the accepted result of this component; null: not checked")
 
@@ -28,7 +33,9 @@ class KnownSolution(ApiModel):
         max_length=400,
         description="one entry per component of the task, in order (null results are not checked)",
     )
-    weight: float = Field(default=1, ge=0, le=1, description="how correct this answer is, 0..1 (default 1)")
+    weight: Rounded = Field(
+        default=1, ge=0, le=1, description="how correct this answer is, 0..1 (default 1; 6 decimal places)"
+    )
 
 
 # ---------------------------------------------------------------- a campaign's settings
@@ -70,7 +77,7 @@ class Requirement(ApiModel):
     operator: Literal["lt", "lte", "gt", "gte", "eq", "ne", "exists", "notExists"] = Field(
         description="how the worker's value compares with `value` (exists / notExists: whether it has one)"
     )
-    value: float | None = Field(
+    value: Rounded | None = Field(
         default=None,
         ge=0,
         le=100,
@@ -98,10 +105,26 @@ class BlockAction(ApiModel):
     )
 
 
+def _one_source(schema: dict[str, Any]) -> None:
+    """In the document: a number as `value`, or `fromMetric: true` and no value."""
+    schema["allOf"] = [
+        *schema.get("allOf", []),
+        {
+            "if": {"properties": {"fromMetric": {"const": True}}, "required": ["fromMetric"]},
+            "then": {"properties": {"value": {"type": "null"}}},
+            "else": {"properties": {"value": {"type": "number"}}, "required": ["value"]},
+        },
+    ]
+
+
 class SetSkillAction(ApiModel):
+    model_config = ConfigDict(**ApiModel.model_config, json_schema_extra=_one_source)
+
     type: Literal["setSkill"]
     skill: ResourceId = Field(description="id of one of your skills")
-    value: float | None = Field(default=None, ge=0, le=100, description="the value to set, 0..100")
+    value: Rounded | None = Field(
+        default=None, ge=0, le=100, description="the value to set, 0..100 (or fromMetric: true)"
+    )
     fromMetric: bool = Field(default=False, description="set the metric's value itself (0..100)")
 
     @model_validator(mode="after")
@@ -190,7 +213,7 @@ class SkillPage(OutModel):
 
 
 class SkillValueIn(ApiModel):
-    value: float = Field(ge=0, le=100, description="the worker's value of the skill, 0..100")
+    value: Rounded = Field(ge=0, le=100, description="the worker's value of the skill, 0..100")
 
 
 class SkillValueOut(OutModel):
