@@ -82,10 +82,21 @@ def ordered(body: dict[str, Any], first: str, then: str, *, strictly: bool) -> N
         del body[then]
 
 
-def campaign_dates(body: Any) -> Any:
-    """CampaignIn.endDate: after startDate when both are given."""
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def campaign_rules(body: Any) -> Any:
+    """CampaignIn.endDate: after startDate when both are given. CampaignIn.overlap: its max is the
+    campaign's `results` (the same, or left out), its min at most max and `results`."""
     if isinstance(body, dict):
         ordered(body, "startDate", "endDate", strictly=True)
+        overlap, results = body.get("overlap"), body.get("results")
+        if isinstance(overlap, dict) and _whole(results):
+            if overlap.get("max") is not None:
+                overlap["max"] = results
+            if _whole(overlap.get("min")):
+                overlap["min"] = min(overlap["min"], results)
     return body
 
 
@@ -213,8 +224,8 @@ def task_rules(body: Any) -> Any:
 
 
 VALID_ONLY_RULES: dict[tuple[str, str], Any] = {
-    ("POST", "/campaigns"): campaign_dates,
-    ("PUT", "/campaigns/{id}"): campaign_dates,
+    ("POST", "/campaigns"): campaign_rules,
+    ("PUT", "/campaigns/{id}"): campaign_rules,
     ("POST", "/workstreams/{workstream_id}/throughput"): throughput_times,
     ("POST", "/workstreams"): workstream_names,
     ("POST", "/datasets"): dataset_size,

@@ -25,8 +25,13 @@ THROUGHPUT = {"worker_id": "w", "use_case_id": "u", "task_definition_id": "t"}
 RECORDING = {"type": "AudioRecording", "minDurationInSeconds": 30, "maxDurationInSeconds": 5}
 STEPPER = {"type": "Stepper", "min": 10, "max": 1, "start": 20}
 CASES: list[tuple[type[BaseModel], Any, dict[str, Any]]] = [
-    (CampaignIn, hooks.campaign_dates, {"name": "c", "startDate": LATE, "endDate": EARLY}),
-    (CampaignIn, hooks.campaign_dates, {"name": "c", "startDate": LATE, "endDate": "2030-05-02T10:00"}),
+    (CampaignIn, hooks.campaign_rules, {"name": "c", "startDate": LATE, "endDate": EARLY}),
+    (CampaignIn, hooks.campaign_rules, {"name": "c", "startDate": LATE, "endDate": "2030-05-02T10:00"}),
+    (
+        CampaignIn,
+        hooks.campaign_rules,
+        {"name": "c", "results": 3, "overlap": {"min": 99999, "max": 1, "confidence": 0.9}},
+    ),
     (
         ThroughputIn,
         hooks.throughput_times,
@@ -72,7 +77,7 @@ def test_an_until_in_the_past_becomes_a_week_ahead() -> None:
 
 def test_bodies_that_keep_the_rules_are_left_as_they_are() -> None:
     body = {"name": "c", "startDate": EARLY, "endDate": LATE}
-    assert hooks.campaign_dates(dict(body)) == body
+    assert hooks.campaign_rules(dict(body)) == body
     files = {"files": ["a.png", {"url": "b.png", "name": "a.png"}]}
     assert hooks.unique_files(dict(files)) == files
 

@@ -30,7 +30,12 @@ class AggregationSettings(ApiModel):
 class OverlapSettings(ApiModel):
     """Dynamic overlap: a job stops collecting results once its answer is confident enough."""
 
-    min: int = Field(default=1, ge=1, le=100000, description="results a job collects in any case")
+    min: int = Field(
+        default=1,
+        ge=1,
+        le=100000,
+        description="results a job collects in any case (at most max and the campaign's `results`)",
+    )
     max: int | None = Field(
         default=None,
         ge=1,
