@@ -88,7 +88,8 @@ def _whole(value: Any) -> bool:
 
 def campaign_rules(body: Any) -> Any:
     """CampaignIn.endDate: after startDate when both are given. CampaignIn.overlap: its max is the
-    campaign's `results` (the same, or left out), its min at most max and `results`."""
+    campaign's `results` (the same, or left out), its min at most max and `results`.
+    CampaignIn.autoReview.control: rejectBelow not above approveAtLeast."""
     if isinstance(body, dict):
         ordered(body, "startDate", "endDate", strictly=True)
         overlap, results = body.get("overlap"), body.get("results")
@@ -97,6 +98,11 @@ def campaign_rules(body: Any) -> Any:
                 overlap["max"] = results
             if _whole(overlap.get("min")):
                 overlap["min"] = min(overlap["min"], results)
+        control = (
+            body.get("autoReview", {}).get("control") if isinstance(body.get("autoReview"), dict) else None
+        )
+        if isinstance(control, dict):
+            _in_order(control, ("rejectBelow", "approveAtLeast"))
     return body
 
 

@@ -220,3 +220,14 @@ def test_shares_and_scores_are_kept_to_six_places_so_any_documented_number_is_st
     assert KnownSolution.model_validate({"components": [], "weight": 0.1234567}).weight == 0.123457
     assert Requirement.model_validate({"skill": "s", "operator": "eq", "value": 1e-200}).value == 0.0
     assert SkillValueIn.model_validate({"value": 99.9999999}).value == 100.0
+
+
+def test_an_overlap_confidence_is_at_least_a_millionth_as_the_document_says():
+    """5e-324 is above 0 but no number the table holds; the document's bound keeps it out."""
+    from crowdtask.models.answers import OverlapSettings
+
+    schema = DOCUMENT["components"]["schemas"]["OverlapSettings"]["properties"]["confidence"]
+    assert schema["minimum"] == 0.000001
+    assert OverlapSettings.model_validate({"confidence": 0.000001}).confidence == 0.000001
+    with pytest.raises(ValidationError, match="confidence"):
+        OverlapSettings.model_validate({"confidence": 5e-324})

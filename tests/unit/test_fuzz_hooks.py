@@ -33,6 +33,11 @@ CASES: list[tuple[type[BaseModel], Any, dict[str, Any]]] = [
         {"name": "c", "results": 3, "overlap": {"min": 99999, "max": 1, "confidence": 0.9}},
     ),
     (
+        CampaignIn,
+        hooks.campaign_rules,
+        {"name": "c", "autoReview": {"control": {"approveAtLeast": 0.0, "rejectBelow": 1.0}}},
+    ),
+    (
         ThroughputIn,
         hooks.throughput_times,
         {**THROUGHPUT, "task_started_at": LATE, "task_completed_at": EARLY},

@@ -43,7 +43,12 @@ class OverlapSettings(ApiModel):
         description="the most results a job collects: the campaign's `results` (the same, or leave it out)",
     )
     confidence: float = Field(
-        gt=0, le=1, description="a job stops once every aggregated component of its tasks is this confident"
+        ge=0.000001,
+        le=1,
+        description=(
+            "a job stops once every aggregated component of its tasks is this confident (0.000001..1: "
+            "smaller shares are no confidence, and the table holds no number below 1E-130)"
+        ),
     )
 
     @model_validator(mode="after")
@@ -60,7 +65,10 @@ class ControlPolicy(ApiModel):
         default=None, ge=0, le=1, description="approve when the result's control score is at least this"
     )
     rejectBelow: float | None = Field(
-        default=None, ge=0, le=1, description="reject when the result's control score is below this"
+        default=None,
+        ge=0,
+        le=1,
+        description="reject when the result's control score is below this (not above approveAtLeast)",
     )
 
     @model_validator(mode="after")
