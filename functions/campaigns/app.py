@@ -64,7 +64,7 @@ def list_campaigns(
     summary="Create a Campaign",
     tags=TAGS,
     security=TOKEN_AUTH,
-    responses=responses(CampaignOut, "the new campaign (unpublished)", 401, 403, status=201),
+    responses=responses(CampaignOut, "the new campaign (unpublished)", 401, 403, 404, status=201),
 )
 def create_campaign(campaign: Annotated[CampaignIn, Body()]) -> Reply:
     created = campaigns.create_campaign(app.requester().account_id, campaign)

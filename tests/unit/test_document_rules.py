@@ -77,3 +77,157 @@ def test_a_recording_longer_than_a_day_is_refused_not_an_overflow(component):
         {"name": "t", "components": [{"type": component, "maxDurationInSeconds": 86_400}]}
     )
     assert estimate_sizes(task.components)[1] > 0
+
+
+def _valid(schema: dict, value: object) -> bool:
+    import jsonschema
+
+    resolver_schema = {**schema, "components": DOCUMENT["components"]}
+    return jsonschema.Draft202012Validator(resolver_schema).is_valid(value)
+
+
+REQUIREMENT = {"$ref": "#/components/schemas/Requirement"}
+
+
+@pytest.mark.parametrize(
+    ("requirement", "valid"),
+    [
+        ({"skill": "s", "operator": "eq", "value": 3}, True),
+        ({"skill": "s", "operator": "eq", "value": None}, False),
+        ({"skill": "s", "operator": "gte"}, False),
+        ({"skill": "s", "operator": "exists"}, True),
+        ({"skill": "s", "operator": "notExists", "value": 3}, False),
+    ],
+)
+def test_a_requirement_takes_a_value_exactly_when_it_compares(requirement, valid):
+    """The document and the model agree: comparisons need `value`, exists / notExists take none."""
+    from crowdtask.models.quality import Requirement
+
+    assert _valid(REQUIREMENT, requirement) is valid
+    if valid:
+        Requirement.model_validate(requirement)
+    else:
+        with pytest.raises(ValidationError):
+            Requirement.model_validate(requirement)
+
+
+@pytest.mark.parametrize(
+    ("measures", "valid"),
+    [({"a": 1, "b.c": 2, "d-e": 3}, True), ({"a": 1, "b": 2, "c": 3, "d": 4}, False), ({"a b": 1}, False)],
+)
+def test_throughput_measures_are_three_names_at_most_of_the_stated_form(measures, valid):
+    from crowdtask.models.throughput import ThroughputIn
+
+    schema = DOCUMENT["components"]["schemas"]["ThroughputIn"]["properties"]["measures"]
+    assert _valid(schema, measures) is valid
+    body = {
+        "worker_id": "w",
+        "use_case_id": "u",
+        "task_definition_id": "t",
+        "task_started_at": "2020-12-22T09:13:24.127Z",
+        "task_completed_at": "2020-12-22T10:13:24.127Z",
+        "measures": measures,
+    }
+    if valid:
+        ThroughputIn.model_validate(body)
+    else:
+        with pytest.raises(ValidationError):
+            ThroughputIn.model_validate(body)
+
+
+def test_coordinates_are_kept_to_nine_places_so_any_documented_number_is_stored():
+    """1e-168 lies within -180..180 but DynamoDB holds no number that small: it is kept as 0."""
+    task = TaskIn.model_validate({"name": "t", "lat": 45.1234567891234, "lng": 2.65919694679607e-168})
+    assert (task.lat, task.lng) == (45.123456789, 0.0)
+
+
+RULE = {"metric": "fastSubmits", "operator": "gte", "value": 3, "action": {"type": "block"}}
+
+
+@pytest.mark.parametrize(
+    ("rule", "valid"),
+    [
+        ({**RULE, "fastSubmitThreshold": "10s"}, True),
+        (RULE, False),
+        ({**RULE, "fastSubmitThreshold": None}, False),
+        ({**RULE, "metric": "earnings24h"}, True),
+        ({**RULE, "metric": "earnings24h", "fastSubmitThreshold": "10s"}, False),
+    ],
+)
+def test_a_fast_submit_threshold_goes_with_its_metric_only_in_the_document_too(rule, valid):
+    from crowdtask.models.quality import QualityRule
+
+    assert _valid({"$ref": "#/components/schemas/QualityRule"}, rule) is valid
+    if valid:
+        QualityRule.model_validate(rule)
+    else:
+        with pytest.raises(ValidationError):
+            QualityRule.model_validate(rule)
+
+
+@pytest.mark.parametrize(
+    ("parameters", "valid"),
+    [
+        ({"dataset_id": "d", "kind": "box", "n": 3, "ok": True}, True),
+        ({"kind": []}, False),
+        ({"kind": None}, False),
+        ({"kind": "x" * 501}, False),
+        ({"k" * 65: 1}, False),
+        ({f"p{n}": n for n in range(21)}, False),
+    ],
+)
+def test_task_parameters_are_short_scalars_in_the_document_too(parameters, valid):
+    from crowdtask.models.throughput import TaskParameters
+
+    assert _valid({"$ref": "#/components/schemas/TaskParameters"}, parameters) is valid
+    if valid:
+        TaskParameters.model_validate(parameters)
+    else:
+        with pytest.raises(ValidationError):
+            TaskParameters.model_validate(parameters)
+
+
+@pytest.mark.parametrize(
+    ("action", "valid"),
+    [
+        ({"value": 5}, True),
+        ({"value": 5, "fromMetric": False}, True),
+        ({"fromMetric": True}, True),
+        ({"fromMetric": True, "value": 5}, False),
+        ({"fromMetric": False, "value": None}, False),
+        ({}, False),
+    ],
+)
+def test_a_set_skill_action_takes_a_value_or_the_metric_in_the_document_too(action, valid):
+    from crowdtask.models.quality import SetSkillAction
+
+    action = {"type": "setSkill", "skill": "s", **action}
+    assert _valid({"$ref": "#/components/schemas/SetSkillAction"}, action) is valid
+    if valid:
+        SetSkillAction.model_validate(action)
+    else:
+        with pytest.raises(ValidationError):
+            SetSkillAction.model_validate(action)
+
+
+def test_shares_and_scores_are_kept_to_six_places_so_any_documented_number_is_stored():
+    """A weight of 1e-200 lies within 0..1, but the table holds no number that small: it is kept as 0."""
+    from crowdtask.models.quality import KnownSolution, Requirement, SkillValueIn
+    from crowdtask.numbers import storable_number
+
+    assert not storable_number(1e-200)
+    assert KnownSolution.model_validate({"components": [], "weight": 1e-200}).weight == 0.0
+    assert KnownSolution.model_validate({"components": [], "weight": 0.1234567}).weight == 0.123457
+    assert Requirement.model_validate({"skill": "s", "operator": "eq", "value": 1e-200}).value == 0.0
+    assert SkillValueIn.model_validate({"value": 99.9999999}).value == 100.0
+
+
+def test_an_overlap_confidence_is_at_least_a_millionth_as_the_document_says():
+    """5e-324 is above 0 but no number the table holds; the document's bound keeps it out."""
+    from crowdtask.models.answers import OverlapSettings
+
+    schema = DOCUMENT["components"]["schemas"]["OverlapSettings"]["properties"]["confidence"]
+    assert schema["minimum"] == 0.000001
+    assert OverlapSettings.model_validate({"confidence": 0.000001}).confidence == 0.000001
+    with pytest.raises(ValidationError, match="confidence"):
+        OverlapSettings.model_validate({"confidence": 5e-324})

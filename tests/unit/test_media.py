@@ -72,6 +72,16 @@ def test_an_upload_request_names_its_bad_field(body, field):
         UploadIn.model_validate({"task": "t", "component": 0, "contentType": "audio/aac", "size": 10, **body})
 
 
+def test_a_whole_number_written_with_a_fraction_is_the_integer_the_document_allows():
+    """JSON Schema's `integer` is any number with a zero fraction: 24.0 is one, 24.5 is not."""
+    body = {"task": "t", "component": 1.0, "contentType": "audio/aac", "size": 24413397051140.0}
+    taken = UploadIn.model_validate(body)
+    assert (taken.component, taken.size) == (1, 24413397051140)
+    assert isinstance(taken.size, int)
+    with pytest.raises(ValueError, match="size"):
+        UploadIn.model_validate({**body, "size": 10.5})
+
+
 # ---------------------------------------------------------------- the route
 def _claimed(requester, worker, components: list[Any] | None = None, **campaign: Any) -> Any:
     from crowdtask.services import assignments

@@ -148,6 +148,11 @@ def test_campaign_settings_name_only_own_skills_and_real_control_tasks(requester
     fields = {e["field"]: e["message"] for e in refused.value.errors}
     assert set(fields) == {"requirements[0].skill", "quality.controlTasks[0]", "quality.controlTasks[1]"}
     assert "no knownSolutions" in fields["quality.controlTasks[0]"]
+    body["quality"] = {"controlTasks": ["01AAAAAAAAAAAAAAAAAAAAAAAA"]}
+    with pytest.raises(errors.NotFound) as missing:
+        campaigns.create_campaign(requester.id, CampaignIn.model_validate(body), [job])
+    named = [e["field"] for e in missing.value.extra["errors"]]
+    assert named == ["requirements[0].skill", "quality.controlTasks[0]"]
 
 
 def test_control_settings_and_requirements_are_kept_as_published(requester):

@@ -238,3 +238,23 @@ def test_the_template_gives_an_attempt_room_to_finish():
     assert webhooks.LEASE.total_seconds() > delivery["Timeout"]
     assert queue["VisibilityTimeout"] >= 6 * delivery["Timeout"]
     assert resources["WebhooksFunction"]["Properties"]["Timeout"] > outbound.TIMEOUT_SECONDS  # the test send
+
+
+def test_the_document_states_the_event_types_and_the_url_form_the_api_takes():
+    """Every type of the catalogue, or "*" alone, as the schema says; a URL of the schema's
+    pattern is one the subscription takes (its host resolving nowhere yet)."""
+    import re
+
+    from crowdtask.models.events import CATALOGUE
+    from crowdtask.models.webhooks import URL_PATTERN, WebhookIn
+
+    schema = WebhookIn.model_json_schema()["properties"]
+    some, every = schema["events"]["anyOf"]
+    assert set(some["items"]["enum"]) == set(CATALOGUE)
+    assert every["items"] == {"const": "*"} and every["maxItems"] == 1
+    assert schema["url"]["pattern"] == URL_PATTERN
+    for url in ["https://a.bc", "https://hooks.example.com:8443/in?x=1", "https://x-y.example.org#f"]:
+        assert re.search(URL_PATTERN, url)
+        outbound.parse_url(url, allow_loopback=False)
+    for url in ["0", "http://example.com", "https://user@example.com", "https://example.com:99999"]:
+        assert not re.search(URL_PATTERN, url)

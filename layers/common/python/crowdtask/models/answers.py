@@ -30,7 +30,12 @@ class AggregationSettings(ApiModel):
 class OverlapSettings(ApiModel):
     """Dynamic overlap: a job stops collecting results once its answer is confident enough."""
 
-    min: int = Field(default=1, ge=1, le=100000, description="results a job collects in any case")
+    min: int = Field(
+        default=1,
+        ge=1,
+        le=100000,
+        description="results a job collects in any case (at most max and the campaign's `results`)",
+    )
     max: int | None = Field(
         default=None,
         ge=1,
@@ -38,7 +43,12 @@ class OverlapSettings(ApiModel):
         description="the most results a job collects: the campaign's `results` (the same, or leave it out)",
     )
     confidence: float = Field(
-        gt=0, le=1, description="a job stops once every aggregated component of its tasks is this confident"
+        ge=0.000001,
+        le=1,
+        description=(
+            "a job stops once every aggregated component of its tasks is this confident (0.000001..1: "
+            "smaller shares are no confidence, and the table holds no number below 1E-130)"
+        ),
     )
 
     @model_validator(mode="after")
@@ -55,7 +65,10 @@ class ControlPolicy(ApiModel):
         default=None, ge=0, le=1, description="approve when the result's control score is at least this"
     )
     rejectBelow: float | None = Field(
-        default=None, ge=0, le=1, description="reject when the result's control score is below this"
+        default=None,
+        ge=0,
+        le=1,
+        description="reject when the result's control score is below this (not above approveAtLeast)",
     )
 
     @model_validator(mode="after")

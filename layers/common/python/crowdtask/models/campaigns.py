@@ -64,7 +64,11 @@ class CampaignIn(ApiModel):
         default=None, description="publish this campaign automatically at a specific date (optional, UTC)"
     )
     endDate: Timestamp | None = Field(
-        default=None, description="finish this campaign automatically at a specific date (optional, UTC)"
+        default=None,
+        description=(
+            "finish this campaign automatically at a specific date (optional, UTC); after startDate when "
+            "both are given"
+        ),
     )
     properties: JsonObject | None = Field(default=None, description="custom key/value pairs (optional)")
     taskTemplate: JsonObject | None = Field(

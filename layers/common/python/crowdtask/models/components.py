@@ -300,7 +300,10 @@ class _Recording(_SwarmsComponent):
         None, ge=0, le=MAX_RECORDING_SECONDS, description="Minimum duration in seconds (at most a day)"
     )
     maxDurationInSeconds: Number | None = Field(
-        None, ge=0, le=MAX_RECORDING_SECONDS, description="Maximum duration in seconds (at most a day)"
+        None,
+        ge=0,
+        le=MAX_RECORDING_SECONDS,
+        description="Maximum duration in seconds (at most a day); not below minDurationInSeconds",
     )
 
     @field_validator("maxDurationInSeconds")
@@ -411,9 +414,9 @@ class StepperComponent(_SmallResult, _SwarmsComponent):
     result_model = StepperResult
     type: Literal["Stepper"] = Field(description="Component type")
     min: Number | None = Field(None, description="Smallest value")
-    max: Number | None = Field(None, description="Largest value")
+    max: Number | None = Field(None, description="Largest value; not below min")
     step: Number | None = Field(None, gt=0, description="Increment of each step")
-    start: Number | None = Field(None, description="Initial value")
+    start: Number | None = Field(None, description="Initial value, within min..max")
 
     @field_validator("max")
     @classmethod

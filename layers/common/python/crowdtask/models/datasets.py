@@ -128,7 +128,8 @@ class FilesIn(ApiModel):
         json_schema_extra=UNIQUE,
         description=(
             "the files (frames) of the dataset, in order: each a name or URL, or an object `{url, name}` "
-            "(stored as its url); unique"
+            "(stored as its url); unique by file: a name/URL and an object with that url, or two objects "
+            "with one url, are the same file; at most 80,000 bytes as a JSON list of urls"
         ),
     )
 
@@ -139,7 +140,10 @@ class FilesIn(ApiModel):
 
 
 class DatasetIn(LabelsIn, FilesIn):
-    """POST /datasets: the dataset, its stages and labels; its tasks are generated."""
+    """POST /datasets: the dataset, its stages and labels; its tasks are generated, at most 10,000:
+    per stage, one per object and frame attribute (times the files for `single_frame`) and one per
+    dataset attribute. Each of files (their urls), objects, frame_attributes and dataset_attributes
+    is at most 80,000 bytes written as a JSON list."""
 
     name: str = Field(min_length=1, max_length=500, description="name of the dataset")
     type: DatasetType = Field(

@@ -18,12 +18,13 @@ import math
 from dataclasses import dataclass
 from typing import Any, Final
 
-from pydantic import Field, StrictInt, StrictStr
+from pydantic import Field, StrictStr
 
 from crowdtask.models.base import ApiModel, OutModel, ResourceId
 from crowdtask.models.components import (
     AudioRecordingComponent,
     ImageMarkerComponent,
+    Integer,
     MediaComponent,
     VideoRecordingComponent,
     component_model,
@@ -96,7 +97,7 @@ class UploadIn(ApiModel):
     """POST /assignments/{id}/uploads: the file the worker is about to upload."""
 
     task: ResourceId = Field(description="id of a task of the assignment")
-    component: StrictInt = Field(
+    component: Integer = Field(
         ge=0,
         le=399,
         description="the component's index in the task's results: its `components`, then its "
@@ -108,7 +109,7 @@ class UploadIn(ApiModel):
         description="the file's MIME type, in the component's family: audio/* (AudioRecording), video/* "
         "(VideoRecording), image/* (ImageMarker), image/* or audio/* (media)",
     )
-    size: StrictInt = Field(
+    size: Integer = Field(
         gt=0, description="the file's size in bytes; the upload may not be larger, nor the component's limit"
     )
 

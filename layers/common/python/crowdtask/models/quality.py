@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from crowdtask.models.base import ApiModel, OutModel, ResourceId
 from crowdtask.models.durations import Duration
@@ -17,6 +17,11 @@ MAX_RULES = 20
 
 
 # ---------------------------------------------------------------- a task's known answers
+# A share or a score kept to 6 decimal places: 1e-200 lies within its bounds, and the table holds no
+# number that small (crowdtask.numbers) until it is rounded.
+Rounded = Annotated[float, AfterValidator(lambda value: round(value, 6))]
+
+
 class SolutionComponent(ApiModel):
     result: Any = Field(default=None, description="the accepted result of this component; null: not checked")
 
@@ -28,7 +33,9 @@ class KnownSolution(ApiModel):
         max_length=400,
         description="one entry per component of the task, in order (null results are not checked)",
     )
-    weight: float = Field(default=1, ge=0, le=1, description="how correct this answer is, 0..1 (default 1)")
+    weight: Rounded = Field(
+        default=1, ge=0, le=1, description="how correct this answer is, 0..1 (default 1; 6 decimal places)"
+    )
 
 
 # ---------------------------------------------------------------- a campaign's settings
@@ -45,14 +52,37 @@ class QualitySettings(ApiModel):
     )
 
 
+COMPARISONS = ["lt", "lte", "gt", "gte", "eq", "ne"]
+PRESENCE = ["exists", "notExists"]
+
+
+def _value_rules(schema: dict[str, Any]) -> None:
+    """In the document: a comparison takes a number as `value`; exists / notExists take none."""
+    schema["allOf"] = [
+        *schema.get("allOf", []),
+        {
+            "if": {"properties": {"operator": {"enum": COMPARISONS}}, "required": ["operator"]},
+            "then": {"properties": {"value": {"type": "number"}}, "required": ["value"]},
+            "else": {"properties": {"value": {"type": "null"}}},
+        },
+    ]
+
+
 class Requirement(ApiModel):
     """A condition on one of the requester's skills that a worker must meet to see and claim the jobs."""
+
+    model_config = ConfigDict(**ApiModel.model_config, json_schema_extra=_value_rules)
 
     skill: ResourceId = Field(description="id of one of your skills")
     operator: Literal["lt", "lte", "gt", "gte", "eq", "ne", "exists", "notExists"] = Field(
         description="how the worker's value compares with `value` (exists / notExists: whether it has one)"
     )
-    value: float | None = Field(default=None, ge=0, le=100, description="0..100; not for exists / notExists")
+    value: Rounded | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="0..100; required by the comparisons, none for exists / notExists",
+    )
 
     @model_validator(mode="after")
     def _value_when_compared(self) -> Self:
@@ -75,10 +105,26 @@ class BlockAction(ApiModel):
     )
 
 
+def _one_source(schema: dict[str, Any]) -> None:
+    """In the document: a number as `value`, or `fromMetric: true` and no value."""
+    schema["allOf"] = [
+        *schema.get("allOf", []),
+        {
+            "if": {"properties": {"fromMetric": {"const": True}}, "required": ["fromMetric"]},
+            "then": {"properties": {"value": {"type": "null"}}},
+            "else": {"properties": {"value": {"type": "number"}}, "required": ["value"]},
+        },
+    ]
+
+
 class SetSkillAction(ApiModel):
+    model_config = ConfigDict(**ApiModel.model_config, json_schema_extra=_one_source)
+
     type: Literal["setSkill"]
     skill: ResourceId = Field(description="id of one of your skills")
-    value: float | None = Field(default=None, ge=0, le=100, description="the value to set, 0..100")
+    value: Rounded | None = Field(
+        default=None, ge=0, le=100, description="the value to set, 0..100 (or fromMetric: true)"
+    )
     fromMetric: bool = Field(default=False, description="set the metric's value itself (0..100)")
 
     @model_validator(mode="after")
@@ -102,8 +148,25 @@ Action = Annotated[
 ]
 
 
+def _threshold_rules(schema: dict[str, Any]) -> None:
+    """In the document: fastSubmitThreshold with the fastSubmits metric, and only with it."""
+    schema["allOf"] = [
+        *schema.get("allOf", []),
+        {
+            "if": {"properties": {"metric": {"const": "fastSubmits"}}, "required": ["metric"]},
+            "then": {
+                "required": ["fastSubmitThreshold"],
+                "not": {"properties": {"fastSubmitThreshold": {"type": "null"}}},
+            },
+            "else": {"properties": {"fastSubmitThreshold": {"type": "null"}}},
+        },
+    ]
+
+
 class QualityRule(ApiModel):
     """When a worker's metric in this campaign meets the condition (over at least `minAnswers`), act."""
+
+    model_config = ConfigDict(**ApiModel.model_config, json_schema_extra=_threshold_rules)
 
     metric: Metric = Field(
         description=(
@@ -118,7 +181,10 @@ class QualityRule(ApiModel):
     )
     fastSubmitThreshold: Duration | None = Field(
         default=None,
-        description="fastSubmits: an assignment submitted sooner than this after its claim is fast",
+        description=(
+            "fastSubmits (required there, none with another metric): an assignment submitted sooner than "
+            "this after its claim is fast"
+        ),
     )
     action: Action
 
@@ -147,7 +213,7 @@ class SkillPage(OutModel):
 
 
 class SkillValueIn(ApiModel):
-    value: float = Field(ge=0, le=100, description="the worker's value of the skill, 0..100")
+    value: Rounded = Field(ge=0, le=100, description="the worker's value of the skill, 0..100")
 
 
 class SkillValueOut(OutModel):

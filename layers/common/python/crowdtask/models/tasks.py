@@ -1,9 +1,9 @@
 """Tasks: the Swarms task object and the task-JSON `{"task": {...}, "meta_data": [...]}` in one model."""
 
 import re
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
 from crowdtask.errors import ValidationFailed
 from crowdtask.models.base import ApiModel, JsonObject, OutModel
@@ -87,6 +87,11 @@ def _schedule_rules(schema: dict[str, Any]) -> None:
     schema["allOf"] = [*schema.get("allOf", []), *rules]
 
 
+# Degrees kept to 9 decimal places (well under a millimetre): a value such as 1e-168 is a place the
+# document allows, and a number DynamoDB holds only once rounded.
+Coordinate = Annotated[float, AfterValidator(lambda degrees: round(degrees, 9))]
+
+
 class TaskFields(ApiModel):
     model_config = ConfigDict(**ApiModel.model_config, json_schema_extra=_schedule_rules)
     """What a requester sets on a task: Swarms fields plus the task-JSON processing rules."""
@@ -107,8 +112,12 @@ class TaskFields(ApiModel):
         default=True, description="update the project timeline with completed tasks"
     )
     region_based: bool = Field(default=False, description="allocate the task to workers in a geo-location")
-    lat: float = Field(default=0, ge=-90, le=90, description="latitude of the task's region")
-    lng: float = Field(default=0, ge=-180, le=180, description="longitude of the task's region")
+    lat: Coordinate = Field(
+        default=0, ge=-90, le=90, description="latitude of the task's region (kept to 9 decimal places)"
+    )
+    lng: Coordinate = Field(
+        default=0, ge=-180, le=180, description="longitude of the task's region (kept to 9 decimal places)"
+    )
     radius: float = Field(default=300, gt=0, le=20_000_000, description="radius of the region in metres")
     task_ttl: int = Field(default=0, ge=0, description="minutes before the task expires; 0 means never")
     user_ttl: int = Field(

@@ -131,10 +131,21 @@ class WorkstreamOut(OutModel):
 
 
 # ---------------------------------------------------------------- throughput records
-class TaskParameters(ApiModel):
-    """Key-value pairs that define the task; `dataset_id` and `parent_asset_id` are known keys."""
+def _parameter_rules(schema: dict[str, Any]) -> None:
+    """The document states what _small_scalars checks (20 is stricter by the two known keys)."""
+    schema["maxProperties"] = 20
+    schema["propertyNames"] = {"minLength": 1, "maxLength": 64}
+    schema["additionalProperties"] = {
+        "anyOf": [{"type": "string", "maxLength": 500}, {"type": "number"}, {"type": "boolean"}]
+    }
 
-    model_config = ConfigDict(extra="allow")
+
+class TaskParameters(ApiModel):
+    """Key-value pairs that define the task; `dataset_id` and `parent_asset_id` are known keys. Others:
+    at most 20, named in 1 to 64 characters, each a text of at most 500 characters, a number or a
+    boolean."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra=_parameter_rules)
 
     dataset_id: TextId | None = Field(default=None, description="ID of the dataset which the task belongs to")
     parent_asset_id: TextId | None = Field(
@@ -158,6 +169,13 @@ class TaskParameters(ApiModel):
 
 # Exact decimals that DynamoDB holds (38 digits) even when summed over many records.
 Measure = Annotated[Decimal, decimal_field(12), decimal_text(12)]
+# The document states the rules _at_most_three checks: three names at most, each of that form.
+Measures = Annotated[
+    dict[str, Measure],
+    Field(
+        json_schema_extra={"maxProperties": MAX_MEASURES, "propertyNames": {"pattern": _MEASURE_NAME.pattern}}
+    ),
+]
 
 
 class ThroughputIn(ApiModel):
@@ -207,7 +225,10 @@ class ThroughputIn(ApiModel):
         examples=["2020-12-22T09:13:24.127Z"],
     )
     task_completed_at: Timestamp = Field(
-        description="Timestamp (in ISO 8601 datetime format) for when the task was completed.",
+        description=(
+            "Timestamp (in ISO 8601 datetime format) for when the task was completed; not before "
+            "task_started_at."
+        ),
         examples=["2020-12-22T10:13:24.127Z"],
     )
     duration: Annotated[
@@ -224,7 +245,7 @@ class ThroughputIn(ApiModel):
     task_created_at: Timestamp | None = Field(
         default=None, description="The task created timestamp in ISO 8601 datetime format"
     )
-    measures: dict[str, Measure] | None = Field(
+    measures: Measures | None = Field(
         default=None,
         description=(
             "This can be used to provide up to three different measures for the amount of work "

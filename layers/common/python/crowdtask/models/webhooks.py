@@ -2,7 +2,7 @@
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, WithJsonSchema
 
 from crowdtask.models.base import ApiModel, OutModel, ResourceId
 from crowdtask.models.events import CATALOGUE
@@ -26,21 +26,41 @@ def _one_kind_of_list(value: list[str]) -> list[str]:
 
 
 EventType = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_known_event)]
+# As the document states it: types of the catalogue (a repeat counts once), or "*" alone.
+_EVENT_TYPES_SCHEMA = {
+    "anyOf": [
+        {
+            "type": "array",
+            "items": {"type": "string", "enum": sorted(EVENT_TYPES)},
+            "minItems": 1,
+            "maxItems": MAX_EVENT_TYPES,
+        },
+        {"type": "array", "items": {"const": ALL_EVENTS}, "minItems": 1, "maxItems": 1},
+    ],
+    "description": (
+        'the event types to receive, e.g. ["result.submitted"] (types of the webhooks section), or ["*"] '
+        "alone for every one"
+    ),
+}
 EventTypes = Annotated[
     list[EventType],
-    Field(
-        min_length=1,
-        max_length=MAX_EVENT_TYPES,
-        description='the event types to receive, e.g. ["result.submitted"], or ["*"] for every one',
-    ),
+    Field(min_length=1, max_length=MAX_EVENT_TYPES),
     AfterValidator(_one_kind_of_list),
+    WithJsonSchema(_EVENT_TYPES_SCHEMA),
 ]
+# The form the subscription takes (outbound.parse_url): https, a host name (a literal address is
+# checked at once against the public ranges, which a pattern cannot say), an optional port, a path.
+URL_PATTERN = r"^https://([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}(:[1-9][0-9]{0,3})?([/?#][!-~]*)?$"
 WebhookUrl = Annotated[
     str,
     Field(
         min_length=1,
         max_length=2000,
-        description="where the events are POSTed: https, to a public address (checked at each delivery)",
+        description=(
+            "where the events are POSTed: https, to a host whose addresses are public (checked when "
+            "subscribing if it resolves, and at each delivery)"
+        ),
+        json_schema_extra={"pattern": URL_PATTERN},
     ),
 ]
 Description = Annotated[str | None, Field(default=None, max_length=500, description="a note for yourself")]

@@ -108,7 +108,8 @@ def claim_standing(worker_id: str, item: Mapping[str, Any]) -> tuple[Standing, s
 
 def check_settings(requester_id: str, campaign: Mapping[str, Any]) -> None:
     """A campaign's quality settings name only the requester's own skills, and control tasks of its
-    own that have knownSolutions: a 422 naming the first that does not."""
+    own that have knownSolutions: a 404 naming the ids that name nothing of the requester's, or a 422
+    naming every problem when a control task has no knownSolutions."""
     problems: list[tuple[str, str]] = []
     skills = {
         f"requirements[{n}].skill": str(r["skill"]) for n, r in enumerate(campaign.get("requirements") or [])
@@ -123,14 +124,19 @@ def check_settings(requester_id: str, campaign: Mapping[str, Any]) -> None:
     problems += [
         (field, f"no skill {skill} in your account") for field, skill in skills.items() if skill not in owned
     ]
+    missing = len(problems)
     controls = list((campaign.get("quality") or {}).get("controlTasks") or [])
     found = task_store.get_many(requester_id, controls, attributes=["knownSolutions"]) if controls else {}
     for n, task_id in enumerate(controls):
         if task_id not in found:
+            missing += 1
             problems.append((f"quality.controlTasks[{n}]", f"no task {task_id} in your account"))
         elif not found[task_id].get("knownSolutions"):
             problems.append(
                 (f"quality.controlTasks[{n}]", f"task {task_id} has no knownSolutions: it is no control task")
             )
-    if problems:
-        raise errors.ValidationFailed([{"field": f, "message": m, "code": "NOT_FOUND"} for f, m in problems])
+    listed = [{"field": f, "message": m, "code": "NOT_FOUND"} for f, m in problems]
+    if len(problems) > missing:
+        raise errors.ValidationFailed(listed)
+    if problems:  # ids naming nothing of the requester's, and nothing else wrong: a 404 naming them
+        raise errors.NotFound(f"{listed[0]['field']}: {listed[0]['message']}", errors=listed)
