@@ -394,6 +394,80 @@ def market_and_results(seed: Seeded) -> tuple[FirstRequest, FirstRequest]:
     return market, review
 
 
+def media(seed: Seeded) -> FirstRequest:
+    """One open assignment of a recording task: every sample asks for an upload form (nothing is stored)."""
+    from crowdtask.models.campaigns import CampaignIn
+    from crowdtask.models.jobs import JobIn
+    from crowdtask.models.tasks import TaskIn
+    from crowdtask.services import assignments, campaigns, flows, jobs, tasks
+
+    recording = {"type": "AudioRecording", "minDurationInSeconds": 1, "maxDurationInSeconds": 60}
+    task_id = tasks.create_task(
+        seed.requester_id, TaskIn.model_validate({"name": "say", "components": [recording]})
+    ).id
+    job_id = jobs.create_job(seed.requester_id, JobIn(name="job"), [task_id]).id
+    body = {"name": "recordings", "workerPayment": Decimal("0.05"), "results": 1}
+    campaign_id = campaigns.create_campaign(seed.requester_id, CampaignIn.model_validate(body), [job_id]).id
+    flows.publish(seed.requester_id, campaign_id)
+    worker_id, token = _account("worker")
+    assignment = assignments.claim(worker_id, job_id, campaign_id, None, None)
+    upload = {"task": task_id, "component": 0, "contentType": "audio/aac", "size": 48_213}
+    event = api_event("media_upload", token=token, path_params={"id": assignment.id}, body=upload)
+    return FirstRequest(
+        "POST /assignments/{id}/uploads",
+        "its only route: reads the assignment and its task, then signs an S3 POST policy",
+        "api",
+        200,
+        [event] * seed.samples,
+    )
+
+
+def webhooks(seed: Seeded) -> FirstRequest:
+    return FirstRequest(
+        "GET /webhooks",
+        "lists the account's subscriptions (a create resolves the URL's host: no lookups offline)",
+        "api",
+        200,
+        [api_event("webhooks_list", token=seed.requester_token)] * seed.samples,
+    )
+
+
+def outbox_consumers(seed: Seeded) -> tuple[FirstRequest, FirstRequest]:
+    """An outbox event on the table's stream, as the forwarder and the webhook fan-out receive it."""
+    record = sample_event("events_forwarder_outbox")
+    forwarder = FirstRequest(
+        "DynamoDB stream (outbox events)", "its only event: puts the event on the bus", "sqs", None
+    )
+    fanout = FirstRequest(
+        "DynamoDB stream (outbox events)",
+        "its only event: finds the account's subscriptions (none here) for the event",
+        "sqs",
+        None,
+    )
+    for _ in range(seed.samples):
+        event = copy.deepcopy(record)
+        event["Records"][0]["dynamodb"]["NewImage"]["account_id"] = {"S": seed.requester_id}
+        forwarder.events.append(event)
+        fanout.events.append(event)
+    return forwarder, fanout
+
+
+def webhook_delivery(seed: Seeded) -> FirstRequest:
+    message = {
+        "account": seed.requester_id,
+        "webhook": "01JB0000000000000000000009",
+        "delivery": "gone",
+        "attempt": 1,
+    }
+    return FirstRequest(
+        "SQS (webhook deliveries)",
+        "an attempt whose delivery is gone: the import and one read (a real attempt adds an HTTP request)",
+        "sqs",
+        None,
+        [sqs_event("aggregation_worker_run", message) for _ in range(seed.samples)],
+    )
+
+
 def bulk_consumers(seed: Seeded) -> tuple[FirstRequest, FirstRequest]:
     pool_id, _ = _campaign(seed.requester_id, 1, taskTemplate=POOL_TEMPLATE)
     worker = FirstRequest(
@@ -504,6 +578,7 @@ def seed_all(samples: int) -> dict[str, FirstRequest]:
     market, review = market_and_results(seed)
     worker, dead = bulk_consumers(seed)
     aggregation_run, aggregation_dead = aggregation_runs(seed)
+    forwarder, fanout = outbox_consumers(seed)
     scenarios: dict[str, Callable[[Seeded], FirstRequest]] = {
         "floor": floor,
         "AuthFunction": auth,
@@ -520,6 +595,9 @@ def seed_all(samples: int) -> dict[str, FirstRequest]:
         "DatasetsFunction": datasets,
         "QualityFunction": quality,
         "AnswersFunction": answers,
+        "MediaFunction": media,
+        "WebhooksFunction": webhooks,
+        "WebhookDeliveryFunction": webhook_delivery,
     }
     requests = {name: build(seed) for name, build in scenarios.items()}
     requests.update(
@@ -535,6 +613,13 @@ def seed_all(samples: int) -> dict[str, FirstRequest]:
             ),
             "CampaignSchedulerFunction": schedule(
                 "campaign_scheduler_schedule", "its only event: campaign steps due now", seed
+            ),
+            "EventsForwarderFunction": forwarder,
+            "WebhookFanoutFunction": fanout,
+            "WebhookSweepFunction": schedule(
+                "market_scheduler_schedule",
+                "its only event: webhook retries due now, from the due index",
+                seed,
             ),
             "MarketSchedulerFunction": schedule(
                 "market_scheduler_schedule", "its only event: every market sweep over the due index", seed
