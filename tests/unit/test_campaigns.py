@@ -213,6 +213,19 @@ def test_a_failed_scheduled_publish_is_reported_and_not_retried(requester, froze
     assert flows.sweep_campaign_steps()["start"] == 0
 
 
+def test_a_failed_scheduled_publish_reported_twice_is_one_event(requester, frozen_clock):
+    # Given a scheduled publish that fails, reported by two sweeps (or one redone after a crash)
+    tap = EventTap()
+    campaign_id = builders.campaign(requester.id, payment="100", startDate="2026-03-14T04:00")
+    frozen_clock.advance(hours=1)
+    campaigns.report_publish_failed(requester.id, campaign_id, "no money")
+    frozen_clock.advance(seconds=30)
+    campaigns.report_publish_failed(requester.id, campaign_id, "no money")
+    # Then both wrote the same event: one id, which a webhook receiver drops the second time
+    ids = {e["detail"]["id"] for e in tap.drain()}
+    assert len(ids) == 1
+
+
 def test_moving_the_start_date_reschedules(requester, frozen_clock):
     campaign_id = builders.campaign(requester.id, startDate="2026-03-14T04:00")
     current = campaigns.get_campaign(requester.id, campaign_id).model_dump(

@@ -77,6 +77,7 @@ def test_the_previous_secret_signs_for_24_hours_only():
         "::",
         "fe80::1",
         "fc00::1",
+        "fec0::1",  # site-local (deprecated, still not public)
         "ff02::1",
         "::ffff:127.0.0.1",
         "::ffff:10.0.0.1",
@@ -258,3 +259,36 @@ def test_the_document_states_the_event_types_and_the_url_form_the_api_takes():
         outbound.parse_url(url, allow_loopback=False)
     for url in ["0", "http://example.com", "https://user@example.com", "https://example.com:99999"]:
         assert not re.search(URL_PATTERN, url)
+
+
+def test_an_answer_dripping_a_byte_at_a_time_is_cut_off_at_the_deadline():
+    import socket
+    import threading
+    import time
+
+    # Given an endpoint on the loopback that answers one header byte every 0.2 s, for ever
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(65536)
+            while not stop.is_set():
+                try:
+                    conn.sendall(b"X")
+                except OSError:
+                    return
+                time.sleep(0.2)
+
+    threading.Thread(target=drip, daemon=True).start()
+    try:
+        # When a delivery with a 1 s timeout is sent there
+        url = f"http://127.0.0.1:{server.getsockname()[1]}/hook"
+        outcome = outbound.post(url, "{}", {}, allow_loopback=True, timeout=1.0)
+    finally:
+        stop.set()
+        server.close()
+    # Then the attempt ends at its deadline (each byte came within the socket timeout) as a timeout
+    assert outcome.error_type == "timeout" and outcome.status_code is None
+    assert outcome.duration_ms < 2000

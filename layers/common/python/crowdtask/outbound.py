@@ -18,6 +18,7 @@ import ipaddress
 import secrets
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -83,11 +84,12 @@ def refusal(address: Address, *, allow_loopback: bool) -> str | None:
     for flag, why in (
         ("is_unspecified", "an unspecified address"),
         ("is_link_local", "a link-local address"),
+        ("is_site_local", "a site-local address"),
         ("is_multicast", "a multicast address"),
         ("is_private", "a private address"),
         ("is_reserved", "a reserved address"),
     ):
-        if getattr(address, flag):
+        if getattr(address, flag, False):  # is_site_local: IPv6 only
             return why
     if not address.is_global:
         return "a non-public address"
@@ -162,7 +164,7 @@ def safe_addresses(target: Target, *, allow_loopback: bool) -> list[str]:
         address = ipaddress.ip_address(text.split("%", 1)[0])
         why = refusal(address, allow_loopback=allow_loopback)
         if why is not None:
-            raise UnsafeUrl(f"resolves to {why} ({address})")
+            raise UnsafeUrl(f"resolves to {why}")  # not which: the requester learns no internal address
         if target.scheme == "http" and not address.is_loopback:
             raise UnsafeUrl("http is allowed to loopback addresses only; use https")
     return found
@@ -249,15 +251,35 @@ def _exchange(
     conn: http.client.HTTPConnection, target: Target, body: str, headers: Mapping[str, str], deadline: float
 ) -> tuple[int, str | None, bool]:
     """Send the request and read the answer until the deadline: (status, Retry-After, read in time)."""
-    conn.request("POST", target.path, body=body.encode(), headers={**headers, "user-agent": USER_AGENT})
-    response = conn.getresponse()
-    read = 0
-    while read < _MAX_RESPONSE_BYTES and time.monotonic() < deadline:
-        chunk = response.read(8192)
-        if not chunk:
-            break
-        read += len(chunk)
+    conn.connect()
+    # The socket's timeout bounds each wait, not the whole answer: a peer sending a byte at a time
+    # would hold the worker (and the batch beside it) for ever. At the deadline the socket is shut,
+    # which ends whatever read is under way.
+    watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _shut, (conn,))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        conn.request("POST", target.path, body=body.encode(), headers={**headers, "user-agent": USER_AGENT})
+        response = conn.getresponse()
+        read = 0
+        while read < _MAX_RESPONSE_BYTES and time.monotonic() < deadline:
+            chunk = response.read(8192)
+            if not chunk:
+                break
+            read += len(chunk)
+    except (OSError, http.client.HTTPException) as exc:
+        if time.monotonic() >= deadline:
+            raise TimeoutError from exc
+        raise
+    finally:
+        watchdog.cancel()
     return response.status, response.getheader("retry-after"), time.monotonic() < deadline
+
+
+def _shut(conn: http.client.HTTPConnection) -> None:
+    if conn.sock is not None:
+        with contextlib.suppress(OSError):
+            conn.sock.shutdown(socket.SHUT_RDWR)
 
 
 def retry_after_seconds(value: str | None, now_epoch: float) -> float | None:

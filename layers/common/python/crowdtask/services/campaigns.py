@@ -344,4 +344,11 @@ def report_publish_failed(account_id: str, campaign_id: str, reason: str) -> Non
     """A scheduled publish (startDate) was refused: the requester learns why from the event (nothing
     else changes, so the event is written on its own)."""
     data = {"accountId": account_id, "campaignId": campaign_id, "reason": reason}
-    outbox.write([outbox.event_item("campaign.publish_failed", data, account_id, campaign_id)])
+    # The sweep may report one start again (a crash before it cleared the step, two sweeps at once):
+    # the id derives from the campaign and its startDate, so the second write is the same event.
+    item = campaign_store.get(account_id, campaign_id) or {}
+    due = clock.parse(item.get("startDate")) or clock.now()
+    event_id = outbox.derived_event_id(f"campaign.publish_failed:{campaign_id}", due)
+    outbox.write(
+        [outbox.event_item("campaign.publish_failed", data, account_id, campaign_id, event_id=event_id)]
+    )
