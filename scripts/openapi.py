@@ -90,6 +90,7 @@ def _build() -> str:
                 merge.add_schema(resolver.get_openapi_schema(security_schemes=SECURITY_SCHEMES()))
         document = json.loads(merge.get_openapi_json_schema())
     document_body_refusals(document)
+    document_task_uploads(document)
     document_webhooks(document)
     document_paired_position(document)
     document_numeric_bounds(document)
@@ -107,6 +108,30 @@ def document_body_refusals(document: dict[str, Any]) -> None:
                 operation["responses"].setdefault(
                     "415", error_response_block(415, "#/components/schemas/ErrorBody")
                 )
+
+
+# The routes that take one task or many: the route reads the body as any JSON, because each item is
+# checked on its own (a refused item is reported by index, or skipped with skip_invalid_items=true).
+TASK_UPLOADS = (("/tasks", "post"), ("/api/v1/tasks", "post"))
+
+
+def document_task_uploads(document: dict[str, Any]) -> None:
+    """The body of a task upload as what it takes: a task (TaskIn), a task of the bulk API (PoolTaskIn)
+    or an array of either, as many as the route takes a request."""
+    from crowdtask.models.bulk import PoolTaskIn
+    from crowdtask.services.bulk_items import ASYNC_LIMIT
+
+    schemas = document["components"]["schemas"]
+    pool_task = PoolTaskIn.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, schema in {**pool_task.pop("$defs", {}), "PoolTaskIn": pool_task}.items():
+        if schemas.setdefault(name, schema) != schema:
+            raise ValueError(f"two schemas named {name}")
+    item = {"anyOf": [{"$ref": "#/components/schemas/TaskIn"}, {"$ref": "#/components/schemas/PoolTaskIn"}]}
+    for path, method in TASK_UPLOADS:
+        body = document["paths"][path][method]["requestBody"]["content"]["application/json"]
+        described = {key: body["schema"][key] for key in ("description", "title") if key in body["schema"]}
+        many = {"type": "array", "items": item, "minItems": 1, "maxItems": ASYNC_LIMIT}
+        body["schema"] = {"anyOf": [*item["anyOf"], many], **described}
 
 
 def document_webhooks(document: dict[str, Any]) -> None:

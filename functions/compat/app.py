@@ -34,6 +34,7 @@ upload_routes(
     tags=TAGS,
     task_reply=_task_reply,
     operations_path="/api/v1/operations",
+    task_model=TolokaTask,
 )
 
 

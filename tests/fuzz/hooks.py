@@ -229,6 +229,37 @@ def task_rules(body: Any) -> Any:
     return body
 
 
+# The campaign of the requester's account that pool tasks name (tests/fuzz/test_openapi_fuzz.py makes it:
+# one TextInput in its template, no placeholder).
+_POOL_ID = os.environ.get("FUZZ_POOL_ID", "")
+
+
+def _pool_task(item: dict[str, Any], allow_defaults: bool) -> None:
+    """A task of the bulk API names a campaign of the account that takes tasks; it has an `overlap`
+    unless the query says allow_defaults=true; a known solution's `output_values` name the template's
+    components (its one TextInput) and hold a result that component takes."""
+    if _POOL_ID:
+        item["pool_id"] = _POOL_ID
+    if item.get("overlap") is None and not allow_defaults:
+        item["overlap"] = 1
+    for solution in item.get("known_solutions") or []:
+        if isinstance(solution, dict):
+            solution["output_values"] = {"0": "fuzz"}
+
+
+def task_uploads(body: Any, query: dict[str, Any]) -> Any:
+    """POST /tasks and /api/v1/tasks: each task (the body, or each item of an array) keeps to the rules
+    of its form, TaskIn's (task_rules) or the bulk API's (_pool_task)."""
+    allow_defaults = str(query.get("allow_defaults", "")).lower() == "true"
+    for item in body if isinstance(body, list) else [body]:
+        if isinstance(item, dict) and ("pool_id" in item or "input_values" in item):
+            _pool_task(item, allow_defaults)
+        elif isinstance(item, dict):
+            task_rules(item)
+    return body
+
+
+TASK_UPLOADS = {("POST", "/tasks"), ("POST", "/api/v1/tasks")}
 VALID_ONLY_RULES: dict[tuple[str, str], Any] = {
     ("POST", "/campaigns"): campaign_rules,
     ("PUT", "/campaigns/{id}"): campaign_rules,
@@ -243,9 +274,12 @@ VALID_ONLY_RULES: dict[tuple[str, str], Any] = {
 
 @schemathesis.hook
 def map_case(context: Any, case: Any) -> Any:
-    rule = VALID_ONLY_RULES.get((case.operation.method.upper(), case.operation.path))
-    if rule is None or case.meta is None or not case.meta.generation.mode.is_positive:
+    route = (case.operation.method.upper(), case.operation.path)
+    rule = VALID_ONLY_RULES.get(route)
+    if case.meta is None or not case.meta.generation.mode.is_positive:
         return case
-    if isinstance(case.body, (dict, list)):
+    if route in TASK_UPLOADS and isinstance(case.body, (dict, list)):
+        case.body = task_uploads(copy.deepcopy(case.body), dict(case.query or {}))
+    elif rule is not None and isinstance(case.body, (dict, list)):
         case.body = rule(copy.deepcopy(case.body))
     return case

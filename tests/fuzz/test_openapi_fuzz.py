@@ -81,8 +81,19 @@ def credentials(api: RunningStack) -> dict[str, str]:
         json={"name": "fuzz", "use_cases": [{"name": "label", "task_definitions": [{"name": "box"}]}]},
     )
     assert workstream.status_code == 201, workstream.text
+    campaign = requester.call(
+        "POST",
+        "/campaigns",
+        json={
+            "name": "fuzz",
+            "workerPayment": "0.01",
+            "taskTemplate": {"name": "fuzz", "components": [{"type": "TextInput", "label": "answer"}]},
+        },
+    )
+    assert campaign.status_code == 201, campaign.text
     worker, worker_spares = worker_token(api)
     return {
+        "pool_id": campaign.json()["id"],
         "requester": requester.token,
         "requester_spares": more_tokens(api, requester.email, requester.password),
         "worker": worker,
@@ -144,6 +155,7 @@ def test_every_operation_conforms_for_both_roles(stack: RunningStack, tmp_path: 
             "FUZZ_DISCARD_TOKENS": keys[f"{role}_spares"],
             "FUZZ_ADMIN_KEY": RUNNER_ADMIN_KEY,
             "FUZZ_WORKSTREAM_KEY": keys["workstream_key"],
+            "FUZZ_POOL_ID": keys["pool_id"],
             "NO_COLOR": "1",
         }
         command = [

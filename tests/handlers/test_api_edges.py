@@ -119,10 +119,21 @@ def test_nan_and_infinity_are_not_json_numbers(requester, event, number):
 
 
 def test_numbers_at_the_edge_of_what_can_be_stored_are_taken(requester):
-    edge = {"big": int("9" * 38), "small": 1e-130, "large": 9.99e125, "negative": -(10**37)}
+    edge = {"big": int("9" * 37), "small": 1e-130, "large": 9.99e37, "negative": -(10**37), "odd": -1.5e-130}
     reply = invoke("tasks", "tasks_create", token=requester.token, body={"name": "x", "properties": edge})
     assert reply.status == 201, reply.body
     assert reply.body["properties"] == edge
+
+
+@pytest.mark.parametrize("number", ["1e39", "-1e39", str(10**38), "9" * 38, "9.99e125", "9e-131", "-5e-324"])
+def test_free_form_numbers_follow_the_documented_rule(requester, number):
+    """Whole numbers below 1E+38 in size, other numbers at least 1E-130 in size: a rule a JSON Schema
+    states (the document's FreeValue), where "1e39" and "1000...0" are the same number."""
+    body = '{"name": "x", "properties": {"a": [{"n": NUMBER}]}}'.replace("NUMBER", number)
+    reply = invoke("tasks", "tasks_create", token=requester.token, raw_body=body)
+    assert reply.status == 422, reply.body
+    assert [e["field"] for e in reply.body["errors"]] == ["properties.a[0].n"]
+    assert "a whole number below 1E+38 in size" in reply.body["description"]
 
 
 @pytest.mark.parametrize("event", ["tasks_create", "tasks_put"])  # PUT's body model loads lazily

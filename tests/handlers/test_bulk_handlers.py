@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
@@ -189,6 +190,24 @@ def test_bad_upload_parameters_are_422_naming_them(requester, query, field):
     reply = invoke("tasks", "tasks_create_bulk", token=requester.token, query=query)
     assert reply.status == 422
     assert {e["field"] for e in reply.body["errors"]} == {field}
+
+
+@pytest.mark.parametrize("operation_id", ["", "12345"])
+def test_one_task_with_an_operation_id_that_is_no_uuid_is_422(requester, operation_id):
+    query = {"operation_id": [operation_id]}
+    reply = invoke("tasks", "tasks_create", token=requester.token, body={"name": "one"}, query=query)
+    assert reply.status == 422, reply.body
+    assert {e["field"] for e in reply.body["errors"]} == {"operation_id"}
+
+
+def test_one_task_sent_twice_with_its_operation_id_is_created_once(requester):
+    query = {"operation_id": [str(uuid.uuid4())]}
+    first = invoke("tasks", "tasks_create", token=requester.token, body={"name": "one"}, query=query)
+    again = invoke("tasks", "tasks_create", token=requester.token, body={"name": "one"}, query=query)
+    assert (first.status, again.status) == (201, 201), (first.body, again.body)
+    assert first.body["id"] == again.body["id"] and first.body["name"] == "one"
+    listed = invoke("tasks", "tasks_list", token=requester.token).body
+    assert [task["id"] for task in listed["tasks"]] == [first.body["id"]]
 
 
 def test_the_worker_sample_event_of_an_unknown_operation_fails_and_its_dead_letter_is_dropped(requester):

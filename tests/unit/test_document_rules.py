@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from crowdtask.models.components import HttpUrlText, estimate_sizes
 from crowdtask.models.jobs import JobIn
@@ -231,3 +231,107 @@ def test_an_overlap_confidence_is_at_least_a_millionth_as_the_document_says():
     assert OverlapSettings.model_validate({"confidence": 0.000001}).confidence == 0.000001
     with pytest.raises(ValidationError, match="confidence"):
         OverlapSettings.model_validate({"confidence": 5e-324})
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        0,
+        1,
+        -7,
+        10**37,
+        10**38 - 1,
+        10**38,
+        -(10**38),
+        1e39,
+        9.99e125,
+        1.5,
+        -0.25,
+        1e-130,
+        -1.5e-130,
+        9e-131,
+        5e-324,
+    ],
+)
+def test_a_free_form_number_is_taken_exactly_when_the_document_says_so(number):
+    """FreeValue's number: whole numbers below 1E+38 in size, others at least 1E-130 in size."""
+    from crowdtask.models.tasks import TaskIn
+
+    documented = _valid({"$ref": "#/components/schemas/FreeValue"}, {"n": [number]})
+    try:
+        TaskIn.model_validate({"name": "x", "properties": {"n": [number]}})
+        taken = True
+    except ValidationError:
+        taken = False
+    assert documented is taken
+    assert taken is (abs(number) < 1e38 if float(number).is_integer() else abs(number) >= 1e-130)
+
+
+def _agree(model: type[BaseModel], value: dict, valid: bool, refusal: str) -> None:
+    """The document's schema of `model` and the model itself take `value` alike (`refusal`: why not)."""
+    assert _valid({"$ref": f"#/components/schemas/{model.__name__}"}, value) is valid
+    if valid:
+        model.model_validate(value)
+    else:
+        with pytest.raises(ValidationError, match=refusal):
+            model.model_validate(value)
+
+
+@pytest.mark.parametrize(
+    ("control", "valid"),
+    [
+        ({}, False),
+        ({"approveAtLeast": None, "rejectBelow": None}, False),
+        ({"approveAtLeast": 0.8}, True),
+        ({"rejectBelow": 0.5}, True),
+        ({"approveAtLeast": 0.8, "rejectBelow": 0.5}, True),
+    ],
+)
+def test_a_control_policy_takes_one_bound_or_both_in_the_document_too(control, valid):
+    from crowdtask.models.answers import ControlPolicy
+
+    _agree(ControlPolicy, control, valid, "approveAtLeast, rejectBelow or both")
+
+
+@pytest.mark.parametrize(
+    ("aggregation", "valid"),
+    [
+        ({"method": "weighted", "skill": "s"}, True),
+        ({"method": "weighted"}, True),
+        ({"method": "majority", "skill": None}, True),
+        ({"method": "majority", "skill": "s"}, False),
+        ({"skill": "s"}, False),
+    ],
+)
+def test_an_aggregations_skill_goes_with_the_weighted_method_in_the_document_too(aggregation, valid):
+    from crowdtask.models.answers import AggregationSettings
+
+    _agree(AggregationSettings, aggregation, valid, "skill goes with the weighted method")
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_true_and_false_are_no_whole_numbers(value):
+    from crowdtask.models.tasks import TaskIn
+
+    assert not _valid({"$ref": "#/components/schemas/TaskIn"}, {"name": "x", "user_ttl": value})
+    with pytest.raises(ValidationError, match="not a boolean"):
+        TaskIn.model_validate({"name": "x", "user_ttl": value})
+
+
+@pytest.mark.parametrize(
+    ("body", "valid"),
+    [
+        ({"name": "one"}, True),
+        ({"pool_id": "c1", "input_values": {"a": 1}, "overlap": 2}, True),
+        ([{"name": "one"}, {"pool_id": "c1", "input_values": {}}], True),
+        ([], False),
+        ({"pool_id": "c1"}, False),
+        ({"name": "one", "pool_id": "c1"}, False),
+        ({"pool_id": "c1", "input_values": {"": 1}}, False),
+        ({"pool_id": "c1", "input_values": {"a": 5e-324}}, False),
+    ],
+)
+def test_a_task_upload_body_is_a_task_a_pool_task_or_an_array_of_either(body, valid):
+    for path in ("/tasks", "/api/v1/tasks"):
+        schema = DOCUMENT["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert _valid(schema, body) is valid, path

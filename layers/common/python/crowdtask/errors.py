@@ -76,6 +76,15 @@ class ValidationFailed(CrowdtaskError):
         return cls([{"field": field, "message": message, "code": code}])
 
 
+class RefusedWithin(ValueError):
+    """A model validator's refusal of a part of its field's value (`path`: `a.b[2]` within it), so
+    that the 422 names the part, as it would name a field of a model."""
+
+    def __init__(self, path: str, message: str):
+        super().__init__(message)
+        self.path = path
+
+
 class TooManyRequests(CrowdtaskError):
     status, code, message = 429, 1029, "too many requests"
 

@@ -68,6 +68,12 @@ def field_errors(raw: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
         field = field_path(error.get("loc", ()))
         if kind == "union_tag_invalid":
             field += "." + str((error.get("ctx") or {}).get("discriminator", "type")).strip("'\"")
+        within = (error.get("ctx") or {}).get("error")
+        if isinstance(within, errors.RefusedWithin):
+            if field == "body":
+                field = within.path
+            else:
+                field += within.path if within.path.startswith("[") else f".{within.path}"
         problems.append(
             {
                 "field": field,

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from pydantic import BaseModel
 
 from crowdtask.http.app import ApiApp, Reply
 from crowdtask.http.schemas import TOKEN_AUTH, responses
@@ -57,8 +58,10 @@ def upload_routes(
     tags: list[str],
     task_reply: TaskReply,
     operations_path: str,
+    task_model: type[BaseModel] = TaskOut,
 ) -> None:
-    """POST `path`: one task or an array of tasks, in the bulk API's modes; `task_reply` shows one task."""
+    """POST `path`: one task or an array of tasks, in the bulk API's modes; `task_reply` shows one task,
+    as `task_model` documents it."""
 
     def upload(
         body: TaskBody,
@@ -91,13 +94,15 @@ def upload_routes(
         tags=tags,
         security=TOKEN_AUTH,
         operation_id=operation_id,
-        responses=_upload_responses(),
+        responses=_upload_responses(task_model),
     )(upload)
 
 
-def _upload_responses() -> dict[int, Any]:
+def _upload_responses(task_model: type[BaseModel]) -> dict[int, Any]:
     """201 the task or the created items, 202 an operation."""
-    documented: dict[int, Any] = responses(TaskOut | BulkCreateOut, _CREATED, 401, 403, 409, 429, status=201)
+    documented: dict[int, Any] = responses(
+        task_model | BulkCreateOut, _CREATED, 401, 403, 409, 429, status=201
+    )
     documented[202] = {
         "description": (
             "async_mode=true (or a synchronous upload that could not finish in the request): the "

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_validator
 
-from crowdtask.models.base import ApiModel, OutModel, decimal_field, decimal_text
+from crowdtask.models.base import ApiModel, OutModel, Whole, decimal_field, decimal_text
 
 # The document states the same rule as _email(), surrounding spaces included (it strips them). The
 # characters are spelled out, for `\s` and str.strip() mean different sets in Python and in a JSON
@@ -135,13 +135,13 @@ class AccountCreateIn(SignupIn):
         description="worker accounts only: ids of the worker groups the worker belongs to; a campaign with "
         "a `workerGroup` is offered only to its members",
     )
-    taskQuotaPerMinute: int | None = Field(
+    taskQuotaPerMinute: Whole | None = Field(
         default=None,
         ge=1,
         le=10_000_000,
         description="tasks the account may create a minute (default 100,000)",
     )
-    taskQuotaPerDay: int | None = Field(
+    taskQuotaPerDay: Whole | None = Field(
         default=None,
         ge=1,
         le=1_000_000_000,

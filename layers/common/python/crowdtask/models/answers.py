@@ -2,16 +2,24 @@
 
 from typing import Any, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from crowdtask.models.base import ApiModel, OutModel, ResourceId
+from crowdtask.models.base import ApiModel, OutModel, ResourceId, Whole
 
 LiveMethod = Literal["majority", "weighted"]
 
 
 # ---------------------------------------------------------------- a campaign's settings
+def _skill_weighs(schema: dict[str, Any]) -> None:
+    """In the document: a `skill` comes with the weighted method, sent as such."""
+    schema["if"] = {"properties": {"skill": {"type": "string"}}, "required": ["skill"]}
+    schema["then"] = {"properties": {"method": {"const": "weighted"}}, "required": ["method"]}
+
+
 class AggregationSettings(ApiModel):
     """How each submission's votes count in the live aggregate of its tasks (kept as published)."""
+
+    model_config = ConfigDict(**ApiModel.model_config, json_schema_extra=_skill_weighs)
 
     method: LiveMethod = Field(
         default="majority",
@@ -30,13 +38,13 @@ class AggregationSettings(ApiModel):
 class OverlapSettings(ApiModel):
     """Dynamic overlap: a job stops collecting results once its answer is confident enough."""
 
-    min: int = Field(
+    min: Whole = Field(
         default=1,
         ge=1,
         le=100000,
         description="results a job collects in any case (at most max and the campaign's `results`)",
     )
-    max: int | None = Field(
+    max: Whole | None = Field(
         default=None,
         ge=1,
         le=100000,
@@ -58,8 +66,18 @@ class OverlapSettings(ApiModel):
         return self
 
 
+def _a_bound(schema: dict[str, Any]) -> None:
+    """In the document: approveAtLeast, rejectBelow or both, each a number."""
+    schema["anyOf"] = [
+        {"properties": {name: {"type": "number"}}, "required": [name]}
+        for name in ("approveAtLeast", "rejectBelow")
+    ]
+
+
 class ControlPolicy(ApiModel):
     """Mechanical Turk's ScoreMyKnownAnswers: a result's score on its control tasks decides it."""
+
+    model_config = ConfigDict(**ApiModel.model_config, json_schema_extra=_a_bound)
 
     approveAtLeast: float | None = Field(
         default=None, ge=0, le=1, description="approve when the result's control score is at least this"
@@ -109,13 +127,13 @@ class AggregateComponent(OutModel):
     confidence: float = Field(
         description="0..1: the answer's share of the (weighted) votes, or its posterior"
     )
-    votes: int = Field(description="how many results gave this answer")
+    votes: Whole = Field(description="how many results gave this answer")
 
 
 class AggregateOut(OutModel):
     task: str = Field(description="id of the task")
     method: str = Field(description="majority, weighted or dawid-skene")
-    answers: int = Field(description="results aggregated")
+    answers: Whole = Field(description="results aggregated")
     components: list[AggregateComponent | None] = Field(
         description="one per component of the task, in order; null where the component does not aggregate"
     )

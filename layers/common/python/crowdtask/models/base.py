@@ -4,8 +4,10 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from typing_extensions import TypeAliasType
+
+from crowdtask import errors, numbers
 
 MAX_MEMBERS = 1000  # tasks in a job, jobs in a campaign
 
@@ -31,6 +33,16 @@ def id_text(value: Any) -> Any:
     return value
 
 
+def not_a_boolean(value: Any) -> Any:
+    """JSON's true and false are no numbers (pydantic would read them as 1 and 0)."""
+    if isinstance(value, bool):
+        raise ValueError("Input should be a valid integer, not a boolean")
+    return value
+
+
+# A whole number of a request: the document says integer, and true / false are refused as such.
+Whole = Annotated[int, BeforeValidator(not_a_boolean)]
+
 ResourceId = Annotated[
     str, BeforeValidator(id_text), Field(min_length=1, max_length=64, description="id of a resource")
 ]
@@ -51,16 +63,26 @@ def no_empty_keys(value: Any) -> Any:
     return value
 
 
+def free_numbers(value: Any) -> Any:
+    """Numbers in free-form JSON are those the table holds, as FreeNumber states them."""
+    path = numbers.refused_free_number_at(value)
+    if path is not None:
+        raise errors.RefusedWithin(path, f"Expected {numbers.FREE_NUMBER_RULE}")
+    return value
+
+
 # Any JSON value whose objects have no empty key, at any depth (DynamoDB refuses one): the
 # document states it with a recursive schema (FreeValue), and validation follows the same type.
 FreeKey = Annotated[str, Field(min_length=1)]
+# The number rule is checked over the whole value (free_numbers), so that a refusal names its path.
+FreeNumber = Annotated[int | float, WithJsonSchema(numbers.FREE_NUMBER_SCHEMA)]
 FreeValue = TypeAliasType(
     "FreeValue",
-    "bool | int | float | str | list[FreeValue] | dict[FreeKey, FreeValue] | None",
+    "bool | FreeNumber | str | list[FreeValue] | dict[FreeKey, FreeValue] | None",
 )
 
 # A free-form JSON object a client stores with a resource (`properties`, a campaign's task template).
-JsonObject = Annotated[dict[FreeKey, FreeValue], AfterValidator(no_empty_keys)]
+JsonObject = Annotated[dict[FreeKey, FreeValue], AfterValidator(no_empty_keys), AfterValidator(free_numbers)]
 
 
 def decimal_pattern(power: int, *, positive: bool) -> str:

@@ -4,7 +4,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from crowdtask.models.base import ApiModel, OutModel, ResourceId
+from crowdtask.models.base import ApiModel, JsonObject, OutModel, ResourceId, Whole
+from crowdtask.models.quality import Rounded
 
 OperationStatus = Literal["PENDING", "RUNNING", "SUCCESS", "FAIL"]
 OPERATION_TYPE = "TASK.BATCH_CREATE"
@@ -12,12 +13,18 @@ AGGREGATION_TYPE = "AGGREGATION"
 
 
 class Solution(ApiModel):
-    output_values: dict[str, Any] = Field(description="output data values of the solution")
-    correctness_weight: float | None = Field(
-        default=None, ge=0, le=1, description="known solutions: weight of a correct response, 0..1"
+    output_values: JsonObject = Field(description="output data values of the solution")
+    correctness_weight: Rounded | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="known solutions: weight of a correct response, 0..1 (6 decimal places)",
     )
-    confidence_weight: float | None = Field(
-        default=None, ge=0, le=1, description="baseline solutions: confidence in the response, 0..1"
+    confidence_weight: Rounded | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="baseline solutions: confidence in the response, 0..1 (6 decimal places)",
     )
 
 
@@ -25,8 +32,8 @@ class PoolTaskIn(ApiModel):
     """A task of the bulk API: input values for a campaign (`pool_id`) whose `taskTemplate` they fill."""
 
     pool_id: ResourceId = Field(description="id of the campaign the task is for")
-    input_values: dict[str, Any] = Field(description="input data of the task, by placeholder name")
-    overlap: int | None = Field(
+    input_values: JsonObject = Field(description="input data of the task, by placeholder name")
+    overlap: Whole | None = Field(
         default=None,
         ge=1,
         le=100000,
@@ -60,7 +67,7 @@ class BulkTaskOut(OutModel):
     id: str = Field(description="task id")
     pool_id: str | None = Field(default=None, description="the campaign the task is for (pool tasks)")
     input_values: dict[str, Any] | None = Field(default=None, description="input data of the task")
-    overlap: int | None = Field(default=None, description="results the task needs (pool tasks)")
+    overlap: Whole | None = Field(default=None, description="results the task needs (pool tasks)")
     name: str | None = Field(default=None, description="name of the task")
     created: str = Field(description="UTC date and time the task was created, ISO 8601")
 
@@ -87,11 +94,11 @@ class OperationParameters(OutModel):
 
 
 class OperationDetails(OutModel):
-    total_count: int = Field(description="the number of tasks in the request")
-    valid_count: int = Field(description="the number of tasks that passed validation")
-    not_valid_count: int = Field(description="the number of tasks that failed validation")
-    success_count: int = Field(description="the number of tasks stored")
-    failed_count: int = Field(description="the number of tasks that were not stored")
+    total_count: Whole = Field(description="the number of tasks in the request")
+    valid_count: Whole = Field(description="the number of tasks that passed validation")
+    not_valid_count: Whole = Field(description="the number of tasks that failed validation")
+    success_count: Whole = Field(description="the number of tasks stored")
+    failed_count: Whole = Field(description="the number of tasks that were not stored")
 
 
 class AggregationParameters(OutModel):
@@ -100,8 +107,8 @@ class AggregationParameters(OutModel):
 
 
 class AggregationDetails(OutModel):
-    results_count: int = Field(description="results read (those in review and approved)")
-    tasks_count: int = Field(description="tasks aggregated")
+    results_count: Whole = Field(description="results read (those in review and approved)")
+    tasks_count: Whole = Field(description="tasks aggregated")
 
 
 class OperationOut(OutModel):
@@ -113,14 +120,14 @@ class OperationOut(OutModel):
     submitted: str = Field(description="UTC time the request was received")
     started: str | None = Field(default=None, description="UTC time the first tasks were stored")
     finished: str | None = Field(default=None, description="UTC time the operation ended")
-    progress: int = Field(description="percentage of the valid tasks handled so far")
+    progress: Whole = Field(description="percentage of the valid tasks handled so far")
     parameters: OperationParameters | AggregationParameters
     details: OperationDetails | AggregationDetails
     pools: list[str] = Field(default_factory=list, description="the campaigns the tasks are for")
     openPoolErrors: list[str] | None = Field(
         default=None, description="why a campaign could not be opened at the end (open_pool=true)"
     )
-    unfundedCount: int | None = Field(
+    unfundedCount: Whole | None = Field(
         default=None,
         description=(
             "tasks stored for an active or paused campaign that stay off the market: the balance could not "
@@ -136,7 +143,7 @@ class OperationPage(OutModel):
 class LogEntry(OutModel):
     """One item of the operation log: what became of the item at `index` of the request."""
 
-    index: int = Field(description="position of the item in the request array, from 0")
+    index: Whole = Field(description="position of the item in the request array, from 0")
     type: Literal["TASK_CREATE", "TASK_VALIDATE"] = Field(
         description="TASK_CREATE (stored or failed to store) or TASK_VALIDATE (refused by validation)"
     )
@@ -158,7 +165,9 @@ class BulkLogEntry(OutModel):
 
 class OperationLog(OutModel):
     log: list[LogEntry] = Field(description="outcomes in index order")
-    next: int | None = Field(default=None, description="pass as `after` for the next page; absent at the end")
+    next: Whole | None = Field(
+        default=None, description="pass as `after` for the next page; absent at the end"
+    )
 
 
 class TolokaTask(OutModel):
@@ -167,7 +176,7 @@ class TolokaTask(OutModel):
     id: str = Field(description="task id")
     pool_id: str | None = Field(default=None, description="the campaign the task is for")
     input_values: dict[str, Any] | None = Field(default=None, description="input data of the task")
-    overlap: int | None = Field(default=None, description="results the task needs")
+    overlap: Whole | None = Field(default=None, description="results the task needs")
     infinite_overlap: bool | None = None
     known_solutions: list[dict[str, Any]] | None = None
     baseline_solutions: list[dict[str, Any]] | None = None

@@ -7,7 +7,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from crowdtask import templates
 from crowdtask.models.answers import AggregationSettings, AutoReview, OverlapSettings
-from crowdtask.models.base import ApiModel, JsonObject, OutModel, decimal_field, decimal_text, id_text
+from crowdtask.models.base import ApiModel, JsonObject, OutModel, Whole, decimal_field, decimal_text, id_text
 from crowdtask.models.durations import Duration
 from crowdtask.models.quality import MAX_RULES, QualityRule, QualitySettings, Requirement
 from crowdtask.models.times import Timestamp
@@ -32,10 +32,10 @@ class CampaignIn(ApiModel):
         decimal_field(4, description="payment (in USD) for workers who work on jobs in this campaign"),
         decimal_text(4),
     ] = Decimal(0)
-    results: int = Field(
+    results: Whole = Field(
         default=1, ge=1, le=100000, description="number of results that should be generated for each job"
     )
-    maxResultsPerWorker: int | None = Field(
+    maxResultsPerWorker: Whole | None = Field(
         default=None,
         ge=1,
         le=100000,
@@ -158,7 +158,7 @@ class CampaignOut(OutModel):
     overlap: dict[str, Any] | None = None
     autoReview: dict[str, Any] | None = None
     state: State = Field(description="unpublished, active, paused, finished or cancelled")
-    jobCount: int = Field(description="how many jobs the campaign has")
+    jobCount: Whole = Field(description="how many jobs the campaign has")
     readOnly: bool = Field(description="true once the campaign is finished or cancelled")
     lastModifiedAt: str = Field(description="the datetime of the last modification of the resource")
     createdAt: str = Field(description="the datetime of the creation of the resource")

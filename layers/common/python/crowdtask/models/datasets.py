@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, TypeAdapter, ValidationError, WithJsonSchema, field_validator
 
 from crowdtask.models.accounts import Email
-from crowdtask.models.base import ApiModel, OutModel
+from crowdtask.models.base import ApiModel, OutModel, Whole
 
 DatasetType = Literal["single_frame", "sequence"]
 TaskKind = Literal["file", "label"]
@@ -182,7 +182,7 @@ class DatasetOut(OutModel):
     frame_attributes: list[str] = Field(description="frame attributes")
     dataset_attributes: list[str] = Field(description="dataset attributes")
     due_date: str | None = Field(default=None, description="due date of new tasks (UTC ISO 8601)")
-    task_count: int = Field(description="tasks of the dataset that are not retired")
+    task_count: Whole = Field(description="tasks of the dataset that are not retired")
     created_at: str = Field(description="when the dataset was created (UTC ISO 8601)")
     updated_at: str = Field(description="when its files or labels last changed (UTC ISO 8601)")
 
@@ -217,7 +217,7 @@ class TaskResource(OutModel):
 
 
 class DelayedTaskResource(TaskResource):
-    delayed_by_seconds: int = Field(description="how long past its due date it is")
+    delayed_by_seconds: Whole = Field(description="how long past its due date it is")
 
 
 class TaskList(OutModel):

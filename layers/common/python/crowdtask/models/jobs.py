@@ -4,7 +4,7 @@ from typing import Any
 
 from pydantic import Field
 
-from crowdtask.models.base import ApiModel, JsonObject, OutModel
+from crowdtask.models.base import ApiModel, JsonObject, OutModel, Whole
 
 
 class JobIn(ApiModel):
@@ -24,7 +24,7 @@ class JobOut(OutModel):
     properties: dict[str, Any] | None = Field(default=None, description="custom key/value pairs")
     resourcesSize: str = Field(description="size of the job's tasks including media files")
     estimatedUploadSize: str = Field(description="estimated upload size of the results for this job")
-    taskCount: int = Field(description="how many tasks the job has")
+    taskCount: Whole = Field(description="how many tasks the job has")
     readOnly: bool = Field(description="true while a published campaign uses the job")
     lastModifiedAt: str = Field(description="the datetime of the last modification of the resource")
     createdAt: str = Field(description="the datetime of the creation of the resource")

@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from crowdtask.models.base import OutModel
+from crowdtask.models.base import OutModel, Whole
 from crowdtask.models.results import ResultCounts
 from crowdtask.models.submissions import ComponentResultIn, SubmitIn, TaskResultIn  # noqa: F401 - re-exported
 from crowdtask.models.tasks import WorkerTaskOut
@@ -32,14 +32,14 @@ class MarketJobOut(OutModel):
     terms: str | None = Field(default=None, description="terms the worker agrees to by claiming")
     estDuration: str | None = Field(default=None, description="estimated duration of the job")
     workerPayment: float = Field(description="payment (USD) for an approved result")
-    points: int = Field(description="points for an approved result (the job's tasks' points added up)")
-    taskCount: int = Field(description="how many tasks the job has")
-    remaining: int = Field(description="results still open to claim")
-    workTime: int = Field(
+    points: Whole = Field(description="points for an approved result (the job's tasks' points added up)")
+    taskCount: Whole = Field(description="how many tasks the job has")
+    remaining: Whole = Field(description="results still open to claim")
+    workTime: Whole = Field(
         description="seconds the worker has once claimed: the smallest user_ttl of the job's tasks, "
         "else the campaign's maxWorkTime, else 1 hour"
     )
-    uploadTime: int = Field(
+    uploadTime: Whole = Field(
         description="seconds after the work deadline in which a result may still be uploaded"
     )
     expiresAt: str | None = Field(
@@ -99,11 +99,11 @@ class WorkerMeOut(OutModel):
 
     id: str = Field(description="the worker's id")
     email: str = Field(description="the worker's e-mail")
-    points: int = Field(description="points earned with approved results")
+    points: Whole = Field(description="points earned with approved results")
     earnings: Earnings = Field(description="money earned: pending review, paid, bonuses and their total")
     reputation: float = Field(
         description="100 x approved / (approved + rejected) results; 100 before any review"
     )
-    experience: int = Field(description="approved results")
+    experience: Whole = Field(description="approved results")
     results: ResultCounts = Field(description="the worker's results by review state")
     workerGroups: list[str] = Field(description="worker groups the worker belongs to")

@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from pydantic import Field, StrictStr
 
-from crowdtask.models.base import ApiModel, OutModel, ResourceId
+from crowdtask.models.base import ApiModel, OutModel, ResourceId, Whole
 from crowdtask.models.components import (
     AudioRecordingComponent,
     ImageMarkerComponent,
@@ -126,4 +126,4 @@ class UploadOut(OutModel):
     resultUrl: str = Field(
         description="the object's URL: put it in the component's result (`{url: resultUrl}`) once uploaded"
     )
-    maxSize: int = Field(description="the largest file the form takes, in bytes (the declared `size`)")
+    maxSize: Whole = Field(description="the largest file the form takes, in bytes (the declared `size`)")

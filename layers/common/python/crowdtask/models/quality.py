@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
-from crowdtask.models.base import ApiModel, OutModel, ResourceId
+from crowdtask.models.base import ApiModel, OutModel, ResourceId, Whole
 from crowdtask.models.durations import Duration
 from crowdtask.models.times import Timestamp
 
@@ -47,7 +47,7 @@ class QualitySettings(ApiModel):
         max_length=MAX_CONTROL_TASKS,
         description="ids of your tasks with knownSolutions, mixed into the campaign's assignments",
     )
-    controlPerAssignment: int | None = Field(
+    controlPerAssignment: Whole | None = Field(
         default=None, ge=0, le=20, description="control tasks added to each assignment (default 1 when set)"
     )
 
@@ -176,7 +176,7 @@ class QualityRule(ApiModel):
     )
     operator: Operator
     value: float = Field(description="the threshold the metric is compared with")
-    minAnswers: int = Field(
+    minAnswers: Whole = Field(
         default=1, ge=1, le=100000, description="observations the metric needs before the rule applies"
     )
     fastSubmitThreshold: Duration | None = Field(
@@ -254,17 +254,17 @@ class BlockPage(OutModel):
 class QualityStats(OutModel):
     """A worker's figures, kept as the work happens (in one campaign, or with one requester)."""
 
-    controlAnswers: int = Field(description="control tasks answered")
-    controlCorrect: int = Field(description="control tasks answered correctly")
+    controlAnswers: Whole = Field(description="control tasks answered")
+    controlCorrect: Whole = Field(description="control tasks answered correctly")
     controlAccuracy: float | None = Field(description="weighted accuracy on control tasks, 0..100")
-    submitted: int = Field(description="results submitted")
+    submitted: Whole = Field(description="results submitted")
     approved: int
     rejected: int
     acceptanceRate: float | None = Field(description="100 x approved / (approved + rejected)")
     fastSubmits: dict[str, int] = Field(
         default_factory=dict, description="submissions faster than each threshold a rule names (seconds)"
     )
-    skippedInRow: int = Field(description="assignments released or expired since the last submission")
+    skippedInRow: Whole = Field(description="assignments released or expired since the last submission")
     earnings24h: float = Field(description="USD approved in the last 24 hours")
 
 
@@ -279,7 +279,7 @@ class QualityActionOut(OutModel):
     )
     campaign: str
     worker: str
-    rule: int = Field(description="index of the rule in the campaign's qualityRules")
+    rule: Whole = Field(description="index of the rule in the campaign's qualityRules")
     metric: str
     observed: float = Field(description="the metric's value when the rule fired")
     action: dict[str, Any] = Field(description="what was done")

@@ -4,7 +4,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from crowdtask.models.base import ApiModel, OutModel
+from crowdtask.models.base import ApiModel, OutModel, Whole
 from crowdtask.models.quality import QualityStats
 from crowdtask.models.times import Timestamp
 
@@ -89,9 +89,9 @@ class Score(OutModel):
 
 
 class ResultCounts(OutModel):
-    inReview: int = Field(description="results in review")
-    approved: int = Field(description="approved results")
-    rejected: int = Field(description="rejected results")
+    inReview: Whole = Field(description="results in review")
+    approved: Whole = Field(description="approved results")
+    rejected: Whole = Field(description="rejected results")
 
 
 class WorkerStatsOut(OutModel):
@@ -143,7 +143,7 @@ class SoftRejectIn(ApiModel):
 class ApproveAllOut(OutModel):
     campaign: str = Field(description="id of the campaign")
     worker: str | None = Field(default=None, description="id of the worker (approve-all of one worker)")
-    approved: int = Field(description="results this call approved")
+    approved: Whole = Field(description="results this call approved")
     more: bool = Field(
         description="true when results were still in review as the call ended (its time budget is "
         "~20 s); call again to go on"

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
 from crowdtask.errors import ValidationFailed
-from crowdtask.models.base import ApiModel, JsonObject, OutModel
+from crowdtask.models.base import ApiModel, JsonObject, OutModel, Whole
 from crowdtask.models.components import SwarmsComponent, TaskJsonComponent, validate_result
 from crowdtask.models.quality import KnownSolution
 
@@ -119,17 +119,17 @@ class TaskFields(ApiModel):
         default=0, ge=-180, le=180, description="longitude of the task's region (kept to 9 decimal places)"
     )
     radius: float = Field(default=300, gt=0, le=20_000_000, description="radius of the region in metres")
-    task_ttl: int = Field(default=0, ge=0, description="minutes before the task expires; 0 means never")
-    user_ttl: int = Field(
+    task_ttl: Whole = Field(default=0, ge=0, description="minutes before the task expires; 0 means never")
+    user_ttl: Whole = Field(
         default=0, ge=0, description="seconds an assigned worker has before the task times out; 0 means never"
     )
-    process_count: int = Field(
+    process_count: Whole = Field(
         default=0, ge=0, description="how many times the task can be processed; 0 unlimited"
     )
     user_multi_process: bool = Field(
         default=True, description="if true a single worker can complete the same task multiple times"
     )
-    points: int = Field(default=1, ge=0, le=1_000_000, description="points for a successful completion")
+    points: Whole = Field(default=1, ge=0, le=1_000_000, description="points for a successful completion")
     repeat: Repeat | None = Field(
         default=None, description="after_completion, daily, weekly, monthly or yearly"
     )
@@ -248,7 +248,7 @@ class TaskOut(OutModel):
     # tasks made for a campaign through the bulk API (`pool_id` + `input_values`)
     pool_id: str | None = Field(default=None, description="the campaign the task was made for")
     input_values: dict[str, Any] | None = Field(default=None, description="the input values it was made from")
-    overlap: int | None = Field(default=None, description="results the task needs")
+    overlap: Whole | None = Field(default=None, description="results the task needs")
     knownSolutions: list[dict[str, Any]] | None = Field(
         default=None, description="control task: accepted answers"
     )
@@ -277,7 +277,7 @@ class WorkerTaskOut(OutModel):
     components_attributes: list[dict[str, Any]] = Field(
         default_factory=list, description="task-JSON components (media, tags_collection, text_area)"
     )
-    points: int = Field(default=1, description="points for an approved result")
+    points: Whole = Field(default=1, description="points for an approved result")
     region_based: bool = Field(default=False, description="the work is done within a region")
     lat: float | None = Field(default=None, description="latitude of the region's centre (region-based)")
     lng: float | None = Field(default=None, description="longitude of the region's centre (region-based)")

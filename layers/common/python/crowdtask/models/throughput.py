@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from crowdtask.models.base import ApiModel, OutModel, decimal_field, decimal_text
+from crowdtask.models.base import ApiModel, OutModel, Whole, decimal_field, decimal_text
 
 DataSource = Literal["api", "csv_manual", "csv_automated"]
 GroupBy = Literal["worker", "use_case", "task_definition", "day"]
@@ -193,7 +193,7 @@ class ThroughputIn(ApiModel):
     task_url: str | None = Field(
         default=None, min_length=1, max_length=2048, description="URL of the completed task"
     )
-    task_count: int = Field(
+    task_count: Whole = Field(
         default=1,
         ge=1,
         le=1_000_000,
@@ -202,7 +202,7 @@ class ThroughputIn(ApiModel):
             "API call represents a single task."
         ),
     )
-    subtask_count: int | None = Field(
+    subtask_count: Whole | None = Field(
         default=None,
         ge=1,
         le=1_000_000_000,
@@ -308,9 +308,9 @@ class ReceivedOut(OutModel):
 
 # ---------------------------------------------------------------- totals
 class Totals(OutModel):
-    record_count: int = Field(description="throughput records counted")
-    task_count: int = Field(description="sum of `task_count`")
-    subtask_count: int = Field(description="sum of `subtask_count` (records without one add nothing)")
+    record_count: Whole = Field(description="throughput records counted")
+    task_count: Whole = Field(description="sum of `task_count`")
+    subtask_count: Whole = Field(description="sum of `subtask_count` (records without one add nothing)")
     duration: int | float = Field(description="sum of `duration`, in seconds")
     measures: dict[str, int | float] = Field(description="sum of each measure, by measure name")
 
@@ -339,7 +339,7 @@ class ThroughputTotalsOut(OutModel):
 
 # ---------------------------------------------------------------- CSV uploads
 class RowError(OutModel):
-    row: int = Field(description="line of the CSV the problem is on (the header is row 1)")
+    row: Whole = Field(description="line of the CSV the problem is on (the header is row 1)")
     field: str = Field(description="the column at fault (`row` for the row as a whole)")
     message: str = Field(description="what is wrong with it")
     code: str = Field(description="machine-readable reason, e.g. `VALUE_REQUIRED`, `INVALID_VALUE`")
@@ -353,11 +353,11 @@ class UploadOut(OutModel):
     status: UploadStatus = Field(
         description="`processing` while valid rows are being stored, then `completed`"
     )
-    total_count: int = Field(description="data rows in the file")
-    valid_count: int = Field(description="rows that passed validation and were queued to be stored")
-    not_valid_count: int = Field(description="rows refused by validation (see `errors`)")
-    success_count: int = Field(description="valid rows stored (a duplicate without `replace` counts too)")
-    failed_count: int = Field(description="valid rows that could not be stored (see `errors`)")
+    total_count: Whole = Field(description="data rows in the file")
+    valid_count: Whole = Field(description="rows that passed validation and were queued to be stored")
+    not_valid_count: Whole = Field(description="rows refused by validation (see `errors`)")
+    success_count: Whole = Field(description="valid rows stored (a duplicate without `replace` counts too)")
+    failed_count: Whole = Field(description="valid rows that could not be stored (see `errors`)")
     errors_url: str = Field(description="where this upload and its per-row errors can be read")
     created_at: str = Field(description="when the file was received (UTC ISO 8601)")
     errors: list[RowError] | None = Field(
@@ -369,7 +369,7 @@ class UploadOut(OutModel):
 
 
 class QueuedRow(OutModel):
-    row: int = Field(description="the row of the CSV")
+    row: Whole = Field(description="the row of the CSV")
     record: dict[str, Any] = Field(description="the row as a ThroughputIn body, already validated")
 
 
@@ -379,5 +379,5 @@ class ThroughputRowsMessage(OutModel):
     kind: Literal["throughput.rows"] = Field(default="throughput.rows", description="what the message holds")
     workstream_id: str = Field(description="the workstream the rows are for")
     upload_id: str = Field(description="the upload the rows come from")
-    chunk: int = Field(description="position of this chunk in the upload, from 0")
+    chunk: Whole = Field(description="position of this chunk in the upload, from 0")
     rows: list[QueuedRow] = Field(description="the rows, in file order")

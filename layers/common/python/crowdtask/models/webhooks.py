@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, WithJsonSchema
 
-from crowdtask.models.base import ApiModel, OutModel, ResourceId
+from crowdtask.models.base import ApiModel, OutModel, ResourceId, Whole
 from crowdtask.models.events import CATALOGUE
 
 # The events a subscription may name: the catalogue's (crowdtask.models.events).
@@ -122,16 +122,16 @@ class SecretRotated(OutModel):
 
 class WebhookTestOut(OutModel):
     success: bool = Field(description="the endpoint answered 2xx")
-    statusCode: int | None = Field(default=None, description="the endpoint's HTTP status, if it answered")
+    statusCode: Whole | None = Field(default=None, description="the endpoint's HTTP status, if it answered")
     errorType: str | None = Field(
         default=None,
         description="http_status, timeout, connection, tls, dns or refused_address; null on success",
     )
-    durationMs: int = Field(description="how long the request took")
+    durationMs: Whole = Field(description="how long the request took")
 
 
 class AttemptOut(OutModel):
-    attempt: int = Field(description="1 for the first try, counting up")
+    attempt: Whole = Field(description="1 for the first try, counting up")
     at: str = Field(description="UTC time it was sent")
     statusCode: int | None = None
     error: str | None = None
@@ -143,8 +143,10 @@ class DeliveryOut(OutModel):
     event: str = Field(description="the event id: the webhook-id header of every attempt")
     eventType: str
     status: DeliveryStatus = Field(description="pending (in flight or waiting to retry), succeeded or failed")
-    attempt: int = Field(description="attempts made so far")
-    statusCode: int | None = Field(default=None, description="the last attempt's HTTP status, if it answered")
+    attempt: Whole = Field(description="attempts made so far")
+    statusCode: Whole | None = Field(
+        default=None, description="the last attempt's HTTP status, if it answered"
+    )
     error: str | None = Field(default=None, description="what went wrong with the last attempt")
     nextAttemptAt: str | None = Field(default=None, description="UTC time of the next attempt, while pending")
     createdAt: str

@@ -277,9 +277,11 @@ def upload_tasks(account_id: str, body: dict[str, Any] | list[Any], params: Bulk
     """POST of one task (a JSON object) or many (an array), in the bulk API's modes.
 
     One task of either task form is created at once; anything else goes through the bulk
-    service. A single task refused is a 422 naming its fields, as for any single task.
+    service, and so does one task sent with an operation_id (which makes sending it again create
+    nothing more). A single task refused is a 422 naming its fields, as for any single task.
     """
-    if isinstance(body, dict) and not params.async_mode and not bulk_items.is_pool_task(body):
+    plain = isinstance(body, dict) and not bulk_items.is_pool_task(body)
+    if plain and not params.async_mode and params.operation_id is None:
         try:
             task = TaskIn.model_validate(body)
         except ValidationError as exc:
