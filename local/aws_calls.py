@@ -21,8 +21,10 @@ from typing import Any
 
 ENV = "LOCAL_AWS_CALL_LOG"
 RUNNER_LABEL = "runner"  # the runner's own calls (its SQS pollers); the functions' are their names
-# A "touched" entry: a call to `operation` named `resource` (for a transaction item, as its `part`).
+# A "touched" entry: a call to `operation` named `resource` (for a transaction item, as its `part`;
+# for an S3 call naming one version of an object, VERSION_PART).
 TOUCHED_FIELDS = ("service", "operation", "part", "resource")
+VERSION_PART = "version"
 _WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 # Index key attributes of the table (template.yaml): an item that has one is written to that index too.
 _INDEX_KEYS = {
@@ -184,7 +186,8 @@ def _touched(  # noqa: PLR0911 - one return per service
 
     DynamoDB: the table, or "table/index/name" for an index; SQS: the queue URL (or the name
     GetQueueUrl asks for); EventBridge: each entry's bus, "default" when it names none; SSM: the
-    parameter's name; S3: the object's (or bucket's) ARN. A call that names no resource
+    parameter's name; S3: the object's (or bucket's) ARN, part VERSION_PART when the call names a
+    version of it (IAM authorizes those as other actions). A call that names no resource
     (ListTables, ...) touches "".
     """
     if service == "dynamodb":
@@ -202,7 +205,7 @@ def _touched(  # noqa: PLR0911 - one return per service
     if service == "sqs":
         return [("", str(params.get("QueueUrl") or params.get("QueueName") or ""))]
     if service == "s3":
-        return [("", _s3_arn(params))]
+        return [(VERSION_PART if params.get("VersionId") else "", _s3_arn(params))]
     if service == "events" and operation == "PutEvents":
         return [("", str(entry.get("EventBusName") or "default")) for entry in params.get("Entries", [])]
     return [("", str(params.get("Name") or "") if service == "ssm" else "")]

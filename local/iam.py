@@ -25,7 +25,7 @@ class RecordedCall:
     function: str  # the function's physical name (the worker's label)
     service: str
     operation: str
-    part: str  # a transaction item's kind (Put, Update, ...), or ""
+    part: str  # a transaction item's kind (Put, Update, ...), "version" (an S3 version), or ""
     resource: str  # table or "table/index/name", queue URL or name, bus name or ARN, parameter; "" for none
     count: int
 
@@ -43,6 +43,12 @@ _ACTIONS = {
     ("sqs", "ChangeMessageVisibilityBatch", ""): "sqs:ChangeMessageVisibility",
     # "HeadObject ... you must have the s3:GetObject permission" (S3 API reference)
     ("s3", "HeadObject", ""): "s3:GetObject",
+    # a call naming a version (VersionId) is authorized as the action's version one
+    ("s3", "HeadObject", aws_calls.VERSION_PART): "s3:GetObjectVersion",
+    ("s3", "GetObject", aws_calls.VERSION_PART): "s3:GetObjectVersion",
+    ("s3", "GetObjectTagging", aws_calls.VERSION_PART): "s3:GetObjectVersionTagging",
+    ("s3", "PutObjectTagging", aws_calls.VERSION_PART): "s3:PutObjectVersionTagging",
+    ("s3", "DeleteObject", aws_calls.VERSION_PART): "s3:DeleteObjectVersion",
 }
 # The resource type whose ARN a service's calls name.
 _RESOURCE_TYPES = {

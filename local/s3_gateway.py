@@ -9,7 +9,11 @@ with "anything goes". In front of it this gateway does what S3 does with a brows
   sees it;
 - an OPTIONS preflight is answered from the bucket's CorsConfiguration in template.yaml (403
   AccessForbidden when no rule allows it), and answers to a CORS request carry the rule's headers;
-- everything else (the functions' HeadObject, presigned GETs, the runner's own calls) goes to moto.
+- a presigned GET acts with its signer's permissions: s3:GetObject, or s3:GetObjectVersion for one
+  naming a `versionId`;
+- a stored form POST answers `x-amz-version-id` in a versioned bucket, and its `tagging` field
+  (which moto drops) tags that version, as S3 does;
+- everything else (the functions' HeadObject, the runner's own calls) goes to moto.
 
 It counts the bytes it passes, so a benchmark can show that media go from browser to bucket.
 """
@@ -282,6 +286,8 @@ class S3Gateway(ThreadingHTTPServer):
         self.policies = dict(policies or {})  # signer's access key id -> its function's policy
         self.buckets = {bucket.name: bucket for bucket in buckets.values()}
         self.lock = threading.Lock()
+        # form POSTs are stored and tagged one at a time: the version tagged is the one just stored
+        self.form_lock = threading.Lock()
         self.bytes_in = 0  # request bodies passed to moto (files included)
         self.bytes_out = 0  # response bodies passed back
         self._thread: threading.Thread | None = None
@@ -299,10 +305,14 @@ class S3Gateway(ThreadingHTTPServer):
         self.shutdown()
         self.server_close()
 
-    def tag(self, bucket: str, key: str, tags: list[dict[str, str]]) -> None:
-        boto_client("s3", urlunsplit(self.moto)).put_object_tagging(
-            Bucket=bucket, Key=key, Tagging={"TagSet": tags}
-        )
+    def tag_latest(self, bucket: str, key: str, tags: list[dict[str, str]]) -> dict[str, str]:
+        """Tag the object's latest version (the one a form POST just stored); the headers S3 answers
+        that POST with: its version's id in a versioned bucket."""
+        client = boto_client("s3", urlunsplit(self.moto))
+        version = client.head_object(Bucket=bucket, Key=key).get("VersionId")
+        named = {"VersionId": version} if version and version != "null" else {}
+        client.put_object_tagging(Bucket=bucket, Key=key, Tagging={"TagSet": tags}, **named)
+        return {"x-amz-version-id": version} if named else {}
 
     def count(self, sent: int, received: int) -> None:
         with self.lock:
@@ -362,7 +372,7 @@ class _Handler(BaseHTTPRequestHandler):
         content_type = self.headers.get("Content-Type", "")
         bucket = self._bucket()
         is_form = content_type.lower().startswith("multipart/form-data")
-        stored: Callable[[], None] | None = None
+        stored: Callable[[], dict[str, str]] | None = None
         if bucket is not None and is_form and path.path.strip("/") == bucket.name:
             try:
                 fields, data = form_fields(content_type, body)
@@ -372,8 +382,11 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if "tagging" in fields:  # moto drops a form's `tagging` field: S3 tags the object with it
                 tags = tag_set(fields["tagging"])
-                stored = lambda: self.server.tag(bucket.name, fields["key"], tags)  # noqa: E731
-        self._forward(body, stored)
+                stored = lambda: self.server.tag_latest(bucket.name, fields["key"], tags)  # noqa: E731
+            with self.server.form_lock:
+                self._forward(body, stored)
+            return
+        self._forward(body)
 
     def do_GET(self) -> None:
         path = urlsplit(self.path)
@@ -381,11 +394,10 @@ class _Handler(BaseHTTPRequestHandler):
         bucket = self._bucket()
         if bucket is not None and "X-Amz-Credential" in query:  # a presigned GET
             key = unquote(path.path.lstrip("/").split("/", 1)[-1])
+            action = "s3:GetObjectVersion" if "versionId" in query else "s3:GetObject"
             try:
                 check_expiry(query)
-                check_signer(
-                    self.server.policies, query["X-Amz-Credential"], "s3:GetObject", bucket.name, key
-                )
+                check_signer(self.server.policies, query["X-Amz-Credential"], action, bucket.name, key)
             except Refusal as refusal:
                 self._refuse(refusal)
                 return
@@ -400,7 +412,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._forward(self._body())
 
-    def _forward(self, body: bytes, stored: Callable[[], None] | None = None) -> None:
+    def _forward(self, body: bytes, stored: Callable[[], dict[str, str]] | None = None) -> None:
         moto = self.server.moto
         connection = http.client.HTTPConnection(moto.hostname or "127.0.0.1", moto.port, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
@@ -412,13 +424,13 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             connection.close()
         self.server.count(len(body), len(payload))
-        if stored is not None and response.status < 300:
-            stored()
         answer = {
             k: v
             for k, v in response.getheaders()
             if k.lower() not in _HOP_HEADERS and not k.lower().startswith("access-control-")
         }
+        if stored is not None and response.status < 300:
+            answer.update(stored())
         answer.update(self._cors())
         self.send_response(response.status)
         for name, value in answer.items():

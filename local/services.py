@@ -413,10 +413,13 @@ def create_secure_strings(values: Mapping[str, str], endpoint_url: str) -> None:
 
 
 def create_buckets(buckets: Iterable[Bucket], endpoint_url: str) -> list[str]:
-    """Create the buckets with their CORS rules (moto keeps them; the S3 gateway applies them)."""
+    """Create the buckets with their versioning and CORS rules (moto keeps them; the S3 gateway
+    applies the CORS rules)."""
     client = boto_client("s3", endpoint_url)
     for bucket in buckets:
         client.create_bucket(Bucket=bucket.name)
+        if bucket.versioned:
+            client.put_bucket_versioning(Bucket=bucket.name, VersioningConfiguration={"Status": "Enabled"})
         # CloudFormation's names of a CORS rule's properties differ from the S3 API's in three places.
         renamed = {"ExposedHeaders": "ExposeHeaders", "MaxAge": "MaxAgeSeconds", "Id": "ID"}
         rules = [

@@ -199,6 +199,10 @@ class Bucket:
     def cors_rules(self) -> list[dict[str, Any]]:
         return list((self.properties.get("CorsConfiguration") or {}).get("CorsRules") or [])
 
+    @property
+    def versioned(self) -> bool:
+        return (self.properties.get("VersioningConfiguration") or {}).get("Status") == "Enabled"
+
 
 @dataclass(frozen=True)
 class EventBus:
@@ -280,6 +284,22 @@ _QUEUE_KEYS = frozenset(
         "SqsManagedSseEnabled",
         "RedrivePolicy",
         "RedriveAllowPolicy",
+    }
+)
+# A bucket's properties: CORS rules (the S3 gateway answers with them) and versioning are applied
+# locally; encryption, public access, ownership and lifecycle rules are AWS's alone (nothing local
+# reads them, and nothing expires locally: the code never relies on a lifecycle rule). Any other
+# property is refused by name, so what the template asks of a bucket cannot be left out unnoticed.
+_BUCKET_KEYS = frozenset(
+    {
+        "BucketName",
+        "CorsConfiguration",
+        "VersioningConfiguration",
+        "BucketEncryption",
+        "PublicAccessBlockConfiguration",
+        "OwnershipControls",
+        "LifecycleConfiguration",
+        "Tags",
     }
 )
 _SQS_EVENT_KEYS = frozenset(
@@ -854,15 +874,7 @@ def load_stack(
         for logical in by_type.get("AWS::Events::EventBus", [])
     }
 
-    buckets = {
-        logical: Bucket(
-            logical,
-            resolver.name(logical),
-            resolver.arn(logical),
-            resolver.resolve(dict(resolver.props(logical)), f"Resources.{logical}.Properties"),
-        )
-        for logical in by_type.get("AWS::S3::Bucket", [])
-    }
+    buckets = {logical: _bucket(resolver, logical) for logical in by_type.get("AWS::S3::Bucket", [])}
 
     globals_function = (template.get("Globals") or {}).get("Function") or {}
     functions: dict[str, Function] = {}
@@ -890,6 +902,21 @@ def load_stack(
         api=api,
         warnings=warnings,
     )
+
+
+def _bucket(resolver: _Resolver, logical: str) -> Bucket:
+    where = f"Resources.{logical}.Properties"
+    props = resolver.resolve(dict(resolver.props(logical)), where)
+    unknown = sorted(set(props) - _BUCKET_KEYS)
+    if unknown:
+        raise TemplateError(f"{where}.{unknown[0]}: not supported locally (local/template.py: _BUCKET_KEYS)")
+    if "VersioningConfiguration" in props:
+        status = (props["VersioningConfiguration"] or {}).get("Status")
+        if status not in ("Enabled", "Suspended"):
+            raise TemplateError(
+                f"{where}.VersioningConfiguration.Status: {status} is neither Enabled nor Suspended"
+            )
+    return Bucket(logical, resolver.name(logical), resolver.arn(logical), props)
 
 
 def _routes_on_other_apis(functions: Mapping[str, Function], api: str) -> list[Route]:

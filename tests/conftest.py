@@ -85,7 +85,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         _reset_clients()
         infra.create_tables(boto3.client("dynamodb"))
         boto3.client("events").create_event_bus(Name=infra.BUS_NAME)
-        boto3.client("s3").create_bucket(Bucket=infra.MEDIA_BUCKET)
+        infra.create_media_bucket(boto3.client("s3"))
         boto3.client("ssm").put_parameter(
             Name=os.environ["ADMIN_KEY_PARAMETER"], Value=ADMIN_KEY, Type="SecureString"
         )

@@ -24,8 +24,7 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 def forward_record(record: DynamoDBRecord) -> None:
-    image = (record.raw_event.get("dynamodb") or {}).get("NewImage") or {}
-    if forwarding.forward(image) is None:
+    if forwarding.forward(record.raw_event) is None:
         # The filter lets only outbox items through; anything else is not an event to forward.
         logger.warning("stream record is not an outbox event; skipped", extra={"event_id": record.event_id})
 

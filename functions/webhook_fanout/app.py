@@ -23,11 +23,8 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire
 
 
 def fan_out_record(record: DynamoDBRecord) -> None:
-    image = record.dynamodb.new_image if record.dynamodb else None
-    if not image or image.get("record_type") != "event":
-        return  # not an outbox event (the filter lets none through on AWS; the local runner may)
-    made = webhooks.fan_out(image)
-    logger.debug("event fanned out", extra={"event": image.get("id"), "deliveries": made})
+    # a record of no outbox event is skipped: the filter lets none through on AWS; the local runner may
+    webhooks.fan_out_stream_record(record.raw_event)
 
 
 @metrics.log_metrics(raise_on_empty_metrics=False)

@@ -108,6 +108,55 @@ def test_a_recording_goes_to_the_bucket_and_back_to_the_requester(api, requester
     )
 
 
+def test_bytes_posted_after_the_submission_never_reach_the_requester(api, requester, worker):
+    # Given a submission that checked a recording uploaded with a form
+    assignment = _claim(worker, _published_job(requester))
+    upload = _form(worker, assignment).json()
+    first = _post(upload, SOUND)
+    assert first.status_code == 204, first.text
+    submitted = worker.call(
+        "POST", f"/assignments/{assignment['id']}/submit", json=_submission(assignment, upload["resultUrl"])
+    )
+    assert submitted.status_code == 201, submitted.text
+    # When the worker posts other bytes to the same key with the same form (it has not expired)
+    other = b"\xff\xf1" + b"something else" * 10
+    again = _post(upload, other)
+    assert again.status_code == 204, again.text
+    assert again.headers["x-amz-version-id"] != first.headers["x-amz-version-id"]
+    assert requests.get(upload["resultUrl"], timeout=30).status_code in (403, 404)  # never public
+    # Then the result records the version its submission checked
+    result = requester.call("GET", f"/results/{submitted.json()['id']}").json()
+    component = result["taskResults"][0]["components"][0]
+    assert component["upload"] == {
+        "versionId": first.headers["x-amz-version-id"],
+        "size": len(SOUND),
+        "contentType": "audio/aac",
+    }
+    # and the requester downloads the checked bytes, from the result, the list and the worker's results
+    downloaded = requests.get(component["downloadUrl"], timeout=30)
+    assert (downloaded.status_code, downloaded.content) == (200, SOUND)
+    listed = requester.call("GET", f"/campaigns/{result['campaign']}/results").json()["results"]
+    assert (
+        requests.get(listed[0]["taskResults"][0]["components"][0]["downloadUrl"], timeout=30).content == SOUND
+    )
+    by_worker = requester.call(
+        "GET", f"/campaigns/{result['campaign']}/workers/{result['worker']}/results"
+    ).json()["results"]
+    assert (
+        requests.get(by_worker[0]["taskResults"][0]["components"][0]["downloadUrl"], timeout=30).content
+        == SOUND
+    )
+    # while the later bytes are there, as the pending latest version, for the lifecycle rule to expire
+    bucket, key = upload["url"].rstrip("/").rsplit("/", 1)[1], upload["fields"]["key"]
+    s3 = api.client("s3")
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == other
+    assert s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"] == [
+        {"Key": "retention", "Value": "pending"}
+    ]
+    checked = s3.get_object_tagging(Bucket=bucket, Key=key, VersionId=first.headers["x-amz-version-id"])
+    assert checked["TagSet"] == [{"Key": "retention", "Value": "kept"}]
+
+
 def test_s3_refuses_a_file_outside_the_form_conditions(api, requester, worker):
     # Given a form for a 10 KB audio file
     assignment = _claim(worker, _published_job(requester))

@@ -110,6 +110,27 @@ def test_unsafe_urls_are_a_422_naming_url(requester, monkeypatch, url, resolved)
     assert refused.body["errors"][0]["field"] == "url"
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://93.184.215.14/in",  # public, but a literal address: the document takes host names
+        "https://hooks.example.com/caf\u00e9",  # the document takes printable ASCII after the host
+        "https://hooks.example.com/in\n",
+        "https://hooks.example.com:10443/in",  # the document's ports have at most four digits
+    ],
+)
+def test_a_url_outside_the_documents_pattern_is_a_422_naming_url_on_post_and_put(requester, url):
+    refused = _create(requester.token, {**HOOK, "url": url})
+    assert refused.status == 422, refused.body
+    assert [e["field"] for e in refused.body["errors"]] == ["url"]
+    assert "https URL to a host name" in refused.body["errors"][0]["message"]
+    hook_id = _create(requester.token).body["id"]
+    replaced = _on("webhooks_put", requester.token, hook_id, body={**HOOK, "url": url})
+    assert replaced.status == 422, replaced.body
+    assert [e["field"] for e in replaced.body["errors"]] == ["url"]
+    assert _on("webhooks_get", requester.token, hook_id).body["url"] == HOOK["url"]  # unchanged
+
+
 def test_on_aws_loopback_is_refused_and_locally_allowed(requester, monkeypatch):
     url = "http://127.0.0.1:9/in"
     assert _create(requester.token, {**HOOK, "url": url}).status == 422

@@ -120,3 +120,13 @@ def test_every_client_made_after_start_names_what_its_calls_touch(tmp_path, monk
         ("ssm", "GetParameter", "", "/probe/secret"): 1,
     }
     assert data["calls"]["dynamodb.TransactWriteItems"] == 1
+
+
+def test_an_s3_call_naming_a_version_is_told_apart():
+    latest = {"Bucket": "media-bucket", "Key": "media/a.aac"}
+    assert aws_calls._touched("s3", "PutObjectTagging", latest) == [
+        ("", "arn:aws:s3:::media-bucket/media/a.aac")
+    ]
+    assert aws_calls._touched("s3", "PutObjectTagging", {**latest, "VersionId": "v1"}) == [
+        (aws_calls.VERSION_PART, "arn:aws:s3:::media-bucket/media/a.aac")
+    ]

@@ -16,6 +16,7 @@ REAL = load_stack(REPO / "template.yaml")
 MAIN_TABLE = REAL.tables["MainTable"].name
 QUEUE_URL = f"http://127.0.0.1:5000/123456789012/{REAL.queues['BulkTaskQueue'].name}"
 DLQ_URL = f"http://127.0.0.1:5000/123456789012/{REAL.queues['BulkTaskDeadLetterQueue'].name}"
+MEDIA_OBJECT = f"arn:aws:s3:::{REAL.buckets['MediaBucket'].name}/media/a/t/0/x.aac"
 
 
 def call(function: str, service: str, operation: str, resource: str, part: str = "") -> RecordedCall:
@@ -45,6 +46,10 @@ def refusal(made_up: RecordedCall, expected: str) -> object:
         call("AuthFunction", "dynamodb", "PutItem", REAL.tables["IdempotencyTable"].name),
         # the admin key, by the name the template's AdminKeyParameterName gives it
         call("AuthFunction", "ssm", "GetParameter", REAL.parameters["AdminKeyParameterName"]),
+        # a submission keeps the version it checked; a rejection marks it
+        call("MarketFunction", "s3", "PutObjectTagging", MEDIA_OBJECT, part=aws_calls.VERSION_PART),
+        call("ResultsFunction", "s3", "PutObjectTagging", MEDIA_OBJECT, part=aws_calls.VERSION_PART),
+        call("MarketSchedulerFunction", "s3", "PutObjectTagging", MEDIA_OBJECT, part=aws_calls.VERSION_PART),
     ],
     ids=call_id,
 )
@@ -92,6 +97,15 @@ def test_a_call_the_policy_allows_passes(allowed: RecordedCall) -> None:
             "PreviewFunction: dynamodb:PutItem on",
         ),
         refusal(call("DocsFunction", "s3", "GetObject", ""), "DocsFunction: s3:GetObject on *: GetObject x1"),
+        refusal(
+            # naming a version is another action: the upload form's signer tags no stored version
+            call("MediaFunction", "s3", "PutObjectTagging", MEDIA_OBJECT, part=aws_calls.VERSION_PART),
+            f"MediaFunction: s3:PutObjectVersionTagging on {MEDIA_OBJECT}: PutObjectTagging (version) x1",
+        ),
+        refusal(
+            call("MarketFunction", "s3", "GetObject", MEDIA_OBJECT, part=aws_calls.VERSION_PART),
+            f"MarketFunction: s3:GetObjectVersion on {MEDIA_OBJECT}",
+        ),
         refusal(
             # one parameter, not the path it is under
             call("AuthFunction", "ssm", "GetParameter", "/crowdtask/other"),

@@ -360,6 +360,37 @@ Outputs:
 """
 
 
+@pytest.mark.parametrize(
+    ("properties", "expected"),
+    [
+        (
+            "{ ObjectLockEnabled: true }",
+            "Resources.Media.Properties.ObjectLockEnabled: not supported locally",
+        ),
+        (
+            "{ VersioningConfiguration: { Status: Enable } }",
+            "Properties.VersioningConfiguration.Status: Enable is neither Enabled nor Suspended",
+        ),
+    ],
+)
+def test_a_bucket_property_the_runner_does_not_apply_is_refused(
+    tmp_path: Path, properties: str, expected: str
+) -> None:
+    bucket = f"  Media: {{ Type: AWS::S3::Bucket, Properties: {properties} }}"
+    assert expected in _refused(tmp_path, _template_with("x", bucket))
+
+
+def test_a_bucket_keeps_versions_as_its_template_says(tmp_path: Path) -> None:
+    path = tmp_path / "template.yaml"
+    versioned = (
+        "  Media: { Type: AWS::S3::Bucket, Properties: { VersioningConfiguration: { Status: Enabled } } }"
+    )
+    plain = "  Plain: { Type: AWS::S3::Bucket }"
+    path.write_text(_template_with("x", versioned + "\n" + plain))
+    buckets = load_stack(path, {}).buckets
+    assert (buckets["Media"].versioned, buckets["Plain"].versioned) == (True, False)
+
+
 def test_conditions_are_evaluated_on_the_parameters_like_cloudformation(tmp_path: Path) -> None:
     path = write_template(tmp_path, CONDITIONAL.replace("!ImportValue elsewhere", "extra-logs"))
     # Given the defaults: the extra resources and the output naming one are left out
@@ -630,6 +661,7 @@ def test_real_template_resources_and_schedules() -> None:
         )
     (bucket,) = stack.buckets.values()
     assert bucket.arn == "arn:aws:s3:::crowdtask-local-mediabucket"
+    assert bucket.versioned
     assert bucket.cors_rules[0]["AllowedOrigins"] == ["*"]  # AllowedOrigin, resolved
     assert {"POST", "GET"} <= set(bucket.cors_rules[0]["AllowedMethods"])
     for function in stack.functions.values():

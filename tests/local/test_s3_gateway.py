@@ -134,6 +134,8 @@ def test_a_presigned_get_expires_and_acts_with_its_signers_permissions():
     check_signer(may_get, query["X-Amz-Credential"], "s3:GetObject", BUCKET, KEY)
     with pytest.raises(Refusal, match="Access Denied"):
         check_signer(may_get, query["X-Amz-Credential"], "s3:PutObject", BUCKET, KEY)
+    with pytest.raises(Refusal, match="Access Denied"):  # a GET of one version (the gateway's action)
+        check_signer(may_get, query["X-Amz-Credential"], "s3:GetObjectVersion", BUCKET, KEY)
 
 
 def test_a_forms_tagging_field_gives_the_objects_tags():

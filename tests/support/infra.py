@@ -56,6 +56,14 @@ def create_tables(client: Any) -> None:
         client.create_table(**kwargs)
 
 
+def create_media_bucket(client: Any) -> None:
+    """The media bucket with the versioning template.yaml gives it."""
+    client.create_bucket(Bucket=MEDIA_BUCKET)
+    versioning = template()["Resources"]["MediaBucket"]["Properties"].get("VersioningConfiguration")
+    if versioning:
+        client.put_bucket_versioning(Bucket=MEDIA_BUCKET, VersioningConfiguration=versioning)
+
+
 def one_call_at_a_time(monkeypatch: Any) -> None:
     """moto is not thread-safe for writes: the services' parallel calls run one after the other."""
     from crowdtask import parallel

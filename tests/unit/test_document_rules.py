@@ -335,3 +335,52 @@ def test_a_task_upload_body_is_a_task_a_pool_task_or_an_array_of_either(body, va
     for path in ("/tasks", "/api/v1/tasks"):
         schema = DOCUMENT["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
         assert _valid(schema, body) is valid, path
+
+
+WEBHOOK_URLS = [
+    "https://hooks.example.com/in",
+    "https://a.bc",
+    "https://hooks.example.com:8443/in?x=1#f",
+    "http://127.0.0.1:45123/hooks",
+    "https://[::1]:8443/x",
+    "http://hooks.example.com/in",  # http to a name
+    "https://93.184.215.14/in",  # a literal address other than loopback
+    "https://hooks.example.com:99999/in",
+    "https://hooks.example.com:0/in",
+    "https://hooks.example.com/\u00e4",  # not ASCII
+    "https://hooks.example.com/a b",
+    "https://user@hooks.example.com/in",
+    "https://localhost/in",
+    "hooks.example.com/in",
+]
+
+
+@pytest.mark.parametrize("model", ["WebhookIn", "WebhookUpdate"])
+def test_a_webhook_url_is_taken_exactly_when_the_document_allows_it(model):
+    """The document's pattern, or the loopback form its description allows where the deployment
+    does (the service refuses that form elsewhere: tests/handlers/test_webhooks_api.py)."""
+    from crowdtask.models import webhooks
+
+    schema = DOCUMENT["components"]["schemas"][model]["properties"]["url"]
+    assert schema["pattern"] == webhooks.URL_PATTERN  # one pattern for both
+    assert "loopback" in schema["description"]
+    loopback = {"pattern": webhooks.LOOPBACK_URL_PATTERN}
+    for url in WEBHOOK_URLS:
+        allowed = _valid(schema, url) or _valid({**schema, **loopback}, url)
+        try:
+            getattr(webhooks, model).model_validate({"url": url, "events": ["*"]})
+            taken = True
+        except ValidationError as exc:
+            assert [e["loc"] for e in exc.errors()] == [("url",)], url
+            taken = False
+        assert taken == allowed, url
+    # each kind occurs: the corpus tells them apart
+    assert {(_valid(schema, url), _valid({**schema, **loopback}, url)) for url in WEBHOOK_URLS} == {
+        (True, False),
+        (False, True),
+        (False, False),
+    }
+    # The document's `$` is ECMA-262's: it never matches before a trailing newline (Python's `re.search`,
+    # which jsonschema uses, would), so a URL ending with one is refused too.
+    with pytest.raises(ValidationError, match="url"):
+        getattr(webhooks, model).model_validate({"url": "https://hooks.example.com/in\n", "events": ["*"]})

@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 
 from crowdtask.models.media import MAX_LIMIT_BYTES, MIN_LIMIT_BYTES, UploadIn, media_rule
 from tests.support.handlers import invoke
@@ -280,6 +281,63 @@ def test_requesters_read_media_results_with_a_download_url(requester, worker):
     )
 
 
+def test_what_is_posted_after_the_submission_is_never_what_the_requester_reads(requester, worker):
+    from crowdtask.services import flows
+
+    # Given a submission that checked a 1000-byte AAC upload
+    assignment = _claimed(requester, worker)
+    form = _form_for(worker, assignment)
+    key = form["fields"]["key"]
+    s3 = boto3.client("s3")
+    checked = s3.put_object(Bucket=MEDIA_BUCKET, Key=key, Body=b"a" * 1000, ContentType="audio/aac")
+    result_id = _submit(worker, assignment, form["resultUrl"]).body["id"]
+    # When other bytes of another type are put on the same key afterwards (the form is still valid)
+    later = s3.put_object(Bucket=MEDIA_BUCKET, Key=key, Body=b"<b>x</b>", ContentType="text/html")
+    assert later["VersionId"] != checked["VersionId"]
+    # Then the result records the version it checked, and the requester's URLs name that version
+    read = invoke("results", "results_get", token=requester.token, path_params={"id": result_id})
+    component = read.body["taskResults"][0]["components"][0]
+    assert component["upload"] == {
+        "versionId": checked["VersionId"],
+        "size": 1000,
+        "contentType": "audio/aac",
+    }
+    assert f"versionId={checked['VersionId']}" in component["downloadUrl"]
+    fetched = requests.get(component["downloadUrl"], timeout=10)
+    assert (fetched.status_code, fetched.content) == (200, b"a" * 1000)
+    listed = invoke(
+        "results", "results_campaign_results", token=requester.token, path_params={"id": assignment.campaign}
+    )
+    listed_url = listed.body["results"][0]["taskResults"][0]["components"][0]["downloadUrl"]
+    assert f"versionId={checked['VersionId']}" in listed_url
+
+    # and the retention tags go to the version checked, never to the later one
+    def tags(version: str) -> list[dict[str, str]]:
+        return list(s3.get_object_tagging(Bucket=MEDIA_BUCKET, Key=key, VersionId=version)["TagSet"])
+
+    assert tags(checked["VersionId"]) == [{"Key": "retention", "Value": "kept"}]
+    assert tags(later["VersionId"]) == []
+    flows.reject(requester.id, result_id, "not a cat")
+    assert tags(checked["VersionId"]) == [{"Key": "retention", "Value": "discard"}]
+    assert tags(later["VersionId"]) == []
+
+
+def test_a_result_stored_before_versions_were_recorded_reads_the_latest(requester, worker):
+    from crowdtask.services import media
+
+    stored = [{"components": [{"data": RECORDING, "result": {"url": _bucket_url() + "media/a/t/0/x.aac"}}]}]
+    shown = media.with_download_urls(stored)
+    url = shown[0]["components"][0]["downloadUrl"]
+    assert "media/a/t/0/x.aac" in url
+    assert "versionId" not in url
+
+
+def _bucket_url() -> str:
+    from crowdtask.store import media as media_store
+
+    return media_store.bucket_url()
+
+
 def test_a_rejection_tags_the_results_media_for_the_lifecycle_rule(requester, worker):
     from crowdtask.services import flows
 
@@ -306,6 +364,14 @@ def test_the_bucket_expires_discarded_and_unsubmitted_uploads_and_aborts_stale_o
         (media_store.RETENTION_KEY, media_store.DISCARD),
         (media_store.RETENTION_KEY, media_store.PENDING),
     }
+    # versions kept: a noncurrent version of an expiring tag goes after the same days; a kept one never
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    for rule in rules:
+        if rule.get("TagFilters"):
+            assert rule["NoncurrentVersionExpiration"]["NoncurrentDays"] == rule["ExpirationInDays"]
+        else:  # no rule without a tag filter deletes a version
+            assert not {"ExpirationInDays", "NoncurrentVersionExpiration"} & set(rule)
+    assert any(rule.get("ExpiredObjectDeleteMarker") for rule in rules)
     assert any(rule.get("AbortIncompleteMultipartUpload") for rule in rules)
     assert all(bucket["PublicAccessBlockConfiguration"].values())
 
@@ -333,7 +399,7 @@ def test_a_submission_fails_whole_when_its_media_cannot_be_kept(requester, worke
     form = _form_for(worker, assignment)
     _put(form["fields"]["key"], 1000, "audio/aac")
 
-    def s3_down(keys: list[str]) -> None:
+    def s3_down(objects: list[Any]) -> None:
         raise ConnectionError("S3 is unreachable")
 
     working = media_store.mark_kept
@@ -353,7 +419,7 @@ def test_a_rejection_stands_when_tagging_its_media_fails(requester, worker, monk
     _put(form["fields"]["key"], 1000, "audio/aac")
     result_id = _submit(worker, assignment, form["resultUrl"]).body["id"]
 
-    def s3_down(keys: list[str]) -> None:
+    def s3_down(objects: list[Any]) -> None:
         raise ConnectionError("S3 is unreachable")
 
     monkeypatch.setattr(media_store, "mark_discarded", s3_down)

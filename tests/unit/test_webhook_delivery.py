@@ -137,6 +137,31 @@ def test_a_redelivered_stream_record_never_doubles_the_delivery(requester, loopb
     _delivery(requester.id, hook.id)
 
 
+def test_stream_records_of_no_outbox_event_are_skipped_and_the_events_beside_them_fan_out(
+    requester, loopback, enqueued
+):
+    from crowdtask import clock
+
+    with receiver() as endpoint:
+        hook = _subscribe(requester.id, endpoint.url)
+        event = webhooks.new_event("result.submitted", {"resultId": "R1"}, requester.id, at=clock.now())
+        dynamo.put(outbox_item(event))
+        # Given a batch where the event sits between an item that is no event, an item that only calls
+        # itself one (its key is not an outbox key) and a removal (no new image), as the local runner
+        # may pass them (the event source's filter does not on AWS)
+        task = {"pk": f"ACCOUNT#{requester.id}", "sk": "TASK#T1", "record_type": "task", "name": "t"}
+        posing = {**outbox_item(event), "pk": f"ACCOUNT#{requester.id}", "sk": "NOTE#1"}
+        batch = stream_event(task, outbox_item(event), posing)
+        removal = stream_event(outbox_item(event), event_name="REMOVE")["Records"][0]
+        del removal["dynamodb"]["NewImage"]
+        batch["Records"].append(removal)
+        # When the fan-out reads it, nothing fails and only the event makes a delivery
+        assert run_fan_out(batch) == {"batchItemFailures": []}
+        assert [m["webhook"] for m, _ in enqueued.sent] == [hook.id]
+        _deliver_all(enqueued)
+        assert [r.headers["webhook-id"] for r in endpoint.received] == [event["id"]]
+
+
 def test_a_crash_between_writing_the_delivery_and_queueing_it_loses_nothing(
     requester, loopback, enqueued, monkeypatch
 ):

@@ -17,15 +17,29 @@ class TaskRef(OutModel):
     name: str = Field(description="name of the task")
 
 
+class CheckedUpload(OutModel):
+    """The uploaded file a media result's submission checked; downloads always read this version."""
+
+    versionId: str | None = Field(
+        default=None, description="the version of the object that was checked (the bucket keeps versions)"
+    )
+    size: int = Field(description="its size in bytes")
+    contentType: str = Field(description="its Content-Type")
+
+
 class ComponentResultOut(OutModel):
     data: dict[str, Any] = Field(description="the component as the task defines it")
     result: dict[str, Any] | None = Field(
         default=None, description="the worker's result, validated against the component catalogue"
     )
+    upload: CheckedUpload | None = Field(
+        default=None, description="media results: the uploaded file as the submission checked it"
+    )
     downloadUrl: str | None = Field(
         default=None,
         description="media results read by the requester: a time-limited URL to download the uploaded file "
-        "(MEDIA_DOWNLOAD_SECONDS, 1 hour by default)",
+        "as the submission checked it (that version, even if the same key was posted to again), valid for "
+        "MEDIA_DOWNLOAD_SECONDS (1 hour by default)",
     )
 
 

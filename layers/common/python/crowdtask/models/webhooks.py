@@ -1,5 +1,6 @@
 """Webhook subscriptions and their deliveries (Standard Webhooks), and the event types one may follow."""
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, WithJsonSchema
@@ -48,20 +49,44 @@ EventTypes = Annotated[
     AfterValidator(_one_kind_of_list),
     WithJsonSchema(_EVENT_TYPES_SCHEMA),
 ]
-# The form the subscription takes (outbound.parse_url): https, a host name (a literal address is
-# checked at once against the public ranges, which a pattern cannot say), an optional port, a path.
+# The form a subscription's URL takes, stated in the document (its `pattern`) and enforced by the model
+# from this one constant: https to a host name, an optional port, printable ASCII after the host.
+# What a pattern cannot say the service checks (outbound.check_url): the addresses a name resolves to
+# must be public.
 URL_PATTERN = r"^https://([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}(:[1-9][0-9]{0,3})?([/?#][!-~]*)?$"
+# The one exception the document's description states: http(s) to a loopback address, which the
+# service takes only where the deployment allows loopback webhooks (AllowLoopbackWebhooks: local
+# runs) and refuses elsewhere, also with a 422 naming `url`. Kept out of `pattern`, which says what a
+# deployment on AWS takes.
+LOOPBACK_URL_PATTERN = (
+    r"^https?://(127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|\[::1\])(:[1-9][0-9]{0,4})?([/?#][!-~]*)?$"
+)
+_URL_FORMS = (re.compile(URL_PATTERN), re.compile(LOOPBACK_URL_PATTERN))
+
+
+def _documented_url(value: str) -> str:
+    # fullmatch: the document's `$` (ECMA-262) matches at the very end only, never before a newline
+    if not any(form.fullmatch(value) for form in _URL_FORMS):
+        raise ValueError(
+            "must be an https URL to a host name, e.g. https://hooks.example.com/in, with printable ASCII "
+            "after the host (http to 127.0.0.1 or [::1] only where loopback webhooks are allowed)"
+        )
+    return value
+
+
 WebhookUrl = Annotated[
     str,
     Field(
         min_length=1,
         max_length=2000,
         description=(
-            "where the events are POSTed: https, to a host whose addresses are public (checked when "
-            "subscribing if it resolves, and at each delivery)"
+            "where the events are POSTed: https, to a host name whose addresses are public (checked when "
+            "subscribing if it resolves, and at each delivery); http(s) to 127.x.x.x or [::1] only where "
+            "the deployment allows loopback webhooks (local runs)"
         ),
         json_schema_extra={"pattern": URL_PATTERN},
     ),
+    AfterValidator(_documented_url),
 ]
 Description = Annotated[str | None, Field(default=None, max_length=500, description="a note for yourself")]
 DeliveryStatus = Literal["pending", "succeeded", "failed"]

@@ -10,11 +10,11 @@ from crowdtask.store import events, outbox
 NotPublished = events.NotPublished
 
 
-def forward(image: Mapping[str, Any]) -> str | None:
-    """Put the outbox item a stream record's NewImage holds on the bus; its event id, or None when
-    the image is no outbox event (nothing to forward). NotPublished when the bus refused it."""
-    item = outbox.from_stream_image(image)
-    if not outbox.is_event(item):
+def forward(record: Mapping[str, Any]) -> str | None:
+    """Put the outbox event a table stream record carries on the bus; its event id, or None when the
+    record carries no outbox event (nothing to forward). NotPublished when the bus refused it."""
+    item = outbox.event_in_stream_record(record)
+    if item is None:
         return None
     events.put_on_bus(outbox.bus_detail(item))
     return str(item["id"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import mimetypes
 import secrets
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from crowdtask import clock, errors
 from crowdtask.config import settings
@@ -94,24 +94,39 @@ def upload_form(worker_id: str, assignment_id: str, body: UploadIn) -> UploadOut
     )
 
 
-def result_errors(
+class CheckedUploads(NamedTuple):
+    """What a submission's check of its media found: one error per bad result, and per component
+    (by index) the upload it checked, to be stored beside the result."""
+
+    problems: list[dict[str, str]]
+    uploads: dict[int, dict[str, Any]]
+
+
+def check_uploads(
     assignment_id: str, task_id: str, components: list[Any], results: list[Any], field: str
-) -> list[dict[str, str]]:
+) -> CheckedUploads:
     """Media results must name this assignment's uploads of their own component, of the right type
-    and size; one error per bad one, at `{field}[j].result`."""
-    problems = []
+    and size; one error per bad one, at `{field}[j].result`. Each good one is recorded as the version
+    checked (its `versionId`, size and type): what the requester reads later is that version, whatever
+    is posted to the same key afterwards."""
+    checked = CheckedUploads([], {})
     for index, (component, result) in enumerate(zip(components, results, strict=True)):
         rule = media_rule(component)
         if rule is None or not isinstance(result, dict) or not isinstance(result.get("url"), str):
             continue
-        where = f"{field}[{index}].result"
-        why = _object_problem(rule, media_store.key_prefix(assignment_id, task_id, index), result["url"])
-        if why is not None:
-            problems.append({"field": where, "message": why, "code": "INVALID_VALUE"})
-    return problems
+        prefix = media_store.key_prefix(assignment_id, task_id, index)
+        found = _checked_object(rule, prefix, result["url"])
+        if isinstance(found, str):
+            where = f"{field}[{index}].result"
+            checked.problems.append({"field": where, "message": found, "code": "INVALID_VALUE"})
+        else:
+            version = {"versionId": found.version_id} if found.version_id else {}
+            checked.uploads[index] = {**version, "size": found.size, "contentType": found.content_type}
+    return checked
 
 
-def _object_problem(rule: MediaRule, prefix: str, url: str) -> str | None:
+def _checked_object(rule: MediaRule, prefix: str, url: str) -> media_store.StoredObject | str:
+    """The object the URL names, or why it is not one this component takes."""
     key = media_store.key_of(url)
     if key is None or not key.startswith(prefix) or "/" in key[len(prefix) :]:
         return (
@@ -126,56 +141,60 @@ def _object_problem(rule: MediaRule, prefix: str, url: str) -> str | None:
         return f"The upload is {found.content_type or 'of no type'}; this component takes {rule.describe()}"
     if found.size > rule.limits[family]:
         return f"The upload has {found.size} bytes; this component takes at most {rule.limits[family]}"
-    return None
+    return found
+
+
+def _stored_upload(component: dict[str, Any]) -> media_store.ObjectVersion | None:
+    """The bucket's object (the version its submission checked) a stored component result names."""
+    result = component.get("result")
+    if not isinstance(result, dict) or not isinstance(result.get("url"), str):
+        return None
+    key = media_store.key_of(result["url"])
+    if key is None:
+        return None
+    # a result stored before versions were recorded names the key's latest version
+    version = (component.get("upload") or {}).get("versionId")
+    return media_store.ObjectVersion(key, str(version) if version else None)
 
 
 def with_download_urls(task_results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Task results with a time-limited `downloadUrl` beside each media result held in the bucket."""
+    """Task results with a time-limited `downloadUrl` beside each media result held in the bucket: a
+    presigned GET of the version its submission checked."""
     seconds = settings().media_download_seconds
     shown = []
     for entry in task_results:
         components = []
         for component in entry.get("components", []):
-            result = component.get("result")
-            key = None
-            if isinstance(result, dict) and isinstance(result.get("url"), str):
-                key = media_store.key_of(result["url"])
-            link = {} if key is None else {"downloadUrl": media_store.download_url(key, seconds)}
+            stored = _stored_upload(component)
+            link = {} if stored is None else {"downloadUrl": media_store.download_url(stored, seconds)}
             components.append({**component, **link})
         shown.append({**entry, "components": components})
     return shown
 
 
-def uploaded_keys(task_results: list[dict[str, Any]]) -> list[str]:
-    """The bucket's objects a stored result names."""
-    keys = []
-    for entry in task_results:
-        for component in entry.get("components", []):
-            result = component.get("result")
-            if isinstance(result, dict) and isinstance(result.get("url"), str):
-                key = media_store.key_of(result["url"])
-                if key is not None:
-                    keys.append(key)
-    return keys
+def uploaded_objects(task_results: list[dict[str, Any]]) -> list[media_store.ObjectVersion]:
+    """The bucket's objects (the versions checked) a stored result names."""
+    found = (_stored_upload(c) for entry in task_results for c in entry.get("components", []))
+    return [stored for stored in found if stored is not None]
 
 
 def keep(task_results: list[dict[str, Any]]) -> None:
     """A submission's media are kept: their tag leaves "pending", whose lifecycle rule would delete
     them. Done before the submission is stored, so a stored result never names an object left to
     expire (an S3 failure fails the submission, which the worker retries)."""
-    keys = uploaded_keys(task_results)
-    if keys:
-        media_store.mark_kept(keys)
+    objects = uploaded_objects(task_results)
+    if objects:
+        media_store.mark_kept(objects)
 
 
 def discard(task_results: list[dict[str, Any]]) -> None:
     """Tag a rejected result's media for the bucket's lifecycle rule, which deletes them after
     MediaDiscardDays. Best effort after the rejection is committed: an object left untagged costs
     storage, never correctness."""
-    keys = uploaded_keys(task_results)
-    if not keys:
+    objects = uploaded_objects(task_results)
+    if not objects:
         return
     try:
-        media_store.mark_discarded(keys)
+        media_store.mark_discarded(objects)
     except Exception:
-        logger.exception("tagging rejected media failed", extra={"keys": keys})
+        logger.exception("tagging rejected media failed", extra={"keys": [o.key for o in objects]})

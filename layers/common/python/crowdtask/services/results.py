@@ -179,16 +179,17 @@ def _task_results(item: dict[str, Any], body: SubmitIn, now_iso: str) -> list[di
         except errors.ValidationFailed as exc:
             problems.extend(exc.errors)
             continue
-        uploads = media.result_errors(item["id"], task_id, components, results, f"{where}.components")
-        if uploads:
-            problems.extend(uploads)
+        checked = media.check_uploads(item["id"], task_id, components, results, f"{where}.components")
+        if checked.problems:
+            problems.extend(checked.problems)
             continue
         entry: dict[str, Any] = {
             "task": {"id": task_id, "name": task.get("name", "")},
             "startedAt": given.startedAt or item["claimedAt"],
             "completedAt": given.completedAt or now_iso,
             "components": [
-                {"data": plain_numbers(c), "result": r} for c, r in zip(components, results, strict=True)
+                {"data": plain_numbers(c), "result": r, **_upload_of(checked.uploads.get(index))}
+                for index, (c, r) in enumerate(zip(components, results, strict=True))
             ],
         }
         if task.get("knownSolutions"):  # a control task: graded now, shown to the requester only
@@ -203,6 +204,10 @@ def _task_results(item: dict[str, Any], body: SubmitIn, now_iso: str) -> list[di
     if problems:
         raise errors.ValidationFailed(problems)
     return stored
+
+
+def _upload_of(checked: dict[str, Any] | None) -> dict[str, Any]:
+    return {} if checked is None else {"upload": checked}
 
 
 def _settings(requester_id: str, campaign_id: str) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from crowdtask.models.webhooks import (
     WebhookTestOut,
     WebhookUpdate,
 )
+from crowdtask.observability import logger
 from crowdtask.store import Refused, outbox
 from crowdtask.store import campaigns as campaign_store
 from crowdtask.store import webhooks as webhook_store
@@ -337,6 +338,17 @@ def _message(account_id: str, webhook_id: str, delivery_id_: str, attempt: int) 
 
 
 # ---------------------------------------------------------------- fan-out: one event, its deliveries
+
+
+def fan_out_stream_record(record: Mapping[str, Any]) -> int | None:
+    """Fan out the outbox event a table stream record carries (read as the events forwarder reads it):
+    the deliveries made, or None when the record carries no outbox event."""
+    event = outbox.event_in_stream_record(record)
+    if event is None:
+        return None
+    made = fan_out(event)
+    logger.debug("event fanned out", extra={"event": event["id"], "deliveries": made})
+    return made
 
 
 def fan_out(event: Mapping[str, Any]) -> int:

@@ -3,6 +3,11 @@
 Objects are keyed `media/{assignment}/{task}/{component}/{random}{.ext}`; a result names one by its
 URL, the bucket's URL plus the key. Signing is local to the function (no AWS call): only heads and
 tags are requests, and the bytes of a file never pass through a function.
+
+The bucket keeps versions: an upload form stays usable until it expires, so a worker may POST to the
+same key again after a submission checked the object. The submission records the version it checked
+(`StoredObject.version_id`); downloads and retention tags then name that version, never the key's
+latest bytes.
 """
 
 from __future__ import annotations
@@ -36,6 +41,18 @@ class StoredObject:
     key: str
     size: int
     content_type: str
+    version_id: str | None = None  # None in a bucket that never kept versions
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectVersion:
+    """One stored version of an object; a `version_id` of None names the key's latest."""
+
+    key: str
+    version_id: str | None = None
+
+    def params(self) -> dict[str, str]:
+        return {"Key": self.key, **({"VersionId": self.version_id} if self.version_id else {})}
 
 
 @lru_cache(maxsize=1)
@@ -106,7 +123,7 @@ def upload_form(
 
 
 def head(key: str) -> StoredObject | None:
-    """The object's size and type, or None when there is none."""
+    """The latest version's size, type and version id, or None when there is none."""
     try:
         found = _client().head_object(Bucket=_bucket(), Key=key)
     except ClientError as exc:
@@ -114,29 +131,37 @@ def head(key: str) -> StoredObject | None:
         if status in (403, 404) or exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
             return None
         raise
-    return StoredObject(key, int(found["ContentLength"]), str(found.get("ContentType") or ""))
+    version = found.get("VersionId")
+    return StoredObject(
+        key,
+        int(found["ContentLength"]),
+        str(found.get("ContentType") or ""),
+        str(version) if version and version != "null" else None,
+    )
 
 
-def download_url(key: str, expires_seconds: int) -> str:
-    """A presigned GET of the object, valid for `expires_seconds`."""
+def download_url(stored: ObjectVersion, expires_seconds: int) -> str:
+    """A presigned GET of that version of the object, valid for `expires_seconds`."""
     return str(
         _client().generate_presigned_url(
-            "get_object", Params={"Bucket": _bucket(), "Key": key}, ExpiresIn=expires_seconds
+            "get_object", Params={"Bucket": _bucket(), **stored.params()}, ExpiresIn=expires_seconds
         )
     )
 
 
-def mark_retention(keys: list[str], value: str) -> None:
-    """Set the objects' retention tag (PENDING, KEPT or DISCARD) for the bucket's lifecycle rules."""
-    for key in keys:
+def mark_retention(objects: list[ObjectVersion], value: str) -> None:
+    """Set the versions' retention tag (PENDING, KEPT or DISCARD) for the bucket's lifecycle rules."""
+    for stored in objects:
         _client().put_object_tagging(
-            Bucket=_bucket(), Key=key, Tagging={"TagSet": [{"Key": RETENTION_KEY, "Value": value}]}
+            Bucket=_bucket(),
+            **stored.params(),
+            Tagging={"TagSet": [{"Key": RETENTION_KEY, "Value": value}]},
         )
 
 
-def mark_discarded(keys: list[str]) -> None:
-    mark_retention(keys, DISCARD)
+def mark_discarded(objects: list[ObjectVersion]) -> None:
+    mark_retention(objects, DISCARD)
 
 
-def mark_kept(keys: list[str]) -> None:
-    mark_retention(keys, KEPT)
+def mark_kept(objects: list[ObjectVersion]) -> None:
+    mark_retention(objects, KEPT)

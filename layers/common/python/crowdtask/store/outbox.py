@@ -156,3 +156,12 @@ def bus_detail(item: Mapping[str, Any]) -> dict[str, Any]:
 def from_stream_image(image: Mapping[str, Any]) -> dict[str, Any]:
     """The item a stream record's NewImage (DynamoDB's wire format) holds."""
     return dynamo.from_item(image)
+
+
+def event_in_stream_record(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The outbox event a table stream record (as Lambda hands it) carries in its NewImage; None for
+    any other record (another item, a removal). The one reading of an outbox record that every stream
+    consumer (the events forwarder, the webhook fan-out) shares."""
+    image = (record.get("dynamodb") or {}).get("NewImage") or {}
+    item = from_stream_image(image)
+    return item if is_event(item) else None
