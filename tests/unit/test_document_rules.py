@@ -309,13 +309,26 @@ def test_an_aggregations_skill_goes_with_the_weighted_method_in_the_document_too
     _agree(AggregationSettings, aggregation, valid, "skill goes with the weighted method")
 
 
-@pytest.mark.parametrize("value", [True, False])
-def test_true_and_false_are_no_whole_numbers(value):
+@pytest.mark.parametrize(
+    ("field", "value", "refusal"),
+    [
+        ("user_ttl", True, "not a boolean"),
+        ("user_ttl", "12", "not text"),
+        ("lat", False, "not a boolean"),
+        ("radius", "300", "not text"),
+        ("user_multi_process", 0, "true or false"),
+        ("show_name", "yes", "true or false"),
+    ],
+)
+def test_numbers_and_flags_are_json_numbers_and_booleans(field, value, refusal):
+    """pydantic would read true as 1, "12" as 12 and 0 or "yes" as a flag: the document says otherwise."""
     from crowdtask.models.tasks import TaskIn
 
-    assert not _valid({"$ref": "#/components/schemas/TaskIn"}, {"name": "x", "user_ttl": value})
-    with pytest.raises(ValidationError, match="not a boolean"):
-        TaskIn.model_validate({"name": "x", "user_ttl": value})
+    assert not _valid({"$ref": "#/components/schemas/TaskIn"}, {"name": "x", field: value})
+    with pytest.raises(ValidationError, match=refusal):
+        TaskIn.model_validate({"name": "x", field: value})
+    assert _valid({"$ref": "#/components/schemas/TaskIn"}, {"name": "x", "user_ttl": 5.0, "lat": 1})
+    assert TaskIn.model_validate({"name": "x", "user_ttl": 5.0, "lat": 1}).user_ttl == 5
 
 
 @pytest.mark.parametrize(
@@ -384,3 +397,18 @@ def test_a_webhook_url_is_taken_exactly_when_the_document_allows_it(model):
     # which jsonschema uses, would), so a URL ending with one is refused too.
     with pytest.raises(ValidationError, match="url"):
         getattr(webhooks, model).model_validate({"url": "https://hooks.example.com/in\n", "events": ["*"]})
+
+
+@pytest.mark.parametrize(
+    ("required", "valid"), [("yes", True), ("no", True), (True, True), (False, True), (0, False)]
+)
+def test_a_task_json_components_required_is_yes_no_or_a_boolean_in_the_document_too(required, valid):
+    from crowdtask.models.components import TextAreaComponent
+
+    component = {"component_type": "text_area", "name": "n", "required": required}
+    assert _valid({"$ref": "#/components/schemas/TextAreaComponent"}, component) is valid
+    if valid:
+        assert TextAreaComponent.model_validate(component).required in ("yes", "no")
+    else:
+        with pytest.raises(ValidationError):
+            TextAreaComponent.model_validate(component)

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_validator
 
-from crowdtask.models.base import ApiModel, OutModel, Whole, decimal_field, decimal_text
+from crowdtask.models.base import ApiModel, Flag, OutModel, Real, Whole, decimal_field, decimal_text
 
 # The document states the same rule as _email(), surrounding spaces included (it strips them). The
 # characters are spelled out, for `\s` and str.strip() mean different sets in Python and in a JSON
@@ -122,10 +122,10 @@ class AccountCreateIn(SignupIn):
         Decimal | None, decimal_field(9, description="starting available balance, USD"), decimal_text(9)
     ] = None
     # strict: a number, as the document says (not the text "0.5", nor true read as 1)
-    commissionRate: float | None = Field(
+    commissionRate: Real | None = Field(
         default=None, ge=0, le=1, strict=True, description="commission rate on worker payments (default 0.2)"
     )
-    charity: bool | None = Field(default=None, strict=True, description="if the account is a charity one")
+    charity: Flag | None = Field(default=None, strict=True, description="if the account is a charity one")
     customerId: str | None = Field(
         default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="customer id (generated when absent)"
     )
@@ -213,8 +213,8 @@ class ProfileOut(OutModel):
     balance: Balance = Field(description="your current balance")
     email: str = Field(description="your email")
     logo: str | None = Field(default=None, description="URL of your logo")
-    commissionRate: float = Field(description="commission rate on worker payments")
-    charity: bool = Field(description="if your account is a charity one")
+    commissionRate: Real = Field(description="commission rate on worker payments")
+    charity: Flag = Field(description="if your account is a charity one")
     role: Role = Field(description="requester or worker")
     createdAt: str = Field(description="when the account was created")
     workerGroups: list[str] | None = Field(default=None, description="workers: the worker groups joined")

@@ -4,7 +4,7 @@ from typing import Any, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
-from crowdtask.models.base import ApiModel, OutModel, ResourceId, Whole
+from crowdtask.models.base import ApiModel, Flag, OutModel, Real, ResourceId, Whole
 
 LiveMethod = Literal["majority", "weighted"]
 
@@ -50,7 +50,7 @@ class OverlapSettings(ApiModel):
         le=100000,
         description="the most results a job collects: the campaign's `results` (the same, or leave it out)",
     )
-    confidence: float = Field(
+    confidence: Real = Field(
         ge=0.000001,
         le=1,
         description=(
@@ -79,10 +79,10 @@ class ControlPolicy(ApiModel):
 
     model_config = ConfigDict(**ApiModel.model_config, json_schema_extra=_a_bound)
 
-    approveAtLeast: float | None = Field(
+    approveAtLeast: Real | None = Field(
         default=None, ge=0, le=1, description="approve when the result's control score is at least this"
     )
-    rejectBelow: float | None = Field(
+    rejectBelow: Real | None = Field(
         default=None,
         ge=0,
         le=1,
@@ -105,9 +105,9 @@ class ControlPolicy(ApiModel):
 class AgreementPolicy(ApiModel):
     """Mechanical Turk's SimplePlurality: once a job has its results, agreeing with the answer decides."""
 
-    approve: bool = Field(default=True, description="approve the results that agree with the answer")
-    reject: bool = Field(default=False, description="reject the results that disagree with it")
-    minConfidence: float = Field(
+    approve: Flag = Field(default=True, description="approve the results that agree with the answer")
+    reject: Flag = Field(default=False, description="reject the results that disagree with it")
+    minConfidence: Real = Field(
         default=0.5, ge=0, le=1, description="only components at least this confident decide"
     )
 
@@ -124,9 +124,7 @@ class AutoReview(ApiModel):
 # ---------------------------------------------------------------- aggregates
 class AggregateComponent(OutModel):
     result: Any = Field(description="the aggregated result, shaped like a submitted one")
-    confidence: float = Field(
-        description="0..1: the answer's share of the (weighted) votes, or its posterior"
-    )
+    confidence: Real = Field(description="0..1: the answer's share of the (weighted) votes, or its posterior")
     votes: Whole = Field(description="how many results gave this answer")
 
 

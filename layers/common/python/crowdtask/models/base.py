@@ -33,15 +33,25 @@ def id_text(value: Any) -> Any:
     return value
 
 
-def not_a_boolean(value: Any) -> Any:
-    """JSON's true and false are no numbers (pydantic would read them as 1 and 0)."""
-    if isinstance(value, bool):
-        raise ValueError("Input should be a valid integer, not a boolean")
+# A request's numbers and flags are JSON's own types, as the document states them: pydantic would read
+# true / false as 1 / 0, "12" as 12, and 0, 1, "yes" or "off" as a flag.
+def a_number(value: Any) -> Any:
+    if isinstance(value, bool | str):
+        raise ValueError(
+            f"Input should be a JSON number, not {'a boolean' if isinstance(value, bool) else 'text'}"
+        )
     return value
 
 
-# A whole number of a request: the document says integer, and true / false are refused as such.
-Whole = Annotated[int, BeforeValidator(not_a_boolean)]
+def a_flag(value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise ValueError("Input should be true or false")
+    return value
+
+
+Whole = Annotated[int, BeforeValidator(a_number)]
+Real = Annotated[float, BeforeValidator(a_number)]
+Flag = Annotated[bool, BeforeValidator(a_flag)]
 
 ResourceId = Annotated[
     str, BeforeValidator(id_text), Field(min_length=1, max_length=64, description="id of a resource")

@@ -4,7 +4,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from crowdtask.models.base import ApiModel, JsonObject, OutModel, ResourceId, Whole
+from crowdtask.models.base import ApiModel, Flag, JsonObject, OutModel, ResourceId, Whole
 from crowdtask.models.quality import Rounded
 
 OperationStatus = Literal["PENDING", "RUNNING", "SUCCESS", "FAIL"]
@@ -42,7 +42,7 @@ class PoolTaskIn(ApiModel):
             "campaign's `results` for tasks without one"
         ),
     )
-    infinite_overlap: bool = Field(default=False, description="accepted for compatibility; not used")
+    infinite_overlap: Flag = Field(default=False, description="accepted for compatibility; not used")
     known_solutions: list[Solution] | None = Field(
         default=None, max_length=100, description="correct responses, for control tasks"
     )
@@ -147,7 +147,7 @@ class LogEntry(OutModel):
     type: Literal["TASK_CREATE", "TASK_VALIDATE"] = Field(
         description="TASK_CREATE (stored or failed to store) or TASK_VALIDATE (refused by validation)"
     )
-    success: bool = Field(description="true when the task was created")
+    success: Flag = Field(description="true when the task was created")
     input: Any = Field(default=None, description="the item as sent (as stored, if created)")
     output: dict[str, Any] = Field(description="{task_id} on success; {field: {code, message}} otherwise")
 
@@ -156,7 +156,7 @@ class BulkLogEntry(OutModel):
     """An entry of the bulk API's operation log (GET /api/v1/operations/{id}/log): these four fields."""
 
     type: Literal["TASK_CREATE", "TASK_VALIDATE"] = Field(description="TASK_CREATE or TASK_VALIDATE")
-    success: bool = Field(description="true when the task was created")
+    success: Flag = Field(description="true when the task was created")
     input: Any = Field(description="the item as sent (as stored, if created); may be null")
     output: dict[str, Any] | None = Field(
         description="{task_id} on success; {field: {code, message}} otherwise; may be null"

@@ -7,7 +7,17 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from crowdtask import templates
 from crowdtask.models.answers import AggregationSettings, AutoReview, OverlapSettings
-from crowdtask.models.base import ApiModel, JsonObject, OutModel, Whole, decimal_field, decimal_text, id_text
+from crowdtask.models.base import (
+    ApiModel,
+    Flag,
+    JsonObject,
+    OutModel,
+    Real,
+    Whole,
+    decimal_field,
+    decimal_text,
+    id_text,
+)
 from crowdtask.models.durations import Duration
 from crowdtask.models.quality import MAX_RULES, QualityRule, QualitySettings, Requirement
 from crowdtask.models.times import Timestamp
@@ -57,7 +67,7 @@ class CampaignIn(ApiModel):
         default=None,
         description="time to (soft-) reject results before they are auto-approved (optional)",
     )
-    training: bool = Field(
+    training: Flag = Field(
         default=False, description="if this campaign is a training for future jobs (optional)"
     )
     startDate: Timestamp | None = Field(
@@ -139,7 +149,7 @@ class CampaignOut(OutModel):
     description: str | None = None
     terms: str | None = None
     estDuration: str | None = None
-    workerPayment: float = Field(description="payment (in USD) per job result")
+    workerPayment: Real = Field(description="payment (in USD) per job result")
     results: int
     maxResultsPerWorker: int | None = None
     workerGroup: str | None = None
@@ -159,10 +169,10 @@ class CampaignOut(OutModel):
     autoReview: dict[str, Any] | None = None
     state: State = Field(description="unpublished, active, paused, finished or cancelled")
     jobCount: Whole = Field(description="how many jobs the campaign has")
-    readOnly: bool = Field(description="true once the campaign is finished or cancelled")
+    readOnly: Flag = Field(description="true once the campaign is finished or cancelled")
     lastModifiedAt: str = Field(description="the datetime of the last modification of the resource")
     createdAt: str = Field(description="the datetime of the creation of the resource")
-    archived: bool = Field(description="if the resource is archived")
+    archived: Flag = Field(description="if the resource is archived")
 
 
 class CampaignPage(OutModel):

@@ -20,6 +20,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -151,7 +152,11 @@ HttpUrlText = Annotated[
     Field(max_length=_URL_MAX_LENGTH, json_schema_extra={"pattern": HTTP_URL_PATTERN}),
     AfterValidator(_http_url),
 ]
-YesNo = Annotated[Literal["yes", "no"], BeforeValidator(_yes_no)]
+YesNo = Annotated[
+    Literal["yes", "no"],
+    BeforeValidator(_yes_no),
+    WithJsonSchema({"anyOf": [{"type": "string", "enum": ["yes", "no"]}, {"type": "boolean"}]}),
+]
 TagValue = Annotated[int | str, PlainValidator(_tag_value, json_schema_input_type=int | str)]
 
 

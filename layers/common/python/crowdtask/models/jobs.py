@@ -4,7 +4,7 @@ from typing import Any
 
 from pydantic import Field
 
-from crowdtask.models.base import ApiModel, JsonObject, OutModel, Whole
+from crowdtask.models.base import ApiModel, Flag, JsonObject, OutModel, Whole
 
 
 class JobIn(ApiModel):
@@ -25,10 +25,10 @@ class JobOut(OutModel):
     resourcesSize: str = Field(description="size of the job's tasks including media files")
     estimatedUploadSize: str = Field(description="estimated upload size of the results for this job")
     taskCount: Whole = Field(description="how many tasks the job has")
-    readOnly: bool = Field(description="true while a published campaign uses the job")
+    readOnly: Flag = Field(description="true while a published campaign uses the job")
     lastModifiedAt: str = Field(description="the datetime of the last modification of the resource")
     createdAt: str = Field(description="the datetime of the creation of the resource")
-    archived: bool = Field(description="if the resource is archived")
+    archived: Flag = Field(description="if the resource is archived")
 
 
 class JobPage(OutModel):

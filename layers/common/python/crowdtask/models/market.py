@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from crowdtask.models.base import OutModel, Whole
+from crowdtask.models.base import OutModel, Real, Whole
 from crowdtask.models.results import ResultCounts
 from crowdtask.models.submissions import ComponentResultIn, SubmitIn, TaskResultIn  # noqa: F401 - re-exported
 from crowdtask.models.tasks import WorkerTaskOut
@@ -13,9 +13,9 @@ AssignmentState = Literal["open", "submitted", "released", "expired"]
 
 
 class Region(OutModel):
-    lat: float = Field(description="latitude of the centre of the job's region")
-    lng: float = Field(description="longitude of the centre of the job's region")
-    radius: float = Field(
+    lat: Real = Field(description="latitude of the centre of the job's region")
+    lng: Real = Field(description="longitude of the centre of the job's region")
+    radius: Real = Field(
         description="radius of the region in metres; only workers inside it may take the job"
     )
 
@@ -31,7 +31,7 @@ class MarketJobOut(OutModel):
     campaignDescription: str | None = Field(default=None, description="the campaign's description")
     terms: str | None = Field(default=None, description="terms the worker agrees to by claiming")
     estDuration: str | None = Field(default=None, description="estimated duration of the job")
-    workerPayment: float = Field(description="payment (USD) for an approved result")
+    workerPayment: Real = Field(description="payment (USD) for an approved result")
     points: Whole = Field(description="points for an approved result (the job's tasks' points added up)")
     taskCount: Whole = Field(description="how many tasks the job has")
     remaining: Whole = Field(description="results still open to claim")
@@ -46,7 +46,7 @@ class MarketJobOut(OutModel):
         default=None, description="when the job leaves the market (publication + the smallest task_ttl)"
     )
     region: Region | None = Field(default=None, description="the region of a region-based job")
-    distance: float | None = Field(
+    distance: Real | None = Field(
         default=None, description="metres from the position given in lat/lng to the region's centre"
     )
 
@@ -101,7 +101,7 @@ class WorkerMeOut(OutModel):
     email: str = Field(description="the worker's e-mail")
     points: Whole = Field(description="points earned with approved results")
     earnings: Earnings = Field(description="money earned: pending review, paid, bonuses and their total")
-    reputation: float = Field(
+    reputation: Real = Field(
         description="100 x approved / (approved + rejected) results; 100 before any review"
     )
     experience: Whole = Field(description="approved results")

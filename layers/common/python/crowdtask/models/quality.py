@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
-from crowdtask.models.base import ApiModel, OutModel, ResourceId, Whole
+from crowdtask.models.base import ApiModel, Flag, OutModel, Real, ResourceId, Whole
 from crowdtask.models.durations import Duration
 from crowdtask.models.times import Timestamp
 
@@ -19,7 +19,7 @@ MAX_RULES = 20
 # ---------------------------------------------------------------- a task's known answers
 # A share or a score kept to 6 decimal places: 1e-200 lies within its bounds, and the table holds no
 # number that small (crowdtask.numbers) until it is rounded.
-Rounded = Annotated[float, AfterValidator(lambda value: round(value, 6))]
+Rounded = Annotated[Real, AfterValidator(lambda value: round(value, 6))]
 
 
 class SolutionComponent(ApiModel):
@@ -125,7 +125,7 @@ class SetSkillAction(ApiModel):
     value: Rounded | None = Field(
         default=None, ge=0, le=100, description="the value to set, 0..100 (or fromMetric: true)"
     )
-    fromMetric: bool = Field(default=False, description="set the metric's value itself (0..100)")
+    fromMetric: Flag = Field(default=False, description="set the metric's value itself (0..100)")
 
     @model_validator(mode="after")
     def _a_value(self) -> Self:
@@ -175,7 +175,11 @@ class QualityRule(ApiModel):
         )
     )
     operator: Operator
-    value: float = Field(description="the threshold the metric is compared with")
+    value: Rounded = Field(
+        ge=-1_000_000_000,
+        le=1_000_000_000,
+        description="the threshold the metric is compared with (6 decimal places)",
+    )
     minAnswers: Whole = Field(
         default=1, ge=1, le=100000, description="observations the metric needs before the rule applies"
     )
@@ -219,7 +223,7 @@ class SkillValueIn(ApiModel):
 class SkillValueOut(OutModel):
     skill: str = Field(description="id of the skill")
     worker: str = Field(description="id of the worker")
-    value: float = Field(description="0..100")
+    value: Real = Field(description="0..100")
     updatedAt: str = Field(description="when it was set")
 
 
@@ -256,16 +260,16 @@ class QualityStats(OutModel):
 
     controlAnswers: Whole = Field(description="control tasks answered")
     controlCorrect: Whole = Field(description="control tasks answered correctly")
-    controlAccuracy: float | None = Field(description="weighted accuracy on control tasks, 0..100")
+    controlAccuracy: Real | None = Field(description="weighted accuracy on control tasks, 0..100")
     submitted: Whole = Field(description="results submitted")
     approved: int
     rejected: int
-    acceptanceRate: float | None = Field(description="100 x approved / (approved + rejected)")
+    acceptanceRate: Real | None = Field(description="100 x approved / (approved + rejected)")
     fastSubmits: dict[str, int] = Field(
         default_factory=dict, description="submissions faster than each threshold a rule names (seconds)"
     )
     skippedInRow: Whole = Field(description="assignments released or expired since the last submission")
-    earnings24h: float = Field(description="USD approved in the last 24 hours")
+    earnings24h: Real = Field(description="USD approved in the last 24 hours")
 
 
 class WorkerQualityOut(OutModel):
@@ -281,7 +285,7 @@ class QualityActionOut(OutModel):
     worker: str
     rule: Whole = Field(description="index of the rule in the campaign's qualityRules")
     metric: str
-    observed: float = Field(description="the metric's value when the rule fired")
+    observed: Real = Field(description="the metric's value when the rule fired")
     action: dict[str, Any] = Field(description="what was done")
     outcome: dict[str, Any] = Field(default_factory=dict, description="e.g. the block made, results rejected")
     event: str = Field(description="the event that set it off, e.g. `<result id>:submitted`")

@@ -4,7 +4,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from crowdtask.models.base import ApiModel, OutModel, Whole
+from crowdtask.models.base import ApiModel, Flag, OutModel, Real, Whole
 from crowdtask.models.quality import QualityStats
 from crowdtask.models.times import Timestamp
 
@@ -46,9 +46,9 @@ class ComponentResultOut(OutModel):
 class ControlGrade(OutModel):
     """How a control task was answered (requesters only: workers never learn which task is a control)."""
 
-    correct: bool = Field(description="whether the answer matched a known solution")
-    score: float = Field(description="the weight of the best solution it matched, 0 when none")
-    weight: float = Field(description="the best weight of the task's solutions")
+    correct: Flag = Field(description="whether the answer matched a known solution")
+    score: Real = Field(description="the weight of the best solution it matched, 0 when none")
+    weight: Real = Field(description="the best weight of the task's solutions")
 
 
 class TaskResultOut(OutModel):
@@ -78,7 +78,7 @@ class ResultOut(OutModel):
         description="while InReview: when it is approved automatically (maxReviewTime, default 3 days)",
     )
     reviewedAt: str | None = Field(default=None, description="when it was approved or (soft-)rejected")
-    autoApproved: bool | None = Field(
+    autoApproved: Flag | None = Field(
         default=None, description="true when the review window closed unreviewed"
     )
     reviewedBy: str | None = Field(
@@ -98,8 +98,8 @@ class ResultPage(OutModel):
 
 
 class Score(OutModel):
-    me: float = Field(description="on jobs of the calling requester")
-    global_: float = Field(alias="global", description="across the platform")
+    me: Real = Field(description="on jobs of the calling requester")
+    global_: Real = Field(alias="global", description="across the platform")
 
 
 class ResultCounts(OutModel):
@@ -158,7 +158,7 @@ class ApproveAllOut(OutModel):
     campaign: str = Field(description="id of the campaign")
     worker: str | None = Field(default=None, description="id of the worker (approve-all of one worker)")
     approved: Whole = Field(description="results this call approved")
-    more: bool = Field(
+    more: Flag = Field(
         description="true when results were still in review as the call ended (its time budget is "
         "~20 s); call again to go on"
     )

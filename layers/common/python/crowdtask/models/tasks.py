@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
 from crowdtask.errors import ValidationFailed
-from crowdtask.models.base import ApiModel, JsonObject, OutModel, Whole
+from crowdtask.models.base import ApiModel, Flag, JsonObject, OutModel, Real, Whole
 from crowdtask.models.components import SwarmsComponent, TaskJsonComponent, validate_result
 from crowdtask.models.quality import KnownSolution
 
@@ -89,7 +89,7 @@ def _schedule_rules(schema: dict[str, Any]) -> None:
 
 # Degrees kept to 9 decimal places (well under a millimetre): a value such as 1e-168 is a place the
 # document allows, and a number DynamoDB holds only once rounded.
-Coordinate = Annotated[float, AfterValidator(lambda degrees: round(degrees, 9))]
+Coordinate = Annotated[Real, AfterValidator(lambda degrees: round(degrees, 9))]
 
 
 class TaskFields(ApiModel):
@@ -104,21 +104,21 @@ class TaskFields(ApiModel):
         default=None, description="a json object containing a set of custom key/value pairs (optional)"
     )
     # task-JSON processing rules (they narrow the campaign's settings)
-    show_name: bool = Field(default=True, description="show or hide the task name")
+    show_name: Flag = Field(default=True, description="show or hide the task name")
     details: str | None = Field(
         default=None, max_length=20000, description="additional details: images, videos, audio, limited HTML"
     )
-    send_to_timeline: bool = Field(
+    send_to_timeline: Flag = Field(
         default=True, description="update the project timeline with completed tasks"
     )
-    region_based: bool = Field(default=False, description="allocate the task to workers in a geo-location")
+    region_based: Flag = Field(default=False, description="allocate the task to workers in a geo-location")
     lat: Coordinate = Field(
         default=0, ge=-90, le=90, description="latitude of the task's region (kept to 9 decimal places)"
     )
     lng: Coordinate = Field(
         default=0, ge=-180, le=180, description="longitude of the task's region (kept to 9 decimal places)"
     )
-    radius: float = Field(default=300, gt=0, le=20_000_000, description="radius of the region in metres")
+    radius: Real = Field(default=300, gt=0, le=20_000_000, description="radius of the region in metres")
     task_ttl: Whole = Field(default=0, ge=0, description="minutes before the task expires; 0 means never")
     user_ttl: Whole = Field(
         default=0, ge=0, description="seconds an assigned worker has before the task times out; 0 means never"
@@ -126,7 +126,7 @@ class TaskFields(ApiModel):
     process_count: Whole = Field(
         default=0, ge=0, description="how many times the task can be processed; 0 unlimited"
     )
-    user_multi_process: bool = Field(
+    user_multi_process: Flag = Field(
         default=True, description="if true a single worker can complete the same task multiple times"
     )
     points: Whole = Field(default=1, ge=0, le=1_000_000, description="points for a successful completion")
@@ -225,10 +225,10 @@ class TaskOut(OutModel):
     properties: dict[str, Any] | None = Field(default=None, description="custom key/value pairs")
     resourcesSize: str = Field(description="size of the task including media files")
     estimatedUploadSize: str = Field(description="estimated upload size of the results for this task")
-    readOnly: bool = Field(description="indicates whether the resource can be modified")
+    readOnly: Flag = Field(description="indicates whether the resource can be modified")
     lastModifiedAt: str = Field(description="the datetime of the last modification of the resource")
     createdAt: str = Field(description="the datetime of the creation of the resource")
-    archived: bool = Field(description="if the resource is archived")
+    archived: Flag = Field(description="if the resource is archived")
     show_name: bool = True
     details: str | None = None
     send_to_timeline: bool = True
@@ -271,17 +271,17 @@ class WorkerTaskOut(OutModel):
 
     id: str = Field(description="id of the task")
     name: str = Field(description="name of the task")
-    show_name: bool = Field(default=True, description="whether the name is shown to the worker")
+    show_name: Flag = Field(default=True, description="whether the name is shown to the worker")
     details: str | None = Field(default=None, description="additional details (sanitised HTML)")
     components: list[dict[str, Any]] = Field(description="what the worker sees and answers, in order")
     components_attributes: list[dict[str, Any]] = Field(
         default_factory=list, description="task-JSON components (media, tags_collection, text_area)"
     )
     points: Whole = Field(default=1, description="points for an approved result")
-    region_based: bool = Field(default=False, description="the work is done within a region")
-    lat: float | None = Field(default=None, description="latitude of the region's centre (region-based)")
-    lng: float | None = Field(default=None, description="longitude of the region's centre (region-based)")
-    radius: float | None = Field(default=None, description="radius of the region in metres (region-based)")
+    region_based: Flag = Field(default=False, description="the work is done within a region")
+    lat: Real | None = Field(default=None, description="latitude of the region's centre (region-based)")
+    lng: Real | None = Field(default=None, description="longitude of the region's centre (region-based)")
+    radius: Real | None = Field(default=None, description="radius of the region in metres (region-based)")
 
 
 class TaskPage(OutModel):

@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from crowdtask.models.base import ApiModel, OutModel, Whole, decimal_field, decimal_text
+from crowdtask.models.base import ApiModel, Flag, OutModel, Whole, decimal_field, decimal_text
 
 DataSource = Literal["api", "csv_manual", "csv_automated"]
 GroupBy = Literal["worker", "use_case", "task_definition", "day"]
@@ -273,7 +273,7 @@ class ThroughputIn(ApiModel):
             "given WorkStream, use case and task definition"
         ),
     )
-    replace: bool = Field(
+    replace: Flag = Field(
         default=False,
         description=(
             "When true, it replaces the old values with the new ones. If false, it will simply ignore the "

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, WithJsonSchema
 
-from crowdtask.models.base import ApiModel, OutModel, ResourceId, Whole
+from crowdtask.models.base import ApiModel, Flag, OutModel, ResourceId, Whole
 from crowdtask.models.events import CATALOGUE
 
 # The events a subscription may name: the catalogue's (crowdtask.models.events).
@@ -106,7 +106,7 @@ class WebhookIn(ApiModel):
 class WebhookUpdate(WebhookIn):
     """PUT /webhooks/{id}: the subscription as it should be; `enabled: true` turns a disabled one back on."""
 
-    enabled: bool = Field(default=True, description="false pauses deliveries; true re-enables a disabled one")
+    enabled: Flag = Field(default=True, description="false pauses deliveries; true re-enables a disabled one")
 
 
 class WebhookOut(OutModel):
@@ -115,7 +115,7 @@ class WebhookOut(OutModel):
     events: list[str] = Field(description='the event types it receives, or ["*"]')
     campaign: str | None = Field(default=None, description="the campaign it is limited to, if any")
     description: str | None = None
-    enabled: bool = Field(description="false: paused by you, or disabled after failing (see disabledReason)")
+    enabled: Flag = Field(description="false: paused by you, or disabled after failing (see disabledReason)")
     disabledReason: str | None = Field(default=None, description="why deliveries stopped, when they did")
     failingSince: str | None = Field(
         default=None,
@@ -146,7 +146,7 @@ class SecretRotated(OutModel):
 
 
 class WebhookTestOut(OutModel):
-    success: bool = Field(description="the endpoint answered 2xx")
+    success: Flag = Field(description="the endpoint answered 2xx")
     statusCode: Whole | None = Field(default=None, description="the endpoint's HTTP status, if it answered")
     errorType: str | None = Field(
         default=None,
