@@ -4,7 +4,15 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+)
 from typing_extensions import TypeAliasType
 
 from crowdtask import errors, numbers
@@ -34,17 +42,24 @@ def id_text(value: Any) -> Any:
 
 
 # A request's numbers and flags are JSON's own types, as the document states them: pydantic would read
-# true / false as 1 / 0, "12" as 12, and 0, 1, "yes" or "off" as a flag.
-def a_number(value: Any) -> Any:
-    if isinstance(value, bool | str):
-        raise ValueError(
-            f"Input should be a JSON number, not {'a boolean' if isinstance(value, bool) else 'text'}"
-        )
+# true / false as 1 / 0, "12" as 12, and 0, 1, "yes" or "off" as a flag. Values read from text (the
+# cells of a CSV upload) are validated with the context FROM_TEXT, and text is read as pydantic reads it.
+FROM_TEXT = {"from_text": True}
+
+
+def _from_text(value: Any, info: ValidationInfo) -> bool:
+    return isinstance(value, str) and bool(info.context) and bool(info.context.get("from_text"))
+
+
+def a_number(value: Any, info: ValidationInfo) -> Any:
+    if isinstance(value, bool) or (isinstance(value, str) and not _from_text(value, info)):
+        kind = "a boolean" if isinstance(value, bool) else "text"
+        raise ValueError(f"Input should be a JSON number, not {kind}")
     return value
 
 
-def a_flag(value: Any) -> Any:
-    if not isinstance(value, bool):
+def a_flag(value: Any, info: ValidationInfo) -> Any:
+    if not isinstance(value, bool) and not _from_text(value, info):
         raise ValueError("Input should be true or false")
     return value
 

@@ -18,6 +18,7 @@ from typing import Any, cast
 from pydantic import ValidationError
 
 from crowdtask import clock, errors, ids, parallel
+from crowdtask.models.base import FROM_TEXT
 from crowdtask.models.throughput import (
     QueuedRow,
     RowError,
@@ -144,7 +145,7 @@ def validate_rows(
             body = _row_body(targets, cells)
             body.setdefault("data_source", default_source)
             try:
-                data = ThroughputIn.model_validate(body)
+                data = ThroughputIn.model_validate(body, context=FROM_TEXT)
             except ValidationError as exc:
                 problems += _row_errors(row, field_errors(cast("list[dict[str, Any]]", exc.errors())))
                 continue
