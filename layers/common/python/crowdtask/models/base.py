@@ -48,7 +48,8 @@ FROM_TEXT = {"from_text": True}
 
 
 def _from_text(value: Any, info: ValidationInfo) -> bool:
-    return isinstance(value, str) and bool(info.context) and bool(info.context.get("from_text"))
+    context = info.context or {}
+    return isinstance(value, str) and bool(context.get("from_text"))
 
 
 def a_number(value: Any, info: ValidationInfo) -> Any:
