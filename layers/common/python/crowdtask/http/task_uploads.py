@@ -10,8 +10,8 @@ from crowdtask.http.app import ApiApp, Reply
 from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.models.bulk import BulkCreateOut, OperationOut
 from crowdtask.models.tasks import TaskOut
-from crowdtask.services import flows
 from crowdtask.services.bulk_items import BulkParams
+from crowdtask.services.flows import uploading
 
 UPLOAD_DESCRIPTION = (
     "One task (a JSON object) or many (a JSON array). A task is a task in either task form, or a task of "
@@ -75,7 +75,7 @@ def upload_routes(
             open_pool=open_pool,
             operation_id=operation_id,
         )
-        upload = flows.upload_tasks(app.requester().account_id, body, params)
+        upload = uploading.upload_tasks(app.requester().account_id, body, params)
         headers = upload.quota_headers or {}
         if upload.task is not None:
             return task_reply(app, upload.task, headers)
