@@ -236,6 +236,9 @@ CONDITIONAL_IMPORTS = {
         "crowdtask.store",
         "crowdtask.store.idempotency",
     },
+    # the bulk path (bulk, pools, publishing for open_pool): only uploads of arrays, pool tasks or
+    # async_mode; one task of its own is created without it
+    "crowdtask/http/task_uploads.py": {"crowdtask.services.flows", "crowdtask.services.flows.uploading"},
     # the X-Ray SDK: only inside Lambda with tracing on
     "crowdtask/observability.py": {"aws_lambda_powertools"},
     # Swagger UI's page and assets: only the docs routes that serve them

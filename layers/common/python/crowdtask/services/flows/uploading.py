@@ -5,16 +5,13 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from pydantic import ValidationError
-
 from crowdtask import errors
 from crowdtask.models.bulk import BulkCreateOut, OperationOut
-from crowdtask.models.tasks import TaskIn, TaskOut
+from crowdtask.models.tasks import TaskOut
 from crowdtask.observability import logger
 from crowdtask.services import bulk, bulk_chunks, bulk_items, campaigns, lifecycle, quotas, tasks
 from crowdtask.services.bulk_items import BulkParams
 from crowdtask.services.flows.publishing import publish
-from crowdtask.validation import refusal
 
 
 class Upload(NamedTuple):
@@ -32,12 +29,8 @@ def upload_tasks(account_id: str, body: dict[str, Any] | list[Any], params: Bulk
     One task of either task form is created at once; anything else goes through the bulk
     service. A single task refused is a 422 naming its fields, as for any single task.
     """
-    if isinstance(body, dict) and not params.async_mode and not bulk_items.is_pool_task(body):
-        try:
-            task = TaskIn.model_validate(body)
-        except ValidationError as exc:
-            raise refusal(exc) from None
-        created, reservation = tasks.create_counted(account_id, task)
+    if bulk_items.is_one_task(body, params):
+        created, reservation = tasks.create_one(account_id, body)
         return Upload(task=created, quota_headers=reservation.headers())
     items = body if isinstance(body, list) else [body]
     if params.async_mode:
