@@ -178,7 +178,8 @@ def _campaign(requester: str, component: Mapping[str, Any], tasks_per_job: int) 
     from crowdtask.models.campaigns import CampaignIn
     from crowdtask.models.jobs import JobIn
     from crowdtask.models.tasks import TaskIn
-    from crowdtask.services import campaigns, flows, jobs, tasks
+    from crowdtask.services import campaigns, jobs, tasks
+    from crowdtask.services.flows import publishing
 
     job_ids = []
     for n in range(SUBMISSIONS):
@@ -188,7 +189,7 @@ def _campaign(requester: str, component: Mapping[str, Any], tasks_per_job: int) 
     settings = {"name": "bench", "workerPayment": Decimal("0.01"), "results": 1}
     campaign = CampaignIn.model_validate({**settings, "maxResultsPerWorker": SUBMISSIONS})
     campaign_id = campaigns.create_campaign(requester, campaign, job_ids).id
-    flows.publish(requester, campaign_id)
+    publishing.publish(requester, campaign_id)
     return campaign_id, job_ids
 
 
@@ -196,7 +197,8 @@ def _writes_per_task_result(
     requester: str, workers: list[str], counter: Any, component: Mapping[str, Any], tasks_per_job: int
 ) -> float:
     from crowdtask.models.submissions import SubmitIn
-    from crowdtask.services import assignments, flows
+    from crowdtask.services import assignments
+    from crowdtask.services.flows import reviewing
 
     result = {"selectedOption": "Yes"} if component["type"] == "BinaryChoice" else {"text": "hello"}
     campaign_id, job_ids = _campaign(requester, component, tasks_per_job)
@@ -207,7 +209,7 @@ def _writes_per_task_result(
         entries = [{"task": t.id, "components": [{"result": result}]} for t in assignment.tasks or []]
         body = SubmitIn.model_validate({"taskResults": entries})
         counter.items, counter.counting = 0, True
-        flows.submit(worker, assignment.id, body)
+        reviewing.submit(worker, assignment.id, body)
         counter.counting = False
         total += counter.items
     return total / (SUBMISSIONS * tasks_per_job)

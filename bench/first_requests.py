@@ -151,8 +151,8 @@ def _answers(assignment: Any) -> dict[str, Any]:
 
 def _queued_chunks(requester_id: str, pool_id: str, count: int) -> list[dict[str, Any]]:
     """`count` asynchronous uploads of two pool tasks each: the bulk queue message of each."""
-    from crowdtask.services import flows
     from crowdtask.services.bulk_items import BulkParams
+    from crowdtask.services.flows import uploading
     from crowdtask.store import queues
 
     sent: list[dict[str, Any]] = []
@@ -167,7 +167,7 @@ def _queued_chunks(requester_id: str, pool_id: str, count: int) -> list[dict[str
                 }
                 for i in range(2)
             ]
-            operation, _ = flows.submit_tasks(requester_id, items, BulkParams(async_mode=True))
+            operation, _ = uploading.submit_tasks(requester_id, items, BulkParams(async_mode=True))
             assert operation.status != "FAIL", operation
     assert len(sent) == count, f"expected one chunk per upload, got {len(sent)}"
     return sent
@@ -234,12 +234,12 @@ def compat(seed: Seeded) -> FirstRequest:
 
 
 def operations(seed: Seeded) -> FirstRequest:
-    from crowdtask.services import flows
     from crowdtask.services.bulk_items import BulkParams
+    from crowdtask.services.flows import uploading
 
     items = [{"name": f"task {n}", "components": [PICTURE, CHOICE]} for n in range(3)]
     operation_id = str(uuid.uuid4())
-    flows.create_tasks_now(seed.requester_id, items, BulkParams(operation_id=operation_id))
+    uploading.create_tasks_now(seed.requester_id, items, BulkParams(operation_id=operation_id))
     event = api_event(
         "operations_log", token=seed.requester_token, path_params={"id": operation_id}, query={"limit": "100"}
     )
@@ -361,11 +361,12 @@ def market_and_results(seed: Seeded) -> tuple[FirstRequest, FirstRequest]:
     """Workers claim one job of a published campaign: half submit now (their results are reviewed in
     the results function's samples), half keep the assignment open (submitted in the market's)."""
     from crowdtask.models.submissions import SubmitIn
-    from crowdtask.services import assignments, flows
+    from crowdtask.services import assignments
+    from crowdtask.services.flows import publishing, reviewing
 
     slots = 2 * seed.samples
     campaign_id, job_id = _campaign(seed.requester_id, slots + 1)  # never completes: samples do the same
-    flows.publish(seed.requester_id, campaign_id)
+    publishing.publish(seed.requester_id, campaign_id)
     market = FirstRequest(
         "POST /assignments/{id}/submit",
         "submit loads the results service with the component catalogue (to check each answer)",
@@ -387,7 +388,7 @@ def market_and_results(seed: Seeded) -> tuple[FirstRequest, FirstRequest]:
                 api_event("market_submit", token=token, path_params={"id": assignment.id}, body=answers)
             )
         else:
-            result = flows.submit(worker_id, assignment.id, SubmitIn.model_validate(answers))
+            result = reviewing.submit(worker_id, assignment.id, SubmitIn.model_validate(answers))
             review.events.append(
                 api_event("results_approve", token=seed.requester_token, path_params={"id": result.id})
             )
@@ -399,7 +400,8 @@ def media(seed: Seeded) -> FirstRequest:
     from crowdtask.models.campaigns import CampaignIn
     from crowdtask.models.jobs import JobIn
     from crowdtask.models.tasks import TaskIn
-    from crowdtask.services import assignments, campaigns, flows, jobs, tasks
+    from crowdtask.services import assignments, campaigns, jobs, tasks
+    from crowdtask.services.flows import publishing
 
     recording = {"type": "AudioRecording", "minDurationInSeconds": 1, "maxDurationInSeconds": 60}
     task_id = tasks.create_task(
@@ -408,7 +410,7 @@ def media(seed: Seeded) -> FirstRequest:
     job_id = jobs.create_job(seed.requester_id, JobIn(name="job"), [task_id]).id
     body = {"name": "recordings", "workerPayment": Decimal("0.05"), "results": 1}
     campaign_id = campaigns.create_campaign(seed.requester_id, CampaignIn.model_validate(body), [job_id]).id
-    flows.publish(seed.requester_id, campaign_id)
+    publishing.publish(seed.requester_id, campaign_id)
     worker_id, token = _account("worker")
     assignment = assignments.claim(worker_id, job_id, campaign_id, None, None)
     upload = {"task": task_id, "component": 0, "contentType": "audio/aac", "size": 48_213}
@@ -509,14 +511,15 @@ def quality(seed: Seeded) -> FirstRequest:
 def answers(seed: Seeded) -> FirstRequest:
     """A campaign's live aggregates, after two workers answered its one job."""
     from crowdtask.models.submissions import SubmitIn
-    from crowdtask.services import assignments, flows
+    from crowdtask.services import assignments
+    from crowdtask.services.flows import publishing, reviewing
 
     campaign_id, job_id = _campaign(seed.requester_id, 2)
-    flows.publish(seed.requester_id, campaign_id)
+    publishing.publish(seed.requester_id, campaign_id)
     for _ in range(2):
         worker_id, _ = _account("worker")
         assignment = assignments.claim(worker_id, job_id, campaign_id, None, None)
-        flows.submit(worker_id, assignment.id, SubmitIn.model_validate(_answers(assignment)))
+        reviewing.submit(worker_id, assignment.id, SubmitIn.model_validate(_answers(assignment)))
     event = api_event(
         "answers_campaign_aggregates", token=seed.requester_token, path_params={"id": campaign_id}
     )

@@ -106,7 +106,8 @@ def _campaign(requester: str, jobs_: int, tasks_per_job: int = 1, **settings: An
     from crowdtask.models.campaigns import CampaignIn
     from crowdtask.models.jobs import JobIn
     from crowdtask.models.tasks import TaskIn
-    from crowdtask.services import campaigns, flows, jobs, tasks
+    from crowdtask.services import campaigns, jobs, tasks
+    from crowdtask.services.flows import publishing
 
     asked = [
         tasks.create_task(requester, TaskIn.model_validate({"name": f"t{n}", "components": [TEXT]})).id
@@ -117,7 +118,7 @@ def _campaign(requester: str, jobs_: int, tasks_per_job: int = 1, **settings: An
     campaign_id = campaigns.create_campaign(
         requester, CampaignIn.model_validate({**body, **settings}), job_ids
     ).id
-    flows.publish(requester, campaign_id)
+    publishing.publish(requester, campaign_id)
     return campaign_id, job_ids
 
 
@@ -183,7 +184,8 @@ class Cost(NamedTuple):
 def _writes_per_submission(
     requester: str, workers: list[str], counter: WriteCounter, tasks_per_job: int, **settings: Any
 ) -> Cost:
-    from crowdtask.services import assignments, flows
+    from crowdtask.services import assignments
+    from crowdtask.services.flows import reviewing
 
     campaign_id, job_ids = _campaign(requester, SUBMISSIONS, tasks_per_job, **settings)
     items, units = 0, 0.0
@@ -192,7 +194,7 @@ def _writes_per_submission(
         assignment = assignments.claim(worker, job_id, campaign_id, None, None)
         body = _submit_body(assignment)
         counter.reset()
-        flows.submit(worker, assignment.id, body)
+        reviewing.submit(worker, assignment.id, body)
         counter.counting = False
         items, units = items + counter.items, units + counter.units
     return Cost(items / SUBMISSIONS, units / SUBMISSIONS, dict(sorted(counter.kinds.items())))

@@ -56,7 +56,8 @@ def _published_campaign() -> tuple[str, list[str]]:
     from crowdtask.models.campaigns import CampaignIn
     from crowdtask.models.jobs import JobIn
     from crowdtask.models.tasks import TaskIn
-    from crowdtask.services import accounts, campaigns, flows, jobs, tasks
+    from crowdtask.services import accounts, campaigns, jobs, tasks
+    from crowdtask.services.flows import publishing
 
     requester = accounts.create_account(
         AccountCreateIn(
@@ -79,7 +80,7 @@ def _published_campaign() -> tuple[str, list[str]]:
         }
     )
     campaign_id = campaigns.create_campaign(requester, campaign, job_ids).id
-    flows.publish(requester, campaign_id)
+    publishing.publish(requester, campaign_id)
     return requester, [campaign_id, *job_ids]
 
 
@@ -155,7 +156,7 @@ def measure() -> dict[str, Any]:
 
     with local_table():
         from crowdtask import clock
-        from crowdtask.services import flows
+        from crowdtask.services.flows import sweeping
         from crowdtask.store import dynamo
 
         clock.set_clock(lambda: PUBLISHED)
@@ -169,7 +170,7 @@ def measure() -> dict[str, Any]:
         dynamo.client().meta.events.register("after-call.dynamodb", counter)
         counter.counting = True
         started = time.perf_counter()
-        done = flows.sweep_market()
+        done = sweeping.sweep_market()
         sweep_s = time.perf_counter() - started
         counter.counting = False
         approved = done["results"]["approved"]

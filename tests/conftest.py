@@ -61,9 +61,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _reset_clients() -> None:
     from crowdtask.services import passwords
-    from crowdtask.store import dynamo, events, media, parameters
+    from crowdtask.store import aws, dynamo, events, media, parameters
     from crowdtask.store import idempotency as idempotency_store
 
+    aws.session.cache_clear()  # made again inside each moto context, with moto's handlers
     dynamo.client.cache_clear()
     events._client.cache_clear()
     idempotency_store.persistence.cache_clear()

@@ -17,18 +17,19 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from crowdtask.config import settings
 from crowdtask.observability import logger, metrics
-from crowdtask.services import flows, throughput_uploads
+from crowdtask.services import throughput_uploads
+from crowdtask.services.flows import uploading
 
 Service = Callable[[dict[str, Any]], None]
 # Message kind -> the service doing the work (a lambda: the service loads with its first message).
 # Each must be safe to run again on redelivery.
 HANDLERS: dict[str, Service] = {
-    "tasks.create": lambda message: flows.store_task_chunk(message),  # noqa: PLW0108
+    "tasks.create": lambda message: uploading.store_task_chunk(message),  # noqa: PLW0108
     "throughput.rows": lambda message: throughput_uploads.store_rows(message),  # noqa: PLW0108
 }
 # What to do with a message of that kind that could not be processed.
 DEAD_HANDLERS: dict[str, Service] = {
-    "tasks.create": lambda message: flows.dead_task_chunk(message),  # noqa: PLW0108
+    "tasks.create": lambda message: uploading.dead_task_chunk(message),  # noqa: PLW0108
 }
 
 settings()  # validated at cold start: a function whose environment lacks a variable fails its init

@@ -23,7 +23,8 @@ from crowdtask.http.routes import copy_and_archive_routes, member_routes
 from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.models.campaigns import CampaignIn, CampaignJobIds, CampaignOut, CampaignPage
 from crowdtask.models.jobs import JobPage
-from crowdtask.services import campaigns, flows
+from crowdtask.services import campaigns
+from crowdtask.services.flows import publishing
 
 app = ApiApp()
 TAGS = ["Campaign"]
@@ -136,9 +137,9 @@ def _lifecycle_route(action: str, summary: str, move: Callable[[str, str], Campa
         return _reply_campaign(move(app.requester().account_id, id))
 
 
-_lifecycle_route("publish", "Publish a Campaign", flows.publish)
+_lifecycle_route("publish", "Publish a Campaign", publishing.publish)
 _lifecycle_route("pause", "Pause an active Campaign", campaigns.pause)
 _lifecycle_route("continue", "Continue a paused Campaign", campaigns.resume)
-_lifecycle_route("cancel", "Cancel a published Campaign", flows.cancel)
+_lifecycle_route("cancel", "Cancel a published Campaign", publishing.cancel)
 
 lambda_handler = entrypoint(app)

@@ -14,7 +14,8 @@ from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.models.market import AssignmentOut, AssignmentPage, MarketJobPage, WorkerMeOut
 from crowdtask.models.results import ResultOut
 from crowdtask.models.submissions import SubmitIn
-from crowdtask.services import assignments, flows, market, workers
+from crowdtask.services import assignments, market, workers
+from crowdtask.services.flows import reviewing
 
 app = ApiApp()
 Latitude = Annotated[
@@ -131,7 +132,7 @@ def get_assignment(id: AssignmentId) -> Reply:
     responses=responses(ResultOut, "the result, in review", 401, 403, 404, 409, status=201),
 )
 def submit_assignment(id: AssignmentId, submission: Annotated[SubmitIn, Body()]) -> Reply:
-    result = flows.submit(app.worker().account_id, id, submission)
+    result = reviewing.submit(app.worker().account_id, id, submission)
     return app.reply(result, status=201, links=result_links(result))
 
 
@@ -144,7 +145,7 @@ def submit_assignment(id: AssignmentId, submission: Annotated[SubmitIn, Body()])
     responses=responses(AssignmentOut, "the released assignment", 401, 403, 404, 409),
 )
 def release_assignment(id: AssignmentId) -> Reply:
-    return _reply_assignment(flows.release(app.worker().account_id, id))
+    return _reply_assignment(reviewing.release(app.worker().account_id, id))
 
 
 @app.get(

@@ -6,7 +6,7 @@ from typing import Any
 
 from crowdtask.config import settings
 from crowdtask.observability import logger, metrics
-from crowdtask.services import flows
+from crowdtask.services.flows import sweeping
 
 settings()  # validated at cold start: a function whose environment lacks a variable fails its init
 
@@ -14,6 +14,6 @@ settings()  # validated at cold start: a function whose environment lacks a vari
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    done = flows.sweep_market()
+    done = sweeping.sweep_market()
     logger.info("market sweep run", extra=done)
     return done

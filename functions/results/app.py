@@ -23,7 +23,8 @@ from crowdtask.models.results import (
     WorkerStatsOut,
 )
 from crowdtask.models.times import utc_timestamp
-from crowdtask.services import flows, results, workers
+from crowdtask.services import results, workers
+from crowdtask.services.flows import reviewing
 
 app = ApiApp()
 State = Annotated[
@@ -146,7 +147,7 @@ def get_result(id: ResultId) -> Reply:
 )
 def approve(id: ResultId, review: Annotated[ApproveIn | None, Body()] = None) -> Reply:
     message = review.message if review else None
-    return _reply_result(flows.approve(app.requester().account_id, id, message))
+    return _reply_result(reviewing.approve(app.requester().account_id, id, message))
 
 
 @app.post(
@@ -158,7 +159,7 @@ def approve(id: ResultId, review: Annotated[ApproveIn | None, Body()] = None) ->
     responses=responses(ResultOut, "the rejected result", 401, 403, 404, 409),
 )
 def reject(id: ResultId, review: Annotated[RejectIn, Body()]) -> Reply:
-    return _reply_result(flows.reject(app.requester().account_id, id, review.reason))
+    return _reply_result(reviewing.reject(app.requester().account_id, id, review.reason))
 
 
 @app.post(
@@ -185,7 +186,7 @@ def approve_all_of_worker(
     workerId: WorkerId,  # noqa: N803 - the path's name
     review: Annotated[ApproveIn | None, Body()] = None,
 ) -> Reply:
-    done = flows.approve_all(app.requester().account_id, id, workerId, review.message if review else None)
+    done = reviewing.approve_all(app.requester().account_id, id, workerId, review.message if review else None)
     return app.reply(done, links={"results": {"href": f"/campaigns/{id}/workers/{workerId}/results"}})
 
 
@@ -197,7 +198,7 @@ def approve_all_of_worker(
     responses=responses(ApproveAllOut, "how many results were approved", 401, 403, 404),
 )
 def approve_all_of_campaign(id: CampaignId, review: Annotated[ApproveIn | None, Body()] = None) -> Reply:
-    done = flows.approve_all(app.requester().account_id, id, None, review.message if review else None)
+    done = reviewing.approve_all(app.requester().account_id, id, None, review.message if review else None)
     return app.reply(done, links={"results": {"href": f"/campaigns/{id}/results"}})
 
 

@@ -14,8 +14,9 @@ from crowdtask.models.campaigns import CampaignIn
 from crowdtask.models.jobs import JobIn
 from crowdtask.models.market import SubmitIn
 from crowdtask.models.tasks import TaskIn
-from crowdtask.services import aggregations, assignments, campaigns, dawid_skene, flows, jobs
+from crowdtask.services import aggregations, assignments, campaigns, dawid_skene, jobs
 from crowdtask.services import tasks as task_service
+from crowdtask.services.flows import publishing, reviewing
 from crowdtask.store import aggregates as aggregate_store
 from tests.support.accounts import make_account
 from tests.support.aggregations import (
@@ -53,7 +54,7 @@ class World:
         body = {"name": "answers", "workerPayment": Decimal("0.1"), "results": 3}
         campaign = CampaignIn.model_validate(body)
         self.campaign = campaigns.create_campaign(requester.id, campaign, [many, one]).id
-        flows.publish(requester.id, self.campaign)
+        publishing.publish(requester.id, self.campaign)
         self.observations: list[tuple[str, str, str]] = []
         ann, bob, eve = (make_account("worker") for _ in range(3))
         for worker, honest in ((ann, True), (bob, True), (eve, False)):
@@ -71,7 +72,7 @@ class World:
             {"task": t.id, "components": [{"result": None}, {"result": {"selectedOption": choices[t.id]}}]}
             for t in assignment.tasks or []
         ]
-        flows.submit(worker.id, assignment.id, SubmitIn.model_validate({"taskResults": entries}))
+        reviewing.submit(worker.id, assignment.id, SubmitIn.model_validate({"taskResults": entries}))
         for t in assignment.tasks or []:
             self.observations.append((t.id, worker.id, f'{{"selectedOption":"{choices[t.id]}"}}'))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crowdtask.services import flows
+from crowdtask.services.flows import reviewing
 from tests.support.accounts import make_account
 from tests.support.handlers import invoke
 from tests.support.market import claim_and_submit, published_job
@@ -136,7 +136,7 @@ def test_a_workers_figures_and_the_rules_actions_carry_their_links(requester, wo
         "action": {"type": "block", "reason": "r"},
     }
     campaign_id, job_id = published_job(requester.id, qualityRules=[rule])
-    flows.reject(requester.id, claim_and_submit(worker.id, job_id).id, "wrong")
+    reviewing.reject(requester.id, claim_and_submit(worker.id, job_id).id, "wrong")
     figures = invoke(
         "quality",
         "quality_worker_quality",

@@ -16,8 +16,9 @@ def published_job(
     from crowdtask.models.campaigns import CampaignIn
     from crowdtask.models.jobs import JobIn
     from crowdtask.models.tasks import TaskIn
-    from crowdtask.services import campaigns, flows, jobs
+    from crowdtask.services import campaigns, jobs
     from crowdtask.services import tasks as task_service
+    from crowdtask.services.flows import publishing
 
     specs = tasks or [{}]
     task_ids = [
@@ -30,7 +31,7 @@ def published_job(
     job_id = jobs.create_job(requester_id, JobIn(name="job"), task_ids).id
     body = {"name": "campaign", "workerPayment": Decimal("0.5"), "results": 2, **campaign}
     campaign_id = campaigns.create_campaign(requester_id, CampaignIn.model_validate(body), [job_id]).id
-    flows.publish(requester_id, campaign_id)
+    publishing.publish(requester_id, campaign_id)
     return campaign_id, job_id
 
 
@@ -59,10 +60,13 @@ def _answer(kind: str, choice: str) -> Any:
 def claim_and_submit(worker_id: str, job_id: str, campaign_id: str | None = None, **where: Any) -> Any:
     """Claim the job and submit a valid result: the ResultOut."""
     from crowdtask.models.market import SubmitIn
-    from crowdtask.services import assignments, flows
+    from crowdtask.services import assignments
+    from crowdtask.services.flows import reviewing
 
     assignment = assignments.claim(worker_id, job_id, campaign_id, where.get("lat"), where.get("lng"))
-    return flows.submit(worker_id, assignment.id, SubmitIn.model_validate(answers(assignment.tasks or [])))
+    return reviewing.submit(
+        worker_id, assignment.id, SubmitIn.model_validate(answers(assignment.tasks or []))
+    )
 
 
 def balances(account_id: str) -> tuple[str, str]:

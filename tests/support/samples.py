@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from crowdtask.services import flows
+from crowdtask.services.flows import publishing, reviewing, uploading
 from tests.conftest import ADMIN_KEY
 from tests.support.accounts import TestAccount
 from tests.support.handlers import sample_body, sample_event
@@ -168,7 +168,7 @@ class SampleWorld:
 
         campaign_id = self.real(CAMPAIGN)
         if not self._published:
-            flows.publish(self.requester.id, campaign_id)
+            publishing.publish(self.requester.id, campaign_id)
             self._published = True
         return campaign_id
 
@@ -183,7 +183,7 @@ class SampleWorld:
 
         assignment = assignments.get_assignment(self.worker.id, self.real(ASSIGNMENT))
         submission = json.loads(self.fill(json.dumps(sample_body("market_submit"))))
-        return flows.submit(self.worker.id, assignment.id, SubmitIn.model_validate(submission)).id
+        return reviewing.submit(self.worker.id, assignment.id, SubmitIn.model_validate(submission)).id
 
     # ------------------------------------------------------------ quality control
     def _skill(self) -> str:
@@ -243,7 +243,7 @@ class SampleWorld:
             "input_values": {"image": "https://example.com/1.png"},
             "overlap": 1,
         }
-        reply, _ = flows.create_tasks_now(self.requester.id, [item], bulk.BulkParams())
+        reply, _ = uploading.create_tasks_now(self.requester.id, [item], bulk.BulkParams())
         return reply.items["0"].id
 
     def _operation(self) -> str:
@@ -252,7 +252,9 @@ class SampleWorld:
         from tests.support.bulk import work_off
 
         items = sample_body("tasks_create_bulk_async")
-        flows.submit_tasks(self.requester.id, items, bulk.BulkParams(async_mode=True, operation_id=OPERATION))
+        uploading.submit_tasks(
+            self.requester.id, items, bulk.BulkParams(async_mode=True, operation_id=OPERATION)
+        )
         assert work_off(self.queue) == {"batchItemFailures": []}
         return OPERATION
 

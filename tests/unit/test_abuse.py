@@ -24,13 +24,13 @@ from crowdtask.services import (
     auth,
     campaigns,
     datasets,
-    flows,
     jobs,
     maintenance,
     market,
     tasks,
 )
 from crowdtask.services.bulk_items import BulkParams
+from crowdtask.services.flows import publishing, uploading
 from crowdtask.store import collections, dynamo
 from tests.support.accounts import make_account
 from tests.support.builders import campaign as make_campaign
@@ -111,8 +111,8 @@ def _pool(requester: str, tasks_: list[dict[str, Any]]) -> str:
         ),
     ).id
     items = [{"pool_id": pool, "input_values": {}, "overlap": 1, **extra} for extra in tasks_]
-    flows.create_tasks_now(requester, items, BulkParams())
-    flows.publish(requester, pool)
+    uploading.create_tasks_now(requester, items, BulkParams())
+    publishing.publish(requester, pool)
     return pool
 
 
@@ -210,7 +210,7 @@ def test_a_pool_task_that_would_grow_past_the_limit_is_refused_before_it_is_rend
         requester.id, CampaignIn.model_validate({"name": "c", "workerPayment": 1, "taskTemplate": template})
     ).id
     item = {"pool_id": pool, "input_values": {"a": "y" * 150_000}, "overlap": 1}
-    refused = _bounded(lambda: flows.create_tasks_now(requester.id, [item], BulkParams()), megabytes=40)
+    refused = _bounded(lambda: uploading.create_tasks_now(requester.id, [item], BulkParams()), megabytes=40)
     assert isinstance(refused, errors.ValidationFailed)
     assert refused.validation_errors["0"]["task"]["code"] == "TOO_LONG"  # type: ignore[attr-defined]
 

@@ -14,8 +14,9 @@ from crowdtask.models.jobs import JobIn
 from crowdtask.models.market import SubmitIn
 from crowdtask.models.quality import SkillIn
 from crowdtask.models.tasks import TaskIn
-from crowdtask.services import aggregation, answers, assignments, campaigns, flows, jobs, quality, results
+from crowdtask.services import aggregation, answers, assignments, campaigns, jobs, quality, results
 from crowdtask.services import tasks as task_service
+from crowdtask.services.flows import publishing, reviewing
 from tests.support.accounts import make_account
 from tests.support.market import CHOICE, PICTURE, balances, market_item
 
@@ -42,7 +43,7 @@ def _campaign(requester_id: str, tasks: int = 1, **settings: Any) -> tuple[str, 
     job_id = jobs.create_job(requester_id, JobIn(name="job"), task_ids).id
     body = {"name": "answers", "workerPayment": Decimal("0.25"), "results": 3, **settings}
     campaign_id = campaigns.create_campaign(requester_id, CampaignIn.model_validate(body), [job_id]).id
-    flows.publish(requester_id, campaign_id)
+    publishing.publish(requester_id, campaign_id)
     return campaign_id, job_id, task_ids
 
 
@@ -62,7 +63,7 @@ def _submit(worker_id: str, job_id: str, choice: str = "Yes", rating: int = 4, c
                 ],
             }
         )
-    return flows.submit(worker_id, assignment.id, SubmitIn.model_validate({"taskResults": entries}))
+    return reviewing.submit(worker_id, assignment.id, SubmitIn.model_validate({"taskResults": entries}))
 
 
 _real_tasks: set[str] = set()  # the tasks a test's campaign asks (anything else is a control)
@@ -167,9 +168,9 @@ def test_every_submission_counts_at_once_and_a_rejection_is_taken_back_once(requ
     )
     assert (rating.result, rating.votes) == ({"rating": 5}, 2)
 
-    flows.reject(requester.id, submitted[0].id, "blurry")
+    reviewing.reject(requester.id, submitted[0].id, "blurry")
     with pytest.raises(errors.Conflict):  # decided once: a second rejection changes nothing
-        flows.reject(requester.id, submitted[0].id, "again")
+        reviewing.reject(requester.id, submitted[0].id, "again")
     live = _live(requester.id, campaign_id, task_id)
     assert live.answers == 2
     assert live.components[1].votes == 1 and live.components[1].confidence == pytest.approx(0.5)
@@ -266,7 +267,7 @@ def test_a_confident_job_closes_and_gives_back_exactly_what_it_did_not_need(requ
     with pytest.raises(errors.CrowdtaskError):  # a closed job takes no more claims
         assignments.claim(make_account("worker").id, job_id, None, None, None)
     # the two results it did need are paid as usual, and the campaign then has all it needs
-    approved = flows.approve_all(requester.id, campaign_id, None, None)
+    approved = reviewing.approve_all(requester.id, campaign_id, None, None)
     assert approved.approved == 2
     assert campaigns.get_campaign(requester.id, campaign_id).state == "finished"
     available, frozen = balances(requester.id)

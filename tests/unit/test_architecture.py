@@ -136,10 +136,41 @@ def test_no_service_imports_inside_a_function(service):
     assert inside == [], "import at the top of the module (or move the flow where it belongs)"
 
 
+COORDINATOR = "crowdtask.services.flows"
+
+
+def _in_coordinator(module: str) -> bool:
+    return module == COORDINATOR or module.startswith(COORDINATOR + ".")
+
+
+def _coordinator_importers(graph: dict[str, set[str]]) -> list[str]:
+    """Services outside the coordinator's package that import any of its modules."""
+    return sorted(
+        name
+        for name, imported in graph.items()
+        if not _in_coordinator(name) and any(_in_coordinator(module) for module in imported)
+    )
+
+
+def test_the_coordinator_check_finds_a_service_importing_a_flow():
+    graph = {
+        "crowdtask.services.market": {"crowdtask.services.flows.publishing"},
+        "crowdtask.services.flows.reviewing": {"crowdtask.services.flows.publishing"},
+        "crowdtask.services.results": {"crowdtask.services.flows"},
+        "crowdtask.services.flowsheet": {"crowdtask.services.tasks"},
+    }
+    assert _coordinator_importers(graph) == ["crowdtask.services.market", "crowdtask.services.results"]
+
+
+def test_the_coordinator_is_a_package_of_flows():
+    flows = [name for name in SERVICES if _in_coordinator(name)]
+    assert {f"{COORDINATOR}.{flow}" for flow in ("publishing", "reviewing", "uploading", "sweeping")} <= set(
+        flows
+    )
+
+
 def test_the_coordinator_is_imported_by_no_other_service():
-    graph = _graph(SERVICES)
-    importers = [name for name, imported in graph.items() if "crowdtask.services.flows" in imported]
-    assert importers == []
+    assert _coordinator_importers(_graph(SERVICES)) == []
 
 
 @pytest.mark.parametrize("path", _outside_store(), ids=lambda p: str(p.relative_to(ROOT)))
@@ -205,6 +236,9 @@ CONDITIONAL_IMPORTS = {
         "crowdtask.store",
         "crowdtask.store.idempotency",
     },
+    # the bulk path (bulk, pools, publishing for open_pool): only uploads of arrays, pool tasks or
+    # async_mode; one task of its own is created without it
+    "crowdtask/http/task_uploads.py": {"crowdtask.services.flows", "crowdtask.services.flows.uploading"},
     # the X-Ray SDK: only inside Lambda with tracing on
     "crowdtask/observability.py": {"aws_lambda_powertools"},
     # Swagger UI's page and assets: only the docs routes that serve them

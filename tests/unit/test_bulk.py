@@ -14,8 +14,9 @@ from botocore.stub import Stubber
 
 from crowdtask import errors
 from crowdtask.models.campaigns import CampaignIn
-from crowdtask.services import bulk, bulk_chunks, bulk_items, campaigns, flows, operations, quotas, tasks
+from crowdtask.services import bulk, bulk_chunks, bulk_items, campaigns, operations, quotas, tasks
 from crowdtask.services.bulk import BulkParams
+from crowdtask.services.flows import publishing, uploading
 from crowdtask.store import dynamo, queues
 from crowdtask.store import tasks as task_store
 from tests.support import builders
@@ -54,7 +55,7 @@ def _all_tasks(account_id: str) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- synchronous
 def test_a_synchronous_array_answers_each_created_task_by_its_index(requester, pool):
     items = [_item(pool, n, overlap=2) for n in range(3)] + [{"name": "plain", "components": []}]
-    reply, reservation = flows.create_tasks_now(requester.id, items, BulkParams())
+    reply, reservation = uploading.create_tasks_now(requester.id, items, BulkParams())
     assert set(reply.items) == {"0", "1", "2", "3"}
     assert reply.validation_errors is None
     first = reply.items["0"]
@@ -75,7 +76,7 @@ def test_a_synchronous_array_answers_each_created_task_by_its_index(requester, p
 def test_one_invalid_item_creates_nothing_unless_invalid_items_are_skipped(requester, pool):
     items = [_item(pool, 0, overlap=1), {"pool_id": pool, "input_values": {"steps": 5}, "overlap": 1}]
     with pytest.raises(bulk.BulkRefused) as refused:
-        flows.create_tasks_now(requester.id, items, BulkParams())
+        uploading.create_tasks_now(requester.id, items, BulkParams())
     assert refused.value.validation_errors == {
         "1": {
             "input_values.image": {
@@ -87,7 +88,7 @@ def test_one_invalid_item_creates_nothing_unless_invalid_items_are_skipped(reque
     assert refused.value.errors[0]["field"] == "[1].input_values.image"
     assert _all_tasks(requester.id) == []
 
-    reply, _ = flows.create_tasks_now(requester.id, items, BulkParams(skip_invalid_items=True))
+    reply, _ = uploading.create_tasks_now(requester.id, items, BulkParams(skip_invalid_items=True))
     assert set(reply.items) == {"0"}
     assert set(reply.validation_errors or {}) == {"1"}
     assert len(_all_tasks(requester.id)) == 1
@@ -95,10 +96,10 @@ def test_one_invalid_item_creates_nothing_unless_invalid_items_are_skipped(reque
 
 def test_overlap_is_required_unless_defaults_are_allowed(requester, pool):
     params = BulkParams(skip_invalid_items=True)
-    reply, _ = flows.create_tasks_now(requester.id, [_item(pool, 0)], params)
+    reply, _ = uploading.create_tasks_now(requester.id, [_item(pool, 0)], params)
     assert reply.validation_errors is not None
     assert reply.validation_errors["0"]["overlap"].code == "VALUE_REQUIRED"
-    reply, _ = flows.create_tasks_now(
+    reply, _ = uploading.create_tasks_now(
         requester.id, [_item(pool, 0), _item(pool, 1, overlap=7)], BulkParams(allow_defaults=True)
     )
     assert (reply.items["0"].overlap, reply.items["1"].overlap) == (3, 7)  # the campaign's `results`
@@ -115,7 +116,7 @@ def test_items_are_checked_field_by_field(requester, pool):
         {"pool_id": pool, "input_values": {"image": "x", "steps": 5}, "overlap": 1, "colour": "red"},
         {"name": "", "components": [{"type": "Nope"}]},
     ]
-    reply, _ = flows.create_tasks_now(requester.id, items, BulkParams(skip_invalid_items=True))
+    reply, _ = uploading.create_tasks_now(requester.id, items, BulkParams(skip_invalid_items=True))
     problems = reply.validation_errors or {}
     assert reply.items == {}
     assert problems["0"]["task"].code == "INVALID_VALUE"
@@ -128,19 +129,19 @@ def test_items_are_checked_field_by_field(requester, pool):
 
 def test_a_synchronous_request_has_a_size_limit(requester, pool):
     with pytest.raises(errors.ValidationFailed) as refused:
-        flows.create_tasks_now(requester.id, [{"name": "t"}] * (bulk_items.SYNC_LIMIT + 1), BulkParams())
+        uploading.create_tasks_now(requester.id, [{"name": "t"}] * (bulk_items.SYNC_LIMIT + 1), BulkParams())
     assert "async_mode=true" in refused.value.errors[0]["message"]
     with pytest.raises(errors.ValidationFailed):
-        flows.create_tasks_now(requester.id, [], BulkParams())
+        uploading.create_tasks_now(requester.id, [], BulkParams())
 
 
 def test_ended_campaigns_take_no_tasks(requester):
     campaign_id = campaigns.create_campaign(
         requester.id, CampaignIn(name="c", results=1), [job(requester.id)]
     ).id
-    flows.publish(requester.id, campaign_id)
-    flows.cancel(requester.id, campaign_id)
-    reply, _ = flows.create_tasks_now(
+    publishing.publish(requester.id, campaign_id)
+    publishing.cancel(requester.id, campaign_id)
+    reply, _ = uploading.create_tasks_now(
         requester.id,
         [{"pool_id": campaign_id, "input_values": {}, "overlap": 1}],
         BulkParams(skip_invalid_items=True),
@@ -150,7 +151,7 @@ def test_ended_campaigns_take_no_tasks(requester):
 
 # ---------------------------------------------------------------- asynchronous
 def _submit(requester, items, **params: Any):
-    operation, _ = flows.submit_tasks(requester.id, items, BulkParams(async_mode=True, **params))
+    operation, _ = uploading.submit_tasks(requester.id, items, BulkParams(async_mode=True, **params))
     return operation
 
 
@@ -403,19 +404,21 @@ def _quota(account_id: str, per_minute: int, per_day: int) -> None:
 def test_the_minute_quota_refuses_a_whole_request_with_retry_after(requester, pool, frozen_clock):
     _quota(requester.id, 10, 15)
     items = [{"name": f"t{n}"} for n in range(6)]
-    _, reservation = flows.create_tasks_now(requester.id, items, BulkParams())
+    _, reservation = uploading.create_tasks_now(requester.id, items, BulkParams())
     assert reservation.headers()["X-Task-Quota-Minute-Remaining"] == "4"
     assert reservation.headers()["X-Task-Quota-Day-Remaining"] == "9"
     with pytest.raises(errors.TooManyRequests) as refused:
-        flows.create_tasks_now(requester.id, items, BulkParams())
+        uploading.create_tasks_now(requester.id, items, BulkParams())
     assert refused.value.headers["Retry-After"] == "45"  # the clock stands at 03:14:15
     assert refused.value.headers["X-Task-Quota-Minute-Remaining"] == "4"
     assert len(_all_tasks(requester.id)) == 6  # refused whole: nothing of it was created
     frozen_clock.advance(seconds=60)
-    flows.create_tasks_now(requester.id, items, BulkParams())
+    uploading.create_tasks_now(requester.id, items, BulkParams())
     frozen_clock.advance(seconds=60)
     with pytest.raises(errors.TooManyRequests) as refused:
-        flows.create_tasks_now(requester.id, items, BulkParams())  # 12 of 15 today: 6 more do not fit the day
+        uploading.create_tasks_now(
+            requester.id, items, BulkParams()
+        )  # 12 of 15 today: 6 more do not fit the day
     assert "per day" in refused.value.description
     assert int(refused.value.headers["Retry-After"]) > 3600
 
@@ -431,7 +434,7 @@ def test_an_asynchronous_upload_over_quota_is_refused_and_creates_no_operation(r
 def test_a_single_request_larger_than_the_window_is_told_to_split(requester):
     _quota(requester.id, 3, 100)
     with pytest.raises(errors.TooManyRequests) as refused:
-        flows.create_tasks_now(requester.id, [{"name": "t"}] * 4, BulkParams())
+        uploading.create_tasks_now(requester.id, [{"name": "t"}] * 4, BulkParams())
     assert "split it" in refused.value.description
 
 
@@ -461,7 +464,7 @@ def test_an_admin_sets_an_accounts_task_quotas_when_creating_it(aws, frozen_cloc
     account = accounts.create_account(AccountCreateIn.model_validate(body))
     assert quotas.limits(account.id) == (2, quotas.DEFAULT_PER_DAY)
     with pytest.raises(errors.TooManyRequests):
-        flows.create_tasks_now(account.id, [{"name": "t"}] * 3, BulkParams())
+        uploading.create_tasks_now(account.id, [{"name": "t"}] * 3, BulkParams())
 
 
 def test_a_redelivery_after_the_count_still_ends_the_operation(requester, pool, queue, monkeypatch):
@@ -527,7 +530,7 @@ def test_resuming_refuses_when_the_tasks_validate_differently_now(requester, poo
 )
 def test_json_that_cannot_be_stored_is_refused_item_by_item(requester, odd):
     left = quotas.reserve(requester.id, 0).left["minute"]
-    reply, reservation = flows.create_tasks_now(
+    reply, reservation = uploading.create_tasks_now(
         requester.id, [odd, {"name": "fine"}], BulkParams(skip_invalid_items=True)
     )
     assert set(reply.items) == {"1"}
@@ -538,7 +541,7 @@ def test_json_that_cannot_be_stored_is_refused_item_by_item(requester, odd):
 @pytest.mark.parametrize("number", [10**39, -(10**40), 1e200, 1e-200])
 def test_a_number_the_table_cannot_hold_is_refused_by_its_field(requester, number):
     odd = {"name": "t", "properties": {"deep": [{"n": number}]}}
-    reply, _ = flows.create_tasks_now(
+    reply, _ = uploading.create_tasks_now(
         requester.id, [odd, {"name": "fine"}], BulkParams(skip_invalid_items=True)
     )
     assert set(reply.items) == {"1"}
@@ -547,7 +550,7 @@ def test_a_number_the_table_cannot_hold_is_refused_by_its_field(requester, numbe
 
 def test_numbers_at_the_edge_the_table_can_hold_are_stored(requester):
     edge = {"n": int("9" * 37), "small": 1e-130, "large": 9.9e37, "text": "1234567890" * 5 + "e-123"}
-    reply, _ = flows.create_tasks_now(requester.id, [{"name": "t", "properties": edge}], BulkParams())
+    reply, _ = uploading.create_tasks_now(requester.id, [{"name": "t", "properties": edge}], BulkParams())
     assert set(reply.items) == {"0"} and not reply.validation_errors
 
 
@@ -558,7 +561,7 @@ def test_a_pool_task_too_large_once_its_template_is_filled_is_refused(requester)
     )
     big = campaigns.create_campaign(requester.id, body).id
     item = {"pool_id": big, "input_values": {"v": "y" * 120_000}, "overlap": 1}  # fits as sent, not as stored
-    reply, _ = flows.create_tasks_now(requester.id, [item], BulkParams(skip_invalid_items=True))
+    reply, _ = uploading.create_tasks_now(requester.id, [item], BulkParams(skip_invalid_items=True))
     assert reply.items == {}
     assert (reply.validation_errors or {})["0"]["task"].code == "TOO_LONG"
 
@@ -573,8 +576,8 @@ def test_the_log_shows_items_that_were_not_objects(requester, queue):
 def test_a_synchronous_upload_with_an_operation_id_is_idempotent(requester, pool):
     operation_id = str(uuid.uuid4())
     items = [_item(pool, n, overlap=1) for n in range(3)]
-    first, _ = flows.create_tasks_now(requester.id, items, BulkParams(operation_id=operation_id))
-    again, _ = flows.create_tasks_now(requester.id, items, BulkParams(operation_id=operation_id))
+    first, _ = uploading.create_tasks_now(requester.id, items, BulkParams(operation_id=operation_id))
+    again, _ = uploading.create_tasks_now(requester.id, items, BulkParams(operation_id=operation_id))
     assert again.items == first.items
     assert len(_all_tasks(requester.id)) == 3
     assert operations.get_operation(requester.id, operation_id).status == "SUCCESS"
@@ -588,7 +591,7 @@ def test_a_synchronous_upload_that_cannot_finish_is_handed_to_the_bulk_worker(
         bulk_chunks, "store_chunk", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("slow"))
     )
     with pytest.raises(bulk.Deferred) as deferred:
-        flows.create_tasks_now(requester.id, [_item(pool, n, overlap=1) for n in range(3)], BulkParams())
+        uploading.create_tasks_now(requester.id, [_item(pool, n, overlap=1) for n in range(3)], BulkParams())
     monkeypatch.setattr(bulk_chunks, "store_chunk", real)
     work_off(queue)
     done = operations.get_operation(requester.id, deferred.value.operation.id)

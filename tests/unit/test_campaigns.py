@@ -10,7 +10,8 @@ from crowdtask import errors, templates
 from crowdtask.models.campaigns import CampaignIn
 from crowdtask.models.jobs import JobIn
 from crowdtask.models.tasks import TaskIn
-from crowdtask.services import campaigns, flows, jobs, lifecycle, tasks
+from crowdtask.services import campaigns, jobs, lifecycle, tasks
+from crowdtask.services.flows import publishing, sweeping
 from tests.support import builders
 from tests.support.accounts import make_account
 from tests.support.eventbus import EventTap
@@ -22,7 +23,7 @@ def test_publish_freezes_payment_times_results_times_jobs_plus_commission(reques
     campaign_id = builders.campaign(requester.id, jobs=2, payment="0.5", results=2)
     tap = EventTap()
     # When it is published
-    published = flows.publish(requester.id, campaign_id)
+    published = publishing.publish(requester.id, campaign_id)
     # Then 2 x 2 x 0.5 = 2 USD plus 0.4 commission is frozen
     assert published.state == "active"
     assert balances(requester.id) == ("97.6 USD", "2.4 USD")
@@ -31,15 +32,15 @@ def test_publish_freezes_payment_times_results_times_jobs_plus_commission(reques
 
 def test_every_allowed_transition(requester):
     campaign_id = builders.campaign(requester.id)
-    assert flows.publish(requester.id, campaign_id).state == "active"
+    assert publishing.publish(requester.id, campaign_id).state == "active"
     assert campaigns.pause(requester.id, campaign_id).state == "paused"
     assert campaigns.resume(requester.id, campaign_id).state == "active"
     assert campaigns.pause(requester.id, campaign_id).state == "paused"
-    assert flows.cancel(requester.id, campaign_id).state == "cancelled"
+    assert publishing.cancel(requester.id, campaign_id).state == "cancelled"
     assert balances(requester.id) == ("100 USD", "0 USD")
     other = builders.campaign(requester.id)
-    flows.publish(requester.id, other)
-    assert flows.finish(requester.id, other).state == "finished"
+    publishing.publish(requester.id, other)
+    assert publishing.finish(requester.id, other).state == "finished"
     assert balances(requester.id) == ("100 USD", "0 USD")
 
 
@@ -65,11 +66,11 @@ def test_every_allowed_transition(requester):
 def test_every_refused_transition_names_the_states(requester, path, action):
     campaign_id = builders.campaign(requester.id)
     steps = {
-        "publish": flows.publish,
+        "publish": publishing.publish,
         "pause": campaigns.pause,
         "continue": campaigns.resume,
-        "cancel": flows.cancel,
-        "finish": flows.finish,
+        "cancel": publishing.cancel,
+        "finish": publishing.finish,
     }
     for step in path:
         steps[step](requester.id, campaign_id)
@@ -86,14 +87,14 @@ def test_every_refused_transition_names_the_states(requester, path, action):
 def test_publish_needs_jobs_with_tasks_and_enoughbalances(requester):
     empty = campaigns.create_campaign(requester.id, CampaignIn(name="empty")).id
     with pytest.raises(errors.Conflict, match="at least one job"):
-        flows.publish(requester.id, empty)
+        publishing.publish(requester.id, empty)
     taskless = jobs.create_job(requester.id, JobIn(name="no tasks")).id
     campaigns.change_jobs(requester.id, empty, [taskless], append=False)
     with pytest.raises(errors.Conflict, match="without tasks"):
-        flows.publish(requester.id, empty)
+        publishing.publish(requester.id, empty)
     costly = builders.campaign(requester.id, jobs=1, payment="60", results=2)
     with pytest.raises(errors.Conflict, match=r"needs 144 USD.*100 USD is available"):
-        flows.publish(requester.id, costly)
+        publishing.publish(requester.id, costly)
     assert campaigns.get_campaign(requester.id, costly).state == "unpublished"
     assert balances(requester.id) == ("100 USD", "0 USD")
 
@@ -102,7 +103,7 @@ def test_published_campaign_locks_its_jobs_and_tasks_until_it_ends(requester):
     campaign_id = builders.campaign(requester.id, jobs=1)
     job_id = campaigns.jobs_page(requester.id, campaign_id, 10, None)[0][0].id
     task_id = jobs.tasks_page(requester.id, job_id, 10, None)[0][0].id
-    flows.publish(requester.id, campaign_id)
+    publishing.publish(requester.id, campaign_id)
     assert jobs.get_job(requester.id, job_id).readOnly and tasks.get_task(requester.id, task_id).readOnly
     with pytest.raises(errors.Conflict, match="read-only"):
         tasks.replace_task(requester.id, task_id, TaskIn(name="changed"))
@@ -114,7 +115,7 @@ def test_published_campaign_locks_its_jobs_and_tasks_until_it_ends(requester):
         campaigns.change_jobs(requester.id, campaign_id, [builders.job(requester.id)], append=True)
     with pytest.raises(errors.Conflict):
         tasks.set_archived(requester.id, task_id, True)
-    flows.cancel(requester.id, campaign_id)
+    publishing.cancel(requester.id, campaign_id)
     assert not jobs.get_job(requester.id, job_id).readOnly
     assert tasks.replace_task(requester.id, task_id, TaskIn(name="changed")).name == "changed"
 
@@ -122,17 +123,17 @@ def test_published_campaign_locks_its_jobs_and_tasks_until_it_ends(requester):
 def test_a_task_shared_by_two_campaigns_stays_locked_while_either_runs(requester):
     job_id = builders.job(requester.id, tasks=1)
     first, second = (campaigns.create_campaign(requester.id, CampaignIn(name=n), [job_id]).id for n in "ab")
-    flows.publish(requester.id, first)
-    flows.publish(requester.id, second)
-    flows.cancel(requester.id, first)
+    publishing.publish(requester.id, first)
+    publishing.publish(requester.id, second)
+    publishing.cancel(requester.id, first)
     assert jobs.get_job(requester.id, job_id).readOnly
-    flows.cancel(requester.id, second)
+    publishing.cancel(requester.id, second)
     assert not jobs.get_job(requester.id, job_id).readOnly
 
 
 def test_active_campaign_keeps_payment_and_work_but_may_be_renamed(requester):
     campaign_id = builders.campaign(requester.id, payment="0.5", results=2, maxWorkTime="10 min")
-    flows.publish(requester.id, campaign_id)
+    publishing.publish(requester.id, campaign_id)
     current = campaigns.get_campaign(requester.id, campaign_id).model_dump(
         include=set(CampaignIn.model_fields)
     )
@@ -150,7 +151,7 @@ def test_active_campaign_keeps_payment_and_work_but_may_be_renamed(requester):
             campaigns.replace_campaign(
                 requester.id, campaign_id, CampaignIn.model_validate({**current, **change})
             )
-    flows.cancel(requester.id, campaign_id)
+    publishing.cancel(requester.id, campaign_id)
     with pytest.raises(errors.Conflict, match="no longer be changed"):
         campaigns.replace_campaign(requester.id, campaign_id, CampaignIn.model_validate(current))
 
@@ -192,25 +193,25 @@ def test_durations_and_dates_are_normalised():
 
 def test_start_and_end_dates_publish_and_finish_through_the_sweep(requester, frozen_clock):
     campaign_id = builders.campaign(requester.id, startDate="2026-03-14T04:00", endDate="2026-03-14T06:00")
-    assert flows.sweep_campaign_steps() == {"start": 0, "end": 0, "locks": 0, "pool-close": 0}
+    assert sweeping.sweep_campaign_steps() == {"start": 0, "end": 0, "locks": 0, "pool-close": 0}
     frozen_clock.advance(hours=1)
-    assert flows.sweep_campaign_steps()["start"] == 1
+    assert sweeping.sweep_campaign_steps()["start"] == 1
     assert campaigns.get_campaign(requester.id, campaign_id).state == "active"
     frozen_clock.advance(hours=2)
-    assert flows.sweep_campaign_steps()["end"] == 1
+    assert sweeping.sweep_campaign_steps()["end"] == 1
     assert campaigns.get_campaign(requester.id, campaign_id).state == "finished"
     assert balances(requester.id) == ("100 USD", "0 USD")
-    assert flows.sweep_campaign_steps() == {"start": 0, "end": 0, "locks": 0, "pool-close": 0}
+    assert sweeping.sweep_campaign_steps() == {"start": 0, "end": 0, "locks": 0, "pool-close": 0}
 
 
 def test_a_failed_scheduled_publish_is_reported_and_not_retried(requester, frozen_clock):
     tap = EventTap()
     campaign_id = builders.campaign(requester.id, payment="100", startDate="2026-03-14T04:00")
     frozen_clock.advance(hours=1)
-    assert flows.sweep_campaign_steps()["start"] == 1
+    assert sweeping.sweep_campaign_steps()["start"] == 1
     assert campaigns.get_campaign(requester.id, campaign_id).state == "unpublished"
     assert [e["detail-type"] for e in tap.drain()] == ["campaign.publish_failed"]
-    assert flows.sweep_campaign_steps()["start"] == 0
+    assert sweeping.sweep_campaign_steps()["start"] == 0
 
 
 def test_a_failed_scheduled_publish_reported_twice_is_one_event(requester, frozen_clock):
@@ -235,7 +236,7 @@ def test_moving_the_start_date_reschedules(requester, frozen_clock):
         requester.id, campaign_id, CampaignIn.model_validate({**current, "startDate": None})
     )
     frozen_clock.advance(hours=2)
-    assert flows.sweep_campaign_steps()["start"] == 0
+    assert sweeping.sweep_campaign_steps()["start"] == 0
     assert campaigns.get_campaign(requester.id, campaign_id).state == "unpublished"
 
 
@@ -243,11 +244,11 @@ def test_sweep_repairs_locks_left_pending_by_a_crash(requester, frozen_clock, mo
     campaign_id = builders.campaign(requester.id, jobs=1)
     job_id = campaigns.jobs_page(requester.id, campaign_id, 10, None)[0][0].id
     monkeypatch.setattr(campaigns, "apply_locks", lambda *_: None)  # the function dies after the transaction
-    flows.publish(requester.id, campaign_id)
+    publishing.publish(requester.id, campaign_id)
     assert not jobs.get_job(requester.id, job_id).readOnly
     monkeypatch.undo()
     frozen_clock.advance(seconds=5)
-    assert flows.sweep_campaign_steps()["locks"] == 1
+    assert sweeping.sweep_campaign_steps()["locks"] == 1
     assert jobs.get_job(requester.id, job_id).readOnly
 
 
@@ -265,7 +266,7 @@ def test_deep_copy_and_deep_archive(requester, frozen_clock):
     campaigns.set_archived(requester.id, deep.id, True, deep=True)
     assert all(j.archived for j in campaigns.jobs_page(requester.id, deep.id, 10, None)[0])
     assert all(t.archived for j in deep_jobs for t in jobs.tasks_page(requester.id, j.id, 10, None)[0])
-    flows.publish(requester.id, campaign_id)
+    publishing.publish(requester.id, campaign_id)
     with pytest.raises(errors.Conflict):
         campaigns.set_archived(requester.id, campaign_id, True)
 
@@ -273,7 +274,7 @@ def test_deep_copy_and_deep_archive(requester, frozen_clock):
 def test_campaigns_are_isolated(requester):
     campaign_id = builders.campaign(requester.id)
     stranger = make_account(balance=Decimal(100))
-    for action in (flows.publish, campaigns.pause, flows.cancel, campaigns.get_campaign):
+    for action in (publishing.publish, campaigns.pause, publishing.cancel, campaigns.get_campaign):
         with pytest.raises(errors.NotFound):
             action(stranger.id, campaign_id)
     with pytest.raises(errors.NotFound):
@@ -292,7 +293,7 @@ def test_hal_actions_follow_the_state(requester):
         "paused": {"continue", "cancel", "update"},
         "cancelled": {"archive"},
     }
-    moves = {"active": flows.publish, "paused": campaigns.pause, "cancelled": flows.cancel}
+    moves = {"active": publishing.publish, "paused": campaigns.pause, "cancelled": publishing.cancel}
     for state, actions in expected.items():
         if state in moves:
             moves[state](requester.id, campaign_id)

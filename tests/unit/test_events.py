@@ -32,11 +32,11 @@ from crowdtask.services import (
     bonuses,
     bulk_chunks,
     campaigns,
-    flows,
     lifecycle,
     quality,
     results,
 )
+from crowdtask.services.flows import reviewing
 from crowdtask.store import dynamo, events, keys, outbox
 from tests.support.eventbus import EventTap, forward
 from tests.support.handlers import sample_event
@@ -194,7 +194,7 @@ def _submitted(worker_id: str, job_id: str, monkeypatch: pytest.MonkeyPatch) -> 
     assignment = _claim(worker_id, job_id)
     committed = _crash_after_commit(monkeypatch)
     with pytest.raises(Crash):
-        flows.submit(worker_id, assignment.id, SubmitIn.model_validate(answers(assignment.tasks or [])))
+        reviewing.submit(worker_id, assignment.id, SubmitIn.model_validate(answers(assignment.tasks or [])))
     return committed
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from crowdtask import errors, geo
-from crowdtask.services import assignments, campaigns, flows, market
+from crowdtask.services import assignments, campaigns, market
+from crowdtask.services.flows import publishing, reviewing, sweeping
 from tests.support.accounts import make_account
 from tests.support.eventbus import EventTap
 from tests.support.market import balances, claim_and_submit, market_item, published_job
@@ -48,7 +49,7 @@ def test_max_results_per_worker_counts_claims_until_released(requester, worker):
     assignments.claim(worker.id, job_id, None, None, None)
     with pytest.raises(errors.Conflict, match="2 time"):
         assignments.claim(worker.id, job_id, None, None, None)
-    flows.release(worker.id, first.id)
+    reviewing.release(worker.id, first.id)
     assert assignments.claim(worker.id, job_id, None, None, None).state == "open"
 
 
@@ -61,7 +62,7 @@ def test_a_full_job_leaves_the_listing_index_and_refuses_claims(requester):
     with pytest.raises(errors.Conflict, match="no open slot"):
         assignments.claim(late.id, job_id, None, None, None)
     # When the taker gives it back, it is listed and claimable again
-    flows.release(taker.id, claimed.id)
+    reviewing.release(taker.id, claimed.id)
     assert market_item(job_id, campaign_id)["gsi1pk"].startswith("MARKET#")
     assert _listed(late.id) == [job_id]
     assert assignments.claim(late.id, job_id, None, None, None).state == "open"
@@ -92,7 +93,7 @@ def test_paused_and_ended_campaigns_are_not_on_the_market(requester, worker):
         assignments.claim(worker.id, job_id, None, None, None)
     campaigns.resume(requester.id, campaign_id)
     assert _listed(worker.id) == [job_id]
-    flows.cancel(requester.id, campaign_id)
+    publishing.cancel(requester.id, campaign_id)
     assert _listed(worker.id) == []
     assert market_item(job_id, campaign_id)["closed"] is True
     with pytest.raises(errors.Conflict, match="no longer on the market"):
@@ -172,12 +173,12 @@ def test_release_and_isolation(requester, worker):
     claimed = assignments.claim(worker.id, job_id, None, None, None)
     other = make_account("worker")
     with pytest.raises(errors.NotFound):
-        flows.release(other.id, claimed.id)
+        reviewing.release(other.id, claimed.id)
     with pytest.raises(errors.NotFound):
         assignments.get_assignment(other.id, claimed.id)
-    assert flows.release(worker.id, claimed.id).state == "released"
+    assert reviewing.release(worker.id, claimed.id).state == "released"
     with pytest.raises(errors.Conflict, match="is released"):
-        flows.release(worker.id, claimed.id)
+        reviewing.release(worker.id, claimed.id)
 
 
 def test_sweep_expires_assignments_past_their_upload_deadline(requester, worker, frozen_clock):
@@ -185,10 +186,10 @@ def test_sweep_expires_assignments_past_their_upload_deadline(requester, worker,
     claimed = assignments.claim(worker.id, job_id, None, None, None)
     tap = EventTap()
     frozen_clock.advance(minutes=14)  # past the deadline, not past submitBy
-    assert flows.sweep_market()["assignments_expired"] == 0
+    assert sweeping.sweep_market()["assignments_expired"] == 0
     frozen_clock.advance(minutes=2)
-    assert flows.sweep_market()["assignments_expired"] == 1
-    assert flows.sweep_market()["assignments_expired"] == 0  # running again changes nothing
+    assert sweeping.sweep_market()["assignments_expired"] == 1
+    assert sweeping.sweep_market()["assignments_expired"] == 0  # running again changes nothing
     assert assignments.get_assignment(worker.id, claimed.id).state == "expired"
     assert market_item(job_id, campaign_id)["remaining"] == 1
     assert "assignment.expired" in [e["detail-type"] for e in tap.drain()]
@@ -199,7 +200,7 @@ def test_sweep_expires_assignments_past_their_upload_deadline(requester, worker,
 def claim_and_submit_after(worker_id: str, assignment_id: str) -> None:
     from crowdtask.models.market import SubmitIn
 
-    flows.submit(worker_id, assignment_id, SubmitIn(taskResults=[]))
+    reviewing.submit(worker_id, assignment_id, SubmitIn(taskResults=[]))
 
 
 def test_task_ttl_sweep_closes_the_job_and_the_campaign_finishes(requester, frozen_clock):
@@ -207,12 +208,12 @@ def test_task_ttl_sweep_closes_the_job_and_the_campaign_finishes(requester, froz
     campaign_id, job_id = published_job(requester.id, [{"task_ttl": 30}], results=2)
 
     result = claim_and_submit(make_account("worker").id, job_id)
-    flows.approve(requester.id, result.id, None)
+    reviewing.approve(requester.id, result.id, None)
     assert campaigns.get_campaign(requester.id, campaign_id).state == "active"
     # When the job expires and the sweep runs
     frozen_clock.advance(minutes=31)
-    assert flows.sweep_market()["jobs_expired"] == 1
-    assert flows.sweep_market()["jobs_expired"] == 0
+    assert sweeping.sweep_market()["jobs_expired"] == 1
+    assert sweeping.sweep_market()["jobs_expired"] == 0
     # Then the job is closed, the campaign needs nothing more, finishes, and releases the rest
     assert market_item(job_id, campaign_id)["closed"] is True
     assert campaigns.get_campaign(requester.id, campaign_id).state == "finished"
@@ -224,6 +225,6 @@ def test_an_expired_job_drops_slots_given_back_later(requester, frozen_clock):
     taker = make_account("worker")
     claimed = assignments.claim(taker.id, job_id, None, None, None)
     frozen_clock.advance(minutes=31)
-    flows.sweep_market()  # closes the job; the assignment is still open
-    flows.release(taker.id, claimed.id)  # the slot cannot reopen: the campaign is done
+    sweeping.sweep_market()  # closes the job; the assignment is still open
+    reviewing.release(taker.id, claimed.id)  # the slot cannot reopen: the campaign is done
     assert campaigns.get_campaign(requester.id, campaign_id).state == "finished"

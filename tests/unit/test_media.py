@@ -148,7 +148,7 @@ def test_another_workers_assignment_is_not_found(requester, worker):
 
 def test_uploads_are_taken_until_submit_by_and_not_after_submission(requester, worker, frozen_clock):
     from crowdtask.models.market import SubmitIn
-    from crowdtask.services import flows
+    from crowdtask.services.flows import reviewing
 
     assignment = _claimed(
         requester, worker, [CHOICE, RECORDING], maxWorkTime="10 min", maxUploadTime="4 hours"
@@ -162,7 +162,7 @@ def test_uploads_are_taken_until_submit_by_and_not_after_submission(requester, w
     assert _upload(worker, assignment.id, **_request(assignment, component=1)).status == 409
     # a submitted assignment takes no more uploads
     other = _claimed(requester, worker, [CHOICE])
-    flows.submit(
+    reviewing.submit(
         worker.id,
         other.id,
         SubmitIn.model_validate(
@@ -282,7 +282,7 @@ def test_requesters_read_media_results_with_a_download_url(requester, worker):
 
 
 def test_what_is_posted_after_the_submission_is_never_what_the_requester_reads(requester, worker):
-    from crowdtask.services import flows
+    from crowdtask.services.flows import reviewing
 
     # Given a submission that checked a 1000-byte AAC upload
     assignment = _claimed(requester, worker)
@@ -317,7 +317,7 @@ def test_what_is_posted_after_the_submission_is_never_what_the_requester_reads(r
 
     assert tags(checked["VersionId"]) == [{"Key": "retention", "Value": "kept"}]
     assert tags(later["VersionId"]) == []
-    flows.reject(requester.id, result_id, "not a cat")
+    reviewing.reject(requester.id, result_id, "not a cat")
     assert tags(checked["VersionId"]) == [{"Key": "retention", "Value": "discard"}]
     assert tags(later["VersionId"]) == []
 
@@ -339,7 +339,7 @@ def _bucket_url() -> str:
 
 
 def test_a_rejection_tags_the_results_media_for_the_lifecycle_rule(requester, worker):
-    from crowdtask.services import flows
+    from crowdtask.services.flows import reviewing
 
     assignment = _claimed(requester, worker)
     form = _form_for(worker, assignment)
@@ -348,7 +348,7 @@ def test_a_rejection_tags_the_results_media_for_the_lifecycle_rule(requester, wo
     s3 = boto3.client("s3")
     kept = s3.get_object_tagging(Bucket=MEDIA_BUCKET, Key=form["fields"]["key"])["TagSet"]
     assert kept == [{"Key": "retention", "Value": "kept"}]
-    flows.reject(requester.id, result_id, "not a cat")
+    reviewing.reject(requester.id, result_id, "not a cat")
     tags = s3.get_object_tagging(Bucket=MEDIA_BUCKET, Key=form["fields"]["key"])["TagSet"]
     assert tags == [{"Key": "retention", "Value": "discard"}]
 
@@ -411,7 +411,7 @@ def test_a_submission_fails_whole_when_its_media_cannot_be_kept(requester, worke
 
 
 def test_a_rejection_stands_when_tagging_its_media_fails(requester, worker, monkeypatch):
-    from crowdtask.services import flows
+    from crowdtask.services.flows import reviewing
     from crowdtask.store import media as media_store
 
     assignment = _claimed(requester, worker)
@@ -423,7 +423,7 @@ def test_a_rejection_stands_when_tagging_its_media_fails(requester, worker, monk
         raise ConnectionError("S3 is unreachable")
 
     monkeypatch.setattr(media_store, "mark_discarded", s3_down)
-    rejected = flows.reject(requester.id, result_id, "not a cat")
+    rejected = reviewing.reject(requester.id, result_id, "not a cat")
     assert rejected.state == "Rejected"
     again = invoke("results", "results_get", token=requester.token, path_params={"id": result_id})
     assert again.body["state"] == "Rejected"

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from crowdtask.services import campaigns, flows, market, operations, pools, pricing
+from crowdtask.services import campaigns, market, operations, pools, pricing
 from crowdtask.services.bulk import BulkParams
+from crowdtask.services.flows import publishing, reviewing, sweeping, uploading
 from tests.support import builders
 from tests.support.accounts import make_account
 from tests.support.bulk import receive_sqs_event, run_bulk_worker, work_off
@@ -40,7 +41,7 @@ def _items(pool: str, count: int, overlap: int = 2) -> list[dict[str, Any]]:
 
 
 def _upload(requester, queue, items: list[dict[str, Any]], **params: Any) -> Any:
-    operation, _ = flows.submit_tasks(requester.id, items, BulkParams(async_mode=True, **params))
+    operation, _ = uploading.submit_tasks(requester.id, items, BulkParams(async_mode=True, **params))
     work_off(queue)
     return operations.get_operation(requester.id, operation.id)
 
@@ -57,7 +58,7 @@ def test_a_campaign_of_pool_tasks_only_publishes_pays_for_them_and_finishes(requ
     stored = campaigns.require_campaign(requester.id, pool)
     assert (int(stored["pool_tasks"]), int(stored["pool_needed"])) == (3, 6)
     # When it is published: 6 results x 0.5 USD + 20% commission are frozen, every task is on the market
-    flows.publish(requester.id, pool)
+    publishing.publish(requester.id, pool)
     assert balances(requester.id) == ("96.4 USD", "3.6 USD")
     task_ids = _task_ids(requester, operation.id)
     listed = {job.id: job.remaining for job in market.list_jobs(worker.id, 100, None, None)}
@@ -67,7 +68,7 @@ def test_a_campaign_of_pool_tasks_only_publishes_pays_for_them_and_finishes(requ
         for _ in range(2):
             someone = make_account("worker")
             result = claim_and_submit(someone.id, task_id, pool)
-            flows.approve(requester.id, result.id, None)
+            reviewing.approve(requester.id, result.id, None)
     assert campaigns.get_campaign(requester.id, pool).state == "finished"
     assert balances(requester.id) == ("96.4 USD", "0 USD")
 
@@ -99,7 +100,7 @@ def test_a_crash_before_the_market_items_is_finished_by_the_market_scheduler(
     requester, queue, monkeypatch, frozen_clock
 ):
     campaign_id, _ = published_job(requester.id, results=1, taskTemplate=TEMPLATE)
-    operation, _ = flows.submit_tasks(requester.id, _items(campaign_id, 3), BulkParams(async_mode=True))
+    operation, _ = uploading.submit_tasks(requester.id, _items(campaign_id, 3), BulkParams(async_mode=True))
     event = receive_sqs_event(queue)
     real = pools.open_chunk
     monkeypatch.setattr(pools, "open_chunk", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("died")))
@@ -110,11 +111,11 @@ def test_a_crash_before_the_market_items_is_finished_by_the_market_scheduler(
     task_ids = _task_ids(requester, operation.id)
     assert all(market_item(t, campaign_id) is None for t in task_ids)
     assert balances(requester.id) == ("95.8 USD", "4.2 USD")  # frozen once
-    assert flows.sweep_market()["pool_chunks_opened"] == 0  # the worker may still be at it
+    assert sweeping.sweep_market()["pool_chunks_opened"] == 0  # the worker may still be at it
     frozen_clock.advance(seconds=61)
-    assert flows.sweep_market()["pool_chunks_opened"] == 1
+    assert sweeping.sweep_market()["pool_chunks_opened"] == 1
     assert all(market_item(t, campaign_id) is not None for t in task_ids)
-    assert flows.sweep_market()["pool_chunks_opened"] == 0
+    assert sweeping.sweep_market()["pool_chunks_opened"] == 0
 
 
 def test_a_big_pool_opens_and_closes_in_steps(requester, queue, monkeypatch, frozen_clock):
@@ -124,18 +125,18 @@ def test_a_big_pool_opens_and_closes_in_steps(requester, queue, monkeypatch, fro
     for _ in range(4):  # four uploads: four chunks of two tasks
         operation = _upload(requester, queue, _items(pool, 2, overlap=1))
         task_ids += _task_ids(requester, operation.id)
-    flows.publish(requester.id, pool)
+    publishing.publish(requester.id, pool)
     opened = [t for t in task_ids if market_item(t, pool) is not None]
     assert 0 < len(opened) < 8  # the first step, at publish
     for _ in range(5):  # the market step stays due until the whole pool is open
         frozen_clock.advance(seconds=60)
-        flows.sweep_market()
+        sweeping.sweep_market()
     assert all(market_item(t, pool) is not None for t in task_ids)
     assert int(campaigns.require_campaign(requester.id, pool)["results_outstanding"]) == 8  # counted once
-    flows.cancel(requester.id, pool)
+    publishing.cancel(requester.id, pool)
     for _ in range(5):
         frozen_clock.advance(seconds=60)
-        flows.sweep_campaign_steps()
+        sweeping.sweep_campaign_steps()
     assert all(market_item(t, pool)["closed"] for t in task_ids)  # type: ignore[index]
     assert balances(requester.id) == ("100 USD", "0 USD")
 
@@ -145,7 +146,7 @@ def test_a_pool_still_leaves_the_market_when_ending_crashes_after_its_transactio
 ):
     pool = _pool(requester)
     task_ids = _task_ids(requester, _upload(requester, queue, _items(pool, 3, overlap=1)).id)
-    flows.publish(requester.id, pool)
+    publishing.publish(requester.id, pool)
     assert all(market_item(t, pool) is not None for t in task_ids)
 
     def crash(*_args: Any) -> None:
@@ -153,13 +154,13 @@ def test_a_pool_still_leaves_the_market_when_ending_crashes_after_its_transactio
 
     with monkeypatch.context() as patched, pytest.raises(RuntimeError):
         patched.setattr(campaigns, "apply_locks", crash)  # the first step after the state change
-        flows.cancel(requester.id, pool)
+        publishing.cancel(requester.id, pool)
     assert campaigns.require_campaign(requester.id, pool)["state"] == "cancelled"
     assert not any(market_item(t, pool).get("closed") for t in task_ids)  # type: ignore[union-attr]
     frozen_clock.advance(seconds=60)
-    assert flows.sweep_campaign_steps()["pool-close"] == 1
+    assert sweeping.sweep_campaign_steps()["pool-close"] == 1
     assert all(market_item(t, pool)["closed"] for t in task_ids)  # type: ignore[index]
-    assert flows.sweep_campaign_steps()["pool-close"] == 0  # done: not due again
+    assert sweeping.sweep_campaign_steps()["pool-close"] == 0  # done: not due again
 
 
 def test_publishing_counts_only_what_was_there_when_it_decided(requester, queue):
@@ -178,7 +179,7 @@ def test_publishing_counts_only_what_was_there_when_it_decided(requester, queue)
 
     pricing.budget = budget_then_more_tasks  # type: ignore[assignment]
     try:
-        flows.publish(requester.id, pool)
+        publishing.publish(requester.id, pool)
     finally:
         pricing.budget = real_budget  # type: ignore[assignment]
     assert calls["n"] == 2
@@ -189,7 +190,7 @@ def test_a_campaign_without_jobs_or_pool_tasks_still_cannot_be_published(request
     from crowdtask import errors
 
     with pytest.raises(errors.Conflict, match="pool_id"):
-        flows.publish(requester.id, _pool(requester))
+        publishing.publish(requester.id, _pool(requester))
 
 
 def test_pool_tasks_are_not_edited_or_archived_one_by_one(requester, queue):
@@ -212,7 +213,7 @@ def test_a_pool_task_stops_collecting_once_its_answer_is_confident(requester, qu
         requester.id, TEMPLATE, payment="0.5", results=5, overlap={"min": 2, "confidence": 0.9}
     )
     operation = _upload(requester, queue, _items(pool, 1, overlap=5))
-    flows.publish(requester.id, pool)
+    publishing.publish(requester.id, pool)
     assert balances(requester.id) == ("97 USD", "3 USD")  # 5 results x 0.5 USD x 1.2
     [task_id] = _task_ids(requester, operation.id)
     # When two workers give the same answer

@@ -18,9 +18,10 @@ from crowdtask.models.listing import ListQuery
 from crowdtask.models.market import SubmitIn
 from crowdtask.models.quality import BlockIn, SkillIn
 from crowdtask.models.tasks import TaskIn
-from crowdtask.services import assignments, campaigns, flows, grading, jobs, market, quality, results, workers
+from crowdtask.services import assignments, campaigns, grading, jobs, market, quality, results, workers
 from crowdtask.services import tasks as task_service
 from crowdtask.services.bulk_items import BulkParams
+from crowdtask.services.flows import publishing, reviewing, sweeping, uploading
 from crowdtask.store import campaigns as campaign_store
 from tests.support.accounts import make_account
 from tests.support.eventbus import EventTap
@@ -49,7 +50,7 @@ def _campaign(
     body = {"name": "quality", "workerPayment": Decimal("0.25"), "results": 1, **settings}
     campaign_id = campaigns.create_campaign(requester_id, CampaignIn.model_validate(body), job_ids).id
     if publish:
-        flows.publish(requester_id, campaign_id)
+        publishing.publish(requester_id, campaign_id)
     return campaign_id, job_ids
 
 
@@ -72,7 +73,7 @@ def _answer(tasks: list[Any], text: str = "hello", controls_text: dict[str, str]
 
 def _work(worker_id: str, job_id: str, text: str = "hello") -> Any:
     assignment = assignments.claim(worker_id, job_id, None, None, None)
-    return assignment, flows.submit(worker_id, assignment.id, _answer(assignment.tasks or [], text))
+    return assignment, reviewing.submit(worker_id, assignment.id, _answer(assignment.tasks or [], text))
 
 
 def _stats(requester_id: str, campaign_id: str, worker_id: str) -> Any:
@@ -180,7 +181,7 @@ def test_controls_are_mixed_in_never_repeated_while_unanswered_ones_remain(reque
         [control] = [t for t in ids_ if t in controls]
         got.append(control)
         positions[ids_.index(control)] += 1
-        flows.submit(worker.id, assignment.id, _answer(assignment.tasks or []))
+        reviewing.submit(worker.id, assignment.id, _answer(assignment.tasks or []))
     assert sorted(got[:3]) == sorted(controls)  # each once before any comes back
     assert set(got[3:]) <= set(controls) and len(got) == 6
     assert _stats(requester.id, campaign_id, worker.id).controlAnswers == 6
@@ -204,7 +205,7 @@ def test_nothing_a_worker_receives_tells_a_control_or_its_answer(requester, work
     assignment = assignments.claim(worker.id, job_id, None, None, None)
     again = assignments.get_assignment(worker.id, assignment.id)
     mine, _ = assignments.list_assignments(worker.id, ListQuery(limit=10))
-    submitted = flows.submit(worker.id, assignment.id, _answer(assignment.tasks or [], "my guess"))
+    submitted = reviewing.submit(worker.id, assignment.id, _answer(assignment.tasks or [], "my guess"))
     seen = [*listed, assignment, again, *mine, submitted]
     dumped = json.dumps([dump(s) for s in seen])  # as the API sends them
     for telling in (SECRET, "knownSolutions", "known_solutions", "control", "weight"):
@@ -232,17 +233,17 @@ def test_statistics_are_exact_per_campaign_and_per_requester(requester, worker, 
         [control] = [t.id for t in assignment.tasks or [] if t.id in controls]
         right = f"{SECRET}-{controls.index(control)}" if n % 2 == 0 else "wrong"
         made.append(
-            flows.submit(
+            reviewing.submit(
                 worker.id, assignment.id, _answer(assignment.tasks or [], controls_text={control: right})
             )
         )
-    flows.approve(requester.id, made[0].id, None)
-    flows.approve(requester.id, made[1].id, None)
-    flows.reject(requester.id, made[2].id, "no")
+    reviewing.approve(requester.id, made[0].id, None)
+    reviewing.approve(requester.id, made[1].id, None)
+    reviewing.reject(requester.id, made[2].id, "no")
     spare = assignments.claim(
         worker.id, job_ids[2], None, None, None
     )  # the rejected slot, taken and given back
-    flows.release(worker.id, spare.id)
+    reviewing.release(worker.id, spare.id)
     stats = _stats(requester.id, campaign_id, worker.id)
     assert (stats.controlAnswers, stats.controlCorrect, stats.controlAccuracy) == (4, 2, 50.0)
     assert (stats.submitted, stats.approved, stats.rejected, stats.acceptanceRate) == (4, 2, 1, 66.67)
@@ -256,7 +257,7 @@ def test_statistics_are_exact_per_campaign_and_per_requester(requester, worker, 
 def test_earnings_leave_the_24_hours(requester, worker, frozen_clock):
     _, [job_id] = _campaign(requester.id)
     _, result = _work(worker.id, job_id)
-    flows.approve(requester.id, result.id, None)
+    reviewing.approve(requester.id, result.id, None)
     assert quality.worker_quality(requester.id, worker.id).quality.earnings24h == 0.25
     frozen_clock.advance(hours=25)
     assert quality.worker_quality(requester.id, worker.id).quality.earnings24h == 0
@@ -358,7 +359,7 @@ def test_a_block_hides_and_refuses_but_claimed_work_may_be_submitted(requester, 
     assert [j.id for j in market.list_jobs(worker.id, 10, None, None)] == [elsewhere]
     with pytest.raises(errors.Forbidden, match="blocked"):
         assignments.claim(worker.id, second, None, None, None)
-    assert flows.submit(worker.id, claimed.id, _answer(claimed.tasks or [])).state == "InReview"
+    assert reviewing.submit(worker.id, claimed.id, _answer(claimed.tasks or [])).state == "InReview"
     frozen_clock.now = frozen_clock.now.replace(day=15, hour=1)  # the block has ended
     assert assignments.claim(worker.id, second, None, None, None).job == second
     everywhere = quality.create_block(requester.id, BlockIn(worker=worker.id, reason="all"))
@@ -428,7 +429,7 @@ def test_reject_all_returns_exactly_what_the_rejected_results_cost(requester, wo
         workerPayment=Decimal("0.333333"),
     )
     _, good = _work(worker.id, jobs_[0], SECRET)
-    flows.approve(requester.id, good.id, None)
+    reviewing.approve(requester.id, good.id, None)
     owed_before = Decimal(str(campaign_store.get(requester.id, campaign_id)["owed"]))
     tap = EventTap()
     _work(worker.id, jobs_[1], "wrong")
@@ -466,7 +467,7 @@ def test_skipping_in_a_row_blocks_and_a_submission_ends_the_run(requester, worke
     rules = [_rule("skippedInRow", "gte", 2, {"type": "block", "duration": "1 hours", "reason": "skips"})]
     campaign_id, [job_id] = _campaign(requester.id, qualityRules=rules, maxResultsPerWorker=5, results=5)
     for _ in range(2):
-        flows.release(worker.id, assignments.claim(worker.id, job_id, None, None, None).id)
+        reviewing.release(worker.id, assignments.claim(worker.id, job_id, None, None, None).id)
     [action] = quality.actions(requester.id, campaign_id, worker=None, after=None, limit=10)[0]
     assert action.observed == 2 and action.action["type"] == "block"
     [block] = quality.list_blocks(requester.id, ListQuery(limit=5), worker=worker.id, campaign=campaign_id)[0]
@@ -478,7 +479,7 @@ def test_a_block_rule_does_not_block_twice(requester, worker):
     campaign_id, jobs_ = _campaign(requester.id, 2, qualityRules=rules, maxResultsPerWorker=2)
     done = [_work(worker.id, job_id)[1] for job_id in jobs_]
     for result in done:
-        flows.reject(requester.id, result.id, "no")
+        reviewing.reject(requester.id, result.id, "no")
     found = quality.actions(requester.id, campaign_id, worker=None, after=None, limit=10)[0]
     assert [a.outcome.get("alreadyBlocked", False) for a in found] == [False, True]
     assert len(quality.list_blocks(requester.id, ListQuery(limit=5), worker=worker.id, campaign=None)[0]) == 1
@@ -493,15 +494,15 @@ def test_pool_tasks_known_solutions_are_controls_graded_with_their_correctness_w
         {"output_values": {"result": {"selectedOption": "No"}}, "correctness_weight": 0.25},
     ]
     item = {"pool_id": pool, "input_values": {}, "overlap": 1, "known_solutions": solutions}
-    flows.create_tasks_now(requester.id, [item], BulkParams())
-    flows.publish(requester.id, pool)
+    uploading.create_tasks_now(requester.id, [item], BulkParams())
+    publishing.publish(requester.id, pool)
     [job] = market.list_jobs(worker.id, 10, None, None)
     claimed = assignments.claim(worker.id, job.id, None, None, None)
     [task] = claimed.tasks or []
     stored = task_service.get_task(requester.id, task.id).model_dump(exclude_none=True)
     assert [s["weight"] for s in stored["knownSolutions"]] == [0.5, 0.25]
     answer = {"taskResults": [{"task": task.id, "components": [{"result": {"selectedOption": "No"}}]}]}
-    submitted = flows.submit(worker.id, claimed.id, SubmitIn.model_validate(answer))
+    submitted = reviewing.submit(worker.id, claimed.id, SubmitIn.model_validate(answer))
     [graded] = results.get_result(requester.id, submitted.id).taskResults
     assert graded.control is not None
     assert (graded.control.correct, graded.control.score, graded.control.weight) == (True, 0.25, 0.5)
@@ -515,9 +516,9 @@ def test_earnings_rule_sets_a_skill_to_a_value_on_review(requester, worker):
     campaign_id, jobs_ = _campaign(requester.id, 2, qualityRules=rules, maxResultsPerWorker=2)
     done = [_work(worker.id, job_id)[1] for job_id in jobs_]
     tap = EventTap()
-    flows.approve(requester.id, done[0].id, None)  # 0.25 earned: the rule holds back
+    reviewing.approve(requester.id, done[0].id, None)  # 0.25 earned: the rule holds back
     assert quality.actions(requester.id, campaign_id, worker=None, after=None, limit=10)[0] == []
-    flows.approve(requester.id, done[1].id, None)  # 0.5
+    reviewing.approve(requester.id, done[1].id, None)  # 0.5
     [action] = quality.actions(requester.id, campaign_id, worker=None, after=None, limit=10)[0]
     assert (action.metric, action.observed, action.outcome) == (
         "earnings24h",
@@ -546,7 +547,7 @@ def test_an_expired_assignment_counts_as_skipped_and_blocks_across_the_account(
     assignments.claim(worker.id, job_id, None, None, None)
     tap = EventTap()
     frozen_clock.advance(minutes=11)
-    assert flows.sweep_market()["assignments_expired"] == 1
+    assert sweeping.sweep_market()["assignments_expired"] == 1
     [action] = quality.actions(requester.id, campaign_id, worker=worker.id, after=None, limit=10)[0]
     assert (action.metric, action.observed) == ("skippedInRow", 1)
     assert quality.worker_quality(requester.id, worker.id).quality.skippedInRow == 1
@@ -592,7 +593,7 @@ def _unfinished(requester_id: str, campaign_id: str) -> tuple[Any, quality.Event
 def _submit_and_die(worker_id: str, job_id: str, text: str) -> None:
     assignment = assignments.claim(worker_id, job_id, None, None, None)
     with pytest.raises(Killed):
-        flows.submit(worker_id, assignment.id, _answer(assignment.tasks or [], text))
+        reviewing.submit(worker_id, assignment.id, _answer(assignment.tasks or [], text))
 
 
 @pytest.mark.parametrize(("owner", "step"), CRASH_POINTS, ids=["before-acting", "before-the-outcome"])
@@ -674,7 +675,7 @@ def _reject_all_campaign(requester_id: str, worker_id: str) -> tuple[str, list[s
         workerPayment=Decimal("0.333333"),
     )
     _, good = _work(worker_id, jobs_[0], SECRET)
-    flows.approve(requester_id, good.id, None)
+    reviewing.approve(requester_id, good.id, None)
     owed_before = Decimal(str(campaign_store.get(requester_id, campaign_id)["owed"]))
     _work(worker_id, jobs_[1], "wrong")
     cost = Decimal(str(campaign_store.get(requester_id, campaign_id)["owed"])) - owed_before
@@ -762,13 +763,13 @@ def test_the_market_sweep_finishes_an_action_nobody_came_back_to(
     assignment = assignments.claim(worker.id, job_id, None, None, None)
     _kill_once(monkeypatch, quality, "_act")
     with pytest.raises(Killed):
-        flows.release(worker.id, assignment.id)
+        reviewing.release(worker.id, assignment.id)
     # When the sweep runs while whoever took it might still be at it: it waits
-    assert flows.sweep_market()["quality_actions_finished"] == 0
+    assert sweeping.sweep_market()["quality_actions_finished"] == 0
     # Then, once the action is overdue, the sweep takes it, once
     frozen_clock.advance(minutes=6)
-    assert flows.sweep_market()["quality_actions_finished"] == 1
-    assert flows.sweep_market()["quality_actions_finished"] == 0
+    assert sweeping.sweep_market()["quality_actions_finished"] == 1
+    assert sweeping.sweep_market()["quality_actions_finished"] == 0
     [block] = quality.list_blocks(requester.id, ListQuery(limit=5), worker=worker.id, campaign=campaign_id)[0]
     [done] = quality.actions(requester.id, campaign_id, worker=None, after=None, limit=10)[0]
     assert done.outcome == {"block": block.id}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeGuard, cast
 
 from pydantic import ValidationError
 
@@ -230,6 +230,14 @@ def _check_storable(raw: dict[str, Any]) -> None:
 def is_pool_task(raw: dict[str, Any]) -> bool:
     """A task of the bulk API (made for a campaign from input values) rather than a task of its own."""
     return "pool_id" in raw or "input_values" in raw
+
+
+def is_one_task(body: Any, params: BulkParams) -> TypeGuard[dict[str, Any]]:
+    """An upload of one task of its own, created at once (a JSON object, not a pool task, not async,
+    and with no operation_id: one that names an operation goes through it, so that sending it again
+    creates nothing more)."""
+    plain = isinstance(body, dict) and not is_pool_task(body)
+    return plain and not params.async_mode and params.operation_id is None
 
 
 def prepare(account_id: str, raw_items: list[Any], params: BulkParams) -> Prepared:

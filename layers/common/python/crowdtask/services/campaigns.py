@@ -2,7 +2,7 @@
 
 A transition here moves the campaign and the requester's money in one write and locks or
 unlocks its jobs and tasks. What a transition does to the market and the pool is the
-coordinator's (services/flows.py), which announces the transition once all of it is done.
+coordinator's (services/flows/publishing.py), which announces the transition once all of it is done.
 """
 
 from __future__ import annotations
@@ -221,7 +221,7 @@ def _check_publishable(account_id: str, campaign: dict[str, Any]) -> None:
 def publish(account_id: str, campaign_id: str) -> Moved:
     """unpublished -> active: freezes the budget and locks its jobs and tasks against edits.
 
-    The market opens right after (services/flows.py); if the process dies first, the `market`
+    The market opens right after (services/flows/publishing.py); if the process dies first, the `market`
     step written with the transition makes the market scheduler open it.
     """
     for _ in range(_ATTEMPTS):

@@ -10,7 +10,7 @@ and valued from the record alone (the block's id and end, the skill's value, eac
 in the record in its own transaction), so an evaluation that finds the record without an outcome,
 or the market sweep once the record is overdue, takes it again and nothing is lost or doubled.
 Actions that review results hand back the campaigns they may have completed: finishing them is
-the coordinator's (services/flows.py).
+the coordinator's (services/flows/reviewing.py).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ rejected one. Each review is one transaction conditioned on the result still bei
 (store/results.py), so a result is paid at most once whoever approves it (a requester,
 approve-all, the sweep). A campaign that ends keeps `owed` frozen, so results still in review
 can be paid after it. A review that may complete its campaign says so; finishing the campaign
-is the coordinator's (services/flows.py).
+is the coordinator's (services/flows/reviewing.py).
 """
 
 from __future__ import annotations

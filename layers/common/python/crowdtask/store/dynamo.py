@@ -9,7 +9,6 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, TypeVar
 
-import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.client import BaseClient
 from botocore.config import Config
@@ -17,7 +16,7 @@ from botocore.config import Config
 from crowdtask import parallel
 from crowdtask.config import settings
 from crowdtask.numbers import refuse_unstorable
-from crowdtask.store import Refused
+from crowdtask.store import Refused, aws
 
 
 class ConditionFailed(Refused):
@@ -42,7 +41,7 @@ class TransactionConflict(Exception):
 
 @lru_cache(maxsize=1)
 def client() -> BaseClient:
-    return boto3.client(
+    return aws.client(
         "dynamodb",
         config=Config(retries={"max_attempts": 8, "mode": "adaptive"}, tcp_keepalive=True),
     )

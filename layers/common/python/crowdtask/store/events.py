@@ -10,16 +10,15 @@ import json
 from functools import lru_cache
 from typing import Any
 
-import boto3
-
 from crowdtask.config import settings
+from crowdtask.store import aws
 
 SOURCE = "crowdtask"
 
 
 @lru_cache(maxsize=1)
 def _client() -> Any:
-    return boto3.client("events")
+    return aws.client("events")
 
 
 class NotPublished(Exception):

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from crowdtask.config import settings
+from crowdtask.store import aws
 
 KEY_PREFIX = "media"
 # The bucket's lifecycle rules expire objects by their `retention` tag: an upload is "pending" until a
@@ -59,11 +59,11 @@ class ObjectVersion:
 def _client() -> Any:
     config = Config(signature_version="s3v4", retries={"mode": "standard"})
     if os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"):
-        return boto3.client("s3", config=config)  # a local endpoint: path-style, botocore's choice
+        return aws.client("s3", config=config)  # a local endpoint: path-style, botocore's choice
     # On AWS the regional virtual-hosted endpoint: a browser posting a presigned form to the global
     # one (what botocore signs for by default) is redirected while a new bucket's name propagates.
-    region = boto3.session.Session().region_name or "us-east-1"
-    return boto3.client(
+    region = aws.session().region_name or "us-east-1"
+    return aws.client(
         "s3",
         endpoint_url=f"https://s3.{region}.amazonaws.com",
         config=config.merge(Config(s3={"addressing_style": "virtual"})),

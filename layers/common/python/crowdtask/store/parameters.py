@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+
+from crowdtask.store import aws
 
 
 class ParameterUnreadable(RuntimeError):
@@ -15,7 +16,7 @@ class ParameterUnreadable(RuntimeError):
 
 @lru_cache(maxsize=1)
 def _client() -> Any:
-    return boto3.client("ssm")
+    return aws.client("ssm")
 
 
 @lru_cache(maxsize=8)

@@ -6,9 +6,8 @@ import json
 from functools import lru_cache
 from typing import Any
 
-import boto3
-
 from crowdtask.config import settings
+from crowdtask.store import aws
 
 # SQS refuses messages above 256 KiB; the margin covers the attributes SQS counts in.
 MAX_MESSAGE_BYTES = 256 * 1024 - 2048
@@ -16,7 +15,7 @@ MAX_MESSAGE_BYTES = 256 * 1024 - 2048
 
 @lru_cache(maxsize=1)
 def _client() -> Any:
-    return boto3.client("sqs")
+    return aws.client("sqs")
 
 
 def message_size(message: dict[str, Any]) -> int:

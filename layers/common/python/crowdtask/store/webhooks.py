@@ -19,11 +19,9 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-import boto3
-
 from crowdtask.config import settings
 from crowdtask.models.listing import ListQuery, Page
-from crowdtask.store import dynamo, keys, outbox, sweeps
+from crowdtask.store import aws, dynamo, keys, outbox, sweeps
 from crowdtask.store.collections import Collection
 
 WEBHOOKS = Collection("WEBHOOK", shards=1)
@@ -296,7 +294,7 @@ def postpone_due(account_id: str, webhook_id: str, delivery_id: str, before_iso:
 
 @lru_cache(maxsize=1)
 def _sqs() -> Any:
-    return boto3.client("sqs")
+    return aws.client("sqs")
 
 
 def enqueue(message: Mapping[str, Any], delay_seconds: int = 0) -> None:

@@ -1,0 +1,75 @@
+"""A campaign's lifecycle as it reaches the market, and its end once nothing is outstanding.
+
+Publishing opens its jobs and its pool tasks on the market, ending closes them; each transition
+is announced once all of it is done. A campaign finishes when its needed results are all in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from crowdtask import errors
+from crowdtask.models.campaigns import CampaignOut
+from crowdtask.observability import logger
+from crowdtask.services import campaigns, lifecycle, market, pools
+from crowdtask.store import campaigns as campaign_store
+
+
+def publish(account_id: str, campaign_id: str) -> CampaignOut:
+    """unpublished -> active, then its jobs and pool tasks go on the market."""
+    campaigns.publish(account_id, campaign_id)
+    open_market(account_id, campaign_id)
+    return campaigns.get_campaign(account_id, campaign_id)
+
+
+def open_market(account_id: str, campaign_id: str) -> None:
+    """The market of a live campaign: its jobs, then its pool tasks in steps of pools.STEP.
+
+    A big pool opens in steps: until the last one, the campaign's `market` step stays due and the
+    market scheduler carries on. A failure leaves it due too (safe to run again).
+    """
+    campaign = market.open_campaign(account_id, campaign_id)
+    if campaign is None:
+        return
+    try:
+        if not pools.open_pool(account_id, campaign):
+            return
+    except Exception:
+        logger.exception(
+            "opening the pool tasks failed; the market scheduler carries on", extra={"campaign": campaign_id}
+        )
+        return
+    market.opened(account_id, campaign_id)
+
+
+def cancel(account_id: str, campaign_id: str) -> CampaignOut:
+    return _end(account_id, campaign_id, "cancel")
+
+
+def finish(account_id: str, campaign_id: str) -> CampaignOut:
+    return _end(account_id, campaign_id, "finish")
+
+
+def _end(account_id: str, campaign_id: str, action: str) -> CampaignOut:
+    """Cancel or finish: what is still frozen goes back, and the campaign's work leaves the market."""
+    moved = campaigns.move(account_id, campaign_id, action)
+    market.close_campaign(account_id, campaign_id)
+    # a big pool closes in steps: the scheduler carries on from the campaign's `pool-close` step
+    if moved.pool and pools.close_pool(account_id, campaign_id):
+        campaign_store.clear_due(account_id, campaign_id, "pool-close")
+    return campaigns.get_campaign(account_id, campaign_id)
+
+
+def finish_if_complete(pairs: Iterable[tuple[str, str]]) -> list[str]:
+    """Finish every live campaign (account, campaign) whose needed results are all in; those finished."""
+    finished = []
+    for (account_id, campaign_id), progress in campaign_store.progress(pairs, consistent=True).items():
+        outstanding = progress.get("results_outstanding")
+        if lifecycle.state_of(progress) not in lifecycle.LIVE or outstanding is None or int(outstanding) > 0:
+            continue
+        try:
+            finish(account_id, campaign_id)
+        except errors.Conflict:
+            continue  # finished (or cancelled) by someone else meanwhile
+        finished.append(campaign_id)
+    return finished
