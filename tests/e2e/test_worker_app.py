@@ -17,6 +17,7 @@ import requests
 
 from tests.e2e.browser import LOW_CONTRAST, UNNAMED_CONTROLS, chromium, new_page, png, screenshots, wav
 from tests.e2e.conftest import Session, new_account
+from tests.support.samples import every_component
 from tests.support.stack import RunningStack
 
 pytestmark = pytest.mark.e2e
@@ -379,49 +380,6 @@ def test_the_review_page_rejects_and_asks_for_a_redo_with_reasons(api, chromium,
     rejected = requester.call("GET", f"/results/{ids[1]}").json()
     assert rejected["state"] == "Rejected" and rejected["reason"] == "Not a real answer"
     assert review.console_errors == []
-
-
-def every_component(media: dict[str, str], title: str) -> dict[str, Any]:
-    """A task with each of the sixteen components of the catalogue."""
-    return {
-        "name": title,
-        "details": "<p>Every component of the catalogue, <i>once</i>.</p>",
-        "components": [
-            {"type": "Text", "text": "Record, mark and answer", "style": "H2"},
-            {"type": "Image", "url": media["cat.png"]},
-            {"type": "Audio", "url": media["purr.wav"]},
-            # a sound is a video without pictures to a <video> element: the test needs no video file
-            {"type": "Video", "url": media["purr.wav"], "playAudio": False},
-            {"type": "AudioRecording", "minDurationInSeconds": 1, "maxDurationInSeconds": 6},
-            {"type": "VideoRecording", "maxDurationInSeconds": 6, "orientation": "any"},
-            {"type": "ImageMarker", "url": media["cat.png"]},
-            {
-                "type": "BinaryImageChoice",
-                "option1": {"id": "cat", "url": media["cat.png"], "label": "Cat"},
-                "option2": {"id": "dog", "url": media["dog.png"], "label": "Dog"},
-            },
-            {"type": "BinaryChoice", "option1": "Inside", "option2": "Outside"},
-            {"type": "Rating", "steps": 4, "halfSteps": True},
-            {"type": "Stepper", "min": 1, "max": 3, "step": 0.5},
-            {"type": "TextInput", "hint": "A word", "optionalResult": True},
-            {"type": "Toggle", "label": "Noisy", "checkedByDefault": True},
-        ],
-        "components_attributes": [
-            {
-                "component_type": "media",
-                "name": "photo",
-                "label": "A photo",
-                "extra": {"instructions": "Any photo"},
-            },
-            {
-                "component_type": "tags_collection",
-                "name": "mood",
-                "label": "Mood",
-                "extra": {"values": [{"value": "calm", "text": "Calm"}, {"value": "busy", "text": "Busy"}]},
-            },
-            {"component_type": "text_area", "name": "story", "label": "Story", "required": "no"},
-        ],
-    }
 
 
 def record(page: Any, index: int, seconds: float) -> None:

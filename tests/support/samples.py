@@ -378,3 +378,46 @@ PREPARE: dict[str, Callable[[SampleWorld], Any]] = {
         )
     },
 }
+
+
+def every_component(media: dict[str, str], title: str) -> dict[str, Any]:
+    """A task with each of the sixteen components of the catalogue."""
+    return {
+        "name": title,
+        "details": "<p>Every component of the catalogue, <i>once</i>.</p>",
+        "components": [
+            {"type": "Text", "text": "Record, mark and answer", "style": "H2"},
+            {"type": "Image", "url": media["cat.png"]},
+            {"type": "Audio", "url": media["purr.wav"]},
+            # a sound is a video without pictures to a <video> element: the test needs no video file
+            {"type": "Video", "url": media["purr.wav"], "playAudio": False},
+            {"type": "AudioRecording", "minDurationInSeconds": 1, "maxDurationInSeconds": 6},
+            {"type": "VideoRecording", "maxDurationInSeconds": 6, "orientation": "any"},
+            {"type": "ImageMarker", "url": media["cat.png"]},
+            {
+                "type": "BinaryImageChoice",
+                "option1": {"id": "cat", "url": media["cat.png"], "label": "Cat"},
+                "option2": {"id": "dog", "url": media["dog.png"], "label": "Dog"},
+            },
+            {"type": "BinaryChoice", "option1": "Inside", "option2": "Outside"},
+            {"type": "Rating", "steps": 4, "halfSteps": True},
+            {"type": "Stepper", "min": 1, "max": 3, "step": 0.5},
+            {"type": "TextInput", "hint": "A word", "optionalResult": True},
+            {"type": "Toggle", "label": "Noisy", "checkedByDefault": True},
+        ],
+        "components_attributes": [
+            {
+                "component_type": "media",
+                "name": "photo",
+                "label": "A photo",
+                "extra": {"instructions": "Any photo"},
+            },
+            {
+                "component_type": "tags_collection",
+                "name": "mood",
+                "label": "Mood",
+                "extra": {"values": [{"value": "calm", "text": "Calm"}, {"value": "busy", "text": "Busy"}]},
+            },
+            {"component_type": "text_area", "name": "story", "label": "Story", "required": "no"},
+        ],
+    }

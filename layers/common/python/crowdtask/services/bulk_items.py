@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from crowdtask import errors, numbers, templates
 from crowdtask.models.bulk import PoolTaskIn, Solution
-from crowdtask.models.tasks import TaskIn
+from crowdtask.models.tasks import parse_task
 from crowdtask.numbers import plain_numbers
 from crowdtask.services import lifecycle, operations
 from crowdtask.services.tasks import task_content
@@ -159,7 +159,7 @@ def _pool_task(raw: dict[str, Any], params: BulkParams, campaigns: _Campaigns) -
     if item.known_solutions:
         body["knownSolutions"] = _known_solutions(body, item.known_solutions)
     try:
-        task = TaskIn.model_validate(rendered)
+        task = parse_task(rendered)
     except ValidationError as exc:
         raise _Refused({f"taskTemplate.{k}": v for k, v in _problems(exc).items()}) from None
     except errors.ValidationFailed as refusal:  # the known solutions do not fit the task's components
@@ -202,7 +202,7 @@ def _known_solutions(task: dict[str, Any], solutions: list[Solution]) -> list[di
 
 def _plain_task(raw: dict[str, Any]) -> dict[str, Any]:
     try:
-        return task_content(TaskIn.model_validate(raw))
+        return task_content(parse_task(raw))
     except ValidationError as exc:
         raise _Refused(_problems(exc)) from None
     except errors.ValidationFailed as refusal:  # a model's own check naming its fields (knownSolutions)

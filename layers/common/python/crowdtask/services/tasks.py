@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from crowdtask import clock, errors, ids, store
 from crowdtask.models.components import estimate_sizes, format_size
 from crowdtask.models.listing import ListQuery, Page
-from crowdtask.models.tasks import TaskIn, TaskOut, WorkerTaskOut
+from crowdtask.models.tasks import TaskIn, TaskOut, WorkerTaskOut, parse_task
 from crowdtask.numbers import plain_numbers
 from crowdtask.services import quotas, sanitise
 from crowdtask.store import tasks as task_store
@@ -100,7 +100,7 @@ def create_counted(account_id: str, task: TaskIn) -> tuple[TaskOut, quotas.Reser
 def create_one(account_id: str, body: dict[str, Any]) -> tuple[TaskOut, quotas.Reservation]:
     """One task sent as a JSON object, counted: a 422 naming its fields when it is not a valid task."""
     try:
-        task = TaskIn.model_validate(body)
+        task = parse_task(body)
     except ValidationError as exc:
         raise refusal(exc) from None
     return create_counted(account_id, task)

@@ -138,14 +138,16 @@ def update(
     names: Mapping[str, str] | None = None,
     vals: Mapping[str, Any] | None = None,
     also: Sequence[dict[str, Any]] = (),
+    read_back: bool = True,
 ) -> dict[str, Any]:
     """Apply an update expression; returns the item as it is after the update.
 
     With `also` (transaction items, such as outbox events) the update commits in one transaction
-    with them, and the item is then read back (a transaction returns no values)."""
+    with them, and the item is then read back (a transaction returns no values) unless the caller
+    has no use for it (`read_back=False`: {} is returned)."""
     if also:
         _transact_first(update_op(pk, sk, expression, condition, names=names, vals=vals), also)
-        return get(pk, sk, consistent=True) or {}
+        return (get(pk, sk, consistent=True) or {}) if read_back else {}
     kwargs: dict[str, Any] = {
         "TableName": table(),
         "Key": key(pk, sk),

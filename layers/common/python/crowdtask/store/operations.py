@@ -181,7 +181,11 @@ def finish(account_id: str, operation_id: str, status: str, now_iso: str) -> dic
 def mark_ended(account_id: str, operation_id: str, events: Sequence[dict[str, Any]] = ()) -> None:
     """The operation's end was acted on; its `events` (outbox items) commit with the mark."""
     dynamo.update(
-        *keys.operation(account_id, operation_id), "SET ended = :true", vals={":true": True}, also=events
+        *keys.operation(account_id, operation_id),
+        "SET ended = :true",
+        vals={":true": True},
+        also=events,
+        read_back=False,
     )
 
 
