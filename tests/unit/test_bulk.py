@@ -583,6 +583,19 @@ def test_a_synchronous_upload_with_an_operation_id_is_idempotent(requester, pool
     assert operations.get_operation(requester.id, operation_id).status == "SUCCESS"
 
 
+def test_a_synchronous_upload_that_finished_counts_as_queued_so_sending_it_again_queues_nothing(
+    requester, pool, queue
+):
+    operation_id = str(uuid.uuid4())
+    items = [_item(pool, n, overlap=1) for n in range(3)]
+    uploading.create_tasks_now(requester.id, items, BulkParams(operation_id=operation_id))
+    stored = bulk.store.get(requester.id, operation_id, consistent=True)
+    assert stored is not None and stored["queued_at"] == stored["finished"]
+    uploading.create_tasks_now(requester.id, items, BulkParams(operation_id=operation_id))
+    assert receive_sqs_event(queue)["Records"] == []
+    assert len(_all_tasks(requester.id)) == 3
+
+
 def test_a_synchronous_upload_that_cannot_finish_is_handed_to_the_bulk_worker(
     requester, pool, queue, monkeypatch
 ):

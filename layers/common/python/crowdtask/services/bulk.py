@@ -72,6 +72,7 @@ def create_now(account_id: str, raw_items: list[Any], params: BulkParams) -> Cre
         raise BulkRefused(prepared.invalid)
     existing = store.get(account_id, operation_id, consistent=True) if params.operation_id else None
     ending: Ending = None
+    fresh = existing is None
     if existing is not None:  # sent before: finish what is left of it and answer the same
         if existing.get("digest") != digest:
             raise _other_upload(operation_id)
@@ -84,14 +85,14 @@ def create_now(account_id: str, raw_items: list[Any], params: BulkParams) -> Cre
         item, reservation, messages, ending = started
     for n, message in enumerate(messages):
         try:
-            ending = bulk_chunks.store_chunk(message) or ending
+            ending = bulk_chunks.store_chunk(message, fresh=fresh) or ending
         except Exception as exc:
             logger.exception("a chunk of a synchronous upload failed; the bulk worker finishes it")
             _queue(account_id, operation_id, messages[n:])
             raise Deferred(
                 to_operation(store.get(account_id, operation_id, consistent=True) or item)
             ) from exc
-    if messages:
+    if messages and ending is None:  # an operation that finished is queued too (store.finish says so)
         store.mark_queued(account_id, operation_id, clock.iso(clock.now()))
     created = clock.iso(datetime.fromisoformat(item["submitted_precise"]))
     reply = BulkCreateOut(

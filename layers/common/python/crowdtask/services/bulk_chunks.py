@@ -125,13 +125,17 @@ def ranges(indexes: list[int]) -> list[list[int]]:
 
 
 # ---------------------------------------------------------------- the bulk worker's side
-def store_chunk(message: dict[str, Any]) -> Ending:
+def store_chunk(message: dict[str, Any], *, fresh: bool = False) -> Ending:
     """Store one chunk of an operation (a bulk queue message of kind `tasks.create`); safe to run again.
 
     Returns the operation when this chunk ended it (or it ended before, and its end is still to do).
+    `fresh`: the request storing it made the operation a moment ago and has queued none of its chunks,
+    so the operation exists and the chunk is not counted (nothing to read to know it).
     """
     account_id, operation_id, chunk = message["account_id"], message["operation_id"], int(message["chunk"])
-    exists, counted_before = store.operation_and_chunk(account_id, operation_id, chunk)
+    exists, counted_before = (
+        (True, False) if fresh else store.operation_and_chunk(account_id, operation_id, chunk)
+    )
     if counted_before:
         return finish_if_done(account_id, operation_id)  # counted before: the end may still be to do
     if not exists:

@@ -166,11 +166,12 @@ def clear_pending(record: dict[str, Any]) -> None:
 
 
 def finish(account_id: str, operation_id: str, status: str, now_iso: str) -> dict[str, Any] | None:
-    """Mark the operation ended: the operation as it is now for the one caller that did it, else None."""
+    """Mark the operation ended: the operation as it is now for the one caller that did it, else None.
+    Every chunk is counted, so none is left for the client to send again: it is queued too."""
     try:
         return dynamo.update(
             *keys.operation(account_id, operation_id),
-            "SET final_status = :status, finished = :now",
+            "SET final_status = :status, finished = :now, queued_at = if_not_exists(queued_at, :now)",
             condition="attribute_not_exists(final_status) AND chunks_done = chunk_count",
             vals={":status": status, ":now": now_iso},
         )
