@@ -86,6 +86,19 @@ def _valid(schema: dict, value: object) -> bool:
     return jsonschema.Draft202012Validator(resolver_schema).is_valid(value)
 
 
+def _agree(
+    model: type[BaseModel], value: dict, valid: bool, refusal: str | None = None, schema: dict | None = None
+) -> BaseModel | None:
+    """The document (`model`'s schema, or `schema`) and the model take `value` alike (`refusal`: why
+    not); the model's reading of it when taken."""
+    assert _valid(schema or {"$ref": f"#/components/schemas/{model.__name__}"}, value) is valid
+    if valid:
+        return model.model_validate(value)
+    with pytest.raises(ValidationError, match=refusal):
+        model.model_validate(value)
+    return None
+
+
 REQUIREMENT = {"$ref": "#/components/schemas/Requirement"}
 
 
@@ -103,12 +116,7 @@ def test_a_requirement_takes_a_value_exactly_when_it_compares(requirement, valid
     """The document and the model agree: comparisons need `value`, exists / notExists take none."""
     from crowdtask.models.quality import Requirement
 
-    assert _valid(REQUIREMENT, requirement) is valid
-    if valid:
-        Requirement.model_validate(requirement)
-    else:
-        with pytest.raises(ValidationError):
-            Requirement.model_validate(requirement)
+    _agree(Requirement, requirement, valid, schema=REQUIREMENT)
 
 
 @pytest.mark.parametrize(
@@ -157,12 +165,7 @@ RULE = {"metric": "fastSubmits", "operator": "gte", "value": 3, "action": {"type
 def test_a_fast_submit_threshold_goes_with_its_metric_only_in_the_document_too(rule, valid):
     from crowdtask.models.quality import QualityRule
 
-    assert _valid({"$ref": "#/components/schemas/QualityRule"}, rule) is valid
-    if valid:
-        QualityRule.model_validate(rule)
-    else:
-        with pytest.raises(ValidationError):
-            QualityRule.model_validate(rule)
+    _agree(QualityRule, rule, valid)
 
 
 @pytest.mark.parametrize(
@@ -179,12 +182,7 @@ def test_a_fast_submit_threshold_goes_with_its_metric_only_in_the_document_too(r
 def test_task_parameters_are_short_scalars_in_the_document_too(parameters, valid):
     from crowdtask.models.throughput import TaskParameters
 
-    assert _valid({"$ref": "#/components/schemas/TaskParameters"}, parameters) is valid
-    if valid:
-        TaskParameters.model_validate(parameters)
-    else:
-        with pytest.raises(ValidationError):
-            TaskParameters.model_validate(parameters)
+    _agree(TaskParameters, parameters, valid)
 
 
 @pytest.mark.parametrize(
@@ -202,12 +200,7 @@ def test_a_set_skill_action_takes_a_value_or_the_metric_in_the_document_too(acti
     from crowdtask.models.quality import SetSkillAction
 
     action = {"type": "setSkill", "skill": "s", **action}
-    assert _valid({"$ref": "#/components/schemas/SetSkillAction"}, action) is valid
-    if valid:
-        SetSkillAction.model_validate(action)
-    else:
-        with pytest.raises(ValidationError):
-            SetSkillAction.model_validate(action)
+    _agree(SetSkillAction, action, valid)
 
 
 def test_shares_and_scores_are_kept_to_six_places_so_any_documented_number_is_stored():
@@ -265,16 +258,6 @@ def test_a_free_form_number_is_taken_exactly_when_the_document_says_so(number):
         taken = False
     assert documented is taken
     assert taken is (abs(number) < 1e38 if float(number).is_integer() else abs(number) >= 1e-130)
-
-
-def _agree(model: type[BaseModel], value: dict, valid: bool, refusal: str) -> None:
-    """The document's schema of `model` and the model itself take `value` alike (`refusal`: why not)."""
-    assert _valid({"$ref": f"#/components/schemas/{model.__name__}"}, value) is valid
-    if valid:
-        model.model_validate(value)
-    else:
-        with pytest.raises(ValidationError, match=refusal):
-            model.model_validate(value)
 
 
 @pytest.mark.parametrize(
@@ -406,9 +389,5 @@ def test_a_task_json_components_required_is_yes_no_or_a_boolean_in_the_document_
     from crowdtask.models.components import TextAreaComponent
 
     component = {"component_type": "text_area", "name": "n", "required": required}
-    assert _valid({"$ref": "#/components/schemas/TextAreaComponent"}, component) is valid
-    if valid:
-        assert TextAreaComponent.model_validate(component).required in ("yes", "no")
-    else:
-        with pytest.raises(ValidationError):
-            TextAreaComponent.model_validate(component)
+    taken = _agree(TextAreaComponent, component, valid)
+    assert taken is None or taken.model_dump()["required"] in ("yes", "no")
