@@ -116,7 +116,7 @@ def test_unsafe_urls_are_a_422_naming_url(requester, monkeypatch, url, resolved)
         "https://93.184.215.14/in",  # public, but a literal address: the document takes host names
         "https://hooks.example.com/caf\u00e9",  # the document takes printable ASCII after the host
         "https://hooks.example.com/in\n",
-        "https://hooks.example.com:10443/in",  # the document's ports have at most four digits
+        "https://hooks.example.com:65536/in",  # the document's ports run 1..65535
     ],
 )
 def test_a_url_outside_the_documents_pattern_is_a_422_naming_url_on_post_and_put(requester, url):

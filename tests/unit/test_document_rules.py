@@ -341,6 +341,9 @@ WEBHOOK_URLS = [
     "https://[::1]:8443/x",
     "http://hooks.example.com/in",  # http to a name
     "https://93.184.215.14/in",  # a literal address other than loopback
+    "https://hooks.example.com:10443/in",  # a port of five digits
+    "https://hooks.example.com:65535/in",
+    "https://hooks.example.com:65536/in",
     "https://hooks.example.com:99999/in",
     "https://hooks.example.com:0/in",
     "https://hooks.example.com/\u00e4",  # not ASCII
@@ -370,6 +373,7 @@ def test_a_webhook_url_is_taken_exactly_when_the_document_allows_it(model):
             assert [e["loc"] for e in exc.errors()] == [("url",)], url
             taken = False
         assert taken == allowed, url
+    assert all(_valid(schema, f"https://hooks.example.com:{port}/in") for port in (10443, 65535))
     # each kind occurs: the corpus tells them apart
     assert {(_valid(schema, url), _valid({**schema, **loopback}, url)) for url in WEBHOOK_URLS} == {
         (True, False),

@@ -53,13 +53,16 @@ EventTypes = Annotated[
 # from this one constant: https to a host name, an optional port, printable ASCII after the host.
 # What a pattern cannot say the service checks (outbound.check_url): the addresses a name resolves to
 # must be public.
-URL_PATTERN = r"^https://([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}(:[1-9][0-9]{0,3})?([/?#][!-~]*)?$"
+_PORT = (
+    r"(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"  # 1..65535
+)
+URL_PATTERN = r"^https://([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}" + _PORT + r"([/?#][!-~]*)?$"
 # The one exception the document's description states: http(s) to a loopback address, which the
 # service takes only where the deployment allows loopback webhooks (AllowLoopbackWebhooks: local
 # runs) and refuses elsewhere, also with a 422 naming `url`. Kept out of `pattern`, which says what a
 # deployment on AWS takes.
 LOOPBACK_URL_PATTERN = (
-    r"^https?://(127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|\[::1\])(:[1-9][0-9]{0,4})?([/?#][!-~]*)?$"
+    r"^https?://(127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|\[::1\])" + _PORT + r"([/?#][!-~]*)?$"
 )
 _URL_FORMS = (re.compile(URL_PATTERN), re.compile(LOOPBACK_URL_PATTERN))
 
