@@ -66,7 +66,6 @@ imported, imported_cpu = time.perf_counter(), time.process_time()
 answer = {call}
 answered, answered_cpu = time.perf_counter(), time.process_time()
 {profile_end}
-import argparse
 import json
 figures = {{
     "import_ms": (imported - start) * 1000,

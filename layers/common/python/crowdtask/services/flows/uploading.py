@@ -26,13 +26,10 @@ class Upload(NamedTuple):
 def upload_tasks(account_id: str, body: dict[str, Any] | list[Any], params: BulkParams) -> Upload:
     """POST of one task (a JSON object) or many (an array), in the bulk API's modes.
 
-    One task of either task form is created at once; anything else goes through the bulk
-    service, and so does one task sent with an operation_id (which makes sending it again create
-    nothing more). A single task refused is a 422 naming its fields, as for any single task.
+    One task of its own (bulk_items.is_one_task) is not one of these: the edge creates it with
+    tasks.create_one without loading the bulk path. One task sent with an operation_id, or a pool
+    task, goes through it; a single task refused is a 422 naming its fields, as for any single task.
     """
-    if bulk_items.is_one_task(body, params):
-        created, reservation = tasks.create_one(account_id, body)
-        return Upload(task=created, quota_headers=reservation.headers())
     items = body if isinstance(body, list) else [body]
     if params.async_mode:
         operation, reservation_or_none = submit_tasks(account_id, items, params)
