@@ -120,16 +120,16 @@ def webhook_queue() -> Iterator[str]:
     """The webhook delivery queue of template.yaml (moto), wired into the settings."""
     import boto3
 
-    from crowdtask.store import webhooks as webhook_store
+    from crowdtask.store import queues
 
     props = template()["Resources"]["WebhookDeliveryQueue"]["Properties"]
     url = boto3.client("sqs").create_queue(
         QueueName=QUEUE_NAME, Attributes={"VisibilityTimeout": str(props["VisibilityTimeout"])}
     )["QueueUrl"]
-    webhook_store._sqs.cache_clear()
+    queues._client.cache_clear()
     with queue_setting("WEBHOOK_QUEUE_URL", url):
         yield url
-    webhook_store._sqs.cache_clear()
+    queues._client.cache_clear()
 
 
 @dataclass

@@ -39,3 +39,11 @@ def send_aggregation(message: dict[str, Any]) -> None:
     """One aggregation run for the aggregation worker."""
     url = settings().require("aggregation_queue_url").aggregation_queue_url
     _client().send_message(QueueUrl=url, MessageBody=encode(message).decode())
+
+
+def send_webhook_delivery(message: dict[str, Any], delay_seconds: int = 0) -> None:
+    """One delivery attempt for the delivery worker, after `delay_seconds` (SQS delays up to 900 s)."""
+    url = settings().require("webhook_queue_url").webhook_queue_url
+    _client().send_message(
+        QueueUrl=url, MessageBody=encode(message).decode(), DelaySeconds=max(0, min(900, int(delay_seconds)))
+    )

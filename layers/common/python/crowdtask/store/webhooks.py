@@ -13,15 +13,12 @@ otherwise, as a backstop for a message that was never sent (a crash between the 
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-from crowdtask.config import settings
 from crowdtask.models.listing import ListQuery, Page
-from crowdtask.store import aws, dynamo, keys, outbox, sweeps
+from crowdtask.store import dynamo, keys, outbox, queues, sweeps
 from crowdtask.store.collections import Collection
 
 WEBHOOKS = Collection("WEBHOOK", shards=1)
@@ -292,16 +289,6 @@ def postpone_due(account_id: str, webhook_id: str, delivery_id: str, before_iso:
 # ---------------------------------------------------------------- the delivery queue
 
 
-@lru_cache(maxsize=1)
-def _sqs() -> Any:
-    return aws.client("sqs")
-
-
 def enqueue(message: Mapping[str, Any], delay_seconds: int = 0) -> None:
     """One delivery attempt for the delivery worker, after `delay_seconds` (SQS delays up to 900 s)."""
-    url = settings().require("webhook_queue_url").webhook_queue_url
-    _sqs().send_message(
-        QueueUrl=url,
-        MessageBody=json.dumps(dict(message), separators=(",", ":")),
-        DelaySeconds=max(0, min(900, int(delay_seconds))),
-    )
+    queues.send_webhook_delivery(dict(message), delay_seconds)
