@@ -56,7 +56,7 @@ def _asset(name: str) -> Asset:
 def media_origins() -> list[str]:
     """Origins the browser uploads media to and plays them from: the media bucket's hosts (global and
     regional, as S3 presigns either), or locally the S3 endpoint the functions are pointed at."""
-    local = settings().aws_endpoint_url_s3
+    local = settings().local_s3_endpoint
     if local:
         parts = urlsplit(local)
         return [f"{parts.scheme}://{parts.netloc}"]

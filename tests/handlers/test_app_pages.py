@@ -103,6 +103,7 @@ def test_the_policy_lets_the_browser_reach_the_media_bucket(settings_from):
     settings_from.setenv("MEDIA_BUCKET_NAME", "media-bucket")
     settings_from.setenv("AWS_REGION", "eu-west-1")
     settings_from.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    settings_from.delenv("AWS_ENDPOINT_URL", raising=False)
     policy = function_module("app").content_security_policy()
     bucket = "https://media-bucket.s3.amazonaws.com https://media-bucket.s3.eu-west-1.amazonaws.com"
     assert f"connect-src 'self' {bucket};" in policy
@@ -111,6 +112,11 @@ def test_the_policy_lets_the_browser_reach_the_media_bucket(settings_from):
     settings_from.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:5123/")
     config.settings.cache_clear()
     assert "connect-src 'self' http://127.0.0.1:5123;" in function_module("app").content_security_policy()
+    # where one endpoint serves every service (the local runner without an S3 of its own), that one
+    settings_from.delenv("AWS_ENDPOINT_URL_S3")
+    settings_from.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5124")
+    config.settings.cache_clear()
+    assert "connect-src 'self' http://127.0.0.1:5124;" in function_module("app").content_security_policy()
 
 
 def test_every_file_is_loaded_by_a_page_and_every_reference_is_a_file():

@@ -67,11 +67,18 @@ class Settings(BaseModel):
     login_source_window_seconds: int = Field(900, alias="LOGIN_SOURCE_WINDOW_SECONDS", gt=0)
     # "cheapest" is for test suites only: the deployed template never sets it.
     password_hash_cost: Literal["standard", "cheapest"] = Field("standard", alias="PASSWORD_HASH_COST")
-    # Locally S3 is served to browsers and functions at this URL (the worker app's CSP names it).
+    # Locally S3 is served to browsers and functions at this URL (the worker app's CSP names it), or at
+    # the endpoint of every service (botocore's own order: the service's variable first).
     aws_endpoint_url_s3: str | None = Field(
         None, alias="AWS_ENDPOINT_URL_S3", description="local S3 endpoint"
     )
+    aws_endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL", description="local endpoint")
     aws_region: str | None = Field(None, alias="AWS_REGION", description="set by Lambda in every function")
+
+    @property
+    def local_s3_endpoint(self) -> str | None:
+        """Where S3 is reached when it is not AWS's (the media client and the worker app's CSP)."""
+        return self.aws_endpoint_url_s3 or self.aws_endpoint_url
 
     def require(self, *fields: str) -> Settings:
         """These settings, or SettingsError naming each listed variable that is not set."""

@@ -12,7 +12,6 @@ latest bytes.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -58,7 +57,7 @@ class ObjectVersion:
 @lru_cache(maxsize=1)
 def _client() -> Any:
     config = Config(signature_version="s3v4", retries={"mode": "standard"})
-    if os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"):
+    if settings().local_s3_endpoint:
         return aws.client("s3", config=config)  # a local endpoint: path-style, botocore's choice
     # On AWS the regional virtual-hosted endpoint: a browser posting a presigned form to the global
     # one (what botocore signs for by default) is redirected while a new bucket's name propagates.
