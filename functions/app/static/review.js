@@ -85,10 +85,11 @@ function answer(entry) {
   const kind = kindOf(component);
   if (entry.result === null || entry.result === undefined) return null;
   const result = entry.result;
-  const download = entry.downloadUrl || result.downloadUrl;
+  const download = entry.downloadUrl;
   const parts = [h("strong", {}, `${kind}: `)];
   if ("url" in result) {
-    const player = PLAYERS[kind] || playerFor(result.url, entry.contentType);
+    // the type the submission checked; results stored before it was kept go by the file's extension
+    const player = PLAYERS[kind] || playerFor(result.url, entry.upload?.contentType);
     if (download && player === "img") {
       parts.push(
         h(
