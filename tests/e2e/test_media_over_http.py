@@ -191,7 +191,7 @@ def test_the_route_refuses_what_the_component_does_not_take(api, requester, work
         (not_its_task, "task"),
     ]:
         assert reply.status_code == 422, reply.text
-        assert field in reply.text
+        assert [error["field"] for error in reply.json()["errors"]] == [field], reply.text
     # another worker's assignment is not found
     other = new_account(api, role="worker")
     assert _form(other, assignment).status_code == 404
