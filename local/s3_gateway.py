@@ -86,7 +86,10 @@ def form_fields(content_type: str, body: bytes) -> tuple[dict[str, str], bytes |
         if name.lower() == "file":
             data = raw
             break  # S3 ignores the fields after the file
-        fields[name.lower()] = raw.decode("utf-8")
+        try:
+            fields[name.lower()] = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Refusal(400, "MalformedPOSTRequest", f"The form field {name} is not UTF-8 text") from None
     return fields, data
 
 
@@ -362,12 +365,21 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(200, b"", cors_headers(rule, origin, preflight=True, request_headers=requested))
 
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
+    def _body(self) -> bytes | None:
+        """The request's body, or None once a Content-Length that is no length is refused, as S3 does."""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self._refuse(Refusal(400, "InvalidArgument", "Content-Length is not a length"))
+            return None
         return self.rfile.read(length) if length else b""
 
     def do_POST(self) -> None:
         body = self._body()
+        if body is None:
+            return
         path = urlsplit(self.path)
         content_type = self.headers.get("Content-Type", "")
         bucket = self._bucket()
@@ -407,10 +419,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._forward(b"")
 
     def do_PUT(self) -> None:
-        self._forward(self._body())
+        body = self._body()
+        if body is not None:
+            self._forward(body)
 
     def do_DELETE(self) -> None:
-        self._forward(self._body())
+        body = self._body()
+        if body is not None:
+            self._forward(body)
 
     def _forward(self, body: bytes, stored: Callable[[], dict[str, str]] | None = None) -> None:
         moto = self.server.moto

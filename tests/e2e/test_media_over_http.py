@@ -287,3 +287,19 @@ def test_racing_submissions_of_one_upload_store_one_result(api, requester, worke
     campaign = replies[[r.status_code for r in replies].index(201)].json()["campaign"]
     listed = requester.call("GET", f"/campaigns/{campaign}/results").json()["results"]
     assert len(listed) == 1
+
+
+@pytest.mark.parametrize("length", ["many", "-5"])
+def test_the_local_s3_answers_a_content_length_that_is_no_length_with_a_400(api, length):
+    import socket
+    from urllib.parse import urlsplit
+
+    endpoint = urlsplit(api.info["s3_url"])
+    request = f"PUT /any/key HTTP/1.1\r\nHost: {endpoint.netloc}\r\nContent-Length: {length}\r\n\r\n"
+    with socket.create_connection((endpoint.hostname, endpoint.port), timeout=10) as conn:
+        conn.sendall(request.encode())
+        answer = ""
+        while "</Error>" not in answer and (chunk := conn.recv(4096)):
+            answer += chunk.decode(errors="replace")
+    assert answer.startswith("HTTP/1.") and " 400 " in answer.split("\r\n", 1)[0], answer
+    assert "<Code>InvalidArgument</Code>" in answer

@@ -145,3 +145,15 @@ def test_a_forms_tagging_field_gives_the_objects_tags():
     assert tag_set(xml) == [{"Key": "retention", "Value": "pending"}]
     with pytest.raises(Refusal):
         tag_set("<Tagging>")
+
+
+def test_a_form_field_that_is_not_utf8_is_a_400_not_a_dropped_connection():
+    boundary = "xyz"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="Key"\r\n\r\n'.encode()
+        + b"\xff\xfe\r\n"
+        + f"--{boundary}--\r\n".encode()
+    )
+    with pytest.raises(Refusal) as refused:
+        form_fields(f"multipart/form-data; boundary={boundary}", body)
+    assert (refused.value.status, refused.value.code) == (400, "MalformedPOSTRequest")
