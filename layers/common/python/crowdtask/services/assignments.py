@@ -86,6 +86,22 @@ def require_assignment(worker_id: str, assignment_id: str) -> dict[str, Any]:
     return item
 
 
+def require_open(worker_id: str, assignment_id: str, now_iso: str, takes: str) -> dict[str, Any]:
+    """The worker's assignment while it still takes `takes` (results, uploads): open, and its `submitBy`
+    (the deadline plus the campaign's maxUploadTime) not passed; Conflict (409) otherwise."""
+    item = require_assignment(worker_id, assignment_id)
+    if item["state"] != "open":
+        raise errors.Conflict(
+            f"Assignment {assignment_id} is {item['state']}; only an open one takes {takes}."
+        )
+    if item["submitBy"] < now_iso:
+        raise errors.Conflict(
+            f"Assignment {assignment_id} took {takes} until {item['submitBy']} (its deadline plus the "
+            "campaign's maxUploadTime)."
+        )
+    return item
+
+
 def get_assignment(worker_id: str, assignment_id: str) -> AssignmentOut:
     item = require_assignment(worker_id, assignment_id)
     return to_assignment(item, tasks_of(item))

@@ -50,17 +50,8 @@ def _rule_of(components: list[Any], index: int) -> MediaRule:
 
 def upload_form(worker_id: str, assignment_id: str, body: UploadIn) -> UploadOut:
     """A presigned POST for one file of one component of the worker's open assignment."""
-    item = assignments.require_assignment(worker_id, assignment_id)
     now = clock.now()
-    if item["state"] != "open":
-        raise errors.Conflict(
-            f"Assignment {assignment_id} is {item['state']}; only an open one takes uploads."
-        )
-    if item["submitBy"] < clock.iso(now):
-        raise errors.Conflict(
-            f"Assignment {assignment_id} took uploads until {item['submitBy']} (its deadline plus the "
-            "campaign's maxUploadTime)."
-        )
+    item = assignments.require_open(worker_id, assignment_id, clock.iso(now), "uploads")
     if body.task not in [str(t) for t in item.get("task_ids", [])]:
         raise errors.ValidationFailed.one("task", f"Task {body.task} is not a task of this assignment")
     task = task_store.get(item["requester_id"], body.task) or {}

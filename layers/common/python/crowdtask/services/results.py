@@ -273,18 +273,9 @@ def submit(worker_id: str, assignment_id: str, body: SubmitIn) -> tuple[ResultOu
     """Turn an open assignment into a result in review; late uploads (past `submitBy`) are refused.
 
     The result as its worker sees it, and what the flows after a submission need."""
-    item = assignments.require_assignment(worker_id, assignment_id)
     now = clock.now()
     now_iso = clock.iso(now)
-    if item["state"] != "open":
-        raise errors.Conflict(
-            f"Assignment {assignment_id} is {item['state']}; only an open one takes a result."
-        )
-    if item["submitBy"] < now_iso:
-        raise errors.Conflict(
-            f"Assignment {assignment_id} took results until {item['submitBy']} (its deadline plus the "
-            "campaign's maxUploadTime); this upload is too late."
-        )
+    item = assignments.require_open(worker_id, assignment_id, now_iso, "results")
     task_results = _task_results(item, body, now_iso)
     media.keep(task_results)
     requester, campaign_id, job_id = item["requester_id"], item["campaign_id"], item["job_id"]
