@@ -88,11 +88,6 @@ def media_rule(component: Any) -> MediaRule | None:
     return None
 
 
-def component_type(component: Any) -> str:
-    """A component's tag (`type` of a Swarms component, `component_type` of a task-JSON one)."""
-    return str(component.get("type") or component.get("component_type") or "component")
-
-
 class UploadIn(ApiModel):
     """POST /assignments/{id}/uploads: the file the worker is about to upload."""
 

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from crowdtask.services.grading import component_tag
+
 AGGREGATED = {"BinaryChoice", "BinaryImageChoice", "Rating", "Stepper", "Toggle", "tags_collection"}
 WEIGHT_PLACES = Decimal("0.0001")
 NEUTRAL_WEIGHT = Decimal("0.5")  # weighted votes of a worker with nothing to weigh them by
@@ -30,10 +32,6 @@ class Winner(NamedTuple):
     result: Any
     confidence: float
     votes: int
-
-
-def _kind(component: Mapping[str, Any]) -> str:
-    return str(component.get("type") or component.get("component_type") or "")
 
 
 def _same_numbers(value: Any) -> Any:
@@ -52,10 +50,10 @@ def _same_numbers(value: Any) -> Any:
 
 def canonical(component: Mapping[str, Any], result: Any) -> str | None:
     """The answer as one string equal answers share, or None when the component does not aggregate."""
-    if result is None or _kind(component) not in AGGREGATED or not isinstance(result, Mapping):
+    if result is None or component_tag(component) not in AGGREGATED or not isinstance(result, Mapping):
         return None
     result = _same_numbers(result)
-    if _kind(component) == "tags_collection":
+    if component_tag(component) == "tags_collection":
         result = {**result, "values": sorted({str(v) for v in result.get("values", [])})}
     return json.dumps(result, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 

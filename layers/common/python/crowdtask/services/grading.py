@@ -9,7 +9,7 @@ matches (0 when none), out of the best weight of all of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 
@@ -44,7 +44,8 @@ class Grade(NamedTuple):
     weight: float  # the best weight any solution has: what a correct answer could score
 
 
-def _kind(component: dict[str, Any]) -> str:
+def component_tag(component: Mapping[str, Any]) -> str:
+    """A stored component's tag: `type` of a Swarms component, `component_type` of a task-JSON one."""
     return str(component.get("type") or component.get("component_type") or "")
 
 
@@ -53,7 +54,7 @@ def matches(components: Sequence[dict[str, Any]], answers: Sequence[Any], soluti
     entries = solution.get("components", [])
     for component, answer, entry in zip(components, answers, entries, strict=False):
         expected = (entry or {}).get("result")
-        compare = COMPARISONS.get(_kind(component))
+        compare = COMPARISONS.get(component_tag(component))
         if expected is None or compare is None:
             continue  # not checked
         if not isinstance(answer, dict) or not compare(answer, expected):

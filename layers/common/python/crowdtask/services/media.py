@@ -15,9 +15,10 @@ from typing import Any, NamedTuple
 
 from crowdtask import clock, errors
 from crowdtask.config import settings
-from crowdtask.models.media import MediaRule, UploadIn, UploadOut, component_type, media_rule
+from crowdtask.models.media import MediaRule, UploadIn, UploadOut, media_rule
 from crowdtask.observability import logger
 from crowdtask.services import assignments
+from crowdtask.services.grading import component_tag
 from crowdtask.store import media as media_store
 from crowdtask.store import tasks as task_store
 
@@ -43,7 +44,8 @@ def _rule_of(components: list[Any], index: int) -> MediaRule:
     rule = media_rule(components[index])
     if rule is None:
         raise errors.ValidationFailed.one(
-            "component", f"Component {index} is a {component_type(components[index])}: it takes no media"
+            "component",
+            f"Component {index} is a {component_tag(components[index]) or 'component'}: it takes no media",
         )
     return rule
 
