@@ -49,7 +49,17 @@ def test_an_unknown_part_is_refused_by_name(capsys):
 def test_each_part_module_offers_what_its_report_reads(name):
     """The constants a report prints (goals, sizes) exist in the part's module."""
     import importlib
+    import inspect
+    import re
 
     module = importlib.import_module(f"bench.{name}")
     assert callable(module.measure)
-    assert run.REPORTS[name].heading(module)
+    report = run.REPORTS[name]
+    assert report.heading(module)
+    read = {
+        constant
+        for reader in (report.heading, report.headline, report.summary)
+        for constant in re.findall(r"\b(?:m|module)\.([A-Z][A-Z0-9_]*)\b", inspect.getsource(reader))
+    }
+    assert read, "a report prints its goals"
+    assert [constant for constant in sorted(read) if not hasattr(module, constant)] == []
