@@ -20,6 +20,7 @@ from crowdtask.models.bulk import PoolTaskIn, Solution
 from crowdtask.models.tasks import parse_task
 from crowdtask.numbers import plain_numbers
 from crowdtask.services import lifecycle, operations
+from crowdtask.services.grading import task_components
 from crowdtask.services.tasks import task_content
 from crowdtask.store import campaigns as campaign_store
 from crowdtask.validation import field_errors
@@ -175,7 +176,7 @@ def _known_solutions(task: dict[str, Any], solutions: list[Solution]) -> list[di
     """The bulk API's known_solutions as the task's knownSolutions: each `output_values` key names a
     component by its position (0, 1, ...) or a task-JSON component by its name; its value is the result.
     A task of one component takes a single output of any name (Toloka's usual `{"result": ...}`)."""
-    components = [*task.get("components", []), *task.get("components_attributes", [])]
+    components = task_components(task)
     named = {
         c["name"]: i
         for i, c in enumerate(components)

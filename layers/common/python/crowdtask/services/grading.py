@@ -44,6 +44,11 @@ class Grade(NamedTuple):
     weight: float  # the best weight any solution has: what a correct answer could score
 
 
+def task_components(task: Mapping[str, Any]) -> list[Any]:
+    """A task's components in result order: its Swarms `components`, then its task-JSON ones."""
+    return [*task.get("components", []), *task.get("components_attributes", [])]
+
+
 def component_tag(component: Mapping[str, Any]) -> str:
     """A stored component's tag: `type` of a Swarms component, `component_type` of a task-JSON one."""
     return str(component.get("type") or component.get("component_type") or "")

@@ -18,17 +18,12 @@ from crowdtask.config import settings
 from crowdtask.models.media import MediaRule, UploadIn, UploadOut, media_rule
 from crowdtask.observability import logger
 from crowdtask.services import assignments
-from crowdtask.services.grading import component_tag
+from crowdtask.services.grading import component_tag, task_components
 from crowdtask.store import media as media_store
 from crowdtask.store import tasks as task_store
 
 # Extensions for the types recorders produce that `mimetypes` does not know (or knows as another).
 _EXTENSIONS = {"audio/aac": ".aac", "audio/webm": ".webm", "video/webm": ".webm", "audio/ogg": ".ogg"}
-
-
-def task_components(task: dict[str, Any]) -> list[Any]:
-    """A task's components in result order: its Swarms `components`, then its task-JSON ones."""
-    return [*task.get("components", []), *task.get("components_attributes", [])]
 
 
 def _extension(content_type: str) -> str:

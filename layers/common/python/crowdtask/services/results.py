@@ -171,7 +171,7 @@ def _task_results(item: dict[str, Any], body: SubmitIn, now_iso: str) -> list[di
             )
             continue
         task = tasks.get(task_id, {})
-        components = media.task_components(task)
+        components = grading.task_components(task)
         try:
             results = validate_results(
                 components, [c.result for c in given.components], f"{where}.components", suffix=".result"
