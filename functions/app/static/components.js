@@ -196,6 +196,11 @@ class Choice extends Field {
   check() {
     return this.required && !this.selected() ? "Choose one of the options." : null;
   }
+
+  async result() {
+    const chosen = this.selected();
+    return chosen ? { selectedOption: chosen.value } : null;
+  }
 }
 
 class BinaryChoice extends Choice {
@@ -204,11 +209,6 @@ class BinaryChoice extends Choice {
       { value: c.option1 ?? "option1", content: h("span", {}, c.option1 ?? "Option 1") },
       { value: c.option2 ?? "option2", content: h("span", {}, c.option2 ?? "Option 2") },
     ]);
-  }
-
-  async result() {
-    const chosen = this.selected();
-    return chosen ? { selectedOption: chosen.value } : null;
   }
 }
 
@@ -224,11 +224,6 @@ class BinaryImageChoice extends Choice {
       ),
     });
     super(c, context, [option(c.option1, 1), option(c.option2, 2)]);
-  }
-
-  async result() {
-    const chosen = this.selected();
-    return chosen ? { selectedOption: chosen.value } : null;
   }
 }
 
