@@ -16,10 +16,15 @@ from crowdtask.store import campaigns as campaign_store
 
 
 def publish(account_id: str, campaign_id: str) -> CampaignOut:
-    """unpublished -> active, then its jobs and pool tasks go on the market."""
+    """unpublished -> active, then its jobs and pool tasks go on the market; the campaign as it is then."""
+    go_live(account_id, campaign_id)
+    return campaigns.get_campaign(account_id, campaign_id)
+
+
+def go_live(account_id: str, campaign_id: str) -> None:
+    """publish, for callers that do not show the campaign (an upload's open_pool, the startDate step)."""
     campaigns.publish(account_id, campaign_id)
     open_market(account_id, campaign_id)
-    return campaigns.get_campaign(account_id, campaign_id)
 
 
 def open_market(account_id: str, campaign_id: str) -> None:

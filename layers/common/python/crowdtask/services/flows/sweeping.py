@@ -7,7 +7,7 @@ from typing import Any
 from crowdtask import clock, errors
 from crowdtask.observability import logger
 from crowdtask.services import assignments, campaigns, market, pools, quality, results
-from crowdtask.services.flows.publishing import finish, finish_if_complete, open_market, publish
+from crowdtask.services.flows.publishing import finish, finish_if_complete, go_live, open_market
 from crowdtask.services.flows.reviewing import judge, reviewed_events
 from crowdtask.store import campaigns as campaign_store
 
@@ -25,7 +25,7 @@ def sweep_campaign_steps(limit: int = CAMPAIGN_STEPS_LIMIT) -> dict[str, int]:
     now = clock.iso(clock.now())
     done = {"start": 0, "end": 0, "locks": 0, "pool-close": 0}
     steps: dict[str, Any] = {
-        "start": publish,
+        "start": go_live,
         "end": finish,
         "locks": campaigns.apply_locks,
         "pool-close": pools.close_pool,

@@ -11,7 +11,7 @@ from crowdtask.models.tasks import TaskOut
 from crowdtask.observability import logger
 from crowdtask.services import bulk, bulk_chunks, bulk_items, campaigns, lifecycle, quotas, tasks
 from crowdtask.services.bulk_items import BulkParams
-from crowdtask.services.flows.publishing import publish
+from crowdtask.services.flows.publishing import go_live
 
 
 class Upload(NamedTuple):
@@ -105,7 +105,7 @@ def _open_pools(account_id: str, pool_ids: set[str]) -> list[str]:
         try:
             state = lifecycle.state_of(campaigns.require_campaign(account_id, campaign_id, consistent=True))
             if state == lifecycle.UNPUBLISHED:
-                publish(account_id, campaign_id)
+                go_live(account_id, campaign_id)
             elif state == lifecycle.PAUSED:
                 campaigns.resume(account_id, campaign_id)
         except errors.CrowdtaskError as refused:
