@@ -56,3 +56,25 @@ def test_every_client_comes_from_the_one_session_and_its_loader(aws):
     client = aws_session.client("dynamodb")
     assert client.meta.service_model.service_name == "dynamodb"
     assert client.meta.region_name == session.region_name
+
+
+@pytest.mark.parametrize("name", ["endpoints", "partitions", "sdk-default-configuration", "_retry"])
+def test_botocores_own_files_read_alike_as_plain_dicts(name):
+    """Plain and .json.gz files (the models above) alike: the same data, in the same order."""
+    ours, theirs = ServiceLoader().load_data(name), Loader().load_data(name)
+    assert ours == theirs
+    assert type(ours) is dict and type(theirs) is not dict  # botocore's own reads OrderedDicts
+    assert list(ours) == list(theirs)
+
+
+def test_a_gzipped_model_reads_as_plain_dicts_in_botocores_order():
+    ours = ServiceLoader().load_service_model("dynamodb", "service-2")
+    theirs = Loader().load_service_model("dynamodb", "service-2")
+    assert type(ours["shapes"]) is dict
+    assert list(ours["shapes"]) == list(theirs["shapes"])
+    put = "PutItemInput"
+    assert list(ours["shapes"][put]["members"]) == list(theirs["shapes"][put]["members"])
+
+
+def test_a_missing_file_is_none_as_for_botocore(tmp_path):
+    assert ServiceLoader().file_loader.load_file(str(tmp_path / "nothing")) is None
