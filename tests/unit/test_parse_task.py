@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -104,3 +107,23 @@ def test_a_task_with_odd_components_is_refused_alike(body):
 )
 def test_named_cases_are_parsed_alike(body):
     _alike(body)
+
+
+def test_stored_tasks_are_written_without_building_the_catalogues_validator():
+    """A bulk message's content defaults and a parsed task: TaskIn's own validator (every component
+    model) is still unbuilt after both, in a fresh interpreter."""
+    script = (
+        "import sys\n"
+        f"sys.path[:0] = [{str(ROOT / 'layers' / 'common' / 'python')!r}]\n"
+        "from crowdtask.models.tasks import TaskIn, parse_task\n"
+        "from crowdtask.services import bulk_chunks\n"
+        "task = parse_task({'name': 't', 'components': [{'type': 'Image', 'url': 'https://e.x/1.png'}]})\n"
+        "assert bulk_chunks.compact({'name': 't', 'overlap': 1}) == {'name': 't', 'overlap': 1}\n"
+        "print(TaskIn.__pydantic_complete__)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["False"]

@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from crowdtask import clock, ids
-from crowdtask.models.tasks import TaskIn
+from crowdtask.models.tasks import parse_task
 from crowdtask.observability import logger
 from crowdtask.services import operations, pools, pricing
 from crowdtask.services.tasks import new_task_data, task_content
@@ -34,7 +34,7 @@ Ending = dict[str, Any] | None  # an operation whose end is still to be done (fl
 @lru_cache(maxsize=1)
 def _defaults() -> dict[str, Any]:
     """A task's content when nothing is set but its name: what a message can leave out."""
-    defaults = task_content(TaskIn(name="-"))
+    defaults = task_content(parse_task({"name": "-"}))
     defaults.pop("name")
     return defaults
 
