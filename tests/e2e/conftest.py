@@ -88,10 +88,11 @@ def admin(api: RunningStack, method: str, path: str, **kwargs: Any) -> Any:
     return api.request(method, path, headers={"X-Admin-Key": RUNNER_ADMIN_KEY}, **kwargs)
 
 
-def new_account(api: RunningStack, role: str = "requester", balance: float = 0) -> Session:
+def new_account(api: RunningStack, role: str = "requester", balance: float = 0, **settings: Any) -> Session:
+    """A new account (and its token); `settings` are more fields of the admin's account body."""
     email = f"{role}-{uuid.uuid4().hex[:12]}@example.com"
     password = "a long enough passphrase"
-    body: dict[str, Any] = {"email": email, "password": password, "role": role}
+    body: dict[str, Any] = {"email": email, "password": password, "role": role, **settings}
     if balance:
         body["balance"] = balance
     created = admin(api, "POST", "/admin/accounts", json=body)

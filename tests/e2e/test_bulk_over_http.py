@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from crowdtask_cli import main as cli
-from tests.e2e.conftest import Session
+from tests.e2e.conftest import Session, new_account
 from tests.support.stack import RunningStack, run_readme_session, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -151,3 +151,24 @@ def test_the_readme_bulk_session_works_when_pasted(api: RunningStack, tmp_path):
     assert '"validation_errors":{"1":{"input_values.image":{"code":"VALUE_REQUIRED"' in done.stdout
     assert '"type":"TASK.BATCH_CREATE","status":"SUCCESS"' in done.stdout
     assert '"type":"TASK_CREATE","success":true' in done.stdout
+
+
+def test_racing_uploads_take_the_days_quota_exactly(api: RunningStack):
+    """Eight uploads of 3 tasks at once against 10 a day: three fit, all of them whole; the rest
+    are refused whole, and the quota's one item counts exactly what was created."""
+    owner = new_account(api, taskQuotaPerDay=10)
+
+    def upload(n: int) -> Any:
+        return owner.call("POST", "/tasks", json=[{"name": f"race {n}.{i}"} for i in range(3)])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        replies = list(pool.map(upload, range(8)))
+    assert sorted(r.status_code for r in replies) == [201] * 3 + [429] * 5
+    created = [r for r in replies if r.status_code == 201]
+    assert sorted(r.headers["X-Task-Quota-Day-Remaining"] for r in created) == ["1", "4", "7"]
+    assert all(len(r.json()["items"]) == 3 for r in created)
+    listed = owner.call("GET", "/tasks", params={"limit": 100}).json()["tasks"]
+    assert len(listed) == 9
+    assert owner.call("POST", "/tasks", json={"name": "the last one"}).status_code == 201
+    refused = owner.call("POST", "/tasks", json={"name": "one too many"})
+    assert refused.status_code == 429 and refused.headers["X-Task-Quota-Day-Remaining"] == "0"

@@ -240,7 +240,7 @@ def platform_revenue_shard(result_id: str) -> int:
 #   gsi1: OPS#<account>        / <submitted>#<op> the account's operations, newest last
 # OP#<account>#<operation>     / CHUNK#<nnnnnn>   one chunk of the operation, stored (or dead-lettered)
 # OP#<account>#<operation>     / INVALID#<nnnnnn> items refused by validation (their input and errors)
-# QUOTA#<account>              / MIN#<minute> | DAY#<day>   tasks created in that window
+# QUOTA#<account>              / WINDOWS          tasks created in the current minute and day
 #   A pool task is also listed by its campaign:
 #   gsi2: POOL#<campaign>#<nn> / <task>           tasks of a campaign (pool), sharded
 # POOLCHUNKS#<campaign>        / <op>#<chunk>     chunks counted while the campaign was unpublished
@@ -268,9 +268,8 @@ def operations_of_account(account_id: str) -> str:
     return f"OPS#{account_id}"
 
 
-def task_quota(account_id: str, window: str) -> tuple[str, str]:
-    """`window` is MIN#<yyyy-mm-ddThh:mm> or DAY#<yyyy-mm-dd>."""
-    return f"QUOTA#{account_id}", window
+def task_quota(account_id: str) -> tuple[str, str]:
+    return f"QUOTA#{account_id}", "WINDOWS"
 
 
 def pool_tasks_partition(campaign_id: str, task_id: str) -> str:

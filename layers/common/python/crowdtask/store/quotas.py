@@ -1,27 +1,38 @@
-"""Task-creation quotas: counters per account and minute / day, reserved in one transaction."""
+"""Task-creation quotas: one item per account counts the current minute's and day's tasks.
+
+Both windows live in the same item, so a reservation takes from both at once, or from neither,
+with one conditional UpdateItem that also returns what is left: no transaction and no read
+back. The first reservation of a new minute (or day) moves the item's windows on with a
+compare-and-set of what it read, then counts as any other.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from crowdtask.store import Contended, dynamo, keys
+
+_ATTEMPTS = 20  # moves of the windows lost to other reservations before one gives up (Contended)
 
 
 @dataclass(frozen=True)
 class Window:
     name: str  # "minute" or "day"
-    sort_key: str
+    label: str  # the minute (yyyy-mm-ddThh:mm) or the day (yyyy-mm-dd) it counts
     limit: int
     resets_at: datetime
 
 
 def windows(now: datetime, per_minute: int, per_day: int) -> list[Window]:
+    """The minute's window, then the day's (UTC)."""
     minute = now.replace(second=0, microsecond=0)
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     return [
-        Window("minute", f"MIN#{minute:%Y-%m-%dT%H:%M}", per_minute, minute + timedelta(minutes=1)),
-        Window("day", f"DAY#{day:%Y-%m-%d}", per_day, day + timedelta(days=1)),
+        Window("minute", f"{minute:%Y-%m-%dT%H:%M}", per_minute, minute + timedelta(minutes=1)),
+        Window("day", f"{day:%Y-%m-%d}", per_day, day + timedelta(days=1)),
     ]
 
 
@@ -32,65 +43,117 @@ class QuotaRefused(Exception):
         self.used = used
 
 
+# the item: {minute, minute_used, day, day_used, expire_at}
+_NAMES = {"#m": "minute", "#mu": "minute_used", "#d": "day", "#du": "day_used"}
+
+
 def reserve(account_id: str, count: int, found: list[Window]) -> dict[str, int]:
     """Take `count` tasks from every window at once, or from none; returns what each has left.
 
     QuotaRefused names the window that is full; Contended when other reservations of the account
-    kept cancelling this one (they are retried for a while first).
+    kept moving the windows first (only at the turn of a minute, and retried for a while).
     """
-    try:
-        return dynamo.retry_contended(lambda: _reserve(account_id, count, found), attempts=20)
-    except dynamo.TransactionConflict as exc:
-        raise Contended(account_id) from exc
-
-
-def _reserve(account_id: str, count: int, found: list[Window]) -> dict[str, int]:
+    minute, day = found
     for window in found:
         if count > window.limit:
             raise QuotaRefused(window, 0)
-    operations = []
-    for window in found:
-        expire = int((window.resets_at + timedelta(days=1)).timestamp())
-        operations.append(
-            dynamo.update_op(
-                *keys.task_quota(account_id, window.sort_key),
-                "ADD used :n SET expire_at = :exp",
-                "attribute_not_exists(used) OR used <= :room",
-                vals={":n": count, ":room": window.limit - count, ":exp": expire},
+    pk, sk = keys.task_quota(account_id)
+    for _ in range(_ATTEMPTS):
+        try:
+            item = dynamo.update(
+                pk,
+                sk,
+                "ADD #mu :n, #du :n",
+                condition="#m = :m AND #d = :d AND #mu <= :mroom AND #du <= :droom",
+                names=_NAMES,
+                vals={
+                    ":n": count,
+                    ":m": minute.label,
+                    ":d": day.label,
+                    ":mroom": minute.limit - count,
+                    ":droom": day.limit - count,
+                },
             )
+            return _left(item, found)
+        except dynamo.ConditionFailed:
+            current = dynamo.get(pk, sk, consistent=True)
+        if current is not None and current.get("minute") == minute.label and current.get("day") == day.label:
+            for window in found:  # the windows are current: one of them is full
+                used = int(current.get(f"{window.name}_used", 0))
+                if used + count > window.limit:
+                    raise QuotaRefused(window, used)
+            continue  # counts given back meanwhile: room again
+        minute, day = _latest(minute, current, "minute"), _latest(day, current, "day")
+        found = [minute, day]
+        if current is not None and current.get("minute") == minute.label:
+            continue  # another container's clock is ahead: count into its minute
+        _move_windows(pk, sk, current, minute, day)
+    raise Contended(account_id)
+
+
+def _latest(window: Window, current: dict[str, Any] | None, name: str) -> Window:
+    """The window, or the item's if it is later (another container's clock ran ahead): never back."""
+    stored = (current or {}).get(name)
+    if not stored or stored <= window.label:
+        return window
+    step = timedelta(minutes=1) if name == "minute" else timedelta(days=1)
+    start = datetime.fromisoformat(stored).replace(tzinfo=window.resets_at.tzinfo)
+    return Window(window.name, stored, window.limit, start + step)
+
+
+def _move_windows(pk: str, sk: str, current: dict[str, Any] | None, minute: Window, day: Window) -> None:
+    """Start the new minute (and day) at zero, if the item is still as read: a day goes on counting.
+    Lost to another reservation that moved it first, nothing is written: the caller reads again."""
+    same_day = current is not None and current.get("day") == day.label
+    values = {
+        ":m": minute.label,
+        ":d": day.label,
+        ":du": int(current.get("day_used", 0)) if current is not None and same_day else 0,
+        ":exp": int((day.resets_at + timedelta(days=1)).timestamp()),
+    }
+    if current is None:
+        condition = "attribute_not_exists(#d)"
+    else:
+        condition = "#m = :was_m AND #d = :was_d"
+        values.update({":was_m": current.get("minute", ""), ":was_d": current.get("day", "")})
+    with contextlib.suppress(dynamo.ConditionFailed):
+        dynamo.update(
+            pk,
+            sk,
+            "SET #m = :m, #mu = :zero, #d = :d, #du = :du, expire_at = :exp",
+            condition=condition,
+            names=_NAMES,
+            vals={**values, ":zero": 0},
         )
-    try:
-        dynamo.transact(operations)
-    except dynamo.TransactionConflict as exc:
-        for window, reason in zip(found, exc.reasons, strict=False):
-            if reason == "ConditionalCheckFailed":
-                raise QuotaRefused(window, used(account_id, window)) from exc
-        raise
-    return left(account_id, found)
+
+
+def _left(item: dict[str, Any] | None, found: list[Window]) -> dict[str, int]:
+    """What each window has left, by the item (a window it does not count yet is whole)."""
+    left = {}
+    for window in found:
+        counting = item is not None and item.get(window.name) == window.label
+        used = int(item.get(f"{window.name}_used", 0)) if counting and item is not None else 0
+        left[window.name] = window.limit - used
+    return left
 
 
 def left(account_id: str, found: list[Window]) -> dict[str, int]:
-    """What each window has left (one strongly consistent read of them all)."""
-    wanted = {keys.task_quota(account_id, window.sort_key): window for window in found}
-    items = dynamo.batch_get(wanted, consistent=True)
-    return {
-        window.name: window.limit - int(items.get(key, {}).get("used", 0)) for key, window in wanted.items()
-    }
-
-
-def used(account_id: str, window: Window) -> int:
-    item = dynamo.get(*keys.task_quota(account_id, window.sort_key), consistent=True)
-    return int(item.get("used", 0)) if item else 0
+    """What each window has left (one strongly consistent read)."""
+    return _left(dynamo.get(*keys.task_quota(account_id), consistent=True), found)
 
 
 def give_back(account_id: str, count: int, found: list[Window]) -> None:
-    """Return a reservation that created nothing (the request failed before any task was stored)."""
+    """Return a reservation that created nothing (the request failed before any task was stored):
+    to both windows if they are still current, to the day alone if only the minute has turned."""
     if count <= 0:
         return
-    for window in found:
-        dynamo.update(
-            *keys.task_quota(account_id, window.sort_key),
-            "ADD used :n",
-            condition="attribute_exists(used)",
-            vals={":n": -count},
-        )
+    minute, day = found
+    pk, sk = keys.task_quota(account_id)
+    vals = {":n": -count, ":m": minute.label, ":d": day.label}
+    with contextlib.suppress(dynamo.ConditionFailed):
+        dynamo.update(pk, sk, "ADD #mu :n, #du :n", condition="#m = :m AND #d = :d", names=_NAMES, vals=vals)
+        return
+    del vals[":m"]
+    with contextlib.suppress(dynamo.ConditionFailed):  # the day has turned as well: nothing to give back to
+        day_names = {"#d": "day", "#du": "day_used"}
+        dynamo.update(pk, sk, "ADD #du :n", condition="#d = :d", names=day_names, vals=vals)
