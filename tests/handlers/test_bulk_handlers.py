@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -12,6 +14,7 @@ from tests.support import builders
 from tests.support.accounts import make_account
 from tests.support.bulk import receive_sqs_event, run_bulk_worker, run_dead_letters, work_off
 from tests.support.handlers import invoke, sample_event
+from tests.support.infra import ROOT
 
 TEMPLATE = {"name": "Is it a cat?", "components": [{"type": "Image", "url": "{{image}}"}]}
 
@@ -249,3 +252,42 @@ def test_one_pool_task_that_cannot_be_stored_now_is_handed_to_the_bulk_worker(
     assert reply.status == 202, reply.body
     assert reply.header("Location") == f"/operations/{reply.body['id']}"
     assert len(receive_sqs_event(queue)["Records"]) == 1
+
+
+@pytest.mark.parametrize("as_array", [False, True], ids=["one task", "an array"])
+def test_a_synchronous_upload_with_open_pool_publishes_its_campaign_before_answering(
+    requester, pool, as_array
+):
+    """The route stores the tasks without the publishing services, then loads them for this end."""
+    task = {"pool_id": pool, "input_values": {"image": "https://x/1.png"}, "overlap": 1}
+    operation_id = str(uuid.uuid4())
+    query = {"open_pool": ["true"], "operation_id": [operation_id]}
+    body = [task] if as_array else task
+    reply = invoke("compat", "compat_tasks_create", headers=_oauth(requester.token), body=body, query=query)
+    assert reply.status == 201, reply.body
+    campaign = invoke("campaigns", "campaigns_get", token=requester.token, path_params={"id": pool})
+    assert campaign.body["state"] == "active"
+    operation = invoke(
+        "compat", "compat_operation_get", headers=_oauth(requester.token), path_params={"id": operation_id}
+    )
+    assert operation.body["status"] == "SUCCESS"
+    again = invoke("compat", "compat_tasks_create", headers=_oauth(requester.token), body=body, query=query)
+    assert again.status == 201 and again.body == reply.body  # sent again: the same, nothing more
+
+
+def test_the_upload_flow_without_open_pool_loads_no_publishing():
+    """What a cold start of an upload loads: flows/storing, never the campaign or market services."""
+    script = (
+        "import sys, json\n"
+        f"sys.path[:0] = [{str(ROOT / 'layers' / 'common' / 'python')!r}]\n"
+        "import crowdtask.services.flows.storing\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = set(json.loads(done.stdout.splitlines()[-1]))
+    services = "crowdtask.services."
+    assert {f"{services}bulk", f"{services}pools"} <= loaded
+    heavy = {f"{services}flows.publishing", f"{services}flows.uploading", f"{services}campaigns"}
+    assert heavy & loaded == set()
+    assert f"{services}market" not in loaded

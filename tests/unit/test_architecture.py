@@ -164,9 +164,9 @@ def test_the_coordinator_check_finds_a_service_importing_a_flow():
 
 def test_the_coordinator_is_a_package_of_flows():
     flows = [name for name in SERVICES if _in_coordinator(name)]
-    assert {f"{COORDINATOR}.{flow}" for flow in ("publishing", "reviewing", "uploading", "sweeping")} <= set(
-        flows
-    )
+    assert {
+        f"{COORDINATOR}.{flow}" for flow in ("publishing", "reviewing", "storing", "uploading", "sweeping")
+    } <= set(flows)
 
 
 def test_the_coordinator_is_imported_by_no_other_service():
@@ -236,9 +236,13 @@ CONDITIONAL_IMPORTS = {
         "crowdtask.store",
         "crowdtask.store.idempotency",
     },
-    # the bulk path (bulk, pools, publishing for open_pool): only uploads of arrays, pool tasks or
-    # async_mode; one task of its own is created without it
-    "crowdtask/http/task_uploads.py": {"crowdtask.services.flows", "crowdtask.services.flows.uploading"},
+    # the bulk path (bulk, pools): only uploads of arrays, pool tasks or async_mode; one task of its
+    # own is created without it. Publishing (campaigns, market): only an upload whose end opens them.
+    "crowdtask/http/task_uploads.py": {
+        "crowdtask.services.flows",
+        "crowdtask.services.flows.storing",
+        "crowdtask.services.flows.uploading",
+    },
     # the X-Ray SDK: only inside Lambda with tracing on
     "crowdtask/observability.py": {"aws_lambda_powertools"},
     # Swagger UI's page and assets: only the docs routes that serve them

@@ -25,8 +25,8 @@ LOADED = {
     "CampaignsFunction": {"publishing"},
     "MarketFunction": {"publishing", "reviewing"},
     "ResultsFunction": {"publishing", "reviewing"},
-    "BulkWorkerFunction": {"publishing", "uploading"},
-    "BulkDeadLetterFunction": {"publishing", "uploading"},
+    "BulkWorkerFunction": {"publishing", "storing", "uploading"},
+    "BulkDeadLetterFunction": {"publishing", "storing", "uploading"},
     "CampaignSchedulerFunction": {"publishing", "reviewing", "sweeping"},
     "MarketSchedulerFunction": {"publishing", "reviewing", "sweeping"},
 }

@@ -82,13 +82,19 @@ def upload_routes(
         if is_one_task(body, params):
             created, reservation = tasks.create_one(account_id, body)
             return task_reply(app, created, reservation.headers())
-        # The bulk path (the bulk, pools and campaign services, with publishing for open_pool) loads with
-        # the first upload that takes it: one task of its own never does. Measured on the cold start of
-        # POST /tasks with one task: 27 modules, 167 M instructions (~25 ms) fewer; the first upload of an
-        # array or a pool task pays them instead, as it did at import.
-        from crowdtask.services.flows import uploading
+        # The bulk path (the bulk and pools services) loads with the first upload that takes it: one
+        # task of its own never does. Measured on the cold start of POST /tasks with one task: 27
+        # modules, 167 M instructions (~25 ms) fewer; the first upload of an array or a pool task pays
+        # them instead, as it did at import.
+        from crowdtask.services.flows import storing
 
-        upload = uploading.upload_tasks(account_id, body, params)
+        upload = storing.upload_tasks(account_id, body, params)
+        if upload.opening is not None:
+            # Its end opens campaigns (open_pool): the campaign, market and publishing services load
+            # only now. Measured on the cold start of POST /api/v1/tasks with a pool task: ~13 ms.
+            from crowdtask.services.flows import uploading
+
+            uploading.end_operation(upload.opening)
         headers = upload.quota_headers or {}
         if upload.task is not None:
             return task_reply(app, upload.task, headers)

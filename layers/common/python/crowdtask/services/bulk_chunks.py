@@ -5,8 +5,9 @@ worker (a synchronous upload stores its chunks itself). Task ids are derived fro
 and the item's index, and the tasks of one operation carry its submission time, so a chunk
 delivered twice writes the same items again and never adds any; the chunk is counted into the
 operation once (store/operations.py), and the operation ends once, when its last chunk is counted.
-What an operation's end asks for (opening its campaigns) is the coordinator's (services/flows/uploading.py):
-the functions here hand back the operation whose end is still to be done.
+What an operation's end asks for (its event; opening its campaigns) is the coordinator's
+(services/flows/storing.py and uploading.py): the functions here hand back the operation whose end
+is still to be done.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from crowdtask.store import tasks as task_store
 
 MESSAGE_KIND = "tasks.create"
 POOLS_PER_CHUNK = 40  # a chunk's counting transaction takes up to 2 actions per campaign (limit 100)
-Ending = dict[str, Any] | None  # an operation whose end is still to be done (flows/uploading.end_operation)
+Ending = dict[str, Any] | None  # an operation whose end is still to be done (flows/storing.end_operation)
 
 
 # ---------------------------------------------------------------- the message format
