@@ -609,3 +609,37 @@ def test_a_synchronous_upload_that_cannot_finish_is_handed_to_the_bulk_worker(
     work_off(queue)
     done = operations.get_operation(requester.id, deferred.value.operation.id)
     assert (done.status, done.details.success_count) == ("SUCCESS", 3)
+
+
+def _operations_made() -> list[str]:
+    """The DynamoDB operations made from now on, by name (until the test's moto context ends)."""
+    made: list[str] = []
+    dynamo.client().meta.events.register("before-call.dynamodb.*", lambda model, **_: made.append(model.name))
+    return made
+
+
+def test_a_synchronous_upload_ends_its_operation_without_reading_it_first(requester, pool):
+    made = _operations_made()
+    params = BulkParams(operation_id=str(uuid.uuid4()))
+    uploading.create_tasks_now(requester.id, [_item(pool, n, overlap=1) for n in range(2)], params)
+    counted = made.index("TransactWriteItems")  # the chunk counted, then: the end, and its event
+    assert made[counted + 1 :] == ["UpdateItem", "TransactWriteItems"]
+    operation = operations.get_operation(requester.id, params.operation_id)
+    assert (operation.status, operation.details.success_count) == ("SUCCESS", 2)
+
+
+def test_an_expected_end_with_a_lost_task_is_decided_on_the_operation_as_read(requester):
+    from crowdtask.store import operations as operation_store
+
+    operation_id = str(uuid.uuid4())
+    data = {"chunk_count": 1, "chunks_done": 1, "failed_count": 3, "not_valid_count": 1, "success_count": 4}
+    item = operation_store.operation_item(requester.id, operation_id, "2026-03-14T03:14:15.000000", data)
+    assert operation_store.put_new({**item, "account_id": requester.id, "operation_id": operation_id})
+    ended = bulk_chunks.finish_if_done(requester.id, operation_id, expected=True)
+    assert ended is not None and ended["final_status"] == "FAIL"  # 2 valid tasks were not stored
+    assert bulk_chunks.finish_if_done(requester.id, operation_id, expected=True) == ended  # still to end
+    waiting = {**data, "chunks_done": 0}
+    other = str(uuid.uuid4())
+    item = operation_store.operation_item(requester.id, other, "2026-03-14T03:14:15.000000", waiting)
+    assert operation_store.put_new(item)
+    assert bulk_chunks.finish_if_done(requester.id, other, expected=True) is None  # a chunk is still out

@@ -85,7 +85,8 @@ def create_now(account_id: str, raw_items: list[Any], params: BulkParams) -> Cre
         item, reservation, messages, ending = started
     for n, message in enumerate(messages):
         try:
-            ending = bulk_chunks.store_chunk(message, fresh=fresh) or ending
+            last = n == len(messages) - 1
+            ending = bulk_chunks.store_chunk(message, fresh=fresh, last=last) or ending
         except Exception as exc:
             logger.exception("a chunk of a synchronous upload failed; the bulk worker finishes it")
             _queue(account_id, operation_id, messages[n:])

@@ -126,12 +126,13 @@ def ranges(indexes: list[int]) -> list[list[int]]:
 
 
 # ---------------------------------------------------------------- the bulk worker's side
-def store_chunk(message: dict[str, Any], *, fresh: bool = False) -> Ending:
+def store_chunk(message: dict[str, Any], *, fresh: bool = False, last: bool = False) -> Ending:
     """Store one chunk of an operation (a bulk queue message of kind `tasks.create`); safe to run again.
 
     Returns the operation when this chunk ended it (or it ended before, and its end is still to do).
     `fresh`: the request storing it made the operation a moment ago and has queued none of its chunks,
-    so the operation exists and the chunk is not counted (nothing to read to know it).
+    so the operation exists and the chunk is not counted (nothing to read to know it). `last`: the
+    request stores the chunks in order and this is the last one, so it most likely ends it.
     """
     account_id, operation_id, chunk = message["account_id"], message["operation_id"], int(message["chunk"])
     exists, counted_before = (
@@ -160,7 +161,7 @@ def store_chunk(message: dict[str, Any], *, fresh: bool = False) -> Ending:
         tasks = [{**content, "id": task_id, "account_id": account_id} for task_id, content in entries]
         pools.open_chunk(account_id, live, tasks)
         store.clear_market_pending(account_id, operation_id, chunk)
-    return finish_if_done(account_id, operation_id) if counted else None
+    return finish_if_done(account_id, operation_id, expected=last) if counted else None
 
 
 def _count(
@@ -243,8 +244,17 @@ def dead_chunk(message: dict[str, Any]) -> Ending:
     return finish_if_done(account_id, operation_id)
 
 
-def finish_if_done(account_id: str, operation_id: str) -> Ending:
-    """End the operation once every chunk is counted; the operation while its end is still to be done."""
+def finish_if_done(account_id: str, operation_id: str, *, expected: bool = False) -> Ending:
+    """End the operation once every chunk is counted; the operation while its end is still to be done.
+
+    `expected`: the caller counted what should be the last chunk. Its usual end (every chunk counted,
+    no valid task lost: SUCCESS) is then tried first, as one conditional write with nothing read
+    before; anything else is decided on the operation as read, as without it.
+    """
+    if expected:
+        ended = store.finish(account_id, operation_id, "SUCCESS", clock.iso(clock.now()), if_none_failed=True)
+        if ended is not None:
+            return ended
     item = store.get(account_id, operation_id, consistent=True)
     if item is None or item.get("ended"):
         return None

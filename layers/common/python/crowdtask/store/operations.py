@@ -165,14 +165,23 @@ def clear_pending(record: dict[str, Any]) -> None:
     _clear_pending(record["pk"], record["sk"])
 
 
-def finish(account_id: str, operation_id: str, status: str, now_iso: str) -> dict[str, Any] | None:
+def finish(
+    account_id: str, operation_id: str, status: str, now_iso: str, *, if_none_failed: bool = False
+) -> dict[str, Any] | None:
     """Mark the operation ended: the operation as it is now for the one caller that did it, else None.
-    Every chunk is counted, so none is left for the client to send again: it is queued too."""
+    Every chunk is counted, so none is left for the client to send again: it is queued too.
+
+    `if_none_failed`: only if no valid task failed either (its failures are its refused items alone,
+    services/operations.store_failures is 0), so the caller need not read it first to know.
+    """
+    condition = "attribute_not_exists(final_status) AND chunks_done = chunk_count"
+    if if_none_failed:
+        condition += " AND failed_count = not_valid_count"
     try:
         return dynamo.update(
             *keys.operation(account_id, operation_id),
             "SET final_status = :status, finished = :now, queued_at = if_not_exists(queued_at, :now)",
-            condition="attribute_not_exists(final_status) AND chunks_done = chunk_count",
+            condition=condition,
             vals={":status": status, ":now": now_iso},
         )
     except dynamo.ConditionFailed:
