@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
-
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import bonus_links
 from crowdtask.http.pagination import list_query, page_links
@@ -22,6 +20,9 @@ from crowdtask.http.params import (
     id_param,
 )
 from crowdtask.http.schemas import TOKEN_AUTH, responses
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
+
 from crowdtask.models.answers import AggregateOut, AggregatePage, AggregationIn
 from crowdtask.models.bonuses import BonusIn, BonusOut, BonusPage
 from crowdtask.models.bulk import OperationOut

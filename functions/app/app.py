@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
+from crowdtask.http.app import ApiApp, Reply, entrypoint
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
 
 from crowdtask import errors
 from crowdtask.config import settings
-from crowdtask.http.app import ApiApp, Reply, entrypoint
 
 app = ApiApp()
 STATIC = Path(__file__).parent / "static"

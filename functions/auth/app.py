@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Body
-
 from crowdtask.http import auth
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.params import AccountId
 from crowdtask.http.schemas import ADMIN_AUTH, TOKEN_AUTH, responses
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
 from crowdtask.models.accounts import AccountCreateIn, Credentials, CreditIn, ProfileOut, SignupIn, TokenOut
 from crowdtask.services import accounts
 from crowdtask.services import auth as auth_service

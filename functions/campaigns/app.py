@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Body
-
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import campaign_links, job_links
 from crowdtask.http.params import (
@@ -21,6 +19,9 @@ from crowdtask.http.params import (
 )
 from crowdtask.http.routes import copy_and_archive_routes, member_routes
 from crowdtask.http.schemas import TOKEN_AUTH, responses
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
 from crowdtask.models.campaigns import CampaignIn, CampaignJobIds, CampaignOut, CampaignPage
 from crowdtask.models.jobs import JobPage
 from crowdtask.services import campaigns

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from crowdtask.http.app import ApiApp, Reply, dump, entrypoint
 from crowdtask.http.pagination import link_header
 from crowdtask.http.params import OperationId, TaskId
 from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.http.task_uploads import upload_routes
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
 from crowdtask.models.bulk import BulkLogEntry, OperationOut, TolokaTask
 from crowdtask.models.tasks import TaskOut
 from crowdtask.services import operations, tasks

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
-
 from crowdtask.http.app import ApiApp, Reply, dump_every_field, entrypoint
 from crowdtask.http.params import ClientId, DatasetId, DatasetTaskId
 from crowdtask.http.schemas import TOKEN_AUTH, responses
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+
 from crowdtask.models.datasets import (
     DatasetIn,
     DatasetOut,

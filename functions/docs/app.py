@@ -7,11 +7,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
+from crowdtask.http.app import ApiApp, Reply, entrypoint
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
 
 from crowdtask import errors
-from crowdtask.http.app import ApiApp, Reply, entrypoint
 
 app = ApiApp()
 # Served by this function from the Powertools package: no CDN. Relative links keep the stage prefix.

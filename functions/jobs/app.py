@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Body
-
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import job_links, task_links
 from crowdtask.http.params import DEFAULT_LIMIT, After, ArchivedFilter, Before, JobId, Limit, Order, Search
 from crowdtask.http.routes import copy_and_archive_routes, member_routes
 from crowdtask.http.schemas import TOKEN_AUTH, responses
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
 from crowdtask.models.jobs import JobIn, JobOut, JobPage, JobTaskIds
 from crowdtask.models.tasks import TaskPage
 from crowdtask.services import jobs

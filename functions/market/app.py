@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
-
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import assignment_links, market_job_links, result_links
 from crowdtask.http.pagination import list_query, page_links
 from crowdtask.http.params import DEFAULT_LIMIT, After, AssignmentId, Before, JobId, Limit, id_filter
 from crowdtask.http.schemas import TOKEN_AUTH, responses
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+
 from crowdtask.models.market import AssignmentOut, AssignmentPage, MarketJobPage, WorkerMeOut
 from crowdtask.models.results import ResultOut
 from crowdtask.models.submissions import SubmitIn

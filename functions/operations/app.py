@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.pagination import decode_cursor, encode_cursor, link_header
 from crowdtask.http.params import DEFAULT_LIMIT, After, Limit, OperationId
 from crowdtask.http.schemas import TOKEN_AUTH, responses
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
 from crowdtask.models.bulk import OperationLog, OperationOut, OperationPage
 from crowdtask.services import operations
 

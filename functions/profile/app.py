@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Body
-
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import profile_links
 from crowdtask.http.schemas import TOKEN_AUTH, responses
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
 from crowdtask.models.accounts import ProfileOut, ProfileUpdateIn
 from crowdtask.services import accounts
 

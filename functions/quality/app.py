@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
-
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import block_links, quality_action_links, skill_links, worker_quality_links
 from crowdtask.http.pagination import list_query, member_links, page_links
@@ -23,6 +21,9 @@ from crowdtask.http.params import (
     id_param,
 )
 from crowdtask.http.schemas import TOKEN_AUTH, responses
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+
 from crowdtask.models.quality import (
     BlockIn,
     BlockOut,

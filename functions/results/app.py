@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
-
-from crowdtask import errors
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import result_links
 from crowdtask.http.params import DEFAULT_LIMIT, AfterMember, CampaignId, Limit, ResultId, WorkerId
 from crowdtask.http.schemas import TOKEN_AUTH, responses
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+
+from crowdtask import errors
 from crowdtask.models.results import (
     ApproveAllOut,
     ApproveIn,

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Body
-
 from crowdtask.http.app import ApiApp, Reply, entrypoint
 from crowdtask.http.links import task_links
 from crowdtask.http.params import DEFAULT_LIMIT, After, ArchivedFilter, Before, Limit, Order, Search, TaskId
 from crowdtask.http.routes import copy_and_archive_routes
 from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.http.task_uploads import upload_routes
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
 from crowdtask.models.tasks import TaskIn, TaskOut, TaskPage
 from crowdtask.services import tasks
 

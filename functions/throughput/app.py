@@ -7,14 +7,15 @@ import binascii
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
-from pydantic import BeforeValidator
-
-from crowdtask import errors
 from crowdtask.http.app import TEXT_BODY_TYPES, ApiApp, Reply, entrypoint
 from crowdtask.http.auth import bearer_token
 from crowdtask.http.params import UploadId, WorkstreamId
 from crowdtask.http.schemas import TOKEN_AUTH, WORKSTREAM_KEY_AUTH, responses
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from pydantic import BeforeValidator
+
+from crowdtask import errors
 from crowdtask.models.throughput import (
     RECEIVED,
     GroupBy,

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
-
 from crowdtask.http.app import ApiApp, Reply, dump_every_field, entrypoint
 from crowdtask.http.pagination import list_query, page_links
 from crowdtask.http.params import DEFAULT_LIMIT, After, Before, Limit, id_param
 from crowdtask.http.schemas import TOKEN_AUTH, responses
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+
 from crowdtask.models.webhooks import (
     DeliveryOut,
     DeliveryPage,

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from crowdtask.http import app as http_app
+
 import pytest
 
 from crowdtask import config
-from crowdtask.http import app as http_app
 from tests.conftest import ADMIN_KEY
 from tests.support.context import FakeLambdaContext
 from tests.support.handlers import invoke, sample_event, to_reply

@@ -8,10 +8,11 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
+from crowdtask.http.app import dump
+
 import pytest
 
 from crowdtask import errors
-from crowdtask.http.app import dump
 from crowdtask.models.campaigns import CampaignIn
 from crowdtask.models.jobs import JobIn
 from crowdtask.models.listing import ListQuery

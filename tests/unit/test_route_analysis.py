@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from crowdtask.http.app import ApiApp, Reply
 from crowdtask.http.schemas import responses
+
+from pydantic import BaseModel, Field
+
 from tests.support.context import FakeLambdaContext
 
 

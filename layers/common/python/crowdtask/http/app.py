@@ -18,6 +18,9 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
+from crowdtask.http import auth, pagination, resume_collection
+from crowdtask.http.idempotency import run_idempotent
+
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.api_gateway import Route
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -32,8 +35,6 @@ from pydantic import BaseModel, RootModel
 
 from crowdtask import errors
 from crowdtask.config import settings, tracing_enabled
-from crowdtask.http import auth, pagination, resume_collection
-from crowdtask.http.idempotency import run_idempotent
 from crowdtask.models.listing import ListQuery, Page
 from crowdtask.observability import logger, metrics, tracer
 from crowdtask.validation import field_errors

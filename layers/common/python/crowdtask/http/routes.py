@@ -5,12 +5,13 @@
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Body
-from pydantic import BaseModel
-
 from crowdtask.http.app import ApiApp, ItemLinks, Reply
 from crowdtask.http.params import DEFAULT_LIMIT, AfterMember, Limit, deep_flag, id_param
 from crowdtask.http.schemas import TOKEN_AUTH, responses
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from pydantic import BaseModel
+
 from crowdtask.models.base import IdList
 
 Action = Callable[[str, str, bool], Any]  # (account id, resource id, deep) -> the resource

@@ -4,11 +4,12 @@
 from collections.abc import Callable
 from typing import Annotated, Any
 
+from crowdtask.http.app import ApiApp, Reply
+from crowdtask.http.schemas import TOKEN_AUTH, responses
+
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel
 
-from crowdtask.http.app import ApiApp, Reply
-from crowdtask.http.schemas import TOKEN_AUTH, responses
 from crowdtask.models.bulk import BulkCreateOut, OperationOut
 from crowdtask.models.tasks import TaskOut
 from crowdtask.services import tasks
