@@ -4,7 +4,9 @@
   tasks on the market, ending closes them), and finishing a campaign once nothing is outstanding;
 - reviewing: work handed in, reviewed or given back, then the quality rules and the campaigns it
   may have finished;
-- uploading: tasks uploaded, one or many, and what a bulk upload's end asks (open_pool);
+- storing: tasks uploaded, one or many, stored, and their operations ended, but for opening
+  campaigns, which it hands on (the upload route loads it alone);
+- uploading: the same whole, an operation's end opening its campaigns first when asked (open_pool);
 - sweeping: the scheduled sweeps, which do all of the above for what is due.
 
 The aggregate services (campaigns, market, pools, assignments, results, bulk) never call each
