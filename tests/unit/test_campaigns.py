@@ -12,6 +12,8 @@ from crowdtask.models.jobs import JobIn
 from crowdtask.models.tasks import TaskIn
 from crowdtask.services import campaigns, jobs, lifecycle, tasks
 from crowdtask.services.flows import publishing, sweeping
+from crowdtask.store import campaigns as campaign_store
+from crowdtask.store import jobs as job_store
 from tests.support import builders
 from tests.support.accounts import make_account
 from tests.support.eventbus import EventTap
@@ -322,3 +324,29 @@ def test_task_template_rule():
         ("input_values.image", "VALUE_REQUIRED"),
         ("input_values.meta", "VALUE_REQUIRED"),
     ]
+
+
+def _typed(item: dict) -> dict:
+    return {name: (type(value), value) for name, value in item.items()}
+
+
+@pytest.mark.parametrize("action", ["publish", "cancel", "pause"])
+def test_a_transition_hands_on_the_campaign_and_jobs_a_read_would_answer(requester, frozen_clock, action):
+    # Given a campaign of two jobs (published first, unless it is to be published)
+    campaign_id = builders.campaign(requester.id, jobs=2, endDate="2026-04-01T00:00")
+    if action != "publish":
+        publishing.publish(requester.id, campaign_id)
+    frozen_clock.advance(minutes=1)
+    # When it moves (the service alone: nothing after the transition and its locks writes to it)
+    moved = (
+        campaigns.publish(requester.id, campaign_id)
+        if action == "publish"
+        else campaigns.move(requester.id, campaign_id, action)
+    )
+    # Then the campaign it hands on is the item as stored now, to the type of every number,
+    stored = campaign_store.get(requester.id, campaign_id, consistent=True)
+    assert stored is not None and _typed(moved.campaign) == _typed(stored)
+    # and the jobs it locked or unlocked are handed on whole, as stored once (un)locked
+    job_ids = moved.campaign["job_ids"]
+    expected = job_store.get_many(requester.id, job_ids, consistent=True) if action != "pause" else {}
+    assert moved.jobs == expected and (action == "pause" or len(moved.jobs) == 2)

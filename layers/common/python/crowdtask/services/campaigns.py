@@ -197,6 +197,8 @@ class Moved(NamedTuple):
     transition: Transition
     money: Decimal  # frozen by a publish, released by an end
     pool: bool  # the campaign has pool tasks (made with pool_id)
+    campaign: dict[str, Any]  # the campaign item as the transition wrote it
+    jobs: dict[str, dict[str, Any]]  # its jobs (whole) as read once (un)locked; {} when not read
 
 
 def _check_publishable(account_id: str, campaign: dict[str, Any]) -> None:
@@ -235,22 +237,23 @@ def publish(account_id: str, campaign_id: str) -> Moved:
         steps: dict[str, str | None] = {"locks": now, "start": None, "market": now}
         if campaign.get("endDate"):
             steps["end"] = campaign["endDate"]
+        fields = {
+            "state": transition.target,
+            "publishedAt": now,
+            "frozen_total": total,
+            "frozen_remaining": total,
+            "commission_rate": rate,  # what each result's commission is taken at
+            # the pool tasks this budget pays for; those counted later pay for themselves
+            "pool_needed_published": int(campaign.get("pool_needed", 0)),
+            **_stamp(),
+        }
         try:
             campaign_store.transition(
                 account_id,
                 campaign_id,
                 from_states=transition.sources,
                 version=_version(campaign),
-                fields={
-                    "state": transition.target,
-                    "publishedAt": now,
-                    "frozen_total": total,
-                    "frozen_remaining": total,
-                    "commission_rate": rate,  # what each result's commission is taken at
-                    # the pool tasks this budget pays for; those counted later pay for themselves
-                    "pool_needed_published": int(campaign.get("pool_needed", 0)),
-                    **_stamp(),
-                },
+                fields=fields,
                 freeze=total,
                 steps=steps,
                 events=[_moved_event(account_id, campaign_id, transition, total)],
@@ -263,22 +266,33 @@ def publish(account_id: str, campaign_id: str) -> Moved:
             ) from exc
         except campaign_store.StateChanged:
             continue  # changed under us (state, jobs or settings): decide again on what is there now
-        apply_locks(account_id, campaign_id)
-        return Moved(transition, total, bool(int(campaign.get("pool_tasks", 0))))
+        # The transition held to the version read above, and a published campaign's jobs never change:
+        # what it wrote is known, and locking its jobs needs no read of it.
+        live = campaign_store.after_transition(campaign, fields, _version(campaign))
+        jobs = apply_locks(account_id, campaign_id, live)
+        return Moved(transition, total, bool(int(campaign.get("pool_tasks", 0))), live, jobs)
     raise errors.Conflict(f"Campaign {campaign_id} is changing too often right now; retry.")
 
 
-def apply_locks(account_id: str, campaign_id: str) -> None:
+def apply_locks(
+    account_id: str, campaign_id: str, campaign: dict[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
     """Lock the jobs, then the tasks they hold now (a job locked first cannot gain tasks meanwhile);
-    an ended campaign unlocks them. Idempotent: the `locks` step repeats it after a crash."""
-    campaign = require_campaign(account_id, campaign_id, consistent=True)
+    an ended campaign unlocks them. Returns the jobs (whole, consistent) as read once (un)locked.
+
+    `campaign`: the item a transition of this request just wrote (its jobs and state are known).
+    Without it the campaign is read: idempotent, the `locks` step repeats it so after a crash.
+    """
+    if campaign is None:
+        campaign = require_campaign(account_id, campaign_id, consistent=True)
     job_ids = list(campaign.get("job_ids", []))
     on = lifecycle.state_of(campaign) in lifecycle.LIVE
     job_store.lock(account_id, job_ids, campaign_id, on=on)
-    jobs = job_store.get_many(account_id, job_ids, attributes=["task_ids"], consistent=True)
+    jobs = job_store.get_many(account_id, job_ids, consistent=True)
     task_ids = [t for item in jobs.values() for t in item.get("task_ids", [])]
     task_store.lock(account_id, task_ids, campaign_id, on=on)
     campaign_store.clear_due(account_id, campaign_id, "locks")
+    return jobs
 
 
 def move(account_id: str, campaign_id: str, action: str) -> Moved:
@@ -314,9 +328,11 @@ def move(account_id: str, campaign_id: str, action: str) -> Moved:
             )
         except campaign_store.StateChanged:
             continue
-        if ends:
-            apply_locks(account_id, campaign_id)  # state is ended now: this unlocks
-        return Moved(transition, remaining, pool)
+        after = campaign_store.after_transition(campaign, fields, _version(campaign))
+        jobs: dict[str, dict[str, Any]] = {}
+        if ends:  # ended now: this unlocks (the jobs of a published campaign never change)
+            jobs = apply_locks(account_id, campaign_id, after)
+        return Moved(transition, remaining, pool, after, jobs)
     raise errors.Conflict(f"Campaign {campaign_id} is changing too often right now; retry.")
 
 
