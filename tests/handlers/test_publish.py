@@ -96,7 +96,7 @@ def test_the_reply_of_a_pool_campaign_is_what_a_get_answers(requester, queue, fr
     assert campaigns.require_campaign(requester.id, pool).get("pool_opened")  # its pool went on the market
 
 
-def test_publishing_reads_the_campaign_and_its_jobs_once(requester, frozen_clock):
+def test_publishing_reads_nothing_twice(requester, frozen_clock):
     # Given a campaign of one job of two tasks
     campaign_id, job_id = _campaign(requester, [{}, {}])
     # When it is published through the handler
@@ -106,11 +106,11 @@ def test_publishing_reads_the_campaign_and_its_jobs_once(requester, frozen_clock
         )
     assert published.status == 200
     assert market_item(job_id, campaign_id) is not None
-    # Then the campaign is read once (the other GetItems: the token, the account's commission rate),
-    # its jobs before the transition and once locked (then their tasks), and nothing is read for the reply
+    # Then the campaign is read once, its jobs once before the transition, and once locked the jobs and
+    # tasks are what their locks answer: nothing is read twice, nothing is read for the reply
     assert calls == Counter(
-        GetItem=3,  # token, campaign, account
-        BatchGetItem=3,  # jobs to check, jobs once locked, their tasks
+        GetItem=3,  # token, campaign, account (its commission rate)
+        BatchGetItem=1,  # the jobs to check
         TransactWriteItems=1,  # state, money, due steps, event
         UpdateItem=1 + 2 + 1,  # the job's lock, the tasks' locks, the market's count
         DeleteItem=2,  # the `locks` and `market` steps done

@@ -14,6 +14,7 @@ from crowdtask.services import campaigns, jobs, lifecycle, tasks
 from crowdtask.services.flows import publishing, sweeping
 from crowdtask.store import campaigns as campaign_store
 from crowdtask.store import jobs as job_store
+from crowdtask.store import tasks as task_store
 from tests.support import builders
 from tests.support.accounts import make_account
 from tests.support.eventbus import EventTap
@@ -242,11 +243,16 @@ def test_moving_the_start_date_reschedules(requester, frozen_clock):
     assert campaigns.get_campaign(requester.id, campaign_id).state == "unpublished"
 
 
+def _dies(*_args, **_kwargs):
+    raise ConnectionError("the function died here")
+
+
 def test_sweep_repairs_locks_left_pending_by_a_crash(requester, frozen_clock, monkeypatch):
     campaign_id = builders.campaign(requester.id, jobs=1)
     job_id = campaigns.jobs_page(requester.id, campaign_id, 10, None)[0][0].id
-    monkeypatch.setattr(campaigns, "apply_locks", lambda *_: None)  # the function dies after the transaction
-    publishing.publish(requester.id, campaign_id)
+    monkeypatch.setattr(campaigns, "apply_locks", _dies)  # the function dies after the transaction
+    with pytest.raises(ConnectionError):
+        publishing.publish(requester.id, campaign_id)
     assert not jobs.get_job(requester.id, job_id).readOnly
     monkeypatch.undo()
     frozen_clock.advance(seconds=5)
@@ -346,7 +352,16 @@ def test_a_transition_hands_on_the_campaign_and_jobs_a_read_would_answer(request
     # Then the campaign it hands on is the item as stored now, to the type of every number,
     stored = campaign_store.get(requester.id, campaign_id, consistent=True)
     assert stored is not None and _typed(moved.campaign) == _typed(stored)
-    # and the jobs it locked or unlocked are handed on whole, as stored once (un)locked
-    job_ids = moved.campaign["job_ids"]
-    expected = job_store.get_many(requester.id, job_ids, consistent=True) if action != "pause" else {}
-    assert moved.jobs == expected and (action == "pause" or len(moved.jobs) == 2)
+    # and the jobs and tasks it locked or unlocked are handed on whole, as stored once (un)locked
+    if action == "pause":
+        assert moved.locked == ({}, {})
+        return
+    jobs_stored = job_store.get_many(requester.id, moved.campaign["job_ids"], consistent=True)
+    task_ids = [task_id for job in jobs_stored.values() for task_id in job["task_ids"]]
+    tasks_stored = task_store.get_many(requester.id, task_ids, consistent=True)
+    assert (len(jobs_stored), len(tasks_stored)) == (2, 4)
+    assert moved.locked == (jobs_stored, tasks_stored)
+    locked = [
+        campaign_id in item.get("locked_by", ()) for item in [*jobs_stored.values(), *tasks_stored.values()]
+    ]
+    assert locked == [action == "publish"] * 6

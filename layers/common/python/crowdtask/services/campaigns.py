@@ -191,6 +191,16 @@ def jobs_page(account_id: str, campaign_id: str, limit: int, after: str | None) 
 
 
 # ---------------------------------------------------------------- lifecycle
+class Locked(NamedTuple):
+    """A campaign's jobs and their tasks, id -> item (whole), as (un)locking them left them."""
+
+    jobs: dict[str, dict[str, Any]]
+    tasks: dict[str, dict[str, Any]]
+
+
+NOTHING_LOCKED = Locked({}, {})
+
+
 class Moved(NamedTuple):
     """What a transition did: to announce it, and for the coordinator to carry it to the market."""
 
@@ -198,7 +208,7 @@ class Moved(NamedTuple):
     money: Decimal  # frozen by a publish, released by an end
     pool: bool  # the campaign has pool tasks (made with pool_id)
     campaign: dict[str, Any]  # the campaign item as the transition wrote it
-    jobs: dict[str, dict[str, Any]]  # its jobs (whole) as read once (un)locked; {} when not read
+    locked: Locked  # its jobs and their tasks as an end or a publish (un)locked them
 
 
 def _check_publishable(account_id: str, campaign: dict[str, Any]) -> None:
@@ -269,16 +279,15 @@ def publish(account_id: str, campaign_id: str) -> Moved:
         # The transition held to the version read above, and a published campaign's jobs never change:
         # what it wrote is known, and locking its jobs needs no read of it.
         live = campaign_store.after_transition(campaign, fields, _version(campaign))
-        jobs = apply_locks(account_id, campaign_id, live)
-        return Moved(transition, total, bool(int(campaign.get("pool_tasks", 0))), live, jobs)
+        locked = apply_locks(account_id, campaign_id, live)
+        return Moved(transition, total, bool(int(campaign.get("pool_tasks", 0))), live, locked)
     raise errors.Conflict(f"Campaign {campaign_id} is changing too often right now; retry.")
 
 
-def apply_locks(
-    account_id: str, campaign_id: str, campaign: dict[str, Any] | None = None
-) -> dict[str, dict[str, Any]]:
+def apply_locks(account_id: str, campaign_id: str, campaign: dict[str, Any] | None = None) -> Locked:
     """Lock the jobs, then the tasks they hold now (a job locked first cannot gain tasks meanwhile);
-    an ended campaign unlocks them. Returns the jobs (whole, consistent) as read once (un)locked.
+    an ended campaign unlocks them. Returns them as the (un)locking left them: each lock answers
+    its item whole, so they need no read.
 
     `campaign`: the item a transition of this request just wrote (its jobs and state are known).
     Without it the campaign is read: idempotent, the `locks` step repeats it so after a crash.
@@ -287,12 +296,11 @@ def apply_locks(
         campaign = require_campaign(account_id, campaign_id, consistent=True)
     job_ids = list(campaign.get("job_ids", []))
     on = lifecycle.state_of(campaign) in lifecycle.LIVE
-    job_store.lock(account_id, job_ids, campaign_id, on=on)
-    jobs = job_store.get_many(account_id, job_ids, consistent=True)
+    jobs = job_store.lock(account_id, job_ids, campaign_id, on=on)
     task_ids = [t for item in jobs.values() for t in item.get("task_ids", [])]
-    task_store.lock(account_id, task_ids, campaign_id, on=on)
+    tasks = task_store.lock(account_id, task_ids, campaign_id, on=on)
     campaign_store.clear_due(account_id, campaign_id, "locks")
-    return jobs
+    return Locked(jobs, tasks)
 
 
 def move(account_id: str, campaign_id: str, action: str) -> Moved:
@@ -329,10 +337,10 @@ def move(account_id: str, campaign_id: str, action: str) -> Moved:
         except campaign_store.StateChanged:
             continue
         after = campaign_store.after_transition(campaign, fields, _version(campaign))
-        jobs: dict[str, dict[str, Any]] = {}
+        locked = NOTHING_LOCKED
         if ends:  # ended now: this unlocks (the jobs of a published campaign never change)
-            jobs = apply_locks(account_id, campaign_id, after)
-        return Moved(transition, remaining, pool, after, jobs)
+            locked = apply_locks(account_id, campaign_id, after)
+        return Moved(transition, remaining, pool, after, locked)
     raise errors.Conflict(f"Campaign {campaign_id} is changing too often right now; retry.")
 
 

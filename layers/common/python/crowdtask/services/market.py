@@ -39,12 +39,13 @@ def open_campaign(
     campaign_id: str,
     campaign: dict[str, Any] | None = None,
     jobs: Mapping[str, dict[str, Any]] | None = None,
+    tasks: Mapping[str, dict[str, Any]] | None = None,
 ) -> Opened | None:
     """Put every job of a just-published campaign on the market; None when it is not live any more
     (nothing to open: its `market` step is done).
 
-    `campaign` and `jobs` (whole, read after they were locked): what the publish of this request
-    wrote and read. Without them they are read here, as the scheduler's `market` step does.
+    `campaign`, `jobs` and their `tasks` (whole, as locking them left them): what the publish of this
+    request wrote. Without them they are read here, as the scheduler's `market` step does.
     Safe to run again (after a crash, from that step): existing items and the campaign's
     `results_outstanding` are kept as they are.
     """
@@ -60,7 +61,8 @@ def open_campaign(
     job_ids = list(dict.fromkeys(campaign.get("job_ids", [])))
     if jobs is None:
         jobs = job_store.get_many(account_id, job_ids)
-    tasks = task_store.get_many(account_id, {t for job in jobs.values() for t in job.get("task_ids", [])})
+    if tasks is None:
+        tasks = task_store.get_many(account_id, {t for job in jobs.values() for t in job.get("task_ids", [])})
     all_terms = [
         market_terms.job_terms(
             campaign,

@@ -40,16 +40,15 @@ def open_market(
 
     A big pool opens in steps: until the last one, the campaign's `market` step stays due and the
     market scheduler carries on. A failure leaves it due too (safe to run again).
-    `published`: the publish this request just made, whose campaign and jobs need no read again
+    `published`: the publish this request just made, whose campaign, jobs and tasks need no read again
     (the `market` step reads them). Returns the campaign as this left it when that is known exactly:
     its count written here and no pool cursor moved after it; None otherwise.
     """
-    opened = market.open_campaign(
-        account_id,
-        campaign_id,
-        published.campaign if published else None,
-        published.jobs if published else None,
-    )
+    if published is None:
+        opened = market.open_campaign(account_id, campaign_id)
+    else:
+        jobs, tasks = published.locked
+        opened = market.open_campaign(account_id, campaign_id, published.campaign, jobs, tasks)
     if opened is None:
         return None
     try:
