@@ -106,11 +106,11 @@ def test_publishing_reads_nothing_twice(requester, frozen_clock):
         )
     assert published.status == 200
     assert market_item(job_id, campaign_id) is not None
-    # Then the campaign is read once, its jobs once before the transition, and once locked the jobs and
-    # tasks are what their locks answer: nothing is read twice, nothing is read for the reply
+    # Then the campaign is read once, its jobs once before the transition (with the account), and once
+    # locked the jobs and tasks are what their locks answer: nothing is read twice, nor for the reply
     assert calls == Counter(
-        GetItem=3,  # token, campaign, account (its commission rate)
-        BatchGetItem=1,  # the jobs to check
+        GetItem=2,  # token, campaign
+        BatchGetItem=1,  # the jobs to check and the account (its commission rate and balance)
         TransactWriteItems=1,  # state, money, due steps, event
         UpdateItem=1 + 2 + 1,  # the job's lock, the tasks' locks, the market's count
         DeleteItem=2,  # the `locks` and `market` steps done

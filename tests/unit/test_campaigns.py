@@ -102,6 +102,22 @@ def test_publish_needs_jobs_with_tasks_and_enoughbalances(requester):
     assert balances(requester.id) == ("100 USD", "0 USD")
 
 
+def test_publish_names_the_jobs_without_tasks_and_the_archived_ones(requester):
+    campaign_id = builders.campaign(requester.id, jobs=2)
+    archived, kept = campaigns.change_jobs(requester.id, campaign_id, [], append=True)
+    jobs.set_archived(requester.id, archived, True)
+    taskless = jobs.create_job(requester.id, JobIn(name="no tasks")).id
+    campaigns.change_jobs(requester.id, campaign_id, [taskless], append=True)
+    with pytest.raises(errors.Conflict) as refused:
+        publishing.publish(requester.id, campaign_id)
+    assert refused.value.description == (
+        f"The campaign cannot be published: jobs without tasks: {taskless}; archived jobs: {archived}."
+    )
+    jobs.set_archived(requester.id, archived, False)
+    campaigns.change_jobs(requester.id, campaign_id, [archived, kept], append=False)
+    assert publishing.publish(requester.id, campaign_id).state == "active"
+
+
 def test_published_campaign_locks_its_jobs_and_tasks_until_it_ends(requester):
     campaign_id = builders.campaign(requester.id, jobs=1)
     job_id = campaigns.jobs_page(requester.id, campaign_id, 10, None)[0][0].id

@@ -20,7 +20,6 @@ from crowdtask.services import eligibility, lifecycle, pricing, quotas
 from crowdtask.services import jobs as job_service
 from crowdtask.services.lifecycle import Transition
 from crowdtask.services.members import MemberList
-from crowdtask.store import accounts as account_store
 from crowdtask.store import campaigns as campaign_store
 from crowdtask.store import jobs as job_store
 from crowdtask.store import outbox
@@ -211,16 +210,14 @@ class Moved(NamedTuple):
     locked: Locked  # its jobs and their tasks as an end or a publish (un)locked them
 
 
-def _check_publishable(account_id: str, campaign: dict[str, Any]) -> None:
+def _check_publishable(campaign: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> None:
+    """Refused unless it has pool tasks or jobs (`by_id`: as stored), each with tasks, none archived."""
     job_ids = list(campaign.get("job_ids", []))
     if not job_ids and not int(campaign.get("pool_tasks", 0)):
         raise errors.Conflict(
             "A campaign needs at least one job with at least one task, or tasks made for it with pool_id, "
             "before it can be published."
         )
-    if not job_ids:
-        return
-    by_id = job_store.get_many(account_id, job_ids, attributes=["task_ids", "archived"])
     empty = [j for j in job_ids if not by_id.get(j, {}).get("task_ids")]
     archived = [j for j in job_ids if by_id.get(j, {}).get("archived")]
     if empty or archived:
@@ -239,8 +236,8 @@ def publish(account_id: str, campaign_id: str) -> Moved:
     for _ in range(_ATTEMPTS):
         campaign = require_campaign(account_id, campaign_id, consistent=True)
         transition = lifecycle.require("publish", lifecycle.state_of(campaign))
-        _check_publishable(account_id, campaign)
-        account = account_store.get(account_id) or {}
+        account, jobs_now = campaign_store.publish_inputs(account_id, campaign.get("job_ids", []))
+        _check_publishable(campaign, jobs_now)
         rate = Decimal(str(account.get("commissionRate", 0)))
         total = pricing.budget(campaign, rate)
         now = clock.iso(clock.now())

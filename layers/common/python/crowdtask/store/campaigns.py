@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from crowdtask.models.listing import ListQuery, Page
-from crowdtask.store import Refused, accounts, dynamo, keys, sweeps
+from crowdtask.store import Refused, accounts, dynamo, jobs, keys, sweeps
 from crowdtask.store.changes import Change
 from crowdtask.store.collections import Collection, with_id
 
@@ -96,6 +96,22 @@ def update_if_version(
 ) -> dict[str, Any]:
     """Set fields while the campaign is still at `version` (it moves on by one); Refused if not."""
     return CAMPAIGNS.update_if_version(account_id, campaign_id, fields, version)
+
+
+def publish_inputs(
+    account_id: str, job_ids: Iterable[str]
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """What a publish decides on besides the campaign, in one batched read: the account (its
+    commissionRate and balance_available) and id -> task_ids and archived of each job that exists."""
+    account_key = keys.account(account_id)
+    job_keys = {
+        jobs.JOBS.key(account_id, job_id): job_id for job_id in job_ids if job_id and len(job_id) <= 64
+    }
+    found = dynamo.batch_get(
+        [account_key, *job_keys], attributes=["commissionRate", "balance_available", "task_ids", "archived"]
+    )
+    by_id = {job_keys[key]: {**item, "id": job_keys[key]} for key, item in found.items() if key in job_keys}
+    return found.get(account_key, {}), by_id
 
 
 # ---------------------------------------------------------------- transitions
