@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from crowdtask import clock
 from crowdtask.models.campaigns import CampaignIn
 from crowdtask.models.jobs import JobIn
 from crowdtask.services import campaigns, jobs
@@ -118,11 +119,29 @@ def test_publishing_reads_nothing_twice(requester, frozen_clock):
     )
 
 
-@pytest.mark.parametrize("action", ["campaigns_cancel", "campaigns_pause"])
-def test_the_replies_of_other_transitions_are_what_a_get_answers(requester, frozen_clock, action):
-    campaign_id, _ = _campaign(requester, [{}])
+@pytest.mark.parametrize(
+    "actions", [["campaigns_cancel"], ["campaigns_pause"], ["campaigns_pause", "campaigns_continue"]]
+)
+def test_the_replies_of_other_transitions_are_what_a_get_answers(requester, frozen_clock, actions):
+    campaign_id, job_id = _campaign(requester, [{}])
     invoke("campaigns", "campaigns_publish", token=requester.token, path_params={"id": campaign_id})
+    for action in actions:
+        frozen_clock.advance(minutes=5)
+        with dynamodb_calls() as calls:
+            moved = invoke("campaigns", action, token=requester.token, path_params={"id": campaign_id})
+        fetched = invoke("campaigns", "campaigns_get", token=requester.token, path_params={"id": campaign_id})
+        assert moved.status == 200 and moved.body == fetched.body
+        assert fetched.body["lastModifiedAt"] == clock.iso(clock.now())
+        assert calls["GetItem"] == 2  # the token and the campaign, read once: not again for the reply
+    if actions == ["campaigns_cancel"]:
+        assert market_item(job_id, campaign_id)["closed"]
+
+
+def test_the_reply_of_cancelling_a_pool_campaign_is_what_a_get_answers(requester, queue, frozen_clock):
+    pool = _pool_campaign(requester, queue)
+    invoke("campaigns", "campaigns_publish", token=requester.token, path_params={"id": pool})
     frozen_clock.advance(minutes=5)
-    moved = invoke("campaigns", action, token=requester.token, path_params={"id": campaign_id})
-    fetched = invoke("campaigns", "campaigns_get", token=requester.token, path_params={"id": campaign_id})
-    assert moved.status == 200 and moved.body == fetched.body
+    cancelled = invoke("campaigns", "campaigns_cancel", token=requester.token, path_params={"id": pool})
+    fetched = invoke("campaigns", "campaigns_get", token=requester.token, path_params={"id": pool})
+    assert cancelled.status == 200 and cancelled.body == fetched.body
+    assert fetched.body["state"] == "cancelled"

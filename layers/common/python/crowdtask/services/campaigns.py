@@ -352,13 +352,11 @@ def _moved_event(
 
 
 def pause(account_id: str, campaign_id: str) -> CampaignOut:
-    move(account_id, campaign_id, "pause")
-    return get_campaign(account_id, campaign_id)
+    return to_campaign(move(account_id, campaign_id, "pause").campaign)
 
 
 def resume(account_id: str, campaign_id: str) -> CampaignOut:
-    move(account_id, campaign_id, "continue")
-    return get_campaign(account_id, campaign_id)
+    return to_campaign(move(account_id, campaign_id, "continue").campaign)
 
 
 def report_publish_failed(account_id: str, campaign_id: str, reason: str) -> None:

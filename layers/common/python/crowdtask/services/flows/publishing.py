@@ -75,11 +75,13 @@ def finish(account_id: str, campaign_id: str) -> CampaignOut:
 def _end(account_id: str, campaign_id: str, action: str) -> CampaignOut:
     """Cancel or finish: what is still frozen goes back, and the campaign's work leaves the market."""
     moved = campaigns.move(account_id, campaign_id, action)
-    market.close_campaign(account_id, campaign_id)
+    market.close_campaign(moved.campaign)
+    if not moved.pool:  # nothing wrote to the campaign since the transition
+        return campaigns.to_campaign(moved.campaign)
     # a big pool closes in steps: the scheduler carries on from the campaign's `pool-close` step
-    if moved.pool and pools.close_pool(account_id, campaign_id):
+    if pools.close_pool(account_id, campaign_id):
         campaign_store.clear_due(account_id, campaign_id, "pool-close")
-    return campaigns.get_campaign(account_id, campaign_id)
+    return campaigns.get_campaign(account_id, campaign_id)  # closing its pool moved a cursor on it
 
 
 def finish_if_complete(pairs: Iterable[tuple[str, str]]) -> list[str]:
