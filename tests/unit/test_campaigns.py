@@ -12,6 +12,9 @@ from crowdtask.models.jobs import JobIn
 from crowdtask.models.tasks import TaskIn
 from crowdtask.services import campaigns, jobs, lifecycle, tasks
 from crowdtask.services.flows import publishing, sweeping
+from crowdtask.store import campaigns as campaign_store
+from crowdtask.store import jobs as job_store
+from crowdtask.store import tasks as task_store
 from tests.support import builders
 from tests.support.accounts import make_account
 from tests.support.eventbus import EventTap
@@ -97,6 +100,22 @@ def test_publish_needs_jobs_with_tasks_and_enoughbalances(requester):
         publishing.publish(requester.id, costly)
     assert campaigns.get_campaign(requester.id, costly).state == "unpublished"
     assert balances(requester.id) == ("100 USD", "0 USD")
+
+
+def test_publish_names_the_jobs_without_tasks_and_the_archived_ones(requester):
+    campaign_id = builders.campaign(requester.id, jobs=2)
+    archived, kept = campaigns.change_jobs(requester.id, campaign_id, [], append=True)
+    jobs.set_archived(requester.id, archived, True)
+    taskless = jobs.create_job(requester.id, JobIn(name="no tasks")).id
+    campaigns.change_jobs(requester.id, campaign_id, [taskless], append=True)
+    with pytest.raises(errors.Conflict) as refused:
+        publishing.publish(requester.id, campaign_id)
+    assert refused.value.description == (
+        f"The campaign cannot be published: jobs without tasks: {taskless}; archived jobs: {archived}."
+    )
+    jobs.set_archived(requester.id, archived, False)
+    campaigns.change_jobs(requester.id, campaign_id, [archived, kept], append=False)
+    assert publishing.publish(requester.id, campaign_id).state == "active"
 
 
 def test_published_campaign_locks_its_jobs_and_tasks_until_it_ends(requester):
@@ -240,11 +259,16 @@ def test_moving_the_start_date_reschedules(requester, frozen_clock):
     assert campaigns.get_campaign(requester.id, campaign_id).state == "unpublished"
 
 
+def _dies(*_args, **_kwargs):
+    raise ConnectionError("the function died here")
+
+
 def test_sweep_repairs_locks_left_pending_by_a_crash(requester, frozen_clock, monkeypatch):
     campaign_id = builders.campaign(requester.id, jobs=1)
     job_id = campaigns.jobs_page(requester.id, campaign_id, 10, None)[0][0].id
-    monkeypatch.setattr(campaigns, "apply_locks", lambda *_: None)  # the function dies after the transaction
-    publishing.publish(requester.id, campaign_id)
+    monkeypatch.setattr(campaigns, "apply_locks", _dies)  # the function dies after the transaction
+    with pytest.raises(ConnectionError):
+        publishing.publish(requester.id, campaign_id)
     assert not jobs.get_job(requester.id, job_id).readOnly
     monkeypatch.undo()
     frozen_clock.advance(seconds=5)
@@ -322,3 +346,38 @@ def test_task_template_rule():
         ("input_values.image", "VALUE_REQUIRED"),
         ("input_values.meta", "VALUE_REQUIRED"),
     ]
+
+
+def _typed(item: dict) -> dict:
+    return {name: (type(value), value) for name, value in item.items()}
+
+
+@pytest.mark.parametrize("action", ["publish", "cancel", "pause"])
+def test_a_transition_hands_on_the_campaign_and_jobs_a_read_would_answer(requester, frozen_clock, action):
+    # Given a campaign of two jobs (published first, unless it is to be published)
+    campaign_id = builders.campaign(requester.id, jobs=2, endDate="2026-04-01T00:00")
+    if action != "publish":
+        publishing.publish(requester.id, campaign_id)
+    frozen_clock.advance(minutes=1)
+    # When it moves (the service alone: nothing after the transition and its locks writes to it)
+    moved = (
+        campaigns.publish(requester.id, campaign_id)
+        if action == "publish"
+        else campaigns.move(requester.id, campaign_id, action)
+    )
+    # Then the campaign it hands on is the item as stored now, to the type of every number,
+    stored = campaign_store.get(requester.id, campaign_id, consistent=True)
+    assert stored is not None and _typed(moved.campaign) == _typed(stored)
+    # and the jobs and tasks it locked or unlocked are handed on whole, as stored once (un)locked
+    if action == "pause":
+        assert moved.locked == ({}, {})
+        return
+    jobs_stored = job_store.get_many(requester.id, moved.campaign["job_ids"], consistent=True)
+    task_ids = [task_id for job in jobs_stored.values() for task_id in job["task_ids"]]
+    tasks_stored = task_store.get_many(requester.id, task_ids, consistent=True)
+    assert (len(jobs_stored), len(tasks_stored)) == (2, 4)
+    assert moved.locked == (jobs_stored, tasks_stored)
+    locked = [
+        campaign_id in item.get("locked_by", ()) for item in [*jobs_stored.values(), *tasks_stored.values()]
+    ]
+    assert locked == [action == "publish"] * 6

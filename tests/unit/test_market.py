@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from crowdtask import errors, geo
-from crowdtask.services import assignments, campaigns, market
+from crowdtask.services import assignments, campaigns, jobs, market
 from crowdtask.services.flows import publishing, reviewing, sweeping
+from tests.support import builders
 from tests.support.accounts import make_account
 from tests.support.eventbus import EventTap
 from tests.support.market import balances, claim_and_submit, market_item, published_job
@@ -228,3 +229,64 @@ def test_an_expired_job_drops_slots_given_back_later(requester, frozen_clock):
     sweeping.sweep_market()  # closes the job; the assignment is still open
     reviewing.release(taker.id, claimed.id)  # the slot cannot reopen: the campaign is done
     assert campaigns.get_campaign(requester.id, campaign_id).state == "finished"
+
+
+def _job_ids(requester_id: str, campaign_id: str) -> list[str]:
+    return [job.id for job in campaigns.jobs_page(requester_id, campaign_id, 10, None)[0]]
+
+
+def _died(*_args, **_kwargs):
+    raise ConnectionError("the function died here")
+
+
+@pytest.mark.parametrize("dies_in", ["apply_locks", "open_campaign"])
+def test_a_publish_that_dies_half_way_is_finished_by_the_schedulers(
+    requester, worker, monkeypatch, frozen_clock, dies_in
+):
+    # Given a campaign of two jobs whose publish dies after its transaction: before locking its jobs,
+    # or once they are locked but before its market opens
+    campaign_id = builders.campaign(requester.id, jobs=2, results=2)
+    with monkeypatch.context() as patched, pytest.raises(ConnectionError):
+        patched.setattr(campaigns if dies_in == "apply_locks" else market, dies_in, _died)
+        publishing.publish(requester.id, campaign_id)
+    assert campaigns.get_campaign(requester.id, campaign_id).state == "active"
+    assert _listed(worker.id) == []
+    # When the schedulers run its `locks` and `market` steps, which are handed nothing and read it all
+    frozen_clock.advance(seconds=5)
+    assert sweeping.sweep_campaign_steps()["locks"] == (1 if dies_in == "apply_locks" else 0)
+    assert sweeping.sweep_market()["markets_opened"] == 1
+    # Then its jobs are locked and on the market with every slot, the campaign counts their results,
+    # and a worker can do them
+    job_ids = _job_ids(requester.id, campaign_id)
+    assert all(jobs.get_job(requester.id, job_id).readOnly for job_id in job_ids)
+    assert {job.id: job.remaining for job in market.list_jobs(worker.id, 100, None, None)} == dict.fromkeys(
+        job_ids, 2
+    )
+    assert int(campaigns.require_campaign(requester.id, campaign_id)["results_outstanding"]) == 4
+    claim_and_submit(worker.id, job_ids[0], campaign_id)
+    # and the steps are done: running the schedulers again opens nothing twice
+    assert sweeping.sweep_campaign_steps()["locks"] == 0
+    assert sweeping.sweep_market()["markets_opened"] == 0
+    assert int(campaigns.require_campaign(requester.id, campaign_id)["results_outstanding"]) == 4
+
+
+def test_a_campaign_cancelled_while_it_publishes_does_not_open_its_market(requester, worker, monkeypatch):
+    # Given a publish whose campaign is cancelled by another request once its jobs are locked
+    campaign_id = builders.campaign(requester.id, jobs=1, results=2)
+    real = campaigns.apply_locks
+
+    def locks_then_cancel(account_id, campaign_id, campaign=None):
+        locked = real(account_id, campaign_id, campaign)
+        with monkeypatch.context() as inner:
+            inner.setattr(campaigns, "apply_locks", real)
+            publishing.cancel(account_id, campaign_id)
+        return locked
+
+    monkeypatch.setattr(campaigns, "apply_locks", locks_then_cancel)
+    # When the publish goes on with the campaign as it wrote it
+    reply = publishing.publish(requester.id, campaign_id)
+    # Then it sees the cancel when it counts the market in, opens no job and says so
+    assert reply.state == "cancelled"
+    assert _listed(worker.id) == []
+    assert market_item(_job_ids(requester.id, campaign_id)[0], campaign_id) is None
+    assert balances(requester.id) == ("100 USD", "0 USD")

@@ -20,7 +20,6 @@ from crowdtask.services import eligibility, lifecycle, pricing, quotas
 from crowdtask.services import jobs as job_service
 from crowdtask.services.lifecycle import Transition
 from crowdtask.services.members import MemberList
-from crowdtask.store import accounts as account_store
 from crowdtask.store import campaigns as campaign_store
 from crowdtask.store import jobs as job_store
 from crowdtask.store import outbox
@@ -191,24 +190,34 @@ def jobs_page(account_id: str, campaign_id: str, limit: int, after: str | None) 
 
 
 # ---------------------------------------------------------------- lifecycle
+class Locked(NamedTuple):
+    """A campaign's jobs and their tasks, id -> item (whole), as (un)locking them left them."""
+
+    jobs: dict[str, dict[str, Any]]
+    tasks: dict[str, dict[str, Any]]
+
+
+NOTHING_LOCKED = Locked({}, {})
+
+
 class Moved(NamedTuple):
     """What a transition did: to announce it, and for the coordinator to carry it to the market."""
 
     transition: Transition
     money: Decimal  # frozen by a publish, released by an end
     pool: bool  # the campaign has pool tasks (made with pool_id)
+    campaign: dict[str, Any]  # the campaign item as the transition wrote it
+    locked: Locked  # its jobs and their tasks as an end or a publish (un)locked them
 
 
-def _check_publishable(account_id: str, campaign: dict[str, Any]) -> None:
+def _check_publishable(campaign: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> None:
+    """Refused unless it has pool tasks or jobs (`by_id`: as stored), each with tasks, none archived."""
     job_ids = list(campaign.get("job_ids", []))
     if not job_ids and not int(campaign.get("pool_tasks", 0)):
         raise errors.Conflict(
             "A campaign needs at least one job with at least one task, or tasks made for it with pool_id, "
             "before it can be published."
         )
-    if not job_ids:
-        return
-    by_id = job_store.get_many(account_id, job_ids, attributes=["task_ids", "archived"])
     empty = [j for j in job_ids if not by_id.get(j, {}).get("task_ids")]
     archived = [j for j in job_ids if by_id.get(j, {}).get("archived")]
     if empty or archived:
@@ -227,30 +236,31 @@ def publish(account_id: str, campaign_id: str) -> Moved:
     for _ in range(_ATTEMPTS):
         campaign = require_campaign(account_id, campaign_id, consistent=True)
         transition = lifecycle.require("publish", lifecycle.state_of(campaign))
-        _check_publishable(account_id, campaign)
-        account = account_store.get(account_id) or {}
+        account, jobs_now = campaign_store.publish_inputs(account_id, campaign.get("job_ids", []))
+        _check_publishable(campaign, jobs_now)
         rate = Decimal(str(account.get("commissionRate", 0)))
         total = pricing.budget(campaign, rate)
         now = clock.iso(clock.now())
         steps: dict[str, str | None] = {"locks": now, "start": None, "market": now}
         if campaign.get("endDate"):
             steps["end"] = campaign["endDate"]
+        fields = {
+            "state": transition.target,
+            "publishedAt": now,
+            "frozen_total": total,
+            "frozen_remaining": total,
+            "commission_rate": rate,  # what each result's commission is taken at
+            # the pool tasks this budget pays for; those counted later pay for themselves
+            "pool_needed_published": int(campaign.get("pool_needed", 0)),
+            **_stamp(),
+        }
         try:
             campaign_store.transition(
                 account_id,
                 campaign_id,
                 from_states=transition.sources,
                 version=_version(campaign),
-                fields={
-                    "state": transition.target,
-                    "publishedAt": now,
-                    "frozen_total": total,
-                    "frozen_remaining": total,
-                    "commission_rate": rate,  # what each result's commission is taken at
-                    # the pool tasks this budget pays for; those counted later pay for themselves
-                    "pool_needed_published": int(campaign.get("pool_needed", 0)),
-                    **_stamp(),
-                },
+                fields=fields,
                 freeze=total,
                 steps=steps,
                 events=[_moved_event(account_id, campaign_id, transition, total)],
@@ -263,22 +273,31 @@ def publish(account_id: str, campaign_id: str) -> Moved:
             ) from exc
         except campaign_store.StateChanged:
             continue  # changed under us (state, jobs or settings): decide again on what is there now
-        apply_locks(account_id, campaign_id)
-        return Moved(transition, total, bool(int(campaign.get("pool_tasks", 0))))
+        # The transition held to the version read above, and a published campaign's jobs never change:
+        # what it wrote is known, and locking its jobs needs no read of it.
+        live = campaign_store.after_transition(campaign, fields, _version(campaign))
+        locked = apply_locks(account_id, campaign_id, live)
+        return Moved(transition, total, bool(int(campaign.get("pool_tasks", 0))), live, locked)
     raise errors.Conflict(f"Campaign {campaign_id} is changing too often right now; retry.")
 
 
-def apply_locks(account_id: str, campaign_id: str) -> None:
+def apply_locks(account_id: str, campaign_id: str, campaign: dict[str, Any] | None = None) -> Locked:
     """Lock the jobs, then the tasks they hold now (a job locked first cannot gain tasks meanwhile);
-    an ended campaign unlocks them. Idempotent: the `locks` step repeats it after a crash."""
-    campaign = require_campaign(account_id, campaign_id, consistent=True)
+    an ended campaign unlocks them. Returns them as the (un)locking left them: each lock answers
+    its item whole, so they need no read.
+
+    `campaign`: the item a transition of this request just wrote (its jobs and state are known).
+    Without it the campaign is read: idempotent, the `locks` step repeats it so after a crash.
+    """
+    if campaign is None:
+        campaign = require_campaign(account_id, campaign_id, consistent=True)
     job_ids = list(campaign.get("job_ids", []))
     on = lifecycle.state_of(campaign) in lifecycle.LIVE
-    job_store.lock(account_id, job_ids, campaign_id, on=on)
-    jobs = job_store.get_many(account_id, job_ids, attributes=["task_ids"], consistent=True)
+    jobs = job_store.lock(account_id, job_ids, campaign_id, on=on)
     task_ids = [t for item in jobs.values() for t in item.get("task_ids", [])]
-    task_store.lock(account_id, task_ids, campaign_id, on=on)
+    tasks = task_store.lock(account_id, task_ids, campaign_id, on=on)
     campaign_store.clear_due(account_id, campaign_id, "locks")
+    return Locked(jobs, tasks)
 
 
 def move(account_id: str, campaign_id: str, action: str) -> Moved:
@@ -314,9 +333,11 @@ def move(account_id: str, campaign_id: str, action: str) -> Moved:
             )
         except campaign_store.StateChanged:
             continue
-        if ends:
-            apply_locks(account_id, campaign_id)  # state is ended now: this unlocks
-        return Moved(transition, remaining, pool)
+        after = campaign_store.after_transition(campaign, fields, _version(campaign))
+        locked = NOTHING_LOCKED
+        if ends:  # ended now: this unlocks (the jobs of a published campaign never change)
+            locked = apply_locks(account_id, campaign_id, after)
+        return Moved(transition, remaining, pool, after, locked)
     raise errors.Conflict(f"Campaign {campaign_id} is changing too often right now; retry.")
 
 
@@ -331,13 +352,11 @@ def _moved_event(
 
 
 def pause(account_id: str, campaign_id: str) -> CampaignOut:
-    move(account_id, campaign_id, "pause")
-    return get_campaign(account_id, campaign_id)
+    return to_campaign(move(account_id, campaign_id, "pause").campaign)
 
 
 def resume(account_id: str, campaign_id: str) -> CampaignOut:
-    move(account_id, campaign_id, "continue")
-    return get_campaign(account_id, campaign_id)
+    return to_campaign(move(account_id, campaign_id, "continue").campaign)
 
 
 def report_publish_failed(account_id: str, campaign_id: str, reason: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from crowdtask import clock, errors, geo, parallel, store
 from crowdtask.models.market import MarketJobOut, Region
@@ -27,14 +27,30 @@ from crowdtask.store import tasks as task_store
 
 
 # ---------------------------------------------------------------- opening and closing
-def open_campaign(account_id: str, campaign_id: str) -> dict[str, Any] | None:
-    """Put every job of a just-published campaign on the market; the campaign as read, or None when it
-    is not live any more (nothing to open: its `market` step is done).
+class Opened(NamedTuple):
+    """A campaign whose jobs are on the market."""
 
-    Safe to run again (after a crash, from the scheduler's `market` step): existing items and the
-    campaign's `results_outstanding` are kept as they are.
+    campaign: dict[str, Any]  # as its count left it, or as read (or handed in) when counted before
+    counted: bool  # its results were counted in by this call: `campaign` is the item it wrote
+
+
+def open_campaign(
+    account_id: str,
+    campaign_id: str,
+    campaign: dict[str, Any] | None = None,
+    jobs: Mapping[str, dict[str, Any]] | None = None,
+    tasks: Mapping[str, dict[str, Any]] | None = None,
+) -> Opened | None:
+    """Put every job of a just-published campaign on the market; None when it is not live any more
+    (nothing to open: its `market` step is done).
+
+    `campaign`, `jobs` and their `tasks` (whole, as locking them left them): what the publish of this
+    request wrote. Without them they are read here, as the scheduler's `market` step does.
+    Safe to run again (after a crash, from that step): existing items and the campaign's
+    `results_outstanding` are kept as they are.
     """
-    campaign = campaign_store.get(account_id, campaign_id, consistent=True)
+    if campaign is None:
+        campaign = campaign_store.get(account_id, campaign_id, consistent=True)
     if campaign is None or lifecycle.state_of(campaign) not in lifecycle.LIVE:
         campaign_store.clear_due(account_id, campaign_id, "market")
         return None
@@ -43,8 +59,10 @@ def open_campaign(account_id: str, campaign_id: str) -> dict[str, Any] | None:
         campaign["commission_rate"] = Decimal(str(account.get("commissionRate", 0)))
     published = clock.parse(campaign.get("publishedAt")) or clock.now()
     job_ids = list(dict.fromkeys(campaign.get("job_ids", [])))
-    jobs = job_store.get_many(account_id, job_ids)
-    tasks = task_store.get_many(account_id, {t for job in jobs.values() for t in job.get("task_ids", [])})
+    if jobs is None:
+        jobs = job_store.get_many(account_id, job_ids)
+    if tasks is None:
+        tasks = task_store.get_many(account_id, {t for job in jobs.values() for t in job.get("task_ids", [])})
     all_terms = [
         market_terms.job_terms(
             campaign,
@@ -60,14 +78,17 @@ def open_campaign(account_id: str, campaign_id: str) -> dict[str, Any] | None:
     outstanding += len(calendar)  # a calendar repeat keeps the campaign open until it ends
     # the pool tasks publishing paid for (tasks counted into the live campaign add their own)
     outstanding += int(campaign.get("pool_needed_published", 0))
-    campaign_store.start_counting(account_id, campaign_id, outstanding, campaign["commission_rate"])
+    counted = campaign_store.start_counting(account_id, campaign_id, outstanding, campaign["commission_rate"])
+    if counted is not None and lifecycle.state_of(counted) not in lifecycle.LIVE:
+        campaign_store.clear_due(account_id, campaign_id, "market")  # ended since it was published
+        return None
     for terms in all_terms:
         market_store.open_job(terms, market_terms.region_cell(terms))
     for terms, repeat in calendar:
         first = clock.iso(repeats.next_occurrence(repeat, published, published))
         data = market_terms.repeat_data(terms) | {"schedule": repeat.schedule}
         market_store.put_calendar_repeat(campaign_id, terms["job_id"], first, data)
-    return campaign
+    return Opened(campaign, False) if counted is None else Opened(counted, True)
 
 
 def opened(account_id: str, campaign_id: str) -> None:
@@ -80,13 +101,11 @@ def pending_openings(now_iso: str, limit: int) -> list[tuple[str, str]]:
     return campaign_store.due_steps("market", now_iso, limit)
 
 
-def close_campaign(account_id: str, campaign_id: str) -> None:
-    """The campaign ended: its jobs leave the market (slots given back later are dead)."""
-    campaign = campaign_store.get(account_id, campaign_id, consistent=True)
-    if campaign is None:
-        raise errors.NotFound(f"No campaign {campaign_id} in your account.")
+def close_campaign(campaign: dict[str, Any]) -> None:
+    """The campaign ended (as its end wrote it, which says its jobs): they leave the market (slots
+    given back later are dead)."""
     job_ids = list(dict.fromkeys(campaign.get("job_ids", [])))
-    parallel.each(lambda job_id: market_store.close_item(campaign_id, job_id), job_ids)
+    parallel.each(lambda job_id: market_store.close_item(campaign["id"], job_id), job_ids)
 
 
 def expire_jobs(now_iso: str, limit: int) -> tuple[int, set[tuple[str, str]]]:

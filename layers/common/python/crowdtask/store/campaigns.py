@@ -16,9 +16,9 @@ from decimal import Decimal
 from typing import Any
 
 from crowdtask.models.listing import ListQuery, Page
-from crowdtask.store import Refused, accounts, dynamo, keys, sweeps
+from crowdtask.store import Refused, accounts, dynamo, jobs, keys, sweeps
 from crowdtask.store.changes import Change
-from crowdtask.store.collections import Collection
+from crowdtask.store.collections import Collection, with_id
 
 CAMPAIGNS = Collection("CAMPAIGN", shards=1)
 STEPS = ("start", "end", "locks", "market", "pool-close")
@@ -98,6 +98,22 @@ def update_if_version(
     return CAMPAIGNS.update_if_version(account_id, campaign_id, fields, version)
 
 
+def publish_inputs(
+    account_id: str, job_ids: Iterable[str]
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """What a publish decides on besides the campaign, in one batched read: the account (its
+    commissionRate and balance_available) and id -> task_ids and archived of each job that exists."""
+    account_key = keys.account(account_id)
+    job_keys = {
+        jobs.JOBS.key(account_id, job_id): job_id for job_id in job_ids if job_id and len(job_id) <= 64
+    }
+    found = dynamo.batch_get(
+        [account_key, *job_keys], attributes=["commissionRate", "balance_available", "task_ids", "archived"]
+    )
+    by_id = {job_keys[key]: {**item, "id": job_keys[key]} for key, item in found.items() if key in job_keys}
+    return found.get(account_key, {}), by_id
+
+
 # ---------------------------------------------------------------- transitions
 def _due_put(account_id: str, campaign_id: str, kind: str, at_iso: str) -> dict[str, Any]:
     pk, sk = keys.campaign_due_marker(account_id, campaign_id, kind)
@@ -136,9 +152,9 @@ def transition(
     available balance cannot cover `freeze`.
     """
     names = {"#state": "state", "#version": "version"}
-    vals: dict[str, Any] = {":version": version, ":next_version": version + 1}
-    sets = ["#version = :next_version"]
-    for n, (name, value) in enumerate(sorted(fields.items())):
+    vals: dict[str, Any] = {":version": version}
+    sets = []
+    for n, (name, value) in enumerate(sorted(_written(fields, version).items())):
         names[f"#f{n}"] = name
         vals[f":f{n}"] = value
         sets.append(f"#f{n} = :f{n}")
@@ -172,6 +188,17 @@ def transition(
         raise
 
 
+def _written(fields: Mapping[str, Any], version: int) -> dict[str, Any]:
+    """What `transition` sets on the campaign item: its fields and the next version."""
+    return {**fields, "version": version + 1}
+
+
+def after_transition(item: Mapping[str, Any], fields: Mapping[str, Any], version: int) -> dict[str, Any]:
+    """The campaign `item` (read at `version`) as `transition` to `fields` leaves it: what a consistent
+    read would answer right after it, for the same request to go on without reading it again."""
+    return dynamo.as_read({**item, **_written(fields, version)})
+
+
 # ---------------------------------------------------------------- scheduled steps
 def set_due(account_id: str, campaign_id: str, kind: str, at_iso: str | None) -> None:
     """Schedule (or with None, unschedule) a step of the campaign."""
@@ -200,10 +227,13 @@ def clear_due_step(account_id: str, campaign_id: str, kind: str, before_iso: str
 
 
 # ---------------------------------------------------------------- what the market keeps on the campaign
-def start_counting(account_id: str, campaign_id: str, outstanding: int, commission_rate: Decimal) -> bool:
-    """The campaign's market opened: it needs `outstanding` results. Once only: False if opened before."""
+def start_counting(
+    account_id: str, campaign_id: str, outstanding: int, commission_rate: Decimal
+) -> dict[str, Any] | None:
+    """The campaign's market opened: it needs `outstanding` results. Once only: the campaign as this
+    left it, or None when it was opened before (nothing written)."""
     try:
-        dynamo.update(
+        item = dynamo.update(
             *CAMPAIGNS.key(account_id, campaign_id),
             "SET market_opened = :true, commission_rate = if_not_exists(commission_rate, :rate) "
             "ADD results_outstanding :n",
@@ -211,8 +241,8 @@ def start_counting(account_id: str, campaign_id: str, outstanding: int, commissi
             vals={":n": outstanding, ":rate": commission_rate, ":true": True},
         )
     except dynamo.ConditionFailed:
-        return False
-    return True
+        return None
+    return with_id(item)
 
 
 def change(account_id: str, campaign_id: str) -> Change:

@@ -9,7 +9,6 @@ cursor is a position that concurrent writes cannot shift.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -163,16 +162,19 @@ class Collection:
             vals={":v": version},
         )
 
-    def mark(self, account_id: str, item_ids: Iterable[str], attribute: str, value: str, on: bool) -> None:
+    def mark(
+        self, account_id: str, item_ids: Iterable[str], attribute: str, value: str, on: bool
+    ) -> dict[str, dict[str, Any]]:
         """Add `value` to (or remove it from) each item's string set `attribute`; idempotent.
 
-        Items that are gone are skipped: there is nothing to mark.
+        Returns id -> the item as marking it left it (whole: each update answers it). Items that
+        are gone are skipped: there is nothing to mark.
         """
         expression = ("ADD" if on else "DELETE") + " #set :value"
 
-        def apply(item_id: str) -> None:
-            with contextlib.suppress(dynamo.ConditionFailed):
-                dynamo.update(
+        def apply(item_id: str) -> dict[str, Any] | None:
+            try:
+                marked = dynamo.update(
                     self.pk(account_id, item_id),
                     item_id,
                     expression,
@@ -180,8 +182,12 @@ class Collection:
                     names={"#set": attribute},
                     vals={":value": {value}},
                 )
+            except dynamo.ConditionFailed:
+                return None
+            return {**marked, "id": item_id}
 
-        parallel.each(apply, list(dict.fromkeys(item_ids)))
+        marked = parallel.each(apply, list(dict.fromkeys(item_ids)))
+        return {item["id"]: item for item in marked if item is not None}
 
     def list(self, account_id: str, query: ListQuery) -> Page:
         index, sort_attr = SORT_KEYS[query.order]

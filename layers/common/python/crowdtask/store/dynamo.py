@@ -86,6 +86,11 @@ def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: deserializer.deserialize(v) for k, v in item.items()}
 
 
+def as_read(data: Mapping[str, Any]) -> dict[str, Any]:
+    """`data` as a read answers it once written: numbers as Decimals, None left out."""
+    return from_item(to_item(data))
+
+
 def values(data: Mapping[str, Any]) -> dict[str, Any]:
     """Expression attribute values in wire format."""
     serializer, _ = _codecs()

@@ -54,9 +54,9 @@ def set_archived(account_id: str, job_id: str, archived: bool, fields: Mapping[s
     return JOBS.update(account_id, job_id, {"archived": archived, **fields}, condition=condition)
 
 
-def lock(account_id: str, job_ids: Iterable[str], campaign_id: str, on: bool) -> None:
-    """The campaign uses (or no longer uses) these jobs; idempotent."""
-    JOBS.mark(account_id, job_ids, "locked_by", campaign_id, on)
+def lock(account_id: str, job_ids: Iterable[str], campaign_id: str, on: bool) -> dict[str, dict[str, Any]]:
+    """The campaign uses (or no longer uses) these jobs; idempotent. id -> each job as it is then."""
+    return JOBS.mark(account_id, job_ids, "locked_by", campaign_id, on)
 
 
 def update_if_version(

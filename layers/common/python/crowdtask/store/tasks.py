@@ -81,9 +81,9 @@ def set_archived(account_id: str, task_id: str, archived: bool, fields: Mapping[
     )
 
 
-def lock(account_id: str, task_ids: Iterable[str], campaign_id: str, on: bool) -> None:
-    """The campaign uses (or no longer uses) these tasks; idempotent."""
-    TASKS.mark(account_id, task_ids, "locked_by", campaign_id, on)
+def lock(account_id: str, task_ids: Iterable[str], campaign_id: str, on: bool) -> dict[str, dict[str, Any]]:
+    """The campaign uses (or no longer uses) these tasks; idempotent. id -> each task as it is then."""
+    return TASKS.mark(account_id, task_ids, "locked_by", campaign_id, on)
 
 
 # ---------------------------------------------------------------- many at once (bulk)
