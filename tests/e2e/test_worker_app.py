@@ -491,3 +491,54 @@ def test_every_component_in_the_browser_recordings_uploaded_and_played_on_review
     # Then the API shows it approved
     assert requester.call("GET", f"/results/{result['id']}").json()["state"] == "Approved"
     assert page.console_errors == [] and review.console_errors == []
+
+
+def test_a_refused_submission_sent_again_uploads_the_drawing_and_photo_once(api, chromium, requester):
+    # Given a published job whose task asks for marks on an image and a photo
+    title = f"Mark and photograph {uuid.uuid4().hex[:6]}"
+    media = requester_media(api)
+    task = {
+        "name": title,
+        "components": [{"type": "ImageMarker", "url": media["cat.png"]}],
+        "components_attributes": [{"component_type": "media", "name": "photo", "label": "Photo"}],
+    }
+    campaign, _ = publish(requester, task, title)
+    page = new_page(chromium)
+    grants: list[str] = []
+    page.on("request", lambda r: r.method == "POST" and r.url.endswith("/uploads") and grants.append(r.url))
+    page.goto(f"{api.url}/app/")
+    sign_up(page, f"worker-{uuid.uuid4().hex[:10]}@example.com")
+    page.get_by_role("button", name=f"Claim {title}").click()
+    page.get_by_role("heading", name="Your task", level=1).wait_for()
+    component(page, 0).locator(".marker-surface").click(position={"x": 40, "y": 30})
+    photo = png(24, 24)
+    component(page, 1).get_by_label("Take or choose a photo").set_input_files(
+        {"name": "photo.png", "mimeType": "image/png", "buffer": photo}
+    )
+
+    # When its first submission is refused (a 422 naming the photo), and it presses Submit again
+    refusals = [
+        {"errors": [{"field": "taskResults[0].components[1].result", "message": "Try again.", "code": "X"}]}
+    ]
+
+    def refuse_once(route: Any) -> None:
+        if refusals:
+            route.fulfill(status=422, content_type="application/json", json=refusals.pop())
+        else:
+            route.continue_()
+
+    page.route("**/submit", refuse_once)
+    page.get_by_role("button", name="Submit").click()
+    component(page, 1).get_by_text("Try again.").wait_for()
+    assert len(grants) == 2  # the drawing and the photo
+    page.get_by_role("button", name="Submit").click()
+    page.get_by_role("heading", name="Submitted, thank you").wait_for(timeout=90_000)
+
+    # Then nothing was uploaded again, and the result holds both
+    assert len(grants) == 2
+    listed = requester.call("GET", f"/campaigns/{campaign}/results", params={"state": "InReview"})
+    (result,) = listed.json()["results"]
+    entries = result["taskResults"][0]["components"]
+    assert requests.get(entries[1]["downloadUrl"], timeout=10).content == photo
+    assert requests.get(entries[0]["downloadUrl"], timeout=10).content.startswith(b"\x89PNG")
+    assert [e for e in page.console_errors if "status of 422" not in e] == []  # the refusal staged above

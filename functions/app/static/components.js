@@ -435,10 +435,40 @@ class Recording extends Field {
   }
 }
 
+/** An upload kept until what it sent changes: Submit pressed again (after a refusal) sends it once. */
+class KeptUpload {
+  constructor() {
+    this.sent = null;
+  }
+
+  forget() {
+    this.sent = null;
+  }
+
+  /** The result URL of `send()`, called again only once forgotten or failed. */
+  url(send) {
+    if (!this.sent) {
+      const sending = send();
+      this.sent = sending;
+      sending.catch(() => {
+        if (this.sent === sending) this.sent = null;
+      });
+    }
+    return this.sent;
+  }
+}
+
 class Marker extends Field {
   constructor(c, context) {
     super(c, context);
-    this.marker = new ImageMarker({ url: c.url, onChange: () => this.showError("") });
+    this.kept = new KeptUpload();
+    this.marker = new ImageMarker({
+      url: c.url,
+      onChange: () => {
+        this.kept.forget();
+        this.showError("");
+      },
+    });
     this.frame(context.legend || NAMES.ImageMarker, this.marker.element);
   }
 
@@ -448,8 +478,8 @@ class Marker extends Field {
 
   async result() {
     if (this.marker.marks.length === 0) return null;
-    const blob = await this.marker.drawing();
-    return { url: await this.context.upload(blob, "image/png", "drawing.png") };
+    const drawn = async () => this.context.upload(await this.marker.drawing(), "image/png", "drawing.png");
+    return { url: await this.kept.url(drawn) };
   }
 }
 
@@ -468,9 +498,11 @@ class Media extends Field {
         this.showError("");
       },
     });
+    this.kept = new KeptUpload(); // the photo's
     this.photo = photoPicker({
       onChange: () => {
         this.picked = "photo";
+        this.kept.forget();
         this.showError("");
       },
     });
@@ -489,7 +521,8 @@ class Media extends Field {
   async result() {
     if (this.picked === "photo") {
       const file = this.photo.file();
-      return { url: await this.context.upload(file, file.type || "image/jpeg", file.name || "photo.jpg") };
+      const sent = () => this.context.upload(file, file.type || "image/jpeg", file.name || "photo.jpg");
+      return { url: await this.kept.url(sent) };
     }
     if (this.picked === "recording") {
       const url = await this.recorder.uploaded();
