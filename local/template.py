@@ -172,11 +172,18 @@ class Function:
 
 
 @dataclass(frozen=True)
-class Table:
+class Resource:
+    """A resource of the template by its name and ARN, with the Properties the runner reads."""
+
     logical_id: str
     name: str
     arn: str
     properties: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Table(Resource):
+    """A DynamoDB table (AWS::DynamoDB::Table)."""
 
 
 @dataclass(frozen=True)
@@ -189,11 +196,8 @@ class Queue:
 
 
 @dataclass(frozen=True)
-class Bucket:
-    logical_id: str
-    name: str
-    arn: str
-    properties: dict[str, Any]
+class Bucket(Resource):
+    """An S3 bucket (AWS::S3::Bucket)."""
 
     @property
     def cors_rules(self) -> list[dict[str, Any]]:
