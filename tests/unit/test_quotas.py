@@ -122,3 +122,32 @@ def test_windows_that_never_move_for_it_end_in_a_429_to_retry(requester, monkeyp
         quotas.reserve(requester.id, 1)
     assert refused.value.headers["Retry-After"] == "1"
     assert "at the same moment" in refused.value.description
+
+
+def test_a_reservation_of_the_old_minute_landing_while_the_minute_turns_still_counts_in_the_day(
+    requester, frozen_clock, monkeypatch
+):
+    _limits(requester.id, 100, 100)
+    quotas.reserve(requester.id, 10)
+    old = quota_store.windows(frozen_clock(), 100, 100)
+    frozen_clock.advance(seconds=60)
+    move = quota_store._move_windows
+
+    def raced(*args: Any) -> None:  # another container, still in the old minute, counts first
+        quota_store.reserve(requester.id, 5, old)
+        move(*args)
+
+    monkeypatch.setattr(quota_store, "_move_windows", raced)
+    assert quotas.reserve(requester.id, 1).left == {"minute": 99, "day": 84}
+    assert (_stored(requester.id)["minute_used"], _stored(requester.id)["day_used"]) == (1, 16)
+
+
+def test_a_container_behind_gives_back_to_the_minute_it_counted_into(requester, frozen_clock):
+    _limits(requester.id, 10, 100)
+    frozen_clock.advance(seconds=50)  # 03:15:05
+    quotas.reserve(requester.id, 1)
+    frozen_clock.advance(seconds=-10)  # another container: 03:14:55
+    reservation = quotas.reserve(requester.id, 4)
+    assert reservation.headers()["X-Task-Quota-Minute-Remaining"] == "5"
+    reservation.give_back()
+    assert (_stored(requester.id)["minute_used"], _stored(requester.id)["day_used"]) == (1, 1)

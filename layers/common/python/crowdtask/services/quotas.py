@@ -69,7 +69,7 @@ def reserve(account_id: str, count: int) -> Reservation:
     if count <= 0:
         return Reservation(account_id, 0, windows, quota_store.left(account_id, windows))
     try:
-        left = quota_store.reserve(account_id, count, windows)
+        left, windows = quota_store.reserve(account_id, count, windows)
     except quota_store.QuotaRefused as refused:
         raise _refusal(refused, count) from None
     except store.Contended:

@@ -2,8 +2,11 @@
 
 Both windows live in the same item, so a reservation takes from both at once, or from neither,
 with one conditional UpdateItem that also returns what is left: no transaction and no read
-back. The first reservation of a new minute (or day) moves the item's windows on with a
-compare-and-set of what it read, then counts as any other.
+back. The first reservation of a new minute (or day) moves the item's windows on, conditioned on
+the windows it read: a new minute restarts the minute's count and leaves the day's to DynamoDB (a
+reservation of the old minute may still add to it), a new day restarts both. Then it counts as
+any other. Windows never move back: a container whose clock is behind counts into the later
+minute (clocks are NTP-synchronised; one far ahead would hold the account's windows ahead with it).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 from crowdtask.store import Contended, dynamo, keys
 
-_ATTEMPTS = 20  # moves of the windows lost to other reservations before one gives up (Contended)
+_ATTEMPTS = 20  # tries (each a write, and a read if it did not take) before one gives up (Contended)
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,9 @@ class QuotaRefused(Exception):
 _NAMES = {"#m": "minute", "#mu": "minute_used", "#d": "day", "#du": "day_used"}
 
 
-def reserve(account_id: str, count: int, found: list[Window]) -> dict[str, int]:
-    """Take `count` tasks from every window at once, or from none; returns what each has left.
+def reserve(account_id: str, count: int, found: list[Window]) -> tuple[dict[str, int], list[Window]]:
+    """Take `count` tasks from every window at once, or from none; returns what each has left, and
+    the windows it took them from (`found`, or the item's later ones: give them back there).
 
     QuotaRefused names the window that is full; Contended when other reservations of the account
     kept moving the windows first (only at the turn of a minute, and retried for a while).
@@ -74,7 +78,7 @@ def reserve(account_id: str, count: int, found: list[Window]) -> dict[str, int]:
                     ":droom": day.limit - count,
                 },
             )
-            return _left(item, found)
+            return _left(item, found), found
         except dynamo.ConditionFailed:
             current = dynamo.get(pk, sk, consistent=True)
         if current is not None and current.get("minute") == minute.label and current.get("day") == day.label:
@@ -102,29 +106,29 @@ def _latest(window: Window, current: dict[str, Any] | None, name: str) -> Window
 
 
 def _move_windows(pk: str, sk: str, current: dict[str, Any] | None, minute: Window, day: Window) -> None:
-    """Start the new minute (and day) at zero, if the item is still as read: a day goes on counting.
-    Lost to another reservation that moved it first, nothing is written: the caller reads again."""
-    same_day = current is not None and current.get("day") == day.label
-    values = {
-        ":m": minute.label,
-        ":d": day.label,
-        ":du": int(current.get("day_used", 0)) if current is not None and same_day else 0,
-        ":exp": int((day.resets_at + timedelta(days=1)).timestamp()),
-    }
-    if current is None:
-        condition = "attribute_not_exists(#d)"
+    """Start the new minute at zero, and the new day if it is one, if the windows are still as read.
+
+    Within a day the day's count is left as it stands, never written from what was read: a
+    reservation of the old minute may add to it meanwhile. Lost to another reservation that moved
+    the windows first, nothing is written: the caller reads again.
+    """
+    values: dict[str, Any] = {":m": minute.label, ":zero": 0}
+    if current is not None and current.get("day") == day.label:
+        expression = "SET #m = :m, #mu = :zero"
+        condition = "#m = :was_m AND #d = :d"
+        values.update({":d": day.label, ":was_m": current.get("minute", "")})
+        names = {"#m": "minute", "#mu": "minute_used", "#d": "day"}
     else:
-        condition = "#m = :was_m AND #d = :was_d"
-        values.update({":was_m": current.get("minute", ""), ":was_d": current.get("day", "")})
+        expression = "SET #m = :m, #mu = :zero, #d = :d, #du = :zero, expire_at = :exp"
+        names = _NAMES
+        values.update({":d": day.label, ":exp": int((day.resets_at + timedelta(days=1)).timestamp())})
+        if current is None:
+            condition = "attribute_not_exists(#d)"
+        else:
+            condition = "#d = :was_d"
+            values[":was_d"] = current.get("day", "")
     with contextlib.suppress(dynamo.ConditionFailed):
-        dynamo.update(
-            pk,
-            sk,
-            "SET #m = :m, #mu = :zero, #d = :d, #du = :du, expire_at = :exp",
-            condition=condition,
-            names=_NAMES,
-            vals={**values, ":zero": 0},
-        )
+        dynamo.update(pk, sk, expression, condition=condition, names=names, vals=values)
 
 
 def _left(item: dict[str, Any] | None, found: list[Window]) -> dict[str, int]:
