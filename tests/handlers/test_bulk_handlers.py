@@ -291,3 +291,19 @@ def test_the_upload_flow_without_open_pool_loads_no_publishing():
     heavy = {f"{services}flows.publishing", f"{services}flows.uploading", f"{services}campaigns"}
     assert heavy & loaded == set()
     assert f"{services}market" not in loaded
+
+
+def test_one_pool_task_skipped_with_open_pool_is_refused_after_its_operation_ends(requester, pool):
+    """skip_invalid_items=true lets the operation end (nothing to store) before the task is refused."""
+    from crowdtask.store import operations as operation_store
+
+    operation_id = str(uuid.uuid4())
+    query = {"open_pool": ["true"], "skip_invalid_items": ["true"], "operation_id": [operation_id]}
+    body = {"pool_id": pool, "input_values": {}, "overlap": 1}
+    reply = invoke("compat", "compat_tasks_create", headers=_oauth(requester.token), body=body, query=query)
+    assert reply.status == 422, reply.body
+    assert {e["field"] for e in reply.body["errors"]} == {"input_values.image"}
+    ended = operation_store.get(requester.id, operation_id, consistent=True)
+    assert ended is not None and (ended["final_status"], ended.get("ended")) == ("SUCCESS", True)
+    again = invoke("compat", "compat_tasks_create", headers=_oauth(requester.token), body=body, query=query)
+    assert again.status == 422 and again.body["errors"] == reply.body["errors"]

@@ -96,6 +96,8 @@ def upload_routes(
             from crowdtask.services.flows import uploading
 
             uploading.end_operation(upload.opening)
+        if upload.refusal is not None:
+            raise upload.refusal
         headers = upload.quota_headers or {}
         if upload.task is not None:
             return task_reply(app, upload.task, headers)

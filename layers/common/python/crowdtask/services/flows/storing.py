@@ -19,14 +19,16 @@ from crowdtask.services.bulk_items import BulkParams
 
 
 class Upload(NamedTuple):
-    """What an upload of tasks answers: one task, the created items, or an operation (202); and an
-    operation it ended whose campaigns are still to open (flows/uploading.end_operation)."""
+    """What an upload of tasks answers: one task, the created items, an operation (202), or the
+    refusal of its one task; and an operation it ended whose campaigns are still to open
+    (flows/uploading.end_operation), which comes first, even before that refusal is raised."""
 
     task: TaskOut | None = None
     items: BulkCreateOut | None = None
     operation: OperationOut | None = None
     quota_headers: dict[str, str] | None = None
     opening: Ending = None
+    refusal: errors.ValidationFailed | None = None
 
 
 def upload_tasks(account_id: str, body: dict[str, Any] | list[Any], params: BulkParams) -> Upload:
@@ -34,7 +36,8 @@ def upload_tasks(account_id: str, body: dict[str, Any] | list[Any], params: Bulk
 
     One task of its own (bulk_items.is_one_task) is not one of these: the edge creates it with
     tasks.create_one without loading the bulk path. One task sent with an operation_id, or a pool
-    task, goes through it; a single task refused is a 422 naming its fields, as for any single task.
+    task, goes through it; a single task refused is a 422 naming its fields, as for any single task
+    (raised here, or, when skip_invalid_items=true let its operation end, handed back in `refusal`).
     """
     items = body if isinstance(body, list) else [body]
     if params.async_mode:
@@ -54,9 +57,10 @@ def upload_tasks(account_id: str, body: dict[str, Any] | list[Any], params: Bulk
         raise
     if isinstance(body, list):
         return Upload(items=reply, quota_headers=reservation.headers(), opening=opening)
-    if "0" not in reply.items:  # refused, and skip_invalid_items=true skipped it
+    if "0" not in reply.items:  # refused, and skip_invalid_items=true skipped it: its operation ended
         skipped = (reply.validation_errors or {}).get("0", {})
-        raise _refusal_of({name: problem.model_dump() for name, problem in skipped.items()})
+        refusal = _refusal_of({name: problem.model_dump() for name, problem in skipped.items()})
+        return Upload(refusal=refusal, opening=opening)
     # a task just made is in no job, so opening its campaign leaves it as read here
     task = tasks.get_task(account_id, reply.items["0"].id)
     return Upload(task=task, quota_headers=reservation.headers(), opening=opening)

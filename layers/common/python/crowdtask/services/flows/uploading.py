@@ -16,14 +16,6 @@ from crowdtask.services import bulk_chunks, campaigns, lifecycle, quotas
 from crowdtask.services.bulk_items import BulkParams
 from crowdtask.services.flows import storing
 from crowdtask.services.flows.publishing import go_live
-from crowdtask.services.flows.storing import Upload
-
-
-def upload_tasks(account_id: str, body: dict[str, Any] | list[Any], params: BulkParams) -> Upload:
-    """storing.upload_tasks, and the end of its operation if that opens campaigns."""
-    upload = storing.upload_tasks(account_id, body, params)
-    end_operation(upload.opening)
-    return upload._replace(opening=None)
 
 
 def create_tasks_now(
