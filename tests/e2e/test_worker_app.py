@@ -493,13 +493,13 @@ def test_every_component_in_the_browser_recordings_uploaded_and_played_on_review
     assert page.console_errors == [] and review.console_errors == []
 
 
-def test_a_refused_submission_sent_again_uploads_the_drawing_and_photo_once(api, chromium, requester):
-    # Given a published job whose task asks for marks on an image and a photo
+def test_a_refused_submission_sent_again_uploads_only_what_was_refused(api, chromium, requester):
+    # Given a published job whose task asks for marks on an image, a word and a photo
     title = f"Mark and photograph {uuid.uuid4().hex[:6]}"
     media = requester_media(api)
     task = {
         "name": title,
-        "components": [{"type": "ImageMarker", "url": media["cat.png"]}],
+        "components": [{"type": "ImageMarker", "url": media["cat.png"]}, {"type": "TextInput"}],
         "components_attributes": [{"component_type": "media", "name": "photo", "label": "Photo"}],
     }
     campaign, _ = publish(requester, task, title)
@@ -511,34 +511,39 @@ def test_a_refused_submission_sent_again_uploads_the_drawing_and_photo_once(api,
     page.get_by_role("button", name=f"Claim {title}").click()
     page.get_by_role("heading", name="Your task", level=1).wait_for()
     component(page, 0).locator(".marker-surface").click(position={"x": 40, "y": 30})
+    component(page, 1).get_by_role("textbox").fill("cat")
     photo = png(24, 24)
-    component(page, 1).get_by_label("Take or choose a photo").set_input_files(
+    component(page, 2).get_by_label("Take or choose a photo").set_input_files(
         {"name": "photo.png", "mimeType": "image/png", "buffer": photo}
     )
 
-    # When its first submission is refused (a 422 naming the photo), and it presses Submit again
+    # When its submissions are refused, first naming the word, then the photo (422s staged here)
     refusals = [
-        {"errors": [{"field": "taskResults[0].components[1].result", "message": "Try again.", "code": "X"}]}
+        {"errors": [{"field": f"taskResults[0].components[{n}]{part}", "message": text, "code": "X"}]}
+        for n, part, text in ((2, ".result", "Another photo, please."), (1, "", "Another word, please."))
     ]
 
-    def refuse_once(route: Any) -> None:
+    def refuse(route: Any) -> None:
         if refusals:
             route.fulfill(status=422, content_type="application/json", json=refusals.pop())
         else:
             route.continue_()
 
-    page.route("**/submit", refuse_once)
+    page.route("**/submit", refuse)
     page.get_by_role("button", name="Submit").click()
-    component(page, 1).get_by_text("Try again.").wait_for()
+    component(page, 1).get_by_text("Another word, please.").wait_for()
     assert len(grants) == 2  # the drawing and the photo
+    page.get_by_role("button", name="Submit").click()
+    component(page, 2).get_by_text("Another photo, please.").wait_for()
+    assert len(grants) == 2  # kept: nothing was uploaded again
     page.get_by_role("button", name="Submit").click()
     page.get_by_role("heading", name="Submitted, thank you").wait_for(timeout=90_000)
 
-    # Then nothing was uploaded again, and the result holds both
-    assert len(grants) == 2
+    # Then only the photo the server refused was uploaded again, and the result holds both
+    assert len(grants) == 3
     listed = requester.call("GET", f"/campaigns/{campaign}/results", params={"state": "InReview"})
     (result,) = listed.json()["results"]
     entries = result["taskResults"][0]["components"]
-    assert requests.get(entries[1]["downloadUrl"], timeout=10).content == photo
+    assert requests.get(entries[2]["downloadUrl"], timeout=10).content == photo
     assert requests.get(entries[0]["downloadUrl"], timeout=10).content.startswith(b"\x89PNG")
-    assert [e for e in page.console_errors if "status of 422" not in e] == []  # the refusal staged above
+    assert [e for e in page.console_errors if "status of 422" not in e] == []  # the refusals staged above

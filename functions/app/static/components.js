@@ -476,6 +476,11 @@ class Marker extends Field {
     return this.required && this.marker.marks.length === 0 ? "Place at least one mark on the image." : null;
   }
 
+  showError(message) {
+    if (message) this.kept.forget(); // refused, by the server too: the next Submit uploads it again
+    super.showError(message);
+  }
+
   async result() {
     if (this.marker.marks.length === 0) return null;
     const drawn = async () => this.context.upload(await this.marker.drawing(), "image/png", "drawing.png");
@@ -510,6 +515,11 @@ class Media extends Field {
     if (extra.instructions) body.push(h("p", { className: "hint" }, extra.instructions));
     body.push(this.photo.element, h("p", { className: "or" }, "or record audio"), this.recorder.element);
     this.frame(c.label || c.name || NAMES.media, ...body);
+  }
+
+  showError(message) {
+    if (message) this.kept.forget(); // as for a drawing
+    super.showError(message);
   }
 
   check() {
