@@ -8,6 +8,7 @@ import os
 from crowdtask import clock
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: sorts like the number
+MAX_ID = 64  # the longest id a request may name (ours are 26; clients' own ids, e.g. datasets, longer)
 
 
 def _encode(value: int, length: int) -> str:

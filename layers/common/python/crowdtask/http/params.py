@@ -8,9 +8,10 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
+from crowdtask.ids import MAX_ID
+
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 10
-MAX_ID = 64
 
 
 def id_param(noun: str, *, description: str | None = None, max_length: int = MAX_ID) -> Path:

@@ -104,9 +104,7 @@ def publish_inputs(
     """What a publish decides on besides the campaign, in one batched read: the account (its
     commissionRate and balance_available) and id -> task_ids and archived of each job that exists."""
     account_key = keys.account(account_id)
-    job_keys = {
-        jobs.JOBS.key(account_id, job_id): job_id for job_id in job_ids if job_id and len(job_id) <= 64
-    }
+    job_keys = jobs.JOBS.keys_of(account_id, job_ids)
     found = dynamo.batch_get(
         [account_key, *job_keys], attributes=["commissionRate", "balance_available", "task_ids", "archived"]
     )

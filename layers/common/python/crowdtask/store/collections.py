@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crowdtask import parallel
+from crowdtask.ids import MAX_ID
 from crowdtask.models.listing import ListQuery, Page, words
 from crowdtask.numbers import refuse_unstorable
 from crowdtask.store import dynamo, keys
@@ -69,10 +70,14 @@ class Collection:
     def key(self, account_id: str, item_id: str) -> tuple[str, str]:
         return self.pk(account_id, item_id), item_id
 
+    def keys_of(self, account_id: str, item_ids: Iterable[str]) -> dict[tuple[str, str], str]:
+        """key -> id of those of `item_ids` that can name an item (an empty or overlong id names none)."""
+        return {self.key(account_id, i): i for i in item_ids if can_name_item(i)}
+
     # ------------------------------------------------------------ reads and writes
     def get(self, account_id: str, item_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
         """The item with its `id`, or None (another account's id is simply not there)."""
-        if not item_id or len(item_id) > 64:
+        if not can_name_item(item_id):
             return None
         return with_id(dynamo.get(self.pk(account_id, item_id), item_id, consistent=consistent))
 
@@ -86,9 +91,7 @@ class Collection:
     ) -> dict[str, dict[str, Any]]:
         """id -> item for those of `item_ids` that exist (one batched read; `attributes` projects)."""
         found = dynamo.batch_get(
-            (self.key(account_id, i) for i in item_ids if i and len(i) <= 64),
-            attributes=attributes,
-            consistent=consistent,
+            self.keys_of(account_id, item_ids), attributes=attributes, consistent=consistent
         )
         return {sk: {**item, "id": sk} for (_, sk), item in found.items()}
 
@@ -249,6 +252,11 @@ class Collection:
             first_key=ends[0] if ends else None,
             last_key=ends[-1] if ends else None,
         )
+
+
+def can_name_item(item_id: str) -> bool:
+    """Could this id name a stored item? Ids are at most 64 characters, so a longer one is not read."""
+    return bool(item_id) and len(item_id) <= MAX_ID
 
 
 def with_id(item: dict[str, Any] | None) -> Any:

@@ -14,6 +14,7 @@ from typing import Any
 
 from crowdtask import clock
 from crowdtask.store import Contended, Refused, dynamo, keys, sweeps
+from crowdtask.store.collections import can_name_item
 
 
 class OperationGone(LookupError):
@@ -44,7 +45,7 @@ def operation_item(
 
 
 def get(account_id: str, operation_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
-    if not operation_id or len(operation_id) > 64:
+    if not can_name_item(operation_id):
         return None
     return dynamo.get(*keys.operation(account_id, operation_id), consistent=consistent)
 

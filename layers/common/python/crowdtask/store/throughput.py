@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from crowdtask.store import dynamo, keys
+from crowdtask.store.collections import can_name_item
 
 MEASURE_PREFIX = "measure:"
 
@@ -43,7 +44,7 @@ def put_workstream(workstream_id: str, data: Mapping[str, Any]) -> None:
 
 
 def get_workstream(workstream_id: str) -> dict[str, Any] | None:
-    if not workstream_id or len(workstream_id) > 64:
+    if not can_name_item(workstream_id):
         return None
     # Strongly consistent: a rotated key stops working at once.
     return dynamo.get(*keys.workstream(workstream_id), consistent=True)
