@@ -290,3 +290,33 @@ def test_a_campaign_cancelled_while_it_publishes_does_not_open_its_market(reques
     assert _listed(worker.id) == []
     assert market_item(_job_ids(requester.id, campaign_id)[0], campaign_id) is None
     assert balances(requester.id) == ("100 USD", "0 USD")
+
+
+def test_a_cancel_unlocking_before_its_publish_locks_is_unlocked_again_by_the_scheduler(
+    requester, monkeypatch, frozen_clock
+):
+    # Given a publish whose job lock lands only after another request cancelled the campaign and unlocked
+    campaign_id = builders.campaign(requester.id, jobs=1, results=2)
+    job_store_lock = campaigns.job_store.lock
+
+    def cancelled_first(account_id, job_ids, locked_by, *, on):
+        if on:
+            with monkeypatch.context() as inner:
+                inner.setattr(campaigns.job_store, "lock", job_store_lock)
+                publishing.cancel(account_id, locked_by)
+        return job_store_lock(account_id, job_ids, locked_by, on=on)
+
+    monkeypatch.setattr(campaigns.job_store, "lock", cancelled_first)
+    publishing.publish(requester.id, campaign_id)
+    monkeypatch.setattr(campaigns.job_store, "lock", job_store_lock)
+    (job_id,) = _job_ids(requester.id, campaign_id)
+    assert campaigns.get_campaign(requester.id, campaign_id).state == "cancelled"
+    assert jobs.get_job(requester.id, job_id).readOnly  # the publish's lock won the race
+    # When the campaign scheduler runs once the end's unlock has settled (its step kept due)
+    assert sweeping.sweep_campaign_steps()["locks"] == 0  # not yet: a publish may still be in flight
+    frozen_clock.advance(seconds=campaigns.LOCKS_SETTLE.total_seconds() + 1)
+    assert sweeping.sweep_campaign_steps()["locks"] == 1
+    # Then the job is unlocked for good, and the step is done
+    assert not jobs.get_job(requester.id, job_id).readOnly
+    frozen_clock.advance(minutes=5)
+    assert sweeping.sweep_campaign_steps()["locks"] == 0

@@ -8,6 +8,7 @@ coordinator's (services/flows/publishing.py), which announces the transition onc
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -26,6 +27,8 @@ from crowdtask.store import outbox
 from crowdtask.store import tasks as task_store
 
 _ATTEMPTS = 8
+# An end's unlock is done again this long after it (apply_locks): longer than any request runs.
+LOCKS_SETTLE = timedelta(minutes=1)
 
 
 def _jobs_frozen(item: dict[str, Any]) -> str | None:
@@ -288,7 +291,14 @@ def apply_locks(account_id: str, campaign_id: str, campaign: dict[str, Any] | No
 
     `campaign`: the item a transition of this request just wrote (its jobs and state are known).
     Without it the campaign is read: idempotent, the `locks` step repeats it so after a crash.
+
+    A publish and an end of the same campaign, in flight together, each (un)lock by the state
+    their transition wrote, and the later write wins: an end unlocking before the publish locks
+    would leave the work locked by an ended campaign. So a publish clears its `locks` step only as
+    it scheduled it, and an end keeps its step due LOCKS_SETTLE longer: the scheduler then unlocks
+    once more, by the campaign as it is, after any publish in flight has ended.
     """
+    handed_in = campaign is not None
     if campaign is None:
         campaign = require_campaign(account_id, campaign_id, consistent=True)
     job_ids = list(campaign.get("job_ids", []))
@@ -296,7 +306,13 @@ def apply_locks(account_id: str, campaign_id: str, campaign: dict[str, Any] | No
     jobs = job_store.lock(account_id, job_ids, campaign_id, on=on)
     task_ids = [t for item in jobs.values() for t in item.get("task_ids", [])]
     tasks = task_store.lock(account_id, task_ids, campaign_id, on=on)
-    campaign_store.clear_due(account_id, campaign_id, "locks")
+    if not handed_in:
+        campaign_store.clear_due(account_id, campaign_id, "locks")
+    elif on:
+        campaign_store.clear_due_as_scheduled(account_id, campaign_id, "locks", campaign["publishedAt"])
+    else:
+        settled = clock.iso(clock.now() + LOCKS_SETTLE)
+        campaign_store.set_due(account_id, campaign_id, "locks", settled)
     return Locked(jobs, tasks)
 
 

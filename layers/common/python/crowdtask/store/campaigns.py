@@ -11,6 +11,7 @@ says whose and what, listed in the sweep index by due time.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -113,12 +114,14 @@ def publish_inputs(
 
 
 # ---------------------------------------------------------------- transitions
-def _due_put(account_id: str, campaign_id: str, kind: str, at_iso: str) -> dict[str, Any]:
+def _due_item(account_id: str, campaign_id: str, kind: str, at_iso: str) -> dict[str, Any]:
     pk, sk = keys.campaign_due_marker(account_id, campaign_id, kind)
     due_pk, due_sk = keys.due(f"campaign-{kind}", at_iso, pk)
-    return dynamo.put_op(
-        {"pk": pk, "sk": sk, "type": "due", "due_pk": due_pk, "due_sk": due_sk, "at": at_iso}
-    )
+    return {"pk": pk, "sk": sk, "type": "due", "due_pk": due_pk, "due_sk": due_sk, "at": at_iso}
+
+
+def _due_put(account_id: str, campaign_id: str, kind: str, at_iso: str) -> dict[str, Any]:
+    return dynamo.put_op(_due_item(account_id, campaign_id, kind, at_iso))
 
 
 def _steps(account_id: str, campaign_id: str, steps: Mapping[str, str | None]) -> list[dict[str, Any]]:
@@ -203,11 +206,20 @@ def set_due(account_id: str, campaign_id: str, kind: str, at_iso: str | None) ->
     if at_iso is None:
         clear_due(account_id, campaign_id, kind)
         return
-    dynamo.transact([_due_put(account_id, campaign_id, kind, at_iso)])
+    dynamo.put(_due_item(account_id, campaign_id, kind, at_iso))
 
 
 def clear_due(account_id: str, campaign_id: str, kind: str) -> None:
     dynamo.delete(*keys.campaign_due_marker(account_id, campaign_id, kind))
+
+
+def clear_due_as_scheduled(account_id: str, campaign_id: str, kind: str, at_iso: str) -> None:
+    """Unschedule the step as it was scheduled at `at_iso` (or before): one scheduled later since,
+    by another request, is kept."""
+    pk, sk = keys.campaign_due_marker(account_id, campaign_id, kind)
+    _, latest = keys.due(f"campaign-{kind}", at_iso, pk)
+    with contextlib.suppress(dynamo.ConditionFailed):  # gone already, or scheduled later
+        dynamo.delete(pk, sk, condition="due_sk <= :latest", vals={":latest": latest})
 
 
 def due_steps(kind: str, before_iso: str, limit: int = 200) -> list[tuple[str, str]]:
