@@ -50,10 +50,8 @@ def end_operation(item: dict[str, Any] | None) -> None:
     """An operation ended: publish or continue its campaigns if it asked (open_pool), then record it."""
     if item is None:
         return
-    if not bulk_chunks.opens_pools(item):
-        storing.end_operation(item)
-        return
-    problems = _open_pools(item["account_id"], set(item.get("pools", [])))
+    opens = bulk_chunks.opens_pools(item)
+    problems = _open_pools(item["account_id"], set(item.get("pools", []))) if opens else []
     bulk_chunks.record_end(item, problems)
 
 
