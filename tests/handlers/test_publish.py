@@ -17,8 +17,7 @@ from crowdtask.models.jobs import JobIn
 from crowdtask.services import campaigns, jobs
 from crowdtask.services.bulk import BulkParams
 from crowdtask.services.flows import uploading
-from crowdtask.store import dynamo
-from tests.support import builders
+from tests.support import builders, infra
 from tests.support.bulk import work_off
 from tests.support.handlers import invoke
 from tests.support.market import market_item
@@ -26,18 +25,11 @@ from tests.support.market import market_item
 
 @contextmanager
 def dynamodb_calls() -> Iterator[Counter[str]]:
-    """The DynamoDB operations called inside the block, counted from botocore itself."""
+    """The DynamoDB operations called inside the block, counted."""
     counted: Counter[str] = Counter()
-
-    def count(model: Any, **_: Any) -> None:
-        counted[model.name] += 1
-
-    events = dynamo.client().meta.events
-    events.register("before-call.dynamodb", count, unique_id="test-publish-calls")
-    try:
+    with infra.dynamodb_calls() as made:
         yield counted
-    finally:
-        events.unregister("before-call.dynamodb", unique_id="test-publish-calls")
+    counted.update(made)
 
 
 def _campaign(requester, tasks: list[dict[str, Any]], **fields: Any) -> tuple[str, str]:

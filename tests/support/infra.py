@@ -91,3 +91,21 @@ def queue_setting(variable: str, url: str) -> Iterator[str]:
             os.environ[variable] = previous
         settings.cache_clear()
         queues._client.cache_clear()
+
+
+@contextmanager
+def dynamodb_calls() -> Iterator[list[str]]:
+    """The DynamoDB operations called inside the block, in order, by name (from botocore's own events)."""
+    from crowdtask.store import dynamo
+
+    made: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        made.append(model.name)
+
+    events = dynamo.client().meta.events
+    events.register("before-call.dynamodb", record, unique_id="tests-dynamodb-calls")
+    try:
+        yield made
+    finally:
+        events.unregister("before-call.dynamodb", unique_id="tests-dynamodb-calls")

@@ -23,7 +23,7 @@ from tests.support import builders
 from tests.support.accounts import make_account
 from tests.support.builders import job
 from tests.support.bulk import receive_sqs_event, run_bulk_worker, run_dead_letters, work_off
-from tests.support.infra import one_call_at_a_time
+from tests.support.infra import dynamodb_calls, one_call_at_a_time
 
 TEMPLATE = {
     "name": "Rate {{image}}",
@@ -611,17 +611,10 @@ def test_a_synchronous_upload_that_cannot_finish_is_handed_to_the_bulk_worker(
     assert (done.status, done.details.success_count) == ("SUCCESS", 3)
 
 
-def _operations_made() -> list[str]:
-    """The DynamoDB operations made from now on, by name (until the test's moto context ends)."""
-    made: list[str] = []
-    dynamo.client().meta.events.register("before-call.dynamodb.*", lambda model, **_: made.append(model.name))
-    return made
-
-
 def test_a_synchronous_upload_ends_its_operation_without_reading_it_first(requester, pool):
-    made = _operations_made()
     params = BulkParams(operation_id=str(uuid.uuid4()))
-    uploading.create_tasks_now(requester.id, [_item(pool, n, overlap=1) for n in range(2)], params)
+    with dynamodb_calls() as made:
+        uploading.create_tasks_now(requester.id, [_item(pool, n, overlap=1) for n in range(2)], params)
     counted = made.index("TransactWriteItems")  # the chunk counted, then: the end, and its event
     assert made[counted + 1 :] == ["UpdateItem", "TransactWriteItems"]
     operation = operations.get_operation(requester.id, params.operation_id)

@@ -7,6 +7,7 @@ from crowdtask.services import auth, maintenance
 from crowdtask.store import dynamo
 from tests.support.accounts import make_account
 from tests.support.handlers import FakeLambdaContext, function_module, sample_event
+from tests.support.infra import dynamodb_calls
 
 
 def _tokens() -> int:
@@ -34,15 +35,10 @@ def test_scheduled_handler_reads_only_the_due_index(aws, frozen_clock):
     for _ in range(3):
         auth.request_token(account.email, account.password)
     frozen_clock.advance(days=2)
-    calls: list[str] = []
-    client = dynamo.client()
-    client.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
-    try:
+    with dynamodb_calls() as calls:
         result = function_module("maintenance").lambda_handler(
             sample_event("maintenance_schedule"), FakeLambdaContext("maintenance")
         )
-    finally:
-        client.meta.events.unregister("before-call.dynamodb.*")
     assert result == {"token": 4, "login": 0}
     assert "Scan" not in calls
     assert calls.count("DeleteItem") == 4

@@ -11,6 +11,7 @@ from crowdtask.services import quotas
 from crowdtask.store import dynamo, keys
 from crowdtask.store import quotas as quota_store
 from tests.conftest import FrozenClock
+from tests.support.infra import dynamodb_calls
 
 
 def _limits(account_id: str, per_minute: int, per_day: int) -> None:
@@ -25,26 +26,11 @@ def _stored(account_id: str) -> dict[str, Any]:
     return dynamo.get(*keys.task_quota(account_id), consistent=True) or {}
 
 
-def _calls() -> list[str]:
-    """The DynamoDB operations made from now on, by name."""
-    made: list[str] = []
-    dynamo.client().meta.events.register(
-        "before-call.dynamodb.*", lambda model, **_: made.append(model.name), unique_id="quota-test"
-    )
-    return made
-
-
-@pytest.fixture(autouse=True)
-def _unregister() -> Any:
-    yield
-    dynamo.client().meta.events.unregister("before-call.dynamodb.*", unique_id="quota-test")
-
-
 def test_a_reservation_in_the_current_windows_is_one_write_that_says_what_is_left(requester):
     _limits(requester.id, 10, 100)
     quotas.reserve(requester.id, 2)  # the windows start
-    made = _calls()
-    reservation = quotas.reserve(requester.id, 3)
+    with dynamodb_calls() as made:
+        reservation = quotas.reserve(requester.id, 3)
     assert made == ["GetItem", "UpdateItem"]  # the account's limits, then the reservation
     assert reservation.left == {"minute": 5, "day": 95}
     assert reservation.headers()["X-Task-Quota-Minute-Remaining"] == "5"
