@@ -175,7 +175,7 @@ class Collection:
         """
         expression = ("ADD" if on else "DELETE") + " #set :value"
 
-        def apply(item_id: str) -> dict[str, Any] | None:
+        def apply(item_id: str) -> Any:
             try:
                 marked = dynamo.update(
                     self.pk(account_id, item_id),
@@ -187,7 +187,7 @@ class Collection:
                 )
             except dynamo.ConditionFailed:
                 return None
-            return {**marked, "id": item_id}
+            return with_id(marked)
 
         marked = parallel.each(apply, list(dict.fromkeys(item_ids)))
         return {item["id"]: item for item in marked if item is not None}
